@@ -1,0 +1,272 @@
+// The only code of shmex that touches node_api.h: files in a shared-memory
+// directory, mapped into the process and wrapped as external ArrayBuffers.
+// Validation, policy and error wording live in TypeScript (src/shm/); this
+// side trusts its inputs beyond what the kernel checks for it.
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PATH_CAP 4096
+
+// One mapping, shared by the ArrayBuffer's finalizer and by release(): the
+// finalizer runs on a later event-loop turn than the GC that found the
+// buffer dead, and after an explicit release it must not unmap again (the
+// address range may already belong to another mapping).
+typedef struct {
+  void* base;
+  size_t length;
+} mapping_t;
+
+static napi_status throw_errno(napi_env env, const char* syscall, int err) {
+  napi_value code, msg, error, sys;
+  const char* name = "EUNKNOWN";
+  switch (err) {
+    case ENOENT: name = "ENOENT"; break;
+    case EEXIST: name = "EEXIST"; break;
+    case ENOSPC: name = "ENOSPC"; break;
+    case ENOMEM: name = "ENOMEM"; break;
+    case EACCES: name = "EACCES"; break;
+    case EPERM: name = "EPERM"; break;
+    case EMFILE: name = "EMFILE"; break;
+    case ENFILE: name = "ENFILE"; break;
+    case EINVAL: name = "EINVAL"; break;
+    case ELOOP: name = "ELOOP"; break;
+    case EFBIG: name = "EFBIG"; break;
+    case ENAMETOOLONG: name = "ENAMETOOLONG"; break;
+    case ENOTDIR: name = "ENOTDIR"; break;
+    case EOPNOTSUPP: name = "EOPNOTSUPP"; break;
+    default: break;
+  }
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sys);
+  napi_set_named_property(env, error, "syscall", sys);
+  napi_value errno_value;
+  napi_create_int32(env, -err, &errno_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  return napi_throw(env, error);
+}
+
+static bool get_path(napi_env env, napi_value value, char* out) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, value, out, PATH_CAP, &len) != napi_ok ||
+      len == 0 || len >= PATH_CAP - 1) {
+    napi_throw_type_error(env, "ERR_SHMEX_NATIVE", "path must be a non-empty string");
+    return false;
+  }
+  return true;
+}
+
+static bool get_size(napi_env env, napi_value value, size_t* out) {
+  double d = 0;
+  if (napi_get_value_double(env, value, &d) != napi_ok || !(d >= 0) ||
+      d > 9007199254740991.0) {
+    napi_throw_range_error(env, "ERR_SHMEX_NATIVE", "size must be a safe non-negative integer");
+    return false;
+  }
+  *out = (size_t)d;
+  return true;
+}
+
+static void finalize_mapping(napi_env env, void* data, void* hint) {
+  (void)data;
+  mapping_t* m = hint;
+  if (m->base != NULL) {
+    int64_t adjusted;
+    munmap(m->base, m->length);
+    napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
+  }
+  free(m);
+}
+
+// Wraps [base + offset, base + offset + length) as an ArrayBuffer that owns
+// the whole mapping. On failure the mapping is unmapped and NULL returned.
+static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size_t offset,
+                               size_t length) {
+  mapping_t* m = malloc(sizeof(mapping_t));
+  if (m == NULL) {
+    munmap(base, map_length);
+    throw_errno(env, "malloc", ENOMEM);
+    return NULL;
+  }
+  m->base = base;
+  m->length = map_length;
+  napi_value buffer;
+  napi_status status = napi_create_external_arraybuffer(env, (char*)base + offset, length,
+                                                        finalize_mapping, m, &buffer);
+  if (status != napi_ok) {
+    munmap(base, map_length);
+    free(m);
+    if (status == napi_no_external_buffers_allowed) {
+      napi_throw_error(env, "ERR_SHMEX_NO_EXTERNAL_BUFFERS",
+                       "this runtime does not allow external ArrayBuffers (V8 sandbox), "
+                       "so shared memory cannot be mapped into JavaScript");
+    } else {
+      napi_throw_error(env, "ERR_SHMEX_NATIVE", "cannot create an external ArrayBuffer");
+    }
+    return NULL;
+  }
+  // A null finalizer: the wrap only lets release() find the mapping again.
+  if (napi_wrap(env, buffer, m, NULL, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, "ERR_SHMEX_NATIVE", "cannot tag the mapped ArrayBuffer");
+    return NULL;
+  }
+  int64_t adjusted;
+  napi_adjust_external_memory(env, (int64_t)map_length, &adjusted);
+  return buffer;
+}
+
+// create(path, size): a new file of `size` bytes, created exclusively with
+// mode 0600, its space reserved (so a full tmpfs fails here with ENOSPC
+// instead of raising SIGBUS on first write), mapped shared and writable.
+static napi_value create(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[PATH_CAP];
+  size_t size;
+  if (!get_path(env, argv[0], path) || !get_size(env, argv[1], &size)) return NULL;
+  if (size == 0) {
+    napi_throw_range_error(env, "ERR_SHMEX_NATIVE", "a segment cannot be empty");
+    return NULL;
+  }
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    throw_errno(env, "open", errno);
+    return NULL;
+  }
+  int err = posix_fallocate(fd, 0, (off_t)size);
+  if (err != 0) {
+    close(fd);
+    unlink(path);
+    throw_errno(env, "posix_fallocate", err);
+    return NULL;
+  }
+  void* base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  err = errno;
+  close(fd);
+  if (base == MAP_FAILED) {
+    unlink(path);
+    throw_errno(env, "mmap", err);
+    return NULL;
+  }
+  return wrap_mapping(env, base, size, 0, size);
+}
+
+// attach(path, offset, length, writable, private): maps an existing file and
+// returns [offset, offset + length) of it. The file must be a regular file
+// owned by this user and large enough; `private` maps copy-on-write.
+static napi_value attach(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[PATH_CAP];
+  size_t offset, length;
+  bool writable = false, priv = false;
+  if (!get_path(env, argv[0], path) || !get_size(env, argv[1], &offset) ||
+      !get_size(env, argv[2], &length))
+    return NULL;
+  napi_get_value_bool(env, argv[3], &writable);
+  napi_get_value_bool(env, argv[4], &priv);
+  int fd = open(path, ((writable && !priv) ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    throw_errno(env, "open", errno);
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    throw_errno(env, "fstat", err);
+    return NULL;
+  }
+  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+    close(fd);
+    throw_errno(env, "fstat", EPERM);
+    return NULL;
+  }
+  size_t file_size = (size_t)st.st_size;
+  if (file_size == 0 || offset > file_size || length > file_size - offset) {
+    close(fd);
+    throw_errno(env, "fstat", EINVAL);
+    return NULL;
+  }
+  int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+  void* base = mmap(NULL, file_size, prot, priv ? MAP_PRIVATE : MAP_SHARED, fd, 0);
+  int err = errno;
+  close(fd);
+  if (base == MAP_FAILED) {
+    throw_errno(env, "mmap", err);
+    return NULL;
+  }
+  return wrap_mapping(env, base, file_size, offset, length);
+}
+
+// release(buffer): detaches a buffer made by create/attach and unmaps it now,
+// instead of on a later turn after GC. Returns false for any other buffer or
+// one already released.
+static napi_value release(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_value result;
+  mapping_t* m = NULL;
+  bool is_ab = false;
+  napi_is_arraybuffer(env, argv[0], &is_ab);
+  if (!is_ab || napi_unwrap(env, argv[0], (void**)&m) != napi_ok || m == NULL ||
+      m->base == NULL) {
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  if (napi_detach_arraybuffer(env, argv[0]) != napi_ok) {
+    napi_throw_error(env, "ERR_SHMEX_NATIVE", "cannot detach the mapped ArrayBuffer");
+    return NULL;
+  }
+  int64_t adjusted;
+  munmap(m->base, m->length);
+  napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
+  m->base = NULL;
+  napi_get_boolean(env, true, &result);
+  return result;
+}
+
+// unlink(path): true if removed, false if it was already gone.
+static napi_value unlink_path(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[PATH_CAP];
+  if (!get_path(env, argv[0], path)) return NULL;
+  napi_value result;
+  if (unlink(path) != 0) {
+    if (errno != ENOENT) {
+      throw_errno(env, "unlink", errno);
+      return NULL;
+    }
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  napi_get_boolean(env, true, &result);
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"create", NULL, create, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attach", NULL, attach, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"release", NULL, release, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unlink", NULL, unlink_path, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,106 @@
+/**
+ * Errors raised by shmex itself. Each class has a stable `code` so callers
+ * match on codes, not on message text. Errors thrown by a task are not
+ * wrapped: they arrive rebuilt with their own name (see transfer/remote-error.ts).
+ */
+export class ShmexError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** `submit`, `map` or `module` was called after `shutdown`. */
+export class ShutdownError extends ShmexError {
+  constructor(message = 'cannot submit a task after the executor was shut down') {
+    super('ERR_SHMEX_SHUTDOWN', message);
+  }
+}
+
+/** The Future was cancelled before it started. */
+export class CancelledError extends ShmexError {
+  constructor(message = 'the task was cancelled before it started') {
+    super('ERR_SHMEX_CANCELLED', message);
+  }
+}
+
+/** A wait (`result(timeoutMs)`, `asCompleted`, `wait`, `map`) ran out of time. */
+export class TimeoutError extends ShmexError {
+  constructor(message: string) {
+    super('ERR_SHMEX_TIMEOUT', message);
+  }
+}
+
+/** The worker running the task died: exit, signal, or out of memory. */
+export class WorkerCrashedError extends ShmexError {
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly pid: number | undefined;
+  constructor(pid: number | undefined, exitCode: number | null, signal: NodeJS.Signals | null) {
+    const how = signal
+      ? `was killed by signal ${signal}${signal === 'SIGABRT' ? ' (V8 aborts this way when a worker runs out of memory)' : ''}`
+      : `exited with code ${exitCode}`;
+    super('ERR_SHMEX_WORKER_CRASHED', `the worker process (pid ${pid}) running this task ${how}`);
+    this.exitCode = exitCode;
+    this.signal = signal;
+    this.pid = pid;
+  }
+}
+
+/** The executor can no longer run tasks (its initializer failed). */
+export class BrokenExecutorError extends ShmexError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_SHMEX_BROKEN', message, options);
+  }
+}
+
+/** A value in a task's arguments or result cannot travel between processes. */
+export class NotTransferableError extends ShmexError {
+  /** Where the value sits, for example `args[1].weights.get("a")`. */
+  readonly path: string;
+  constructor(path: string, what: string, hint: string) {
+    super('ERR_SHMEX_NOT_TRANSFERABLE', `${path} cannot be sent to another process: ${what}. ${hint}`);
+    this.path = path;
+  }
+}
+
+/** The thing given as a task is not something a worker can run. */
+export class InvalidTaskError extends ShmexError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_SHMEX_INVALID_TASK', message, options);
+  }
+}
+
+/** A module task names an export its module does not have. */
+export class TaskNotFoundError extends ShmexError {
+  constructor(message: string) {
+    super('ERR_SHMEX_TASK_NOT_FOUND', message);
+  }
+}
+
+/** A function task used a variable from outside its own source. */
+export class TaskClosureError extends ShmexError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_SHMEX_TASK_CLOSURE', message, options);
+  }
+}
+
+/** An option or argument of the shmex API itself is wrong. */
+export class InvalidArgumentError extends ShmexError {
+  constructor(message: string) {
+    super('ERR_SHMEX_INVALID_ARGUMENT', message);
+  }
+}
+
+/** A shared-memory operation failed (for example /dev/shm is full). */
+export class SharedMemoryError extends ShmexError {
+  readonly syscall: string | undefined;
+  readonly errno: string | undefined;
+  constructor(message: string, syscall?: string, errno?: string, options?: ErrorOptions) {
+    super('ERR_SHMEX_SHARED_MEMORY', message, options);
+    this.syscall = syscall;
+    this.errno = errno;
+  }
+}

@@ -1,0 +1,154 @@
+// executor.map(): results in input order, inputs read lazily, a bounded
+// window of tasks in flight (so queued work stays cancellable and memory
+// bounded), optional chunking, and a deadline counted from the first result
+// asked for.
+import { InvalidArgumentError, TimeoutError } from './errors.js';
+import { checkTimeout, type Future } from './future.js';
+import type { TaskRef } from './pool/protocol.js';
+
+export interface MapOptions {
+  /** Items per task: larger chunks cut per-task overhead for many small items. @default 1 */
+  chunksize?: number;
+  /** Milliseconds, from the call to map(), within which every result must arrive. @default no limit */
+  timeout?: number;
+}
+
+export type MapInputs<A extends unknown[]> = { [K in keyof A]: Iterable<A[K]> | AsyncIterable<A[K]> };
+
+type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
+
+interface Submitter {
+  submitRef(task: TaskRef, args: unknown, chunk: boolean): Future<unknown>;
+}
+
+function isIterable(value: unknown): boolean {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'string') &&
+    (typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function' ||
+      typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function')
+  );
+}
+
+export function splitMapArguments(rest: unknown[]): { iterables: unknown[]; options: MapOptions } {
+  let options: MapOptions = {};
+  const last = rest.at(-1);
+  if (rest.length > 0 && typeof last === 'object' && last !== null && !isIterable(last)) {
+    options = last as MapOptions;
+    rest = rest.slice(0, -1);
+  }
+  if (rest.length === 0) throw new InvalidArgumentError('map(fn, ...iterables): give at least one iterable');
+  rest.forEach((iterable, i) => {
+    if (!isIterable(iterable)) {
+      throw new InvalidArgumentError(
+        `map(fn, ...iterables): argument ${i + 1} is not an iterable or async iterable`,
+      );
+    }
+  });
+  const { chunksize = 1 } = options;
+  if (!Number.isSafeInteger(chunksize) || chunksize < 1) {
+    throw new InvalidArgumentError(`map: chunksize must be a positive integer, got ${String(chunksize)}`);
+  }
+  checkTimeout(options.timeout, 'map');
+  return { iterables: rest, options };
+}
+
+function iteratorOf(iterable: unknown): AnyIterator {
+  const asyncFactory = (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator];
+  if (typeof asyncFactory === 'function') return asyncFactory.call(iterable);
+  return (iterable as Iterable<unknown>)[Symbol.iterator]();
+}
+
+export function mapTasks(
+  executor: Submitter,
+  task: TaskRef,
+  iterables: unknown[],
+  options: MapOptions,
+  maxWorkers: number,
+): AsyncIterableIterator<unknown> {
+  const chunksize = options.chunksize ?? 1;
+  const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
+  // Enough to keep every worker busy with one task queued behind it.
+  const window = 2 * maxWorkers;
+  const iterators = iterables.map(iteratorOf);
+  const inFlight: Future<unknown>[] = [];
+  let ready: unknown[] = [];
+  let exhausted = false;
+  let finished = false;
+
+  const readArgs = async (): Promise<unknown[] | undefined> => {
+    const args: unknown[] = [];
+    for (const iterator of iterators) {
+      const step = await iterator.next();
+      if (step.done) return undefined;
+      args.push(step.value);
+    }
+    return args;
+  };
+
+  const fill = async (): Promise<void> => {
+    while (!exhausted && inFlight.length < window) {
+      const batch: unknown[][] = [];
+      while (batch.length < chunksize) {
+        const args = await readArgs();
+        if (args === undefined) {
+          exhausted = true;
+          break;
+        }
+        batch.push(args);
+      }
+      if (batch.length === 0) break;
+      inFlight.push(
+        chunksize === 1 ? executor.submitRef(task, batch[0], false) : executor.submitRef(task, batch, true),
+      );
+    }
+  };
+
+  const close = async (): Promise<void> => {
+    if (finished) return;
+    finished = true;
+    for (const future of inFlight.splice(0)) future.cancel();
+    ready = [];
+    await Promise.allSettled(
+      iterators.map(async (iterator) => {
+        if (!exhausted) await iterator.return?.();
+      }),
+    );
+  };
+
+  const next = async (): Promise<IteratorResult<unknown>> => {
+    if (finished) return { value: undefined, done: true };
+    try {
+      if (ready.length === 0) {
+        await fill();
+        const head = inFlight.shift();
+        if (head === undefined) {
+          await close();
+          return { value: undefined, done: true };
+        }
+        const left = deadline === undefined ? undefined : deadline - Date.now();
+        if (left !== undefined && left <= 0 && !head.done()) {
+          throw new TimeoutError(`map: results were not ready within ${options.timeout} ms`);
+        }
+        const value = await head.result(left === undefined ? undefined : Math.max(0, left));
+        ready = chunksize === 1 ? [value] : (value as unknown[]);
+        await fill(); // keep the window full while the caller works on this result
+      }
+      return { value: ready.shift(), done: false };
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  };
+
+  return {
+    next,
+    return: async () => {
+      await close();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}

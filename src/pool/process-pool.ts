@@ -1,0 +1,251 @@
+// The engine behind ProcessPoolExecutor: a queue of work items and a set of
+// worker processes. One place owns every state change: items move from the
+// queue to an idle worker and back out as a settled Future; a worker that
+// dies fails only the item it was running and is replaced on demand.
+import { BrokenExecutorError, WorkerCrashedError } from '../errors.js';
+import type { Future, FutureControl } from '../future.js';
+import type { SegmentStore } from '../shm/segment-store.js';
+import { removeSegmentsOf } from '../shm/sweep.js';
+import { decode } from '../transfer/decode.js';
+import type { Payload } from '../transfer/encode.js';
+import { rebuildError } from '../transfer/remote-error.js';
+import type { FromWorker, TaskRef, WorkerConfig } from './protocol.js';
+import { WorkerProcess, type WorkerState } from './worker-process.js';
+
+export interface WorkItem {
+  id: number;
+  task: TaskRef;
+  args: Payload;
+  chunk: boolean;
+  control: FutureControl<unknown>;
+  future: Future<unknown>;
+}
+
+export interface PoolOptions {
+  maxWorkers: number;
+  maxTasksPerChild: number | undefined;
+  execArgv: readonly string[];
+  config: WorkerConfig;
+  store: SegmentStore;
+  initializer: TaskRef | undefined;
+  /** Encoded inline (no segments): every worker decodes the same bytes. */
+  initargs: Uint8Array | undefined;
+}
+
+type Worker = WorkerProcess<WorkItem>;
+
+/** Consecutive workers that die before they are ready, before the pool gives up. */
+const MAX_STARTUP_FAILURES = 3;
+
+export class ProcessPool {
+  readonly #options: PoolOptions;
+  readonly #queue: WorkItem[] = [];
+  readonly #workers = new Set<Worker>();
+  #broken: Error | undefined;
+  #closing = false;
+  #startupFailures = 0;
+  #closed: { promise: Promise<void>; resolve: () => void } | undefined;
+  readonly #onProcessExit = () => {
+    for (const worker of this.#workers) worker.kill();
+  };
+
+  constructor(options: PoolOptions) {
+    this.#options = options;
+    process.on('exit', this.#onProcessExit);
+  }
+
+  /** Why the pool cannot run tasks any more, if it cannot. */
+  get broken(): Error | undefined {
+    return this.#broken;
+  }
+
+  enqueue(item: WorkItem): void {
+    this.#queue.push(item);
+    this.#pump();
+  }
+
+  /** A queued item was cancelled: drop it and free its argument segments. */
+  drop(item: WorkItem): void {
+    const at = this.#queue.indexOf(item);
+    if (at >= 0) this.#queue.splice(at, 1);
+    this.#options.store.remove(item.args.segments);
+    this.#pump();
+  }
+
+  /** Stops taking work; resolves when the queue has drained and every worker has exited. */
+  close(): Promise<void> {
+    this.#closing = true;
+    if (this.#closed === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.#closed = { promise, resolve };
+    }
+    this.#pump();
+    return this.#closed.promise;
+  }
+
+  /** Items still queued, oldest first. */
+  queued(): readonly WorkItem[] {
+    return this.#queue;
+  }
+
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      const worker = this.#idleWorker();
+      if (worker === undefined) break;
+      const item = this.#queue.shift()!;
+      // false: cancelled meanwhile; drop() already freed it.
+      if (item.control.start()) this.#dispatch(worker, item);
+    }
+    let starting = 0;
+    for (const worker of this.#workers) if (worker.state === 'starting') starting++;
+    while (
+      this.#broken === undefined &&
+      this.#queue.length > starting &&
+      this.#workers.size < this.#options.maxWorkers
+    ) {
+      this.#spawn();
+      starting++;
+    }
+    if (this.#closing && this.#queue.length === 0) {
+      for (const worker of this.#workers)
+        if (worker.state === 'idle' || worker.state === 'starting') worker.retire();
+      if (this.#workers.size === 0) this.#finishClose();
+    }
+    // Idle workers must not keep the parent alive; a closing pool waits for its workers' exit.
+    const active =
+      this.#queue.length > 0 || this.#closing || [...this.#workers].some((w) => w.state === 'busy');
+    for (const worker of this.#workers) worker.hold(active);
+  }
+
+  #idleWorker(): Worker | undefined {
+    for (const worker of this.#workers) if (worker.state === 'idle') return worker;
+    return undefined;
+  }
+
+  #spawn(): void {
+    const worker: Worker = new WorkerProcess<WorkItem>(this.#options.execArgv, {
+      message: (w, message) => this.#onMessage(w as Worker, message),
+      exit: (w, code, signal, previous) => this.#onExit(w as Worker, code, signal, previous),
+    });
+    this.#workers.add(worker);
+    const { initializer, initargs, config } = this.#options;
+    worker.send({
+      type: 'init',
+      config,
+      ...(initializer === undefined ? {} : { initializer: this.#withSource(worker, initializer) }),
+      ...(initargs === undefined ? {} : { initargs }),
+    });
+  }
+
+  /** A source TaskRef carries its source only the first time a worker sees it. */
+  #withSource(worker: Worker, task: TaskRef): TaskRef {
+    if (task.kind !== 'source') return task;
+    if (worker.knownSources.has(task.id)) return { kind: 'source', id: task.id, name: task.name };
+    worker.knownSources.add(task.id);
+    return task;
+  }
+
+  #dispatch(worker: Worker, item: WorkItem): void {
+    worker.state = 'busy';
+    worker.current = item;
+    worker.send({
+      type: 'run',
+      id: item.id,
+      task: this.#withSource(worker, item.task),
+      args: item.args.bytes,
+      chunk: item.chunk,
+    });
+  }
+
+  #onMessage(worker: Worker, message: FromWorker): void {
+    switch (message.type) {
+      case 'ready':
+        this.#startupFailures = 0;
+        if (worker.state === 'starting') worker.state = 'idle';
+        break;
+      case 'init-failed':
+        this.#breakPool(
+          new BrokenExecutorError(
+            `the initializer failed in worker process ${worker.pid}; the executor cannot run tasks`,
+            {
+              cause: rebuildError(message.error),
+            },
+          ),
+        );
+        return;
+      case 'done':
+      case 'failed': {
+        const item = worker.current;
+        if (item === undefined || item.id !== message.id) return;
+        worker.current = undefined;
+        worker.tasksRun++;
+        worker.state = 'idle';
+        if (message.type === 'done') this.#settleDone(item, message.result, message.segments);
+        else {
+          this.#options.store.remove(item.args.segments); // the worker may have failed before mapping them
+          item.control.reject(rebuildError(message.error));
+        }
+        const limit = this.#options.maxTasksPerChild;
+        if (limit !== undefined && worker.tasksRun >= limit) worker.retire();
+        break;
+      }
+    }
+    this.#pump();
+  }
+
+  #settleDone(item: WorkItem, result: Uint8Array, segments: string[]): void {
+    let value: unknown;
+    try {
+      value = decode(result, this.#options.store);
+    } catch (error) {
+      this.#options.store.remove(segments);
+      item.control.reject(error);
+      return;
+    }
+    item.control.resolve(value);
+  }
+
+  #onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null, previous: WorkerState): void {
+    const wasStarting = previous === 'starting';
+    this.#workers.delete(worker);
+    // Whatever the worker created and nobody mapped yet (a half-sent result, say).
+    if (worker.owner !== undefined) removeSegmentsOf(worker.owner, this.#options.store);
+    const item = worker.current;
+    worker.current = undefined;
+    if (item !== undefined) {
+      this.#options.store.remove(item.args.segments);
+      item.control.reject(new WorkerCrashedError(worker.pid, code, signal));
+    } else if (wasStarting && !this.#closing && this.#broken === undefined) {
+      if (++this.#startupFailures >= MAX_STARTUP_FAILURES) {
+        this.#breakPool(
+          new BrokenExecutorError(
+            `${MAX_STARTUP_FAILURES} worker processes in a row died while starting (last: ${signal ?? `exit code ${code}`})`,
+          ),
+        );
+        return;
+      }
+    }
+    this.#pump();
+  }
+
+  #breakPool(error: Error): void {
+    if (this.#broken !== undefined) return;
+    this.#broken = error;
+    for (const item of this.#queue.splice(0)) {
+      this.#options.store.remove(item.args.segments);
+      if (item.control.start()) item.control.reject(error);
+    }
+    for (const worker of this.#workers) {
+      if (worker.current === undefined) worker.kill();
+    }
+    this.#pump();
+  }
+
+  #finishClose(): void {
+    process.off('exit', this.#onProcessExit);
+    this.#closed?.resolve();
+  }
+}

@@ -1,0 +1,28 @@
+// Messages between the parent and a worker process, over Node's IPC channel
+// with serialization: 'advanced'. Arrays never appear here: payloads are
+// encoded by transfer/encode.ts and carry only segment names.
+import type { SerializedError } from '../transfer/remote-error.js';
+
+/** How a worker finds the function to run. */
+export type TaskRef =
+  /** A self-contained function sent as source; `source` is omitted once the worker has it. */
+  | { kind: 'source'; id: number; name: string; source?: string }
+  /** An export of a module, imported once per worker. */
+  | { kind: 'module'; url: string; name: string };
+
+export interface WorkerConfig {
+  shmDir: string;
+  threshold: number;
+}
+
+export type ToWorker =
+  | { type: 'init'; config: WorkerConfig; initializer?: TaskRef; initargs?: Uint8Array }
+  /** `chunk`: args decodes to a list of argument lists, and the result is the list of their results. */
+  | { type: 'run'; id: number; task: TaskRef; args: Uint8Array; chunk: boolean }
+  | { type: 'exit' };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'init-failed'; error: SerializedError }
+  | { type: 'done'; id: number; result: Uint8Array; segments: string[] }
+  | { type: 'failed'; id: number; error: SerializedError };

@@ -1,0 +1,79 @@
+// One worker: a child process running src/worker/main.ts, and what the
+// parent knows about it. The pool (process-pool.ts) decides what it runs.
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { processStartTime, type SegmentOwner } from '../shm/segment-names.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+
+const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+
+export type WorkerState = 'starting' | 'idle' | 'busy' | 'exiting' | 'dead';
+
+export interface WorkerEvents {
+  message(worker: WorkerProcess, message: FromWorker): void;
+  exit(
+    worker: WorkerProcess,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    previous: WorkerState,
+  ): void;
+}
+
+export class WorkerProcess<Item = unknown> {
+  readonly child: ChildProcess;
+  /** Who owns the segments this worker creates, for sweeping them if it dies. */
+  readonly owner: SegmentOwner | undefined;
+  state: WorkerState = 'starting';
+  /** The task it runs now, if busy. */
+  current: Item | undefined;
+  tasksRun = 0;
+  /** Ids of function sources this worker has compiled. */
+  readonly knownSources = new Set<number>();
+
+  constructor(execArgv: readonly string[], events: WorkerEvents) {
+    this.child = fork(WORKER_ENTRY, [], { serialization: 'advanced', execArgv: [...execArgv] });
+    const pid = this.child.pid;
+    const start = pid === undefined ? undefined : processStartTime(pid);
+    this.owner = pid !== undefined && start !== undefined ? { pid, start } : undefined;
+    this.child.on('message', (message: FromWorker) => events.message(this, message));
+    this.child.on('exit', (code, signal) => {
+      const previous = this.state;
+      this.state = 'dead';
+      events.exit(this, code, signal, previous);
+    });
+    // A failed spawn also emits 'exit' (with code -2 and the like); the error itself adds nothing.
+    this.child.on('error', () => {});
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  send(message: ToWorker): void {
+    if (this.child.connected) this.child.send(message);
+  }
+
+  /** Asks the worker to exit once it is idle; it exits at once if it already is. */
+  retire(): void {
+    if (this.state === 'dead' || this.state === 'exiting') return;
+    this.state = 'exiting';
+    if (this.child.connected) this.child.send({ type: 'exit' } satisfies ToWorker);
+    else this.child.kill('SIGKILL');
+  }
+
+  kill(): void {
+    if (this.state !== 'dead') this.child.kill('SIGKILL');
+  }
+
+  /** Whether this worker keeps the parent's event loop alive. */
+  hold(active: boolean): void {
+    if (this.state === 'dead') return;
+    if (active) {
+      this.child.ref();
+      this.child.channel?.ref();
+    } else {
+      this.child.unref();
+      this.child.channel?.unref();
+    }
+  }
+}

@@ -1,0 +1,62 @@
+// Removing segments left behind by processes that died before they could
+// clean up. Only names of this project's pattern are ever touched.
+import { readdirSync } from 'node:fs';
+import { InvalidArgumentError } from '../errors.js';
+import {
+  isOwnerAlive,
+  parseSegmentName,
+  SEGMENT_PREFIX,
+  type SegmentOwner,
+  segmentNamesOf,
+} from './segment-names.js';
+import { DEFAULT_SHM_DIR, SegmentStore } from './segment-store.js';
+
+export interface ShmClearOptions {
+  /** Also remove segments whose owner is alive (they may be in use!). @default false */
+  all?: boolean;
+  /** The shared-memory directory. @default '/dev/shm' */
+  dir?: string;
+}
+
+/** Names of this project's segments in `dir`. */
+export function listSegmentNames(dir: string = DEFAULT_SHM_DIR): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return entries.filter((name) => name.startsWith(SEGMENT_PREFIX) && parseSegmentName(name) !== undefined);
+}
+
+/**
+ * Removes leftover shmex segments and returns the names removed. By default
+ * only segments whose creating process is dead; with `all`, every one.
+ */
+export function shmClear(options: ShmClearOptions = {}): string[] {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('shmClear(options): options must be an object such as { all: true }');
+  }
+  const store = new SegmentStore(options.dir ?? DEFAULT_SHM_DIR);
+  const alive = new Map<string, boolean>();
+  const doomed = listSegmentNames(store.dir).filter((name) => {
+    if (options.all === true) return true;
+    const owner = parseSegmentName(name)!;
+    const key = `${owner.pid}.${owner.start}`;
+    let ownerAlive = alive.get(key);
+    if (ownerAlive === undefined) {
+      ownerAlive = isOwnerAlive(owner);
+      alive.set(key, ownerAlive);
+    }
+    return !ownerAlive;
+  });
+  store.remove(doomed);
+  return doomed;
+}
+
+/** Removes every segment created by one (dead) process. */
+export function removeSegmentsOf(owner: SegmentOwner, store: SegmentStore): string[] {
+  const names = segmentNamesOf(owner, listSegmentNames(store.dir));
+  store.remove(names);
+  return names;
+}

@@ -1,0 +1,66 @@
+// Turning what the user passes as a task (a function, or a module URL and an
+// export name) into the TaskRef sent to workers, with errors at submit time.
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { InvalidArgumentError, InvalidTaskError } from './errors.js';
+import type { TaskRef } from './pool/protocol.js';
+import { compileTaskSource } from './task-source.js';
+
+/** A function exported by a module, named for workers to import: see `executor.module()`. */
+export interface ModuleFunction {
+  module: string | URL;
+  name: string;
+}
+
+/** Gives each distinct function source one id per executor, so workers compile it once. */
+export class FunctionTasks {
+  readonly #byFunction = new WeakMap<Function, TaskRef & { kind: 'source' }>();
+  readonly #bySource = new Map<string, TaskRef & { kind: 'source' }>();
+
+  refFor(fn: Function): TaskRef & { kind: 'source' } {
+    const known = this.#byFunction.get(fn);
+    if (known !== undefined) return known;
+    const source = Function.prototype.toString.call(fn);
+    let ref = this.#bySource.get(source);
+    if (ref === undefined) {
+      compileTaskSource(source, fn.name);
+      ref = { kind: 'source', id: this.#bySource.size + 1, name: fn.name, source };
+      this.#bySource.set(source, ref);
+    }
+    this.#byFunction.set(fn, ref);
+    return ref;
+  }
+}
+
+/** A module specifier workers can import: a URL, an absolute path, or a package name. */
+export function moduleSpecifier(module: unknown, where: string): string {
+  if (module instanceof URL) return module.href;
+  if (typeof module !== 'string' || module === '') {
+    throw new InvalidArgumentError(`${where}: the module must be a URL, an absolute path or a package name`);
+  }
+  if (isAbsolute(module)) return pathToFileURL(module).href;
+  if (module.startsWith('.')) {
+    throw new InvalidArgumentError(
+      `${where}: a relative path such as '${module}' is ambiguous in a worker; pass new URL('${module}', import.meta.url)`,
+    );
+  }
+  return module;
+}
+
+export function moduleTaskRef(module: unknown, name: unknown, where: string): TaskRef {
+  if (typeof name !== 'string' || name === '') {
+    throw new InvalidTaskError(`${where}: the export name must be a non-empty string`);
+  }
+  return { kind: 'module', url: moduleSpecifier(module, where), name };
+}
+
+/** A task given as a function or as { module, name }. */
+export function taskRefOf(task: unknown, functions: FunctionTasks, where: string): TaskRef {
+  if (typeof task === 'function') return functions.refFor(task);
+  if (typeof task === 'object' && task !== null && 'module' in task && 'name' in task) {
+    return moduleTaskRef((task as ModuleFunction).module, (task as ModuleFunction).name, where);
+  }
+  throw new InvalidTaskError(
+    `${where}: expected a function or { module, name }, got ${task === null ? 'null' : typeof task}`,
+  );
+}

@@ -1,0 +1,54 @@
+// Function tasks travel as source text. Both sides need to turn that text
+// back into a function: the parent only compiles it (to fail fast at submit),
+// the worker compiles and evaluates it once and caches the result.
+import { Script } from 'node:vm';
+import { InvalidTaskError } from './errors.js';
+
+const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
+
+/** Source forms tried in order: expressions (arrow, function), then a method inside an object literal. */
+function candidates(source: string): Array<{ code: string; method: boolean }> {
+  return [
+    { code: `(${source}\n)`, method: false },
+    { code: `({${source}\n})`, method: true },
+  ];
+}
+
+export interface CompiledSource {
+  script: Script;
+  method: boolean;
+}
+
+/** Compiles a function's source, or throws InvalidTaskError saying why it cannot be a task. */
+export function compileTaskSource(source: string, name: string): CompiledSource {
+  if (NATIVE.test(source)) {
+    throw new InvalidTaskError(
+      `function ${name || '<anonymous>'} is native or bound, so its source cannot be sent to a worker; ` +
+        'wrap the call in a self-contained function, or export a function from a module and use executor.module(url)',
+    );
+  }
+  if (/^class\b/.test(source)) {
+    throw new InvalidTaskError(
+      `${name || 'this class'} is a class, not a function: a task must be a function`,
+    );
+  }
+  let firstError: unknown;
+  for (const { code, method } of candidates(source)) {
+    try {
+      return { script: new Script(code, { filename: `shmex-task:${name || 'anonymous'}` }), method };
+    } catch (error) {
+      firstError ??= error;
+    }
+  }
+  throw new InvalidTaskError(`the source of function ${name || '<anonymous>'} does not compile on its own`, {
+    cause: firstError,
+  });
+}
+
+/** Evaluates compiled task source in this process's global scope and returns the function. */
+export function instantiateTaskSource(compiled: CompiledSource): (...args: unknown[]) => unknown {
+  const value = compiled.script.runInThisContext() as unknown;
+  const fn = compiled.method ? Object.values(value as object)[0] : value;
+  if (typeof fn !== 'function') throw new InvalidTaskError('the task source did not evaluate to a function');
+  return fn as (...args: unknown[]) => unknown;
+}

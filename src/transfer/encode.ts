@@ -1,0 +1,343 @@
+// Turning a value into a payload: arrays at or above the threshold are copied
+// into segments (only their names go into the payload), smaller ones inline,
+// everything else through V8's serializer. Nothing of the caller's value is
+// modified; on any failure the segments made so far are removed.
+import { Serializer } from 'node:v8';
+import { NotTransferableError } from '../errors.js';
+import { quoteDescr } from '../shm/npy-header.js';
+import type { SegmentRef, SegmentStore } from '../shm/segment-store.js';
+import { BUFFER_KIND, VIEW_KINDS, viewKindOf } from './array-kinds.js';
+import { mapStep, type PathNode, renderPath, step } from './path.js';
+import { RecordArray } from './records.js';
+import {
+  BUFFER_SEGMENT,
+  BUFFER_SHARED,
+  type SpecialHeader,
+  TAG_BYTES,
+  TAG_SPECIAL,
+  TAG_VIEW,
+  WIRE_VERSION,
+} from './wire.js';
+import { type WrapperEntry, wrapperOf } from './wrappers.js';
+
+export interface EncodeOptions {
+  store: SegmentStore;
+  /** Buffers of at least this many bytes travel through a segment. */
+  threshold: number;
+}
+
+export interface Payload {
+  bytes: Buffer;
+  /** Segments created for this payload, for the sender to remove if the receiver never maps them. */
+  segments: string[];
+}
+
+interface BufferEntry {
+  index: number;
+  buffer: ArrayBufferLike;
+  shared: boolean;
+  /** numpy descr and shape for the segment header: the first view that covers the whole buffer. */
+  descr?: string;
+  shape?: number[];
+  segment?: SegmentRef;
+}
+
+const PLAIN_BUILTINS: readonly Function[] = [Date, RegExp, Error, Boolean, Number, String, BigInt];
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function isShared(buffer: ArrayBufferLike): boolean {
+  return typeof SharedArrayBuffer === 'function' && buffer instanceof SharedArrayBuffer;
+}
+
+/** Walks a value once: checks that everything can travel and lists the buffers. */
+class Scan {
+  readonly buffers = new Map<ArrayBufferLike, BufferEntry>();
+  needsCopy = false;
+  readonly #seen = new Set<object>();
+  readonly #threshold: number;
+
+  constructor(threshold: number) {
+    this.#threshold = threshold;
+  }
+
+  addBuffer(buffer: ArrayBufferLike, descr?: string, shape?: number[]): void {
+    let entry = this.buffers.get(buffer);
+    if (entry === undefined) {
+      entry = { index: this.buffers.size, buffer, shared: isShared(buffer) };
+      this.buffers.set(buffer, entry);
+    }
+    if (entry.descr === undefined && descr !== undefined) {
+      entry.descr = descr;
+      entry.shape = shape;
+    }
+  }
+
+  visit(value: unknown, path: PathNode): void {
+    if (typeof value !== 'object' || value === null) {
+      if (typeof value === 'function') {
+        throw new NotTransferableError(
+          renderPath(path),
+          `it is a function (${value.name || 'anonymous'})`,
+          'Pass data only; to run code in the worker, make it the task or import it in a task module.',
+        );
+      }
+      if (typeof value === 'symbol') {
+        throw new NotTransferableError(renderPath(path), 'it is a symbol', 'Use a string instead.');
+      }
+      return;
+    }
+    if (this.#seen.has(value)) return;
+    this.#seen.add(value);
+    if (ArrayBuffer.isView(value)) {
+      const kind = viewKindOf(value);
+      if (kind === undefined) {
+        throw new NotTransferableError(
+          renderPath(path),
+          `it is an instance of ${value.constructor.name}, a subclass of a built-in view`,
+          'Pass the plain typed array, or wrap it in a class registered with registerArrayWrapper().',
+        );
+      }
+      if (kind === BUFFER_KIND && value.byteLength < this.#threshold) return; // travels as its own bytes
+      const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
+      const k = VIEW_KINDS[kind]!;
+      if (whole) this.addBuffer(value.buffer, quoteDescr(k.dtype), [value.byteLength / k.bytesPerElement]);
+      else this.addBuffer(value.buffer);
+      return;
+    }
+    if (value instanceof ArrayBuffer) {
+      this.addBuffer(value);
+      return;
+    }
+    if (isShared(value as ArrayBufferLike)) {
+      this.addBuffer(value as SharedArrayBuffer);
+      this.needsCopy = true;
+      return;
+    }
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) this.visit(value[i], step(path, i));
+      return;
+    }
+    if (value instanceof Map) {
+      for (const [k, v] of value) {
+        this.visit(k, mapStep(path, 'key', k));
+        this.visit(v, mapStep(path, 'get', k));
+      }
+      return;
+    }
+    if (value instanceof Set) {
+      for (const v of value) this.visit(v, mapStep(path, 'has', v));
+      return;
+    }
+    if (isPlainObject(value)) {
+      for (const key of Object.keys(value))
+        this.visit((value as Record<string, unknown>)[key], step(path, key));
+      return;
+    }
+    if (value instanceof RecordArray) {
+      this.needsCopy = true;
+      const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
+      if (whole) this.addBuffer(value.buffer, value.layout.npyDescr(), [value.length]);
+      else this.addBuffer(value.buffer);
+      return;
+    }
+    const wrapper = wrapperOf(value);
+    if (wrapper !== undefined) {
+      this.needsCopy = true;
+      if (!Object.hasOwn(value, wrapper.field)) {
+        throw new NotTransferableError(
+          renderPath(path),
+          `this ${wrapper.name} has no own property '${wrapper.field}', the field it was registered with`,
+          'Register the class with the name of the own property that holds the array.',
+        );
+      }
+      for (const key of Object.keys(value))
+        this.visit((value as Record<string, unknown>)[key], step(path, key));
+      return;
+    }
+    if (PLAIN_BUILTINS.some((ctor) => value instanceof ctor)) return;
+    const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'an unknown class';
+    throw new NotTransferableError(
+      renderPath(path),
+      `it is an instance of class ${name}, which the other process cannot rebuild`,
+      `Pass a plain object, or register the class with registerArrayWrapper(${name}, field) in both processes.`,
+    );
+  }
+}
+
+/** Values V8 cannot carry as they are, replaced by marker views in a copy of the value. */
+class Specials {
+  readonly headers: SpecialHeader[] = [];
+  readonly wrapperProps: Array<{ index: number; props: Record<string, unknown> }> = [];
+  readonly markers = new Map<object, number>();
+  readonly #memo = new Map<object, unknown>();
+  readonly #buffers: Map<ArrayBufferLike, BufferEntry>;
+
+  constructor(buffers: Map<ArrayBufferLike, BufferEntry>) {
+    this.#buffers = buffers;
+  }
+
+  #marker(original: object, header: SpecialHeader): DataView {
+    const marker = new DataView(new ArrayBuffer(0));
+    this.markers.set(marker, this.headers.length);
+    this.headers.push(header);
+    this.#memo.set(original, marker);
+    return marker;
+  }
+
+  copy(value: unknown): unknown {
+    if (
+      typeof value !== 'object' ||
+      value === null ||
+      ArrayBuffer.isView(value) ||
+      value instanceof ArrayBuffer
+    ) {
+      return value;
+    }
+    const done = this.#memo.get(value);
+    if (done !== undefined) return done;
+    if (isShared(value as ArrayBufferLike)) {
+      return this.#marker(value, { k: 'sab', index: this.#buffers.get(value as SharedArrayBuffer)!.index });
+    }
+    if (value instanceof RecordArray) {
+      return this.#marker(value, {
+        k: 'record',
+        layout: value.layout.toSpec(),
+        length: value.length,
+        data: value.bytes(),
+      });
+    }
+    if (Array.isArray(value)) {
+      const out: unknown[] = new Array(value.length);
+      this.#memo.set(value, out);
+      for (let i = 0; i < value.length; i++) out[i] = this.copy(value[i]);
+      return out;
+    }
+    if (value instanceof Map) {
+      const out = new Map();
+      this.#memo.set(value, out);
+      for (const [k, v] of value) out.set(this.copy(k), this.copy(v));
+      return out;
+    }
+    if (value instanceof Set) {
+      const out = new Set();
+      this.#memo.set(value, out);
+      for (const v of value) out.add(this.copy(v));
+      return out;
+    }
+    const wrapper: WrapperEntry | undefined = isPlainObject(value) ? undefined : wrapperOf(value);
+    if (wrapper !== undefined) {
+      const index = this.headers.length;
+      const marker = this.#marker(value, { k: 'wrapper', name: wrapper.name });
+      this.wrapperProps.push({ index, props: this.#copyProps(value, {}) });
+      return marker;
+    }
+    if (isPlainObject(value)) {
+      const out: Record<string, unknown> = {};
+      this.#memo.set(value, out);
+      return this.#copyProps(value, out);
+    }
+    return value; // Date, RegExp, Error, boxed primitives: V8 copies them
+  }
+
+  #copyProps(value: object, out: Record<string, unknown>): Record<string, unknown> {
+    for (const key of Object.keys(value)) out[key] = this.copy((value as Record<string, unknown>)[key]);
+    return out;
+  }
+}
+
+class PayloadSerializer extends Serializer {
+  readonly #buffers: Map<ArrayBufferLike, BufferEntry>;
+  readonly #markers: Map<object, number> | undefined;
+
+  constructor(buffers: Map<ArrayBufferLike, BufferEntry>, markers: Map<object, number> | undefined) {
+    super();
+    this.#buffers = buffers;
+    this.#markers = markers;
+    // Not in @types/node, but a documented part of v8.Serializer.
+    (
+      this as unknown as { _setTreatArrayBufferViewsAsHostObjects(flag: boolean): void }
+    )._setTreatArrayBufferViewsAsHostObjects(true);
+  }
+
+  _writeHostObject(object: object): void {
+    const view = object as ArrayBufferView;
+    const special = this.#markers?.get(view);
+    if (special !== undefined) {
+      this.writeUint32(TAG_SPECIAL);
+      this.writeUint32(special);
+      return;
+    }
+    const kind = viewKindOf(view)!;
+    const entry = this.#buffers.get(view.buffer);
+    if (entry === undefined) {
+      // A small Node Buffer: its own bytes only (it may sit in Node's shared 8 KiB pool).
+      this.writeUint32(TAG_BYTES);
+      this.writeUint32(kind);
+      this.writeDouble(view.byteLength);
+      this.writeRawBytes(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+      return;
+    }
+    this.writeUint32(TAG_VIEW);
+    this.writeUint32(kind);
+    this.writeUint32(entry.index);
+    this.writeDouble(view.byteOffset);
+    this.writeDouble(view.byteLength);
+  }
+}
+
+function writeBufferTable(serializer: Serializer, entries: Iterable<BufferEntry>, count: number): void {
+  serializer.writeUint32(count);
+  for (const entry of entries) {
+    serializer.writeUint32((entry.shared ? BUFFER_SHARED : 0) | (entry.segment ? BUFFER_SEGMENT : 0));
+    serializer.writeDouble(entry.buffer.byteLength);
+    if (entry.segment !== undefined) {
+      const name = Buffer.from(entry.segment.name, 'latin1');
+      serializer.writeUint32(name.length);
+      serializer.writeRawBytes(name);
+      serializer.writeDouble(entry.segment.dataOffset);
+    } else {
+      serializer.writeRawBytes(new Uint8Array(entry.buffer));
+    }
+    if (!entry.shared) serializer.transferArrayBuffer(entry.index, entry.buffer as ArrayBuffer);
+  }
+}
+
+/** Encodes `value` (named `label` in error messages, e.g. 'args[0]'). */
+export function encode(value: unknown, options: EncodeOptions, label = 'value'): Payload {
+  const scan = new Scan(options.threshold);
+  scan.visit(value, { label });
+  const segments: string[] = [];
+  try {
+    for (const entry of scan.buffers.values()) {
+      if (entry.buffer.byteLength >= options.threshold && entry.buffer.byteLength > 0) {
+        entry.segment = options.store.write(entry.buffer, {
+          descr: entry.descr ?? quoteDescr('|u1'),
+          shape: entry.shape ?? [entry.buffer.byteLength],
+        });
+        segments.push(entry.segment.name);
+      }
+    }
+    const specials = scan.needsCopy ? new Specials(scan.buffers) : undefined;
+    const root = specials ? specials.copy(value) : value;
+    const serializer = new PayloadSerializer(scan.buffers, specials?.markers);
+    serializer.writeHeader();
+    serializer.writeUint32(WIRE_VERSION);
+    writeBufferTable(serializer, scan.buffers.values(), scan.buffers.size);
+    serializer.writeUint32(specials?.headers.length ?? 0);
+    if (specials) {
+      for (const header of specials.headers) serializer.writeValue(header);
+      // In header order: the decoder reads them as it meets wrapper headers.
+      specials.wrapperProps.sort((a, b) => a.index - b.index);
+      for (const { props } of specials.wrapperProps) serializer.writeValue(props);
+    }
+    serializer.writeValue(root);
+    return { bytes: serializer.releaseBuffer(), segments };
+  } catch (error) {
+    options.store.remove(segments);
+    throw error;
+  }
+}

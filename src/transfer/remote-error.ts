@@ -1,0 +1,106 @@
+// Errors cross the process boundary explicitly: name, message, stack and own
+// fields go over; the parent rebuilds an error of the same name whose cause
+// holds the worker's stack.
+import { serialize } from 'node:v8';
+import * as errors from '../errors.js';
+
+export interface SerializedError {
+  /** false when a non-Error value was thrown: `value` is that value. */
+  isError: boolean;
+  name: string;
+  message: string;
+  stack: string | undefined;
+  props: Record<string, unknown>;
+  value?: unknown;
+  pid: number;
+}
+
+function travels(value: unknown): boolean {
+  try {
+    serialize(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (!(error instanceof Error)) {
+    return {
+      isError: false,
+      name: 'Error',
+      message: String(error),
+      stack: undefined,
+      props: {},
+      value: travels(error) ? error : String(error),
+      pid: process.pid,
+    };
+  }
+  const props: Record<string, unknown> = {};
+  for (const key of Object.keys(error)) {
+    const value = (error as unknown as Record<string, unknown>)[key];
+    if (key !== 'name' && key !== 'message' && key !== 'stack' && travels(value)) props[key] = value;
+  }
+  return {
+    isError: true,
+    name: error.name,
+    message: error.message,
+    stack: error.stack,
+    props,
+    pid: process.pid,
+  };
+}
+
+type ErrorClass = new (message?: string) => Error;
+
+const BUILTIN: Record<string, ErrorClass> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
+
+/** The worker's stack, as the `cause` of a rebuilt error. */
+export class RemoteStack extends Error {
+  constructor(stack: string, pid: number) {
+    super(`stack of the error in worker process ${pid}`);
+    this.name = 'RemoteStack';
+    this.stack = `RemoteStack (worker pid ${pid}):\n${stack}`;
+  }
+}
+
+export function rebuildError(s: SerializedError): unknown {
+  if (!s.isError) return s.value;
+  let error: Error;
+  const shmexClass = (errors as unknown as Record<string, unknown>)[s.name];
+  if (
+    typeof shmexClass === 'function' &&
+    (shmexClass as { prototype: unknown }).prototype instanceof errors.ShmexError
+  ) {
+    error = Object.create((shmexClass as ErrorClass).prototype) as Error;
+    Object.defineProperty(error, 'message', { value: s.message, writable: true, configurable: true });
+  } else {
+    const Ctor = BUILTIN[s.name] ?? Error;
+    error = new Ctor(s.message);
+  }
+  if (error.name !== s.name)
+    Object.defineProperty(error, 'name', { value: s.name, writable: true, configurable: true });
+  Object.assign(error, s.props);
+  if (s.stack !== undefined) {
+    Object.defineProperty(error, 'cause', {
+      value: new RemoteStack(s.stack, s.pid),
+      writable: true,
+      configurable: true,
+    });
+    // The parent's own stack says where the result arrived, which helps nobody: show the worker's.
+    Object.defineProperty(error, 'stack', {
+      value: `${s.stack}\n    at <worker process ${s.pid}>`,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return error;
+}

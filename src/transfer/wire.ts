@@ -1,0 +1,27 @@
+// The payload format shared by encode.ts and decode.ts. A payload is V8's
+// serialization format with host-object hooks for views:
+//
+//   v8 header | u32 version | buffer table | specials | root value
+//
+// buffer table: u32 count, then per buffer: u32 flags, f64 byteLength, and
+//   either (segment) u32 name length, name bytes, f64 data offset,
+//   or (inline) the bytes themselves.
+// specials (values V8 cannot carry as they are: records, wrapper instances,
+//   bare SharedArrayBuffers): u32 count, one header value each, then the
+//   props of each wrapper, so wrappers may refer to each other in cycles.
+// In the root and in specials, views are host objects (TAG_*); bare
+// ArrayBuffers in the table are passed as V8 "transferred" buffers whose id
+// is their table index.
+export const WIRE_VERSION = 1;
+
+export const BUFFER_SHARED = 1; // a SharedArrayBuffer: rebuilt as one
+export const BUFFER_SEGMENT = 2; // bytes live in a segment, not in the payload
+
+export const TAG_VIEW = 1; // u32 kind, u32 buffer index, f64 byteOffset, f64 byteLength
+export const TAG_BYTES = 2; // u32 kind, f64 byteLength, bytes (small Node Buffers: own bytes only)
+export const TAG_SPECIAL = 3; // u32 special index
+
+export type SpecialHeader =
+  | { k: 'record'; layout: import('./records.js').RecordLayoutSpec; length: number; data: Uint8Array }
+  | { k: 'wrapper'; name: string }
+  | { k: 'sab'; index: number };

@@ -1,0 +1,50 @@
+// Finding the function a TaskRef names, inside a worker: function sources are
+// compiled once per worker, modules imported once.
+import { InvalidTaskError, ShmexError, TaskNotFoundError } from '../errors.js';
+import type { TaskRef } from '../pool/protocol.js';
+import { compileTaskSource, instantiateTaskSource } from '../task-source.js';
+
+export type TaskFunction = (...args: unknown[]) => unknown;
+
+export class TaskLoader {
+  readonly #sources = new Map<number, TaskFunction>();
+  readonly #modules = new Map<string, Promise<Record<string, unknown>>>();
+
+  async resolve(ref: TaskRef): Promise<TaskFunction> {
+    if (ref.kind === 'source') {
+      let fn = this.#sources.get(ref.id);
+      if (fn === undefined) {
+        if (ref.source === undefined) {
+          throw new ShmexError(
+            'ERR_SHMEX_PROTOCOL',
+            `worker ${process.pid} was never sent the source of task ${ref.name}`,
+          );
+        }
+        fn = instantiateTaskSource(compileTaskSource(ref.source, ref.name));
+        this.#sources.set(ref.id, fn);
+      }
+      return fn;
+    }
+    let loading = this.#modules.get(ref.url);
+    if (loading === undefined) {
+      loading = import(ref.url) as Promise<Record<string, unknown>>;
+      this.#modules.set(ref.url, loading);
+      // A failed import is not cached: the next task gets the real error again.
+      loading.catch(() => this.#modules.delete(ref.url));
+    }
+    const module = await loading;
+    const fn = module[ref.name];
+    if (fn === undefined) {
+      const names = Object.keys(module).filter((key) => typeof module[key] === 'function');
+      throw new TaskNotFoundError(
+        `module ${ref.url} has no export named '${ref.name}'; its function exports are: ${names.join(', ') || '(none)'}`,
+      );
+    }
+    if (typeof fn !== 'function') {
+      throw new InvalidTaskError(
+        `export '${ref.name}' of module ${ref.url} is a ${typeof fn}, not a function`,
+      );
+    }
+    return fn as TaskFunction;
+  }
+}
