@@ -68,7 +68,7 @@ export class ProcessPoolExecutor implements AsyncDisposable {
   readonly #threshold: number;
   readonly #functions = new FunctionTasks();
   /** Functions of module proxies, so they can be passed to submit() and map() as tasks. */
-  readonly #moduleFunctions = new WeakMap<Function, TaskRef>();
+  readonly #moduleFunctions = new WeakMap<AnyFunction, TaskRef>();
   readonly #maxWorkers: number;
   #nextId = 1;
   #shutdown = false;
@@ -136,7 +136,7 @@ export class ProcessPoolExecutor implements AsyncDisposable {
 
   #taskRef(task: unknown, where: string): TaskRef {
     return (
-      (typeof task === 'function' && this.#moduleFunctions.get(task)) ||
+      (typeof task === 'function' && this.#moduleFunctions.get(task as AnyFunction)) ||
       taskRefOf(task, this.#functions, where)
     );
   }

@@ -165,6 +165,7 @@ export class Future<T> implements PromiseLike<T> {
     else this.#callbacks.push(callback);
   }
 
+  // biome-ignore lint/suspicious/noThenProperty: a Future is awaitable by design
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,

@@ -6,6 +6,8 @@ import { InvalidArgumentError, InvalidTaskError } from './errors.js';
 import type { TaskRef } from './pool/protocol.js';
 import { compileTaskSource } from './task-source.js';
 
+type AnyFunction = (...args: never[]) => unknown;
+
 /** A function exported by a module, named for workers to import: see `executor.module()`. */
 export interface ModuleFunction {
   module: string | URL;
@@ -14,10 +16,10 @@ export interface ModuleFunction {
 
 /** Gives each distinct function source one id per executor, so workers compile it once. */
 export class FunctionTasks {
-  readonly #byFunction = new WeakMap<Function, TaskRef & { kind: 'source' }>();
+  readonly #byFunction = new WeakMap<AnyFunction, TaskRef & { kind: 'source' }>();
   readonly #bySource = new Map<string, TaskRef & { kind: 'source' }>();
 
-  refFor(fn: Function): TaskRef & { kind: 'source' } {
+  refFor(fn: AnyFunction): TaskRef & { kind: 'source' } {
     const known = this.#byFunction.get(fn);
     if (known !== undefined) return known;
     const source = Function.prototype.toString.call(fn);
@@ -56,7 +58,7 @@ export function moduleTaskRef(module: unknown, name: unknown, where: string): Ta
 
 /** A task given as a function or as { module, name }. */
 export function taskRefOf(task: unknown, functions: FunctionTasks, where: string): TaskRef {
-  if (typeof task === 'function') return functions.refFor(task);
+  if (typeof task === 'function') return functions.refFor(task as AnyFunction);
   if (typeof task === 'object' && task !== null && 'module' in task && 'name' in task) {
     return moduleTaskRef((task as ModuleFunction).module, (task as ModuleFunction).name, where);
   }

@@ -42,7 +42,7 @@ interface BufferEntry {
   segment?: SegmentRef;
 }
 
-const PLAIN_BUILTINS: readonly Function[] = [Date, RegExp, Error, Boolean, Number, String, BigInt];
+const PLAIN_BUILTINS = [Date, RegExp, Error, Boolean, Number, String, BigInt] as const;
 
 function isPlainObject(value: object): boolean {
   const proto = Object.getPrototypeOf(value);

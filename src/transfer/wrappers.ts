@@ -3,7 +3,7 @@
 // the other side as an instance of the class registered under that name.
 import { InvalidArgumentError } from '../errors.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: any class, whatever its constructor takes
+// Any class, whatever its constructor takes.
 export type WrapperClass = abstract new (...args: any[]) => object;
 
 export interface ArrayWrapperOptions {
