@@ -110,6 +110,22 @@ function rebuildSpecial(header: SpecialHeader, buffers: ArrayBufferLike[]): unkn
 }
 
 /**
+ * Gives a rebuilt wrapper instance its own fields. Defined, as class fields
+ * are, not assigned: assignment would run the class's setters (or throw on
+ * a getter-only accessor) and would turn an own '__proto__' into the prototype.
+ */
+function defineProps(target: object, props: object): void {
+  for (const key of Object.keys(props)) {
+    Object.defineProperty(target, key, {
+      value: (props as Record<string, unknown>)[key],
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  }
+}
+
+/**
  * Decodes a payload. Segment names it maps are removed at once; if decoding
  * fails, what was already mapped is released (the caller removes the rest).
  */
@@ -134,7 +150,7 @@ export function decode(bytes: Uint8Array, store: SegmentStore): unknown {
       d.specials.push(rebuildSpecial(header, d.buffers));
     }
     headers.forEach((header, i) => {
-      if (header.k === 'wrapper') Object.assign(d.specials[i] as object, d.readValue());
+      if (header.k === 'wrapper') defineProps(d.specials[i] as object, d.readValue() as object);
     });
     return d.readValue();
   } catch (error) {

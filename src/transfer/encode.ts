@@ -97,7 +97,7 @@ class Scan {
       if (kind === undefined) {
         throw new NotTransferableError(
           renderPath(path),
-          `it is an instance of ${value.constructor.name}, a subclass of a built-in view`,
+          `it is an instance of ${(value.constructor as { name?: string } | undefined)?.name ?? 'an unknown class'}, a subclass of a built-in view`,
           'Pass the plain typed array, or wrap it in a class registered with registerArrayWrapper().',
         );
       }
@@ -244,7 +244,15 @@ class Specials {
   }
 
   #copyProps(value: object, out: Record<string, unknown>): Record<string, unknown> {
-    for (const key of Object.keys(value)) out[key] = this.copy((value as Record<string, unknown>)[key]);
+    for (const key of Object.keys(value)) {
+      // Defined, not assigned: an own '__proto__' key must stay a property, not become the prototype.
+      Object.defineProperty(out, key, {
+        value: this.copy((value as Record<string, unknown>)[key]),
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    }
     return out;
   }
 }

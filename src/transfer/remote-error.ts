@@ -78,7 +78,8 @@ export function rebuildError(s: SerializedError): unknown {
   const shmexClass = (errors as unknown as Record<string, unknown>)[s.name];
   if (
     typeof shmexClass === 'function' &&
-    (shmexClass as { prototype: unknown }).prototype instanceof errors.ShmexError
+    (shmexClass === errors.ShmexError ||
+      (shmexClass as { prototype: unknown }).prototype instanceof errors.ShmexError)
   ) {
     error = Object.create((shmexClass as ErrorClass).prototype) as Error;
     Object.defineProperty(error, 'message', { value: s.message, writable: true, configurable: true });
