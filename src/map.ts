@@ -118,10 +118,11 @@ export function mapTasks(
 
   const next = async (): Promise<IteratorResult<unknown>> => {
     if (finished) return { value: undefined, done: true };
+    let head: Future<unknown> | undefined;
     try {
       if (ready.length === 0) {
         await fill();
-        const head = inFlight.shift();
+        head = inFlight.shift();
         if (head === undefined) {
           await close();
           return { value: undefined, done: true };
@@ -136,6 +137,7 @@ export function mapTasks(
       }
       return { value: ready.shift(), done: false };
     } catch (error) {
+      head?.cancel(); // the result waited for (on a timeout) is no longer in inFlight: cancel it too
       await close();
       throw error;
     }
