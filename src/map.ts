@@ -109,11 +109,8 @@ export function mapTasks(
     finished = true;
     for (const future of inFlight.splice(0)) future.cancel();
     ready = [];
-    await Promise.allSettled(
-      iterators.map(async (iterator) => {
-        if (!exhausted) await iterator.return?.();
-      }),
-    );
+    // Every input is closed, also the longer ones of a zip, so their `finally` blocks run.
+    await Promise.allSettled(iterators.map(async (iterator) => iterator.return?.()));
   };
 
   const next = async (): Promise<IteratorResult<unknown>> => {

@@ -47,6 +47,15 @@ export function compileTaskSource(source: string, name: string): CompiledSource 
 
 /** Evaluates compiled task source in this process's global scope and returns the function. */
 export function instantiateTaskSource(compiled: CompiledSource): (...args: unknown[]) => unknown {
+  // Functions compiled by esbuild with keepNames (tsx does this) call a module-level __name helper.
+  if (!('__name' in globalThis)) {
+    Object.defineProperty(globalThis, '__name', {
+      value: (target: object, value: string) =>
+        Object.defineProperty(target, 'name', { value, configurable: true }),
+      configurable: true,
+      writable: true,
+    });
+  }
   const value = compiled.script.runInThisContext() as unknown;
   const fn = compiled.method ? Object.values(value as object)[0] : value;
   if (typeof fn !== 'function') throw new InvalidTaskError('the task source did not evaluate to a function');

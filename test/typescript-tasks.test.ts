@@ -80,10 +80,6 @@ test('a function task written in TypeScript runs (its source is what tsx compile
   assert.deepEqual(report.functionTask, { value: [2, 4] });
 });
 
-test('a TypeScript function task with an inner function runs', {
-  skip:
-    'known bug: tsx (esbuild keepNames) compiles `const double = (x) => ...` inside the task to ' +
-    '`__name((x) => ..., "double")`; the worker has no __name, so the task fails with ERR_SHMEX_TASK_CLOSURE',
-}, () => {
+test('a TypeScript function task with an inner function runs (tsx wraps it in __name)', () => {
   assert.deepEqual(report.functionTaskWithInnerFunction, { value: [2, 4] });
 });

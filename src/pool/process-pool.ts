@@ -19,6 +19,8 @@ export interface WorkItem {
   chunk: boolean;
   control: FutureControl<unknown>;
   future: Future<unknown>;
+  /** The Future was moved to running (it may go back to the queue if its worker died before taking it). */
+  started?: boolean;
 }
 
 export interface PoolOptions {
@@ -34,6 +36,12 @@ export interface PoolOptions {
 
 type Worker = WorkerProcess<WorkItem>;
 
+/** Pools not yet closed; one 'exit' listener for all of them. */
+const livePools = new Set<ProcessPool>();
+process.on('exit', () => {
+  for (const pool of livePools) pool.killWorkers();
+});
+
 /** Consecutive workers that die before they are ready, before the pool gives up. */
 const MAX_STARTUP_FAILURES = 3;
 
@@ -45,13 +53,14 @@ export class ProcessPool {
   #closing = false;
   #startupFailures = 0;
   #closed: { promise: Promise<void>; resolve: () => void } | undefined;
-  readonly #onProcessExit = () => {
-    for (const worker of this.#workers) worker.kill();
-  };
-
   constructor(options: PoolOptions) {
     this.#options = options;
-    process.on('exit', this.#onProcessExit);
+    livePools.add(this);
+  }
+
+  /** At process exit: workers must not outlive their parent. */
+  killWorkers(): void {
+    for (const worker of this.#workers) worker.kill();
   }
 
   /** Why the pool cannot run tasks any more, if it cannot. */
@@ -97,7 +106,10 @@ export class ProcessPool {
       if (worker === undefined) break;
       const item = this.#queue.shift()!;
       // false: cancelled meanwhile; drop() already freed it.
-      if (item.control.start()) this.#dispatch(worker, item);
+      if (item.started || item.control.start()) {
+        item.started = true;
+        this.#dispatch(worker, item);
+      }
     }
     let starting = 0;
     for (const worker of this.#workers) if (worker.state === 'starting') starting++;
@@ -151,6 +163,7 @@ export class ProcessPool {
   #dispatch(worker: Worker, item: WorkItem): void {
     worker.state = 'busy';
     worker.current = item;
+    worker.acknowledged = false;
     worker.send({
       type: 'run',
       id: item.id,
@@ -162,6 +175,9 @@ export class ProcessPool {
 
   #onMessage(worker: Worker, message: FromWorker): void {
     switch (message.type) {
+      case 'started':
+        if (worker.current?.id === message.id) worker.acknowledged = true;
+        return;
       case 'ready':
         this.#startupFailures = 0;
         if (worker.state === 'starting') worker.state = 'idle';
@@ -215,7 +231,10 @@ export class ProcessPool {
     if (worker.owner !== undefined) removeSegmentsOf(worker.owner, this.#options.store);
     const item = worker.current;
     worker.current = undefined;
-    if (item !== undefined) {
+    if (item !== undefined && !worker.acknowledged && this.#broken === undefined) {
+      // It died before it took the task (killed while idle, say): the task never ran, so it runs elsewhere.
+      this.#queue.unshift(item);
+    } else if (item !== undefined) {
       this.#options.store.remove(item.args.segments);
       item.control.reject(new WorkerCrashedError(worker.pid, code, signal));
     } else if (wasStarting && !this.#closing && this.#broken === undefined) {
@@ -245,7 +264,7 @@ export class ProcessPool {
   }
 
   #finishClose(): void {
-    process.off('exit', this.#onProcessExit);
+    livePools.delete(this);
     this.#closed?.resolve();
   }
 }

@@ -23,6 +23,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready' }
+  /** The worker has the task: from here on, its death fails the task instead of re-queueing it. */
+  | { type: 'started'; id: number }
   | { type: 'init-failed'; error: SerializedError }
   | { type: 'done'; id: number; result: Uint8Array; segments: string[] }
   | { type: 'failed'; id: number; error: SerializedError };

@@ -27,6 +27,8 @@ export class WorkerProcess<Item = unknown> {
   /** The task it runs now, if busy. */
   current: Item | undefined;
   tasksRun = 0;
+  /** The worker confirmed it received `current`. */
+  acknowledged = false;
   /** Ids of function sources this worker has compiled. */
   readonly knownSources = new Set<number>();
 

@@ -49,6 +49,15 @@ function isPlainObject(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+function isDetached(buffer: ArrayBufferLike): boolean {
+  try {
+    new Uint8Array(buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 function isShared(buffer: ArrayBufferLike): boolean {
   return typeof SharedArrayBuffer === 'function' && buffer instanceof SharedArrayBuffer;
 }
@@ -64,9 +73,16 @@ class Scan {
     this.#threshold = threshold;
   }
 
-  addBuffer(buffer: ArrayBufferLike, descr?: string, shape?: number[]): void {
+  addBuffer(buffer: ArrayBufferLike, path: PathNode, descr?: string, shape?: number[]): void {
     let entry = this.buffers.get(buffer);
     if (entry === undefined) {
+      if (buffer.byteLength === 0 && isDetached(buffer)) {
+        throw new NotTransferableError(
+          renderPath(path),
+          'its ArrayBuffer is detached (released or transferred), so it holds no data',
+          'Pass an array that is still usable.',
+        );
+      }
       entry = { index: this.buffers.size, buffer, shared: isShared(buffer) };
       this.buffers.set(buffer, entry);
     }
@@ -104,31 +120,34 @@ class Scan {
       if (kind === BUFFER_KIND && value.byteLength < this.#threshold) return; // travels as its own bytes
       const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
       const k = VIEW_KINDS[kind]!;
-      if (whole) this.addBuffer(value.buffer, quoteDescr(k.dtype), [value.byteLength / k.bytesPerElement]);
-      else this.addBuffer(value.buffer);
+      if (whole)
+        this.addBuffer(value.buffer, path, quoteDescr(k.dtype), [value.byteLength / k.bytesPerElement]);
+      else this.addBuffer(value.buffer, path);
       return;
     }
     if (value instanceof ArrayBuffer) {
-      this.addBuffer(value);
+      this.addBuffer(value, path);
       return;
     }
     if (isShared(value as ArrayBufferLike)) {
-      this.addBuffer(value as SharedArrayBuffer);
+      this.addBuffer(value as SharedArrayBuffer, path);
       this.needsCopy = true;
       return;
     }
-    if (Array.isArray(value)) {
+    // Subclasses of Array, Map and Set are class instances like any other (V8 would drop their class).
+    const proto = Object.getPrototypeOf(value);
+    if (Array.isArray(value) && proto === Array.prototype) {
       for (let i = 0; i < value.length; i++) this.visit(value[i], step(path, i));
       return;
     }
-    if (value instanceof Map) {
+    if (value instanceof Map && proto === Map.prototype) {
       for (const [k, v] of value) {
         this.visit(k, mapStep(path, 'key', k));
         this.visit(v, mapStep(path, 'get', k));
       }
       return;
     }
-    if (value instanceof Set) {
+    if (value instanceof Set && proto === Set.prototype) {
       for (const v of value) this.visit(v, mapStep(path, 'has', v));
       return;
     }
@@ -140,8 +159,8 @@ class Scan {
     if (value instanceof RecordArray) {
       this.needsCopy = true;
       const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
-      if (whole) this.addBuffer(value.buffer, value.layout.npyDescr(), [value.length]);
-      else this.addBuffer(value.buffer);
+      if (whole) this.addBuffer(value.buffer, path, value.layout.npyDescr(), [value.length]);
+      else this.addBuffer(value.buffer, path);
       return;
     }
     const wrapper = wrapperOf(value);

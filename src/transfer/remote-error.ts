@@ -7,6 +7,8 @@ import * as errors from '../errors.js';
 export interface SerializedError {
   /** false when a non-Error value was thrown: `value` is that value. */
   isError: boolean;
+  /** Thrown by shmex itself (a ShmexError), so rebuilt as the shmex class of that name. */
+  shmex?: boolean;
   name: string;
   message: string;
   stack: string | undefined;
@@ -43,6 +45,7 @@ export function serializeError(error: unknown): SerializedError {
   }
   return {
     isError: true,
+    shmex: error instanceof errors.ShmexError,
     name: error.name,
     message: error.message,
     stack: error.stack,
@@ -77,6 +80,7 @@ export function rebuildError(s: SerializedError): unknown {
   let error: Error;
   const shmexClass = (errors as unknown as Record<string, unknown>)[s.name];
   if (
+    s.shmex === true &&
     typeof shmexClass === 'function' &&
     (shmexClass === errors.ShmexError ||
       (shmexClass as { prototype: unknown }).prototype instanceof errors.ShmexError)

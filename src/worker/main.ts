@@ -46,6 +46,7 @@ async function call(task: TaskRef, args: Uint8Array, chunk: boolean): Promise<un
 }
 
 async function run(message: ToWorker & { type: 'run' }): Promise<void> {
+  send({ type: 'started', id: message.id });
   try {
     const result = await call(message.task, message.args, message.chunk);
     const payload = encode(result, { store, threshold: config.threshold }, 'result');
