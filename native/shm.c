@@ -22,6 +22,7 @@
 typedef struct {
   void* base;
   size_t length;
+  bool is_view;  // a window into another mapping: release() detaches, never unmaps
 } mapping_t;
 
 static napi_status throw_errno(napi_env env, const char* syscall, int err) {
@@ -99,6 +100,7 @@ static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size
   }
   m->base = base;
   m->length = map_length;
+  m->is_view = false;
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(env, (char*)base + offset, length,
                                                         finalize_mapping, m, &buffer);
@@ -222,7 +224,13 @@ static napi_value release(napi_env env, napi_callback_info info) {
   bool is_ab = false;
   napi_is_arraybuffer(env, argv[0], &is_ab);
   if (!is_ab || napi_unwrap(env, argv[0], (void**)&m) != napi_ok || m == NULL ||
-      m->base == NULL) {
+      (m->base == NULL && !m->is_view)) {
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  bool detached = false;
+  napi_is_detached_arraybuffer(env, argv[0], &detached);
+  if (detached) {
     napi_get_boolean(env, false, &result);
     return result;
   }
@@ -230,12 +238,58 @@ static napi_value release(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_SHMEX_NATIVE", "cannot detach the mapped ArrayBuffer");
     return NULL;
   }
+  if (m->is_view) {
+    napi_get_boolean(env, true, &result);
+    return result;
+  }
   int64_t adjusted;
   munmap(m->base, m->length);
   napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
   m->base = NULL;
   napi_get_boolean(env, true, &result);
   return result;
+}
+
+static void finalize_view(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)data;
+  free(hint);
+}
+
+// view(mapping, offset, length): a new ArrayBuffer over part of a mapping made
+// by create/attach, sharing its memory. The caller keeps `mapping` alive for
+// as long as the view may be used (release() the view before dropping it).
+static napi_value view(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t offset, length, mapping_length;
+  void* data = NULL;
+  if (!get_size(env, argv[1], &offset) || !get_size(env, argv[2], &length)) return NULL;
+  bool is_ab = false;
+  napi_is_arraybuffer(env, argv[0], &is_ab);
+  if (!is_ab || napi_get_arraybuffer_info(env, argv[0], &data, &mapping_length) != napi_ok ||
+      data == NULL || offset > mapping_length || length > mapping_length - offset) {
+    napi_throw_range_error(env, "ERR_SHMEX_NATIVE", "view out of the mapping's bounds");
+    return NULL;
+  }
+  mapping_t* m = malloc(sizeof(mapping_t));
+  if (m == NULL) {
+    throw_errno(env, "malloc", ENOMEM);
+    return NULL;
+  }
+  m->base = NULL;
+  m->length = 0;
+  m->is_view = true;
+  napi_value buffer;
+  if (napi_create_external_arraybuffer(env, (char*)data + offset, length, finalize_view, m,
+                                       &buffer) != napi_ok) {
+    free(m);
+    napi_throw_error(env, "ERR_SHMEX_NATIVE", "cannot create an external ArrayBuffer");
+    return NULL;
+  }
+  napi_wrap(env, buffer, m, NULL, NULL, NULL);
+  return buffer;
 }
 
 // unlink(path): true if removed, false if it was already gone.
@@ -263,6 +317,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"create", NULL, create, NULL, NULL, NULL, napi_enumerable, NULL},
       {"attach", NULL, attach, NULL, NULL, NULL, napi_enumerable, NULL},
       {"release", NULL, release, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"view", NULL, view, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unlink", NULL, unlink_path, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
