@@ -239,6 +239,9 @@ static napi_value release(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (m->is_view) {
+    int64_t adjusted;
+    napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
+    m->length = 0;
     napi_get_boolean(env, true, &result);
     return result;
   }
@@ -251,9 +254,13 @@ static napi_value release(napi_env env, napi_callback_info info) {
 }
 
 static void finalize_view(napi_env env, void* data, void* hint) {
-  (void)env;
   (void)data;
-  free(hint);
+  mapping_t* m = hint;
+  if (m->length > 0) {
+    int64_t adjusted;
+    napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
+  }
+  free(m);
 }
 
 // view(mapping, offset, length): a new ArrayBuffer over part of a mapping made
@@ -278,8 +285,10 @@ static napi_value view(napi_env env, napi_callback_info info) {
     throw_errno(env, "malloc", ENOMEM);
     return NULL;
   }
+  // A view's length counts as external memory, so that GC (and with it the
+  // return of the segment to its owner) keeps pace with a loop that drops views.
   m->base = NULL;
-  m->length = 0;
+  m->length = length;
   m->is_view = true;
   napi_value buffer;
   if (napi_create_external_arraybuffer(env, (char*)data + offset, length, finalize_view, m,
@@ -289,6 +298,8 @@ static napi_value view(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_wrap(env, buffer, m, NULL, NULL, NULL);
+  int64_t adjusted;
+  napi_adjust_external_memory(env, (int64_t)length, &adjusted);
   return buffer;
 }
 

@@ -6,7 +6,8 @@ import { Future, type FutureControl } from './future.js';
 import { type MapInputs, type MapOptions, mapTasks, splitMapArguments } from './map.js';
 import { ProcessPool, type WorkItem } from './pool/process-pool.js';
 import type { TaskRef } from './pool/protocol.js';
-import { DEFAULT_SHM_DIR, SegmentStore } from './shm/segment-store.js';
+import { type SegmentBook, segmentBook } from './shm/segment-book.js';
+import { DEFAULT_SHM_DIR } from './shm/segment-store.js';
 import { shmClear } from './shm/sweep.js';
 import { FunctionTasks, type ModuleFunction, moduleTaskRef, taskRefOf } from './task-ref.js';
 import { encode } from './transfer/encode.js';
@@ -64,7 +65,7 @@ function positiveInteger(value: unknown, name: string): number | undefined {
 
 export class ProcessPoolExecutor implements AsyncDisposable {
   readonly #pool: ProcessPool;
-  readonly #store: SegmentStore;
+  readonly #book: SegmentBook;
   readonly #threshold: number;
   readonly #functions = new FunctionTasks();
   /** Functions of module proxies, so they can be passed to submit() and map() as tasks. */
@@ -97,7 +98,7 @@ export class ProcessPoolExecutor implements AsyncDisposable {
     if (options.initargs !== undefined && !Array.isArray(options.initargs)) {
       throw new InvalidArgumentError('ProcessPoolExecutor: initargs must be an array');
     }
-    this.#store = new SegmentStore(shmDir);
+    this.#book = segmentBook(shmDir);
     const initializer =
       options.initializer === undefined
         ? undefined
@@ -105,7 +106,11 @@ export class ProcessPoolExecutor implements AsyncDisposable {
     const initargs =
       initializer === undefined
         ? undefined
-        : encode(options.initargs ?? [], { store: this.#store, threshold: Infinity }, 'initargs').bytes;
+        : encode(
+            options.initargs ?? [],
+            { book: this.#book, threshold: Infinity, inlineOnly: true },
+            'initargs',
+          ).bytes;
     // Segments whose owners died (a crashed run, a killed parent) go now.
     shmClear({ dir: shmDir });
     this.#pool = new ProcessPool({
@@ -113,7 +118,7 @@ export class ProcessPoolExecutor implements AsyncDisposable {
       maxTasksPerChild,
       execArgv,
       config: { shmDir, threshold: this.#threshold },
-      store: this.#store,
+      book: this.#book,
       initializer,
       initargs,
     });
@@ -156,7 +161,7 @@ export class ProcessPoolExecutor implements AsyncDisposable {
     );
     let payload: WorkItem['args'];
     try {
-      payload = encode(args, { store: this.#store, threshold: this.#threshold }, chunk ? 'chunk' : 'args');
+      payload = encode(args, { book: this.#book, threshold: this.#threshold }, chunk ? 'chunk' : 'args');
     } catch (error) {
       control.start();
       control.reject(error);
@@ -236,7 +241,8 @@ export class ProcessPoolExecutor implements AsyncDisposable {
     if (cancelFutures) {
       for (const item of [...this.#pool.queued()]) item.future.cancel();
     }
-    const closed = this.#pool.close();
+    // Idle segments go back to the OS as soon as this executor is done with them.
+    const closed = this.#pool.close().then(() => this.#book.trimIdle());
     if (wait) await closed;
   }
 

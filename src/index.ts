@@ -1,4 +1,5 @@
 // The public API of shmex. Everything exported here is documented in README.md.
+export { empty, from, inSharedMemory, release, shared, zeros } from './arrays.js';
 export {
   BrokenExecutorError,
   CancelledError,

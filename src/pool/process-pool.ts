@@ -4,7 +4,7 @@
 // dies fails only the item it was running and is replaced on demand.
 import { BrokenExecutorError, WorkerCrashedError } from '../errors.js';
 import type { Future, FutureControl } from '../future.js';
-import type { SegmentStore } from '../shm/segment-store.js';
+import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
 import { decode } from '../transfer/decode.js';
 import type { Payload } from '../transfer/encode.js';
@@ -28,7 +28,7 @@ export interface PoolOptions {
   maxTasksPerChild: number | undefined;
   execArgv: readonly string[];
   config: WorkerConfig;
-  store: SegmentStore;
+  book: SegmentBook;
   initializer: TaskRef | undefined;
   /** Encoded inline (no segments): every worker decodes the same bytes. */
   initargs: Uint8Array | undefined;
@@ -77,7 +77,7 @@ export class ProcessPool {
   drop(item: WorkItem): void {
     const at = this.#queue.indexOf(item);
     if (at >= 0) this.#queue.splice(at, 1);
-    this.#options.store.remove(item.args.segments);
+    this.#options.book.free(item.args.leases);
     this.#pump();
   }
 
@@ -143,6 +143,7 @@ export class ProcessPool {
       exit: (w, code, signal, previous) => this.#onExit(w as Worker, code, signal, previous),
     });
     this.#workers.add(worker);
+    this.#options.book.addPeer(worker);
     const { initializer, initargs, config } = this.#options;
     worker.send({
       type: 'init',
@@ -164,11 +165,13 @@ export class ProcessPool {
     worker.state = 'busy';
     worker.current = item;
     worker.acknowledged = false;
+    for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 0) + 1);
     worker.send({
       type: 'run',
       id: item.id,
       task: this.#withSource(worker, item.task),
       args: item.args.bytes,
+      leases: item.args.leases,
       chunk: item.chunk,
     });
   }
@@ -178,6 +181,17 @@ export class ProcessPool {
       case 'started':
         if (worker.current?.id === message.id) worker.acknowledged = true;
         return;
+      case 'segments': {
+        if (message.control.type === 'free') {
+          for (const name of message.control.names) {
+            const held = worker.holds.get(name) ?? 0;
+            if (held <= 1) worker.holds.delete(name);
+            else worker.holds.set(name, held - 1);
+          }
+        }
+        this.#options.book.onControl(message.control);
+        return;
+      }
       case 'ready':
         this.#startupFailures = 0;
         if (worker.state === 'starting') worker.state = 'idle';
@@ -199,11 +213,8 @@ export class ProcessPool {
         worker.current = undefined;
         worker.tasksRun++;
         worker.state = 'idle';
-        if (message.type === 'done') this.#settleDone(item, message.result, message.segments);
-        else {
-          this.#options.store.remove(item.args.segments); // the worker may have failed before mapping them
-          item.control.reject(rebuildError(message.error));
-        }
+        if (message.type === 'done') this.#settleDone(worker, item, message.result, message.leases);
+        else item.control.reject(rebuildError(message.error));
         const limit = this.#options.maxTasksPerChild;
         if (limit !== undefined && worker.tasksRun >= limit) worker.retire();
         break;
@@ -212,12 +223,11 @@ export class ProcessPool {
     this.#pump();
   }
 
-  #settleDone(item: WorkItem, result: Uint8Array, segments: string[]): void {
+  #settleDone(worker: Worker, item: WorkItem, result: Uint8Array, leases: string[]): void {
     let value: unknown;
     try {
-      value = decode(result, this.#options.store);
+      value = decode(result, this.#options.book, worker, leases);
     } catch (error) {
-      this.#options.store.remove(segments);
       item.control.reject(error);
       return;
     }
@@ -228,14 +238,23 @@ export class ProcessPool {
     const wasStarting = previous === 'starting';
     this.#workers.delete(worker);
     // Whatever the worker created and nobody mapped yet (a half-sent result, say).
-    if (worker.owner !== undefined) removeSegmentsOf(worker.owner, this.#options.store);
+    const { book } = this.#options;
+    book.removePeer(worker);
+    if (worker.owner !== undefined) removeSegmentsOf(worker.owner, book.store);
     const item = worker.current;
     worker.current = undefined;
-    if (item !== undefined && !worker.acknowledged && this.#broken === undefined) {
+    const requeue = item !== undefined && !worker.acknowledged && this.#broken === undefined;
+    if (requeue) {
+      // Its argument holds go with it to the next worker.
+      for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 1) - 1);
+    }
+    // What it held of other processes' segments, it will never free.
+    for (const [name, count] of worker.holds) for (let i = 0; i < count; i++) book.free([name]);
+    worker.holds.clear();
+    if (requeue) {
       // It died before it took the task (killed while idle, say): the task never ran, so it runs elsewhere.
       this.#queue.unshift(item);
     } else if (item !== undefined) {
-      this.#options.store.remove(item.args.segments);
       item.control.reject(new WorkerCrashedError(worker.pid, code, signal));
     } else if (wasStarting && !this.#closing && this.#broken === undefined) {
       if (++this.#startupFailures >= MAX_STARTUP_FAILURES) {
@@ -254,7 +273,7 @@ export class ProcessPool {
     if (this.#broken !== undefined) return;
     this.#broken = error;
     for (const item of this.#queue.splice(0)) {
-      this.#options.store.remove(item.args.segments);
+      this.#options.book.free(item.args.leases);
       if (item.control.start()) item.control.reject(error);
     }
     for (const worker of this.#workers) {

@@ -2,6 +2,7 @@
 // parent knows about it. The pool (process-pool.ts) decides what it runs.
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Peer, SegmentControl } from '../shm/segment-book.js';
 import { processStartTime, type SegmentOwner } from '../shm/segment-names.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -19,7 +20,7 @@ export interface WorkerEvents {
   ): void;
 }
 
-export class WorkerProcess<Item = unknown> {
+export class WorkerProcess<Item = unknown> implements Peer {
   readonly child: ChildProcess;
   /** Who owns the segments this worker creates, for sweeping them if it dies. */
   readonly owner: SegmentOwner | undefined;
@@ -31,6 +32,8 @@ export class WorkerProcess<Item = unknown> {
   acknowledged = false;
   /** Ids of function sources this worker has compiled. */
   readonly knownSources = new Set<number>();
+  /** Segment holds this worker has been given and not freed yet, by name: given back if it dies. */
+  readonly holds = new Map<string, number>();
 
   constructor(execArgv: readonly string[], events: WorkerEvents) {
     this.child = fork(WORKER_ENTRY, [], { serialization: 'advanced', execArgv: [...execArgv] });
@@ -53,6 +56,10 @@ export class WorkerProcess<Item = unknown> {
 
   send(message: ToWorker): void {
     if (this.child.connected) this.child.send(message);
+  }
+
+  sendControl(control: SegmentControl): void {
+    this.send({ type: 'segments', control });
   }
 
   /** Asks the worker to exit once it is idle; it exits at once if it already is. */

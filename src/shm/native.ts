@@ -7,7 +7,9 @@ export interface NativeShm {
   create(path: string, size: number): ArrayBuffer;
   /** Maps an existing file; the buffer covers [offset, offset + length). */
   attach(path: string, offset: number, length: number, writable: boolean, privateCopy: boolean): ArrayBuffer;
-  /** Detaches and unmaps a buffer made by create/attach; false for any other buffer. */
+  /** A new ArrayBuffer over [offset, offset + length) of a mapping made by create/attach, sharing its memory. */
+  view(mapping: ArrayBuffer, offset: number, length: number): ArrayBuffer;
+  /** Detaches (and, for create/attach, unmaps) a buffer made here; false for any other buffer. */
   release(buffer: ArrayBuffer): boolean;
   /** Removes a name; false if it was already gone. */
   unlink(path: string): boolean;

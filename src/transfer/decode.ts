@@ -3,13 +3,14 @@
 // byteOffset and length, records and wrapper instances rebuilt.
 import { Deserializer } from 'node:v8';
 import { SharedMemoryError, ShmexError } from '../errors.js';
+import type { Peer, SegmentBook } from '../shm/segment-book.js';
 import { parseSegmentName } from '../shm/segment-names.js';
-import { SegmentStore } from '../shm/segment-store.js';
 import { VIEW_KINDS } from './array-kinds.js';
 import { RecordArray } from './records.js';
 import {
   BUFFER_SEGMENT,
   BUFFER_SHARED,
+  SEGMENT_MODES,
   type SpecialHeader,
   TAG_BYTES,
   TAG_SPECIAL,
@@ -60,7 +61,14 @@ class PayloadDeserializer extends Deserializer {
   }
 }
 
-function readBuffer(d: PayloadDeserializer, store: SegmentStore): ArrayBufferLike {
+interface Receiving {
+  book: SegmentBook;
+  from: Peer;
+  /** Names received so far (each now held by an ArrayBuffer of ours, or freed). */
+  received: string[];
+}
+
+function readBuffer(d: PayloadDeserializer, r: Receiving): ArrayBufferLike {
   const flags = d.readUint32();
   const byteLength = d.readDouble();
   if (!Number.isSafeInteger(byteLength) || byteLength < 0)
@@ -70,11 +78,17 @@ function readBuffer(d: PayloadDeserializer, store: SegmentStore): ArrayBufferLik
   let mapping: ArrayBuffer | undefined;
   if ((flags & BUFFER_SEGMENT) !== 0) {
     const name = (d.readRawBytes(d.readUint32()) as Buffer).toString('latin1');
+    const capacity = d.readDouble();
     const dataOffset = d.readDouble();
+    const mode = SEGMENT_MODES[d.readUint32()];
     if (parseSegmentName(name) === undefined) {
       throw new SharedMemoryError(`refusing to map '${name}': not a shmex segment name`, undefined, 'EINVAL');
     }
-    mapping = store.take({ name, dataOffset, byteLength });
+    if (mode === undefined || !(dataOffset >= 0 && dataOffset + byteLength <= capacity)) {
+      throw new MalformedPayloadError(`bad reference to segment ${name}`);
+    }
+    mapping = r.book.receive({ name, capacity, dataOffset, byteLength, mode }, r.from);
+    r.received.push(name);
     if (!shared) return mapping;
     bytes = new Uint8Array(mapping);
   } else {
@@ -83,7 +97,7 @@ function readBuffer(d: PayloadDeserializer, store: SegmentStore): ArrayBufferLik
   // There is no way to wrap a mapping as a SharedArrayBuffer: copy into one.
   const out = shared ? new SharedArrayBuffer(byteLength) : new ArrayBuffer(byteLength);
   new Uint8Array(out).set(bytes);
-  if (mapping !== undefined) SegmentStore.release(mapping);
+  if (mapping !== undefined) r.book.release(mapping);
   return out;
 }
 
@@ -126,11 +140,13 @@ function defineProps(target: object, props: object): void {
 }
 
 /**
- * Decodes a payload. Segment names it maps are removed at once; if decoding
- * fails, what was already mapped is released (the caller removes the rest).
+ * Decodes a payload sent by `from`, whose segment holds are `leases`. If
+ * decoding fails, every hold is given back: the arrays already made are
+ * released, the segments not yet mapped freed.
  */
-export function decode(bytes: Uint8Array, store: SegmentStore): unknown {
+export function decode(bytes: Uint8Array, book: SegmentBook, from: Peer, leases: readonly string[]): unknown {
   const d = new PayloadDeserializer(bytes);
+  const r: Receiving = { book, from, received: [] };
   try {
     d.readHeader();
     const version = d.readUint32();
@@ -138,7 +154,7 @@ export function decode(bytes: Uint8Array, store: SegmentStore): unknown {
       throw new MalformedPayloadError(`wire version ${version}, expected ${WIRE_VERSION}`);
     const count = d.readUint32();
     for (let i = 0; i < count; i++) {
-      const buffer = readBuffer(d, store);
+      const buffer = readBuffer(d, r);
       d.buffers.push(buffer);
       if (!(buffer instanceof SharedArrayBuffer)) d.transferArrayBuffer(i, buffer);
     }
@@ -154,7 +170,10 @@ export function decode(bytes: Uint8Array, store: SegmentStore): unknown {
     });
     return d.readValue();
   } catch (error) {
-    for (const buffer of d.buffers) if (buffer instanceof ArrayBuffer) SegmentStore.release(buffer);
+    for (const buffer of d.buffers) book.release(buffer);
+    const unreceived = [...leases];
+    for (const name of r.received) unreceived.splice(unreceived.indexOf(name), 1);
+    book.free(unreceived);
     throw error;
   }
 }

@@ -1,17 +1,21 @@
-// Turning a value into a payload: arrays at or above the threshold are copied
-// into segments (only their names go into the payload), smaller ones inline,
+// Turning a value into a payload: arrays that already live in shared memory
+// go by reference (zero-copy), other arrays at or above the threshold are
+// copied into pooled segments (only their names go into the payload), smaller
+// ones inline,
 // everything else through V8's serializer. Nothing of the caller's value is
-// modified; on any failure the segments made so far are removed.
+// modified; on any failure the holds taken so far are given back.
 import { Serializer } from 'node:v8';
 import { NotTransferableError } from '../errors.js';
 import { quoteDescr } from '../shm/npy-header.js';
-import type { SegmentRef, SegmentStore } from '../shm/segment-store.js';
+import type { SegmentBook, SegmentRef } from '../shm/segment-book.js';
 import { BUFFER_KIND, VIEW_KINDS, viewKindOf } from './array-kinds.js';
 import { mapStep, type PathNode, renderPath, step } from './path.js';
 import { RecordArray } from './records.js';
+import { SharedReference } from './shared-reference.js';
 import {
   BUFFER_SEGMENT,
   BUFFER_SHARED,
+  SEGMENT_MODES,
   type SpecialHeader,
   TAG_BYTES,
   TAG_SPECIAL,
@@ -21,15 +25,19 @@ import {
 import { type WrapperEntry, wrapperOf } from './wrappers.js';
 
 export interface EncodeOptions {
-  store: SegmentStore;
+  book: SegmentBook;
+  /** A result handed over by a task: arrays that live in this process's own segments go by reference. */
+  handover?: boolean;
+  /** Copy every buffer into the payload, none through segments (for bytes decoded by many receivers). */
+  inlineOnly?: boolean;
   /** Buffers of at least this many bytes travel through a segment. */
   threshold: number;
 }
 
 export interface Payload {
   bytes: Buffer;
-  /** Segments created for this payload, for the sender to remove if the receiver never maps them. */
-  segments: string[];
+  /** Segment names held for the receiver: the sender frees them if the payload is never received. */
+  leases: string[];
 }
 
 interface BufferEntry {
@@ -40,6 +48,8 @@ interface BufferEntry {
   descr?: string;
   shape?: number[];
   segment?: SegmentRef;
+  /** Passed with shared(): the receiver maps it by reference. */
+  byReference?: boolean;
 }
 
 const PLAIN_BUILTINS = [Date, RegExp, Error, Boolean, Number, String, BigInt] as const;
@@ -68,9 +78,11 @@ class Scan {
   needsCopy = false;
   readonly #seen = new Set<object>();
   readonly #threshold: number;
+  readonly #book: SegmentBook;
 
-  constructor(threshold: number) {
+  constructor(threshold: number, book: SegmentBook) {
     this.#threshold = threshold;
+    this.#book = book;
   }
 
   addBuffer(buffer: ArrayBufferLike, path: PathNode, descr?: string, shape?: number[]): void {
@@ -108,6 +120,20 @@ class Scan {
     }
     if (this.#seen.has(value)) return;
     this.#seen.add(value);
+    if (value instanceof SharedReference) {
+      const view = value.view;
+      if (!ArrayBuffer.isView(view) || this.#book.infoOf(view.buffer) === undefined) {
+        throw new NotTransferableError(
+          renderPath(path),
+          'shared() was given an array that does not live in shared memory',
+          'Make it with empty(), zeros() or from(), or pass the array a task returned.',
+        );
+      }
+      this.visit(view, path);
+      this.buffers.get(view.buffer)!.byReference = true;
+      this.needsCopy = true;
+      return;
+    }
     if (ArrayBuffer.isView(value)) {
       const kind = viewKindOf(value);
       if (kind === undefined) {
@@ -117,7 +143,13 @@ class Scan {
           'Pass the plain typed array, or wrap it in a class registered with registerArrayWrapper().',
         );
       }
-      if (kind === BUFFER_KIND && value.byteLength < this.#threshold) return; // travels as its own bytes
+      if (
+        kind === BUFFER_KIND &&
+        value.byteLength < this.#threshold &&
+        this.#book.infoOf(value.buffer) === undefined
+      ) {
+        return; // travels as its own bytes
+      }
       const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
       const k = VIEW_KINDS[kind]!;
       if (whole)
@@ -216,6 +248,7 @@ class Specials {
     ) {
       return value;
     }
+    if (value instanceof SharedReference) return value.view;
     const done = this.#memo.get(value);
     if (done !== undefined) return done;
     if (isShared(value as ArrayBufferLike)) {
@@ -325,7 +358,9 @@ function writeBufferTable(serializer: Serializer, entries: Iterable<BufferEntry>
       const name = Buffer.from(entry.segment.name, 'latin1');
       serializer.writeUint32(name.length);
       serializer.writeRawBytes(name);
+      serializer.writeDouble(entry.segment.capacity);
       serializer.writeDouble(entry.segment.dataOffset);
+      serializer.writeUint32(SEGMENT_MODES.indexOf(entry.segment.mode));
     } else {
       serializer.writeRawBytes(new Uint8Array(entry.buffer));
     }
@@ -335,17 +370,22 @@ function writeBufferTable(serializer: Serializer, entries: Iterable<BufferEntry>
 
 /** Encodes `value` (named `label` in error messages, e.g. 'args[0]'). */
 export function encode(value: unknown, options: EncodeOptions, label = 'value'): Payload {
-  const scan = new Scan(options.threshold);
+  const { book, threshold } = options;
+  const scan = new Scan(threshold, book);
   scan.visit(value, { label });
-  const segments: string[] = [];
+  const leases: string[] = [];
   try {
     for (const entry of scan.buffers.values()) {
-      if (entry.buffer.byteLength >= options.threshold && entry.buffer.byteLength > 0) {
-        entry.segment = options.store.write(entry.buffer, {
+      if (options.inlineOnly) break;
+      const inSegment = book.infoOf(entry.buffer) !== undefined;
+      if (inSegment || (entry.buffer.byteLength >= threshold && entry.buffer.byteLength > 0)) {
+        const layout = {
           descr: entry.descr ?? quoteDescr('|u1'),
           shape: entry.shape ?? [entry.buffer.byteLength],
-        });
-        segments.push(entry.segment.name);
+        };
+        const intent = entry.byReference ? 'reference' : options.handover ? 'handover' : 'value';
+        entry.segment = book.lend(entry.buffer, layout, intent);
+        leases.push(entry.segment.name);
       }
     }
     const specials = scan.needsCopy ? new Specials(scan.buffers) : undefined;
@@ -362,9 +402,9 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
       for (const { props } of specials.wrapperProps) serializer.writeValue(props);
     }
     serializer.writeValue(root);
-    return { bytes: serializer.releaseBuffer(), segments };
+    return { bytes: serializer.releaseBuffer(), leases };
   } catch (error) {
-    options.store.remove(segments);
+    book.free(leases);
     throw error;
   }
 }

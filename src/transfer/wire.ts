@@ -4,7 +4,8 @@
 //   v8 header | u32 version | buffer table | specials | root value
 //
 // buffer table: u32 count, then per buffer: u32 flags, f64 byteLength, and
-//   either (segment) u32 name length, name bytes, f64 data offset,
+//   either (segment) u32 name length, name bytes, f64 capacity, f64 data
+//   offset, u32 mode (index in SEGMENT_MODES),
 //   or (inline) the bytes themselves.
 // specials (values V8 cannot carry as they are: records, wrapper instances,
 //   bare SharedArrayBuffers): u32 count, one header value each, then the
@@ -12,10 +13,12 @@
 // In the root and in specials, views are host objects (TAG_*); bare
 // ArrayBuffers in the table are passed as V8 "transferred" buffers whose id
 // is their table index.
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 
 export const BUFFER_SHARED = 1; // a SharedArrayBuffer: rebuilt as one
 export const BUFFER_SEGMENT = 2; // bytes live in a segment, not in the payload
+
+export const SEGMENT_MODES = ['copy', 'private', 'shared'] as const;
 
 export const TAG_VIEW = 1; // u32 kind, u32 buffer index, f64 byteOffset, f64 byteLength
 export const TAG_BYTES = 2; // u32 kind, f64 byteLength, bytes (small Node Buffers: own bytes only)

@@ -3,7 +3,7 @@
 // Exits when the parent goes away.
 import { TaskClosureError } from '../errors.js';
 import type { FromWorker, TaskRef, ToWorker, WorkerConfig } from '../pool/protocol.js';
-import { SegmentStore } from '../shm/segment-store.js';
+import { type Peer, type SegmentBook, segmentBook } from '../shm/segment-book.js';
 import { decode } from '../transfer/decode.js';
 import { encode } from '../transfer/encode.js';
 import { serializeError } from '../transfer/remote-error.js';
@@ -11,7 +11,13 @@ import { TaskLoader } from './task-loader.js';
 
 const loader = new TaskLoader();
 let config: WorkerConfig = { shmDir: '/dev/shm', threshold: 0 };
-let store = new SegmentStore(config.shmDir);
+let book: SegmentBook = segmentBook(config.shmDir);
+const parent: Peer = {
+  pid: process.ppid,
+  sendControl: (control) => send({ type: 'segments', control }),
+};
+book.setUpstream(parent);
+book.addPeer(parent);
 
 function send(message: FromWorker, onLost?: () => void): void {
   if (!process.connected) {
@@ -36,9 +42,10 @@ function explain(error: unknown, task: TaskRef): unknown {
   );
 }
 
-async function call(task: TaskRef, args: Uint8Array, chunk: boolean): Promise<unknown> {
+async function call(task: TaskRef, args: Uint8Array, leases: string[], chunk: boolean): Promise<unknown> {
+  // Decoded first: from here on the arguments' holds are given back when their arrays are collected.
+  const decoded = decode(args, book, parent, leases) as unknown[];
   const fn = await loader.resolve(task);
-  const decoded = decode(args, store) as unknown[];
   if (!chunk) return await fn(...decoded);
   const results: unknown[] = [];
   for (const one of decoded as unknown[][]) results.push(await fn(...one));
@@ -48,10 +55,10 @@ async function call(task: TaskRef, args: Uint8Array, chunk: boolean): Promise<un
 async function run(message: ToWorker & { type: 'run' }): Promise<void> {
   send({ type: 'started', id: message.id });
   try {
-    const result = await call(message.task, message.args, message.chunk);
-    const payload = encode(result, { store, threshold: config.threshold }, 'result');
-    send({ type: 'done', id: message.id, result: payload.bytes, segments: payload.segments }, () =>
-      store.remove(payload.segments),
+    const result = await call(message.task, message.args, message.leases, message.chunk);
+    const payload = encode(result, { book, threshold: config.threshold, handover: true }, 'result');
+    send({ type: 'done', id: message.id, result: payload.bytes, leases: payload.leases }, () =>
+      book.free(payload.leases),
     );
   } catch (error) {
     send({ type: 'failed', id: message.id, error: serializeError(explain(error, message.task)) });
@@ -60,11 +67,16 @@ async function run(message: ToWorker & { type: 'run' }): Promise<void> {
 
 async function init(message: ToWorker & { type: 'init' }): Promise<void> {
   config = message.config;
-  store = new SegmentStore(config.shmDir);
+  if (book.store.dir !== config.shmDir) {
+    book = segmentBook(config.shmDir);
+    book.setUpstream(parent);
+    book.addPeer(parent);
+  }
   try {
     if (message.initializer !== undefined) {
       const fn = await loader.resolve(message.initializer);
-      const args = message.initargs === undefined ? [] : (decode(message.initargs, store) as unknown[]);
+      const args =
+        message.initargs === undefined ? [] : (decode(message.initargs, book, parent, []) as unknown[]);
       await fn(...args);
     }
     send({ type: 'ready' });
@@ -75,6 +87,7 @@ async function init(message: ToWorker & { type: 'init' }): Promise<void> {
 
 process.on('message', (message: ToWorker) => {
   if (message.type === 'run') void run(message);
+  else if (message.type === 'segments') book.onControl(message.control);
   else if (message.type === 'init') void init(message);
   else if (message.type === 'exit') process.exit(0);
 });

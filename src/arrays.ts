@@ -1,0 +1,95 @@
+// Arrays that live in shared memory from the start. Passed to a task they
+// travel without a copy (the worker maps them copy-on-write, so value
+// semantics hold); made inside a task and returned, they come back without a
+// copy. release() hands an array's memory back at once instead of at GC.
+import { InvalidArgumentError } from './errors.js';
+import { quoteDescr } from './shm/npy-header.js';
+import { segmentBook } from './shm/segment-book.js';
+import { DEFAULT_SHM_DIR } from './shm/segment-store.js';
+import {
+  requireTypedArrayConstructor,
+  type TypedArray,
+  type TypedArrayConstructor,
+  VIEW_KINDS,
+  viewKindOf,
+} from './transfer/array-kinds.js';
+import { RecordArray } from './transfer/records.js';
+import { SharedReference } from './transfer/shared-reference.js';
+
+function length(value: unknown, where: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`${where}: length must be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** A typed array of `n` elements in shared memory. Its contents are unspecified (recycled memory): fill it. */
+export function empty<C extends TypedArrayConstructor>(ctor: C, n: number): InstanceType<C> {
+  const Ctor = requireTypedArrayConstructor(ctor, 'empty');
+  const count = length(n, 'empty');
+  if (count === 0) return new Ctor(0) as InstanceType<C>;
+  const kind = VIEW_KINDS[viewKindOf(new Ctor(0))!]!;
+  const buffer = segmentBook(DEFAULT_SHM_DIR).allocate(count * Ctor.BYTES_PER_ELEMENT, {
+    descr: quoteDescr(kind.dtype),
+    shape: [count],
+  });
+  return new Ctor(buffer) as InstanceType<C>;
+}
+
+/** A typed array of `n` zeros in shared memory. */
+export function zeros<C extends TypedArrayConstructor>(ctor: C, n: number): InstanceType<C> {
+  const array = empty(ctor, n);
+  (array as TypedArray).fill(0 as never);
+  return array;
+}
+
+/** A typed array in shared memory holding a copy of `source` (an array-like or iterable of numbers or bigints). */
+export function from<C extends TypedArrayConstructor>(
+  ctor: C,
+  source: ArrayLike<number> | ArrayLike<bigint> | Iterable<number> | Iterable<bigint>,
+): InstanceType<C> {
+  const Ctor = requireTypedArrayConstructor(ctor, 'from');
+  const items =
+    typeof (source as ArrayLike<unknown>)?.length === 'number'
+      ? (source as ArrayLike<number>)
+      : Array.from(source as Iterable<number>);
+  const array = empty(ctor, items.length);
+  (array as unknown as { set(items: ArrayLike<unknown>): void }).set(items);
+  void Ctor;
+  return array;
+}
+
+type Releasable = ArrayBufferView | ArrayBuffer | RecordArray;
+
+/**
+ * Gives an array's shared memory back now (to its owner's pool) instead of
+ * when the array is garbage-collected, and makes the array unusable: its
+ * buffer is detached, so it reads as empty rather than dangling. Every view of
+ * the same buffer is released with it. Returns false for an array that does
+ * not live in shared memory (nothing happens to it).
+ */
+export function release(array: Releasable): boolean {
+  const buffer =
+    array instanceof RecordArray ? array.buffer : ArrayBuffer.isView(array) ? array.buffer : array;
+  if (!(buffer instanceof ArrayBuffer)) return false;
+  return segmentBook(DEFAULT_SHM_DIR).release(buffer);
+}
+
+/** Whether an array lives in shared memory (and so travels to tasks without a copy). */
+export function inSharedMemory(array: Releasable): boolean {
+  const buffer =
+    array instanceof RecordArray ? array.buffer : ArrayBuffer.isView(array) ? array.buffer : array;
+  return segmentBook(DEFAULT_SHM_DIR).infoOf(buffer) !== undefined;
+}
+
+/**
+ * Passes an array by reference: the task maps it shared, so its writes reach
+ * the caller's array. The array must live in shared memory (made with
+ * empty/zeros/from, or returned by a task). Use it as an argument of submit,
+ * map or a module task; the task sees a plain typed array.
+ */
+export function shared<T extends ArrayBufferView>(array: T): T {
+  if (!ArrayBuffer.isView(array))
+    throw new InvalidArgumentError('shared(array): expected a typed array or DataView');
+  return new SharedReference(array) as unknown as T;
+}

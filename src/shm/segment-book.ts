@@ -1,0 +1,320 @@
+// The shared memory of one process: the segments it owns (a recycling pool),
+// the segments other processes lend it (mapped once and cached when the
+// owner lends them again), and which ArrayBuffers live in which segment.
+//
+// Holds. A segment goes back to its owner's pool when nothing refers to it:
+// the owner counts one hold per array that lives in it, in any process. An
+// array's hold is released when the array is garbage-collected or given to
+// release(). A borrower releases by sending 'free' to the owner; a process
+// that passes a borrowed segment on (zero-copy) first sends 'hold'. Workers
+// talk only to the parent, which routes a name to its owner by the pid in it.
+import { native } from './native.js';
+import { type NpyLayout, npyHeaderLength, writeNpyHeader } from './npy-header.js';
+import { parseSegmentName } from './segment-names.js';
+import { type PooledSegment, SegmentPool, type SegmentPoolOptions } from './segment-pool.js';
+import { SegmentStore } from './segment-store.js';
+
+/**
+ * How the receiver maps a segment: 'copy' (a copy made for it alone),
+ * 'private' (a segment someone else uses too: mapped copy-on-write) or
+ * 'shared' (by reference: writes reach everyone).
+ */
+export type SegmentMode = 'copy' | 'private' | 'shared';
+
+/** What travels in a payload for one buffer. */
+export interface SegmentRef {
+  name: string;
+  capacity: number;
+  dataOffset: number;
+  byteLength: number;
+  mode: SegmentMode;
+}
+
+export interface SegmentControl {
+  type: 'free' | 'hold' | 'trimmed';
+  names: string[];
+}
+
+/** Another process this one exchanges segments with. */
+export interface Peer {
+  readonly pid: number | undefined;
+  sendControl(message: SegmentControl): void;
+}
+
+interface CachedMapping {
+  mapping: ArrayBuffer;
+  views: number;
+  /** The owner trimmed the segment: unmap once the last view is gone. */
+  doomed: boolean;
+}
+
+interface ViewInfo {
+  name: string;
+  capacity: number;
+  dataOffset: number;
+  byteLength: number;
+  /** Keeps the mapping this view points into alive for as long as the view (an ephemeron). */
+  mapping: ArrayBuffer | undefined;
+  cached: CachedMapping | undefined;
+}
+
+interface Token {
+  name: string;
+  cached: CachedMapping | undefined;
+}
+
+export const DEFAULT_POOL_OPTIONS: SegmentPoolOptions = { idleMs: 2000, maxIdleBytes: 2 ** 31 };
+
+export class SegmentBook {
+  readonly store: SegmentStore;
+  readonly pool: SegmentPool;
+  readonly #self = process.pid;
+  readonly #cache = new Map<string, CachedMapping>();
+  readonly #views = new WeakMap<ArrayBufferLike, ViewInfo>();
+  readonly #registry = new FinalizationRegistry<Token>((token) => this.#dropped(token));
+  readonly #peers = new Map<number, Peer>();
+  /** In a worker: the parent, to which every name this process does not own is routed. */
+  #upstream: Peer | undefined;
+  readonly #outbox = new Map<Peer, { free: string[]; hold: string[] }>();
+  #flushing = false;
+
+  constructor(store: SegmentStore, options: SegmentPoolOptions = DEFAULT_POOL_OPTIONS) {
+    this.store = store;
+    this.pool = new SegmentPool(store, options);
+    this.pool.onTrim = (names) => {
+      for (const peer of new Set([...this.#peers.values(), ...(this.#upstream ? [this.#upstream] : [])])) {
+        peer.sendControl({ type: 'trimmed', names });
+      }
+    };
+  }
+
+  addPeer(peer: Peer): void {
+    if (peer.pid !== undefined) this.#peers.set(peer.pid, peer);
+  }
+
+  setUpstream(peer: Peer): void {
+    this.#upstream = peer;
+  }
+
+  /** A peer died: stop routing to it and forget its cached segments (their views stay valid). */
+  removePeer(peer: Peer): void {
+    if (peer.pid !== undefined && this.#peers.get(peer.pid) === peer) this.#peers.delete(peer.pid);
+    this.#outbox.delete(peer);
+    for (const [name, entry] of this.#cache) {
+      if (parseSegmentName(name)?.pid === peer.pid) this.#uncache(name, entry);
+    }
+  }
+
+  /** The segment an ArrayBuffer lives in, if it lives in one. */
+  infoOf(buffer: ArrayBufferLike): ViewInfo | undefined {
+    return this.#views.get(buffer);
+  }
+
+  // --- arrays made in shared memory by this process ---
+
+  /** A new ArrayBuffer of `byteLength` bytes in a segment this process owns (not zeroed). */
+  allocate(byteLength: number, layout: NpyLayout): ArrayBuffer {
+    const dataOffset = npyHeaderLength(layout);
+    const segment = this.pool.acquire(dataOffset + byteLength);
+    writeNpyHeader(new Uint8Array(segment.mapping, 0, dataOffset), layout);
+    const view = native.view(segment.mapping, dataOffset, byteLength);
+    this.#track(view, segment.name, segment.capacity, dataOffset, byteLength, segment.mapping, undefined);
+    return view;
+  }
+
+  // --- sending ---
+
+  /**
+   * The reference a receiver needs for `buffer`. A buffer that lives in a
+   * segment goes as it is (zero-copy, with a new hold); any other is copied
+   * into a pooled segment. Every ref returned holds its segment until the
+   * receiver frees it, or the sender calls free() because it was never sent.
+   */
+  lend(buffer: ArrayBufferLike, layout: NpyLayout, intent: 'value' | 'reference' | 'handover'): SegmentRef {
+    const info = this.#views.get(buffer);
+    if (info !== undefined) {
+      this.hold([info.name]);
+      // A task's result made in our own segment is handed over: no copy-on-write needed.
+      const handedOver = intent === 'handover' && this.pool.get(info.name) !== undefined;
+      return {
+        name: info.name,
+        capacity: info.capacity,
+        dataOffset: info.dataOffset,
+        byteLength: info.byteLength,
+        mode: intent === 'reference' || handedOver ? 'shared' : 'private',
+      };
+    }
+    const dataOffset = npyHeaderLength(layout);
+    const segment = this.pool.acquire(dataOffset + buffer.byteLength);
+    try {
+      writeNpyHeader(new Uint8Array(segment.mapping, 0, dataOffset), layout);
+      new Uint8Array(segment.mapping, dataOffset, buffer.byteLength).set(new Uint8Array(buffer));
+    } catch (error) {
+      this.pool.discard(segment);
+      throw error;
+    }
+    return {
+      name: segment.name,
+      capacity: segment.capacity,
+      dataOffset,
+      byteLength: buffer.byteLength,
+      mode: 'copy',
+    };
+  }
+
+  // --- receiving ---
+
+  /** Maps a lent segment. The returned ArrayBuffer holds the lease until it is collected or released. */
+  receive(ref: SegmentRef, from: Peer): ArrayBuffer {
+    const ownedBySender = from.pid !== undefined && parseSegmentName(ref.name)?.pid === from.pid;
+    if (ref.mode !== 'private' && ownedBySender) {
+      let entry = this.#cache.get(ref.name);
+      if (entry === undefined) {
+        entry = { mapping: this.store.attach(ref.name, 0, ref.capacity, false), views: 0, doomed: false };
+        this.#cache.set(ref.name, entry);
+      }
+      const view = native.view(entry.mapping, ref.dataOffset, ref.byteLength);
+      entry.views++;
+      this.#track(view, ref.name, ref.capacity, ref.dataOffset, ref.byteLength, entry.mapping, entry);
+      return view;
+    }
+    const own = this.pool.get(ref.name);
+    if (own !== undefined && ref.mode === 'shared') {
+      // Our own segment, come back by reference: a view of our mapping (the lease becomes a local hold).
+      const view = native.view(own.mapping, ref.dataOffset, ref.byteLength);
+      this.#track(view, ref.name, ref.capacity, ref.dataOffset, ref.byteLength, own.mapping, undefined);
+      return view;
+    }
+    const mapping = this.store.attach(ref.name, ref.dataOffset, ref.byteLength, ref.mode === 'private');
+    this.#track(mapping, ref.name, ref.capacity, ref.dataOffset, ref.byteLength, undefined, undefined);
+    return mapping;
+  }
+
+  #track(
+    buffer: ArrayBuffer,
+    name: string,
+    capacity: number,
+    dataOffset: number,
+    byteLength: number,
+    mapping: ArrayBuffer | undefined,
+    cached: CachedMapping | undefined,
+  ): void {
+    this.#views.set(buffer, { name, capacity, dataOffset, byteLength, mapping, cached });
+    this.#registry.register(buffer, { name, cached }, buffer);
+  }
+
+  /** Gives up an array's hold now and makes it unusable (length 0). False if it holds none. */
+  release(buffer: ArrayBufferLike): boolean {
+    const info = this.#views.get(buffer);
+    if (info === undefined) return false;
+    this.#views.delete(buffer);
+    this.#registry.unregister(buffer);
+    native.release(buffer as ArrayBuffer);
+    this.#dropped({ name: info.name, cached: info.cached });
+    return true;
+  }
+
+  #dropped(token: Token): void {
+    if (token.cached !== undefined) {
+      token.cached.views--;
+      if (token.cached.doomed && token.cached.views === 0) native.release(token.cached.mapping);
+    }
+    this.free([token.name]);
+  }
+
+  // --- holds ---
+
+  #owned(name: string): PooledSegment | undefined {
+    return this.pool.get(name);
+  }
+
+  #route(name: string): Peer | undefined {
+    const pid = parseSegmentName(name)?.pid;
+    return (pid === undefined ? undefined : this.#peers.get(pid)) ?? this.#upstream;
+  }
+
+  hold(names: readonly string[]): void {
+    for (const name of names) {
+      const own = this.#owned(name);
+      if (own !== undefined) this.pool.hold(own);
+      else this.#post(name, 'hold');
+    }
+  }
+
+  free(names: readonly string[]): void {
+    for (const name of names) {
+      const own = this.#owned(name);
+      if (own !== undefined) this.pool.unhold(own);
+      else if (parseSegmentName(name)?.pid !== this.#self) this.#post(name, 'free');
+    }
+  }
+
+  #post(name: string, kind: 'free' | 'hold'): void {
+    const peer = this.#route(name);
+    if (peer === undefined) return; // its owner is gone, and so is the segment's name
+    let box = this.#outbox.get(peer);
+    if (box === undefined) {
+      box = { free: [], hold: [] };
+      this.#outbox.set(peer, box);
+    }
+    if (kind === 'hold') {
+      // Holds go out at once: they must reach the owner before any free that follows them.
+      this.#flush();
+      peer.sendControl({ type: 'hold', names: [name] });
+      return;
+    }
+    box.free.push(name);
+    if (!this.#flushing) {
+      this.#flushing = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushing = false;
+    for (const [peer, box] of this.#outbox) {
+      if (box.free.length > 0) peer.sendControl({ type: 'free', names: box.free.splice(0) });
+    }
+  }
+
+  /** A control message from a peer. */
+  onControl(message: SegmentControl): void {
+    if (message.type === 'free') this.free(message.names);
+    else if (message.type === 'hold') this.hold(message.names);
+    else {
+      for (const name of message.names) {
+        const entry = this.#cache.get(name);
+        if (entry !== undefined) this.#uncache(name, entry);
+      }
+    }
+  }
+
+  #uncache(name: string, entry: CachedMapping): void {
+    this.#cache.delete(name);
+    entry.doomed = true;
+    if (entry.views === 0) native.release(entry.mapping);
+  }
+
+  /** Frees idle segments now (an executor shut down). */
+  trimIdle(): void {
+    this.pool.trim(0);
+  }
+}
+
+const books = new Map<string, SegmentBook>();
+
+/** The process-wide book for a shared-memory directory. */
+export function segmentBook(dir: string): SegmentBook {
+  let book = books.get(dir);
+  if (book === undefined) {
+    book = new SegmentBook(new SegmentStore(dir));
+    books.set(dir, book);
+    if (books.size === 1) {
+      // Names of segments this process owns must not outlive it (mappings elsewhere stay valid).
+      process.on('exit', () => {
+        for (const b of books.values()) b.pool.unlinkAll();
+      });
+    }
+  }
+  return book;
+}

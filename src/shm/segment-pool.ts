@@ -1,0 +1,183 @@
+// The segments a process owns, kept mapped and recycled: a fresh segment
+// costs page faults on every page (about 0.6 ms per MB here), an already
+// faulted one only the copy. Segments come in size classes; a free one is
+// reused by the next array of its class, and trimmed (unlinked and unmapped)
+// after it has been idle for a while or when too many bytes sit idle.
+import { native } from './native.js';
+import { newSegmentName } from './segment-names.js';
+import { explainNativeError, type SegmentStore } from './segment-store.js';
+
+export interface PooledSegment {
+  readonly name: string;
+  /** The file's size, header included. */
+  readonly capacity: number;
+  /** This process's shared mapping of the whole file. */
+  readonly mapping: ArrayBuffer;
+  /** Outstanding holds: local arrays and leases to other processes. 0 = free. */
+  holds: number;
+  idleSince: number;
+}
+
+export interface SegmentPoolOptions {
+  /** Free segments idle this long are trimmed. */
+  idleMs: number;
+  /** Free segments beyond this many bytes are trimmed at once, oldest first. */
+  maxIdleBytes: number;
+}
+
+const MIN_CLASS = 64 * 1024;
+
+/** Capacity for `bytes`: at least 64 KiB, else rounded up to an eighth of its power of two (<= 12.5% slack). */
+export function sizeClass(bytes: number): number {
+  if (bytes <= MIN_CLASS) return MIN_CLASS;
+  const step = 2 ** Math.floor(Math.log2(bytes)) / 8;
+  return Math.ceil(bytes / step) * step;
+}
+
+export class SegmentPool {
+  readonly #store: SegmentStore;
+  readonly #options: SegmentPoolOptions;
+  readonly #byName = new Map<string, PooledSegment>();
+  /** Free segments by capacity, most recently freed last (warmest first out). */
+  readonly #free = new Map<number, PooledSegment[]>();
+  #idleBytes = 0;
+  #timer: NodeJS.Timeout | undefined;
+  /** Called with the names of trimmed segments, so borrowers can drop their mappings. */
+  onTrim: ((names: string[]) => void) | undefined;
+
+  constructor(store: SegmentStore, options: SegmentPoolOptions) {
+    this.#store = store;
+    this.#options = options;
+  }
+
+  get(name: string): PooledSegment | undefined {
+    return this.#byName.get(name);
+  }
+
+  /** Bytes held by free segments. */
+  get idleBytes(): number {
+    return this.#idleBytes;
+  }
+
+  /** Segments owned, free or not. */
+  get size(): number {
+    return this.#byName.size;
+  }
+
+  /** A segment of at least `bytes`, with one hold. */
+  acquire(bytes: number): PooledSegment {
+    const capacity = sizeClass(bytes);
+    const reused = this.#free.get(capacity)?.pop();
+    if (reused !== undefined) {
+      this.#idleBytes -= capacity;
+      reused.holds = 1;
+      return reused;
+    }
+    const name = newSegmentName();
+    let mapping: ArrayBuffer;
+    try {
+      mapping = native.create(this.#store.path(name), capacity);
+    } catch (error) {
+      // Idle segments of other classes may be what fills the directory: give them back and try once more.
+      if ((error as { code?: string }).code === 'ENOSPC' && this.#idleBytes > 0) {
+        this.trim(0);
+        return this.acquire(bytes);
+      }
+      throw explainNativeError(
+        error,
+        `create a shared-memory segment of ${capacity} bytes in ${this.#store.dir}`,
+        this.#store.dir,
+      );
+    }
+    const segment: PooledSegment = { name, capacity, mapping, holds: 1, idleSince: 0 };
+    this.#byName.set(name, segment);
+    return segment;
+  }
+
+  hold(segment: PooledSegment, count = 1): void {
+    if (segment.holds === 0) {
+      const list = this.#free.get(segment.capacity)!;
+      list.splice(list.indexOf(segment), 1);
+      this.#idleBytes -= segment.capacity;
+    }
+    segment.holds += count;
+  }
+
+  unhold(segment: PooledSegment, count = 1): void {
+    if (segment.holds <= 0 || !this.#byName.has(segment.name)) return;
+    segment.holds = Math.max(0, segment.holds - count);
+    if (segment.holds > 0) return;
+    segment.idleSince = Date.now();
+    let list = this.#free.get(segment.capacity);
+    if (list === undefined) {
+      list = [];
+      this.#free.set(segment.capacity, list);
+    }
+    list.push(segment);
+    this.#idleBytes += segment.capacity;
+    if (this.#idleBytes > this.#options.maxIdleBytes) this.#trimToBudget();
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#idleBytes === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.trim(this.#options.idleMs);
+      this.#schedule();
+    }, this.#options.idleMs);
+    this.#timer.unref();
+  }
+
+  #trimToBudget(): void {
+    const free = [...this.#free.values()].flat().sort((a, b) => a.idleSince - b.idleSince);
+    const doomed: PooledSegment[] = [];
+    let bytes = this.#idleBytes;
+    for (const segment of free) {
+      if (bytes <= this.#options.maxIdleBytes) break;
+      doomed.push(segment);
+      bytes -= segment.capacity;
+    }
+    this.#destroy(doomed);
+  }
+
+  /** Unlinks and unmaps free segments idle for at least `olderThanMs`. */
+  trim(olderThanMs: number): string[] {
+    const cutoff = Date.now() - olderThanMs;
+    const doomed = [...this.#free.values()].flat().filter((s) => s.idleSince <= cutoff);
+    return this.#destroy(doomed);
+  }
+
+  #destroy(segments: PooledSegment[]): string[] {
+    if (segments.length === 0) return [];
+    for (const segment of segments) {
+      const list = this.#free.get(segment.capacity);
+      if (list !== undefined) {
+        const at = list.indexOf(segment);
+        if (at >= 0) {
+          list.splice(at, 1);
+          this.#idleBytes -= segment.capacity;
+        }
+      }
+      this.#byName.delete(segment.name);
+      this.#store.remove([segment.name]);
+      native.release(segment.mapping);
+    }
+    const names = segments.map((s) => s.name);
+    this.onTrim?.(names);
+    return names;
+  }
+
+  /** Unlinks every segment this process owns (at exit): mappings elsewhere stay valid until unmapped. */
+  unlinkAll(): void {
+    this.#store.remove(this.#byName.keys());
+  }
+
+  /** A segment that could not be created or written is not worth keeping. */
+  discard(segment: PooledSegment): void {
+    segment.holds = 0;
+    this.#byName.delete(segment.name);
+    this.#store.remove([segment.name]);
+    native.release(segment.mapping);
+  }
+}
