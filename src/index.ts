@@ -1,5 +1,5 @@
 // The public API of shmex. Everything exported here is documented in README.md.
-export { empty, from, inSharedMemory, release, shared, zeros } from './arrays.js';
+export { empty, from, inSharedMemory, release, shared, trimSharedMemory, zeros } from './arrays.js';
 export {
   BrokenExecutorError,
   CancelledError,

@@ -8,7 +8,7 @@ import { BrokenExecutorError, listSegmentNames, ProcessPoolExecutor, WorkerCrash
 import type * as Control from './fixtures/control-tasks.js';
 import { Gates, processGone, reaped, until } from './fixtures/control-tasks.js';
 import type * as Tasks from './fixtures/tasks.js';
-import { guardSharedMemory, ourSegments } from './helpers/shm-guard.js';
+import { guardSharedMemory, ourSegments, segmentsSettled } from './helpers/shm-guard.js';
 
 guardSharedMemory();
 
@@ -115,7 +115,8 @@ test('a worker killed before it maps its shared-memory argument leaves no segmen
     // The pool still runs big-array tasks, and they clean up too.
     gates.release('import', 'again');
     assert.equal(await control.holdArray(big, gates.dir, 'again'), big.length);
-    assert.deepEqual(ourSegments(existing), []);
+    // Its argument goes back to the pool once the worker has let go of it, just after the result.
+    assert.deepEqual(await segmentsSettled(existing), []);
   }
   assert.deepEqual(ourSegments(existing), []);
 });

@@ -58,9 +58,12 @@ export class ProcessPool {
     livePools.add(this);
   }
 
-  /** At process exit: workers must not outlive their parent. */
+  /** At process exit: workers must not outlive their parent, nor their segments. */
   killWorkers(): void {
-    for (const worker of this.#workers) worker.kill();
+    for (const worker of this.#workers) {
+      worker.kill();
+      if (worker.owner !== undefined) removeSegmentsOf(worker.owner, this.#options.book.store);
+    }
   }
 
   /** Why the pool cannot run tasks any more, if it cannot. */

@@ -303,6 +303,11 @@ export class SegmentBook {
 
 const books = new Map<string, SegmentBook>();
 
+/** Every book of this process, one per shared-memory directory used. */
+export function segmentBooks(): Iterable<SegmentBook> {
+  return books.values();
+}
+
 /** The process-wide book for a shared-memory directory. */
 export function segmentBook(dir: string): SegmentBook {
   let book = books.get(dir);

@@ -8,6 +8,7 @@ import { parseSegmentName } from '../shm/segment-names.js';
 import { VIEW_KINDS } from './array-kinds.js';
 import { RecordArray } from './records.js';
 import {
+  BUFFER_BARE,
   BUFFER_SEGMENT,
   BUFFER_SHARED,
   SEGMENT_MODES,
@@ -68,8 +69,9 @@ interface Receiving {
   received: string[];
 }
 
-function readBuffer(d: PayloadDeserializer, r: Receiving): ArrayBufferLike {
+function readBuffer(d: PayloadDeserializer, r: Receiving): { buffer: ArrayBufferLike; bare: boolean } {
   const flags = d.readUint32();
+  const bare = (flags & BUFFER_BARE) !== 0 && (flags & BUFFER_SHARED) === 0;
   const byteLength = d.readDouble();
   if (!Number.isSafeInteger(byteLength) || byteLength < 0)
     throw new MalformedPayloadError('bad buffer length');
@@ -89,7 +91,7 @@ function readBuffer(d: PayloadDeserializer, r: Receiving): ArrayBufferLike {
     }
     mapping = r.book.receive({ name, capacity, dataOffset, byteLength, mode }, r.from);
     r.received.push(name);
-    if (!shared) return mapping;
+    if (!shared) return { buffer: mapping, bare };
     bytes = new Uint8Array(mapping);
   } else {
     bytes = d.readRawBytes(byteLength) as Buffer;
@@ -98,7 +100,7 @@ function readBuffer(d: PayloadDeserializer, r: Receiving): ArrayBufferLike {
   const out = shared ? new SharedArrayBuffer(byteLength) : new ArrayBuffer(byteLength);
   new Uint8Array(out).set(bytes);
   if (mapping !== undefined) r.book.release(mapping);
-  return out;
+  return { buffer: out, bare };
 }
 
 function rebuildSpecial(header: SpecialHeader, buffers: ArrayBufferLike[]): unknown {
@@ -154,9 +156,9 @@ export function decode(bytes: Uint8Array, book: SegmentBook, from: Peer, leases:
       throw new MalformedPayloadError(`wire version ${version}, expected ${WIRE_VERSION}`);
     const count = d.readUint32();
     for (let i = 0; i < count; i++) {
-      const buffer = readBuffer(d, r);
+      const { buffer, bare } = readBuffer(d, r);
       d.buffers.push(buffer);
-      if (!(buffer instanceof SharedArrayBuffer)) d.transferArrayBuffer(i, buffer);
+      if (bare) d.transferArrayBuffer(i, buffer as ArrayBuffer);
     }
     const specialCount = d.readUint32();
     const headers: SpecialHeader[] = [];

@@ -13,6 +13,7 @@ import { mapStep, type PathNode, renderPath, step } from './path.js';
 import { RecordArray } from './records.js';
 import { SharedReference } from './shared-reference.js';
 import {
+  BUFFER_BARE,
   BUFFER_SEGMENT,
   BUFFER_SHARED,
   SEGMENT_MODES,
@@ -48,6 +49,8 @@ interface BufferEntry {
   descr?: string;
   shape?: number[];
   segment?: SegmentRef;
+  /** The buffer itself is part of the value, not only views of it. */
+  bare?: boolean;
   /** Passed with shared(): the receiver maps it by reference. */
   byReference?: boolean;
 }
@@ -159,6 +162,7 @@ class Scan {
     }
     if (value instanceof ArrayBuffer) {
       this.addBuffer(value, path);
+      this.buffers.get(value)!.bare = true;
       return;
     }
     if (isShared(value as ArrayBufferLike)) {
@@ -352,7 +356,11 @@ class PayloadSerializer extends Serializer {
 function writeBufferTable(serializer: Serializer, entries: Iterable<BufferEntry>, count: number): void {
   serializer.writeUint32(count);
   for (const entry of entries) {
-    serializer.writeUint32((entry.shared ? BUFFER_SHARED : 0) | (entry.segment ? BUFFER_SEGMENT : 0));
+    serializer.writeUint32(
+      (entry.shared ? BUFFER_SHARED : 0) |
+        (entry.segment ? BUFFER_SEGMENT : 0) |
+        (entry.bare ? BUFFER_BARE : 0),
+    );
     serializer.writeDouble(entry.buffer.byteLength);
     if (entry.segment !== undefined) {
       const name = Buffer.from(entry.segment.name, 'latin1');
@@ -364,7 +372,7 @@ function writeBufferTable(serializer: Serializer, entries: Iterable<BufferEntry>
     } else {
       serializer.writeRawBytes(new Uint8Array(entry.buffer));
     }
-    if (!entry.shared) serializer.transferArrayBuffer(entry.index, entry.buffer as ArrayBuffer);
+    if (entry.bare) serializer.transferArrayBuffer(entry.index, entry.buffer as ArrayBuffer);
   }
 }
 

@@ -17,6 +17,10 @@ export const WIRE_VERSION = 2;
 
 export const BUFFER_SHARED = 1; // a SharedArrayBuffer: rebuilt as one
 export const BUFFER_SEGMENT = 2; // bytes live in a segment, not in the payload
+// The buffer itself appears in the value (not only views of it): passed as a V8
+// transferred buffer. Only then, since V8's deserializer keeps transferred buffers
+// alive until it is itself collected, which delays returning their segments.
+export const BUFFER_BARE = 4;
 
 export const SEGMENT_MODES = ['copy', 'private', 'shared'] as const;
 

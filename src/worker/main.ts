@@ -1,15 +1,22 @@
 // The entry point of a worker process: receives tasks from the parent, runs
 // them, and sends back results (arrays through segments it creates) or errors.
 // Exits when the parent goes away.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { TaskClosureError } from '../errors.js';
 import type { FromWorker, TaskRef, ToWorker, WorkerConfig } from '../pool/protocol.js';
 import { type Peer, type SegmentBook, segmentBook } from '../shm/segment-book.js';
 import { decode } from '../transfer/decode.js';
 import { encode } from '../transfer/encode.js';
 import { serializeError } from '../transfer/remote-error.js';
-import { TaskLoader } from './task-loader.js';
+import { type TaskFunction, TaskLoader } from './task-loader.js';
 
 const loader = new TaskLoader();
+setFlagsFromString('--expose-gc');
+// gc() with options ({ type: 'minor' }) does not process FinalizationRegistry cells here; plain gc() does.
+const gc = runInNewContext('gc') as () => void;
+const IDLE_COLLECTION_MS = 5;
+let idleCollection: NodeJS.Timeout | undefined;
 let config: WorkerConfig = { shmDir: '/dev/shm', threshold: 0 };
 let book: SegmentBook = segmentBook(config.shmDir);
 const parent: Peer = {
@@ -43,9 +50,16 @@ function explain(error: unknown, task: TaskRef): unknown {
 }
 
 async function call(task: TaskRef, args: Uint8Array, leases: string[], chunk: boolean): Promise<unknown> {
-  // Decoded first: from here on the arguments' holds are given back when their arrays are collected.
+  // The task's module first: importing it may register the wrapper classes the arguments need.
+  let fn: TaskFunction;
+  try {
+    fn = await loader.resolve(task);
+  } catch (error) {
+    book.free(leases); // the arguments will never be mapped
+    throw error;
+  }
+  // From here on the arguments' holds are given back when their arrays are collected.
   const decoded = decode(args, book, parent, leases) as unknown[];
-  const fn = await loader.resolve(task);
   if (!chunk) return await fn(...decoded);
   const results: unknown[] = [];
   for (const one of decoded as unknown[][]) results.push(await fn(...one));
@@ -54,12 +68,25 @@ async function call(task: TaskRef, args: Uint8Array, leases: string[], chunk: bo
 
 async function run(message: ToWorker & { type: 'run' }): Promise<void> {
   send({ type: 'started', id: message.id });
+  clearTimeout(idleCollection);
+  idleCollection = undefined;
   try {
     const result = await call(message.task, message.args, message.leases, message.chunk);
     const payload = encode(result, { book, threshold: config.threshold, handover: true }, 'result');
     send({ type: 'done', id: message.id, result: payload.bytes, leases: payload.leases }, () =>
       book.free(payload.leases),
     );
+    // The arguments' arrays are garbage now unless the task kept them. This quiet process
+    // may not collect for a long time, so once it is idle it collects (a full collection of
+    // a small heap, about a millisecond), and their segments go back to the caller.
+    if (message.leases.length > 0) {
+      idleCollection ??= setTimeout(() => {
+        idleCollection = undefined;
+        // Twice: V8's deserializer keeps what it decoded until the deserializer itself is collected.
+        gc();
+        gc();
+      }, IDLE_COLLECTION_MS);
+    }
   } catch (error) {
     send({ type: 'failed', id: message.id, error: serializeError(explain(error, message.task)) });
   }
