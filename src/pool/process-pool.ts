@@ -9,7 +9,7 @@ import { removeSegmentsOf } from '../shm/sweep.js';
 import { decode } from '../transfer/decode.js';
 import type { Payload } from '../transfer/encode.js';
 import { rebuildError } from '../transfer/remote-error.js';
-import type { FromWorker, TaskRef, WorkerConfig } from './protocol.js';
+import type { FromWorker, TaskOutcome, TaskRef, WorkerConfig } from './protocol.js';
 import { WorkerProcess, type WorkerState } from './worker-process.js';
 
 export interface WorkItem {
@@ -21,6 +21,10 @@ export interface WorkItem {
   future: Future<unknown>;
   /** The Future was moved to running (it may go back to the queue if its worker died before taking it). */
   started?: boolean;
+  /** Id of the first item of the message it was sent in, and whether the worker confirmed that message. */
+  batch?: number;
+  received?: boolean;
+  sentAt?: number;
 }
 
 export interface PoolOptions {
@@ -42,6 +46,11 @@ process.on('exit', () => {
   for (const pool of livePools) pool.killWorkers();
 });
 
+/** Tasks that take less than this (ms, on average) are sent several to a worker at a time. */
+const QUICK_TASK_MS = 1;
+/** How many quick tasks a worker may have been sent and not finished. */
+const PREFETCH = 16;
+
 /** Consecutive workers that die before they are ready, before the pool gives up. */
 const MAX_STARTUP_FAILURES = 3;
 
@@ -52,6 +61,9 @@ export class ProcessPool {
   #broken: Error | undefined;
   #closing = false;
   #startupFailures = 0;
+  #pumpScheduled = false;
+  /** Moving average of how long a task takes in a worker, in ms (starts high: no prefetch until measured). */
+  #taskMs = 1000;
   #closed: { promise: Promise<void>; resolve: () => void } | undefined;
   constructor(options: PoolOptions) {
     this.#options = options;
@@ -73,7 +85,14 @@ export class ProcessPool {
 
   enqueue(item: WorkItem): void {
     this.#queue.push(item);
-    this.#pump();
+    // Tasks submitted in one go (a loop of submit(), map) are dispatched together, several to a message.
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(() => {
+        this.#pumpScheduled = false;
+        this.#pump();
+      });
+    }
   }
 
   /** A queued item was cancelled: drop it and free its argument segments. */
@@ -104,16 +123,7 @@ export class ProcessPool {
   }
 
   #pump(): void {
-    while (this.#queue.length > 0) {
-      const worker = this.#idleWorker();
-      if (worker === undefined) break;
-      const item = this.#queue.shift()!;
-      // false: cancelled meanwhile; drop() already freed it.
-      if (item.started || item.control.start()) {
-        item.started = true;
-        this.#dispatch(worker, item);
-      }
-    }
+    this.#dispatch();
     let starting = 0;
     for (const worker of this.#workers) if (worker.state === 'starting') starting++;
     while (
@@ -135,9 +145,63 @@ export class ProcessPool {
     for (const worker of this.#workers) worker.hold(active);
   }
 
-  #idleWorker(): Worker | undefined {
-    for (const worker of this.#workers) if (worker.state === 'idle') return worker;
-    return undefined;
+  /**
+   * Hands queued items to workers: one each to idle workers first; when tasks
+   * are quick (they have taken under QUICK_TASK_MS on average), also a few
+   * more to every worker, so that one message carries many tasks and a
+   * worker never waits for the parent between them. Long tasks are never
+   * queued behind each other in a worker, where another worker could run them.
+   */
+  #dispatch(): void {
+    if (this.#queue.length === 0) return;
+    const depth = this.#taskMs < QUICK_TASK_MS ? PREFETCH : 1;
+    const limit = this.#options.maxTasksPerChild;
+    const batches = new Map<Worker, WorkItem[]>();
+    const room = (w: Worker) => {
+      if (w.state !== 'idle' && w.state !== 'busy') return 0;
+      const left = limit === undefined ? depth : Math.min(depth, limit - w.tasksRun);
+      return left - w.inflight.length - (batches.get(w)?.length ?? 0);
+    };
+    const ready = [...this.#workers].sort((a, b) => a.inflight.length - b.inflight.length);
+    let placed = true;
+    while (this.#queue.length > 0 && placed) {
+      placed = false;
+      for (const worker of ready) {
+        if (this.#queue.length === 0) break;
+        if (room(worker) <= 0) continue;
+        const item = this.#queue.shift()!;
+        // false: cancelled meanwhile; drop() already freed it.
+        if (!item.started && !item.control.start()) continue;
+        item.started = true;
+        const batch = batches.get(worker);
+        if (batch === undefined) batches.set(worker, [item]);
+        else batch.push(item);
+        placed = true;
+      }
+    }
+    for (const [worker, items] of batches) this.#send(worker, items);
+  }
+
+  #send(worker: Worker, items: WorkItem[]): void {
+    worker.state = 'busy';
+    const now = performance.now();
+    worker.send({
+      type: 'run',
+      tasks: items.map((item) => {
+        item.batch = items[0]!.id;
+        item.received = false;
+        item.sentAt = now;
+        worker.inflight.push(item);
+        for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 0) + 1);
+        return {
+          id: item.id,
+          task: this.#withSource(worker, item.task),
+          args: item.args.bytes,
+          leases: item.args.leases,
+          chunk: item.chunk,
+        };
+      }),
+    });
   }
 
   #spawn(): void {
@@ -164,25 +228,10 @@ export class ProcessPool {
     return task;
   }
 
-  #dispatch(worker: Worker, item: WorkItem): void {
-    worker.state = 'busy';
-    worker.current = item;
-    worker.acknowledged = false;
-    for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 0) + 1);
-    worker.send({
-      type: 'run',
-      id: item.id,
-      task: this.#withSource(worker, item.task),
-      args: item.args.bytes,
-      leases: item.args.leases,
-      chunk: item.chunk,
-    });
-  }
-
   #onMessage(worker: Worker, message: FromWorker): void {
     switch (message.type) {
       case 'started':
-        if (worker.current?.id === message.id) worker.acknowledged = true;
+        for (const item of worker.inflight) if (item.batch === message.id) item.received = true;
         return;
       case 'segments': {
         if (message.control.type === 'free') {
@@ -203,33 +252,41 @@ export class ProcessPool {
         this.#breakPool(
           new BrokenExecutorError(
             `the initializer failed in worker process ${worker.pid}; the executor cannot run tasks`,
-            {
-              cause: rebuildError(message.error),
-            },
+            { cause: rebuildError(message.error) },
           ),
         );
         return;
-      case 'done':
-      case 'failed': {
-        const item = worker.current;
-        if (item === undefined || item.id !== message.id) return;
-        worker.current = undefined;
-        worker.tasksRun++;
-        worker.state = 'idle';
-        if (message.type === 'done') this.#settleDone(worker, item, message.result, message.leases);
-        else item.control.reject(rebuildError(message.error));
-        const limit = this.#options.maxTasksPerChild;
-        if (limit !== undefined && worker.tasksRun >= limit) worker.retire();
+      case 'results':
+        for (const outcome of message.outcomes) this.#settle(worker, outcome);
+        if (worker.inflight.length === 0 && worker.state === 'busy') worker.state = 'idle';
+        if (
+          this.#options.maxTasksPerChild !== undefined &&
+          worker.tasksRun >= this.#options.maxTasksPerChild
+        ) {
+          if (worker.inflight.length === 0) worker.retire();
+        }
         break;
-      }
     }
     this.#pump();
   }
 
-  #settleDone(worker: Worker, item: WorkItem, result: Uint8Array, leases: string[]): void {
+  #settle(worker: Worker, outcome: TaskOutcome): void {
+    const at = worker.inflight.findIndex((item) => item.id === outcome.id);
+    if (at < 0) return;
+    const [item] = worker.inflight.splice(at, 1) as [WorkItem];
+    worker.tasksRun++;
+    // Service time: from the later of sending and the previous result, to this result.
+    const now = performance.now();
+    const took = now - Math.max(item.sentAt ?? now, worker.lastResultAt);
+    worker.lastResultAt = now;
+    this.#taskMs = this.#taskMs * 0.8 + took * 0.2;
+    if (!outcome.ok) {
+      item.control.reject(rebuildError(outcome.error));
+      return;
+    }
     let value: unknown;
     try {
-      value = decode(result, this.#options.book, worker, leases);
+      value = decode(outcome.result, this.#options.book, worker, outcome.leases);
     } catch (error) {
       item.control.reject(error);
       return;
@@ -238,28 +295,33 @@ export class ProcessPool {
   }
 
   #onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null, previous: WorkerState): void {
-    const wasStarting = previous === 'starting';
     this.#workers.delete(worker);
-    // Whatever the worker created and nobody mapped yet (a half-sent result, say).
     const { book } = this.#options;
     book.removePeer(worker);
+    // Whatever the worker created and nobody mapped yet (a half-sent result, say).
     if (worker.owner !== undefined) removeSegmentsOf(worker.owner, book.store);
-    const item = worker.current;
-    worker.current = undefined;
-    const requeue = item !== undefined && !worker.acknowledged && this.#broken === undefined;
-    if (requeue) {
-      // Its argument holds go with it to the next worker.
+    // The worker runs its tasks in order: only the first can have been running, and only
+    // if the worker had received it. The others never ran, and run elsewhere.
+    const items = worker.inflight.splice(0);
+    const crashed = items[0]?.received ? items.shift() : undefined;
+    const requeued = items;
+    for (const item of requeued) {
+      // Their argument holds go with them to the next worker.
       for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 1) - 1);
     }
     // What it held of other processes' segments, it will never free.
     for (const [name, count] of worker.holds) for (let i = 0; i < count; i++) book.free([name]);
     worker.holds.clear();
-    if (requeue) {
-      // It died before it took the task (killed while idle, say): the task never ran, so it runs elsewhere.
-      this.#queue.unshift(item);
-    } else if (item !== undefined) {
-      item.control.reject(new WorkerCrashedError(worker.pid, code, signal));
-    } else if (wasStarting && !this.#closing && this.#broken === undefined) {
+    if (this.#broken === undefined) this.#queue.unshift(...requeued);
+    else {
+      for (const item of requeued) {
+        book.free(item.args.leases);
+        item.control.reject(this.#broken);
+      }
+    }
+    if (crashed !== undefined) {
+      crashed.control.reject(new WorkerCrashedError(worker.pid, code, signal));
+    } else if (previous === 'starting' && !this.#closing && this.#broken === undefined) {
       if (++this.#startupFailures >= MAX_STARTUP_FAILURES) {
         this.#breakPool(
           new BrokenExecutorError(
@@ -277,10 +339,10 @@ export class ProcessPool {
     this.#broken = error;
     for (const item of this.#queue.splice(0)) {
       this.#options.book.free(item.args.leases);
-      if (item.control.start()) item.control.reject(error);
+      if (item.started || item.control.start()) item.control.reject(error);
     }
     for (const worker of this.#workers) {
-      if (worker.current === undefined) worker.kill();
+      if (worker.inflight.length === 0) worker.kill();
     }
     this.#pump();
   }

@@ -16,19 +16,32 @@ export interface WorkerConfig {
   threshold: number;
 }
 
+/** One task for a worker. `chunk`: args decodes to a list of argument lists, and the result is the list of their results. */
+export interface TaskMessage {
+  id: number;
+  task: TaskRef;
+  args: Uint8Array;
+  leases: string[];
+  chunk: boolean;
+}
+
+export type TaskOutcome =
+  | { id: number; ok: true; result: Uint8Array; leases: string[] }
+  | { id: number; ok: false; error: SerializedError };
+
 export type ToWorker =
   | { type: 'init'; config: WorkerConfig; initializer?: TaskRef; initargs?: Uint8Array }
-  /** `chunk`: args decodes to a list of argument lists, and the result is the list of their results. */
-  | { type: 'run'; id: number; task: TaskRef; args: Uint8Array; leases: string[]; chunk: boolean }
+  /** Tasks to run one after another, in order. Short tasks go several to a message. */
+  | { type: 'run'; tasks: TaskMessage[] }
   /** Holds and frees of segments (see shm/segment-book.ts), both ways. */
   | { type: 'segments'; control: SegmentControl }
   | { type: 'exit' };
 
 export type FromWorker =
   | { type: 'ready' }
-  /** The worker has the task: from here on, its death fails the task instead of re-queueing it. */
-  | { type: 'started'; id: number }
   | { type: 'init-failed'; error: SerializedError }
-  | { type: 'done'; id: number; result: Uint8Array; leases: string[] }
-  | { type: 'failed'; id: number; error: SerializedError }
+  /** The worker has the 'run' message whose first task is `id`: from here on, its death fails the task it runs. */
+  | { type: 'started'; id: number }
+  /** Outcomes of finished tasks, in the order they ran. */
+  | { type: 'results'; outcomes: TaskOutcome[] }
   | { type: 'segments'; control: SegmentControl };

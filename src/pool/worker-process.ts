@@ -25,11 +25,11 @@ export class WorkerProcess<Item = unknown> implements Peer {
   /** Who owns the segments this worker creates, for sweeping them if it dies. */
   readonly owner: SegmentOwner | undefined;
   state: WorkerState = 'starting';
-  /** The task it runs now, if busy. */
-  current: Item | undefined;
+  /** Tasks sent to it and not finished, in the order it runs them: the first one runs now. */
+  readonly inflight: Item[] = [];
   tasksRun = 0;
-  /** The worker confirmed it received `current`. */
-  acknowledged = false;
+  /** When its last result arrived (performance.now()), to measure how long its tasks take. */
+  lastResultAt = 0;
   /** Ids of function sources this worker has compiled. */
   readonly knownSources = new Set<number>();
   /** Segment holds this worker has been given and not freed yet, by name: given back if it dies. */

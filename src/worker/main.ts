@@ -4,7 +4,14 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { TaskClosureError } from '../errors.js';
-import type { FromWorker, TaskRef, ToWorker, WorkerConfig } from '../pool/protocol.js';
+import type {
+  FromWorker,
+  TaskMessage,
+  TaskOutcome,
+  TaskRef,
+  ToWorker,
+  WorkerConfig,
+} from '../pool/protocol.js';
 import { type Peer, type SegmentBook, segmentBook } from '../shm/segment-book.js';
 import { decode } from '../transfer/decode.js';
 import { encode } from '../transfer/encode.js';
@@ -66,30 +73,63 @@ async function call(task: TaskRef, args: Uint8Array, leases: string[], chunk: bo
   return results;
 }
 
-async function run(message: ToWorker & { type: 'run' }): Promise<void> {
-  send({ type: 'started', id: message.id });
-  clearTimeout(idleCollection);
-  idleCollection = undefined;
+/** Runs one task and encodes its outcome; the arguments' holds go back when their arrays are collected. */
+async function runOne(message: TaskMessage): Promise<TaskOutcome> {
   try {
     const result = await call(message.task, message.args, message.leases, message.chunk);
     const payload = encode(result, { book, threshold: config.threshold, handover: true }, 'result');
-    send({ type: 'done', id: message.id, result: payload.bytes, leases: payload.leases }, () =>
-      book.free(payload.leases),
-    );
-    // The arguments' arrays are garbage now unless the task kept them. This quiet process
-    // may not collect for a long time, so once it is idle it collects (a full collection of
-    // a small heap, about a millisecond), and their segments go back to the caller.
-    if (message.leases.length > 0) {
-      idleCollection ??= setTimeout(() => {
-        idleCollection = undefined;
-        // Twice: V8's deserializer keeps what it decoded until the deserializer itself is collected.
-        gc();
-        gc();
-      }, IDLE_COLLECTION_MS);
-    }
+    return { id: message.id, ok: true, result: payload.bytes, leases: payload.leases };
   } catch (error) {
-    send({ type: 'failed', id: message.id, error: serializeError(explain(error, message.task)) });
+    return { id: message.id, ok: false, error: serializeError(explain(error, message.task)) };
   }
+}
+
+const queue: TaskMessage[] = [];
+const outbox: TaskOutcome[] = [];
+let draining = false;
+/** Outcomes of quick tasks are gathered into one message while more tasks wait. */
+const QUICK_TASK_MS = 1;
+const MAX_GATHERED = 64;
+
+function flush(): void {
+  if (outbox.length === 0) return;
+  const outcomes = outbox.splice(0);
+  send({ type: 'results', outcomes }, () => {
+    for (const outcome of outcomes) if (outcome.ok) book.free(outcome.leases);
+  });
+}
+
+async function drain(): Promise<void> {
+  draining = true;
+  let gotSegments = false;
+  while (queue.length > 0) {
+    const message = queue.shift()!;
+    gotSegments ||= message.leases.length > 0;
+    const t0 = performance.now();
+    outbox.push(await runOne(message));
+    if (queue.length === 0 || performance.now() - t0 > QUICK_TASK_MS || outbox.length >= MAX_GATHERED)
+      flush();
+  }
+  draining = false;
+  // The arguments' arrays are garbage now unless the tasks kept them. This quiet process
+  // may not collect for a long time, so once it is idle it collects (a full collection of
+  // a small heap, about a millisecond), and their segments go back to the caller.
+  if (gotSegments) {
+    idleCollection ??= setTimeout(() => {
+      idleCollection = undefined;
+      // Twice: V8's deserializer keeps what it decoded until the deserializer itself is collected.
+      gc();
+      gc();
+    }, IDLE_COLLECTION_MS);
+  }
+}
+
+function onRun(message: ToWorker & { type: 'run' }): void {
+  send({ type: 'started', id: message.tasks[0]!.id });
+  clearTimeout(idleCollection);
+  idleCollection = undefined;
+  queue.push(...message.tasks);
+  if (!draining) void drain();
 }
 
 async function init(message: ToWorker & { type: 'init' }): Promise<void> {
@@ -113,7 +153,7 @@ async function init(message: ToWorker & { type: 'init' }): Promise<void> {
 }
 
 process.on('message', (message: ToWorker) => {
-  if (message.type === 'run') void run(message);
+  if (message.type === 'run') onRun(message);
   else if (message.type === 'segments') book.onControl(message.control);
   else if (message.type === 'init') void init(message);
   else if (message.type === 'exit') process.exit(0);
