@@ -21,9 +21,8 @@ export interface WorkItem {
   future: Future<unknown>;
   /** The Future was moved to running (it may go back to the queue if its worker died before taking it). */
   started?: boolean;
-  /** Id of the first item of the message it was sent in, and whether the worker confirmed that message. */
-  batch?: number;
-  received?: boolean;
+  /** The `seq` of the 'run' message it was sent in (see WorkerConfig.receipts). */
+  seq?: number;
   sentAt?: number;
 }
 
@@ -31,7 +30,8 @@ export interface PoolOptions {
   maxWorkers: number;
   maxTasksPerChild: number | undefined;
   execArgv: readonly string[];
-  config: WorkerConfig;
+  /** What every worker gets; each one's receipts segment is added per worker. */
+  config: Omit<WorkerConfig, 'receipts'>;
   book: SegmentBook;
   initializer: TaskRef | undefined;
   /** Encoded inline (no segments): every worker decodes the same bytes. */
@@ -185,11 +185,12 @@ export class ProcessPool {
   #send(worker: Worker, items: WorkItem[]): void {
     worker.state = 'busy';
     const now = performance.now();
+    const seq = ++worker.sentSeq;
     worker.send({
       type: 'run',
+      seq,
       tasks: items.map((item) => {
-        item.batch = items[0]!.id;
-        item.received = false;
+        item.seq = seq;
         item.sentAt = now;
         worker.inflight.push(item);
         for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 0) + 1);
@@ -205,7 +206,7 @@ export class ProcessPool {
   }
 
   #spawn(): void {
-    const worker: Worker = new WorkerProcess<WorkItem>(this.#options.execArgv, {
+    const worker: Worker = new WorkerProcess<WorkItem>(this.#options.execArgv, this.#options.book.store, {
       message: (w, message) => this.#onMessage(w as Worker, message),
       exit: (w, code, signal, previous) => this.#onExit(w as Worker, code, signal, previous),
     });
@@ -214,7 +215,7 @@ export class ProcessPool {
     const { initializer, initargs, config } = this.#options;
     worker.send({
       type: 'init',
-      config,
+      config: { ...config, receipts: worker.receiptsName },
       ...(initializer === undefined ? {} : { initializer: this.#withSource(worker, initializer) }),
       ...(initargs === undefined ? {} : { initargs }),
     });
@@ -230,9 +231,6 @@ export class ProcessPool {
 
   #onMessage(worker: Worker, message: FromWorker): void {
     switch (message.type) {
-      case 'started':
-        for (const item of worker.inflight) if (item.batch === message.id) item.received = true;
-        return;
       case 'segments': {
         if (message.control.type === 'free') {
           for (const name of message.control.names) {
@@ -245,6 +243,7 @@ export class ProcessPool {
         return;
       }
       case 'ready':
+        worker.receiptsMapped();
         this.#startupFailures = 0;
         if (worker.state === 'starting') worker.state = 'idle';
         break;
@@ -303,7 +302,8 @@ export class ProcessPool {
     // The worker runs its tasks in order: only the first can have been running, and only
     // if the worker had received it. The others never ran, and run elsewhere.
     const items = worker.inflight.splice(0);
-    const crashed = items[0]?.received ? items.shift() : undefined;
+    const received = worker.lastReceipt();
+    const crashed = items[0] !== undefined && items[0].seq! <= received ? items.shift() : undefined;
     const requeued = items;
     for (const item of requeued) {
       // Their argument holds go with them to the next worker.

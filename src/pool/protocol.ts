@@ -14,6 +14,13 @@ export type TaskRef =
 export interface WorkerConfig {
   shmDir: string;
   threshold: number;
+  /**
+   * A small segment where the worker writes the `seq` of each 'run' message as
+   * it receives it: after the worker dies, the parent reads which tasks it had
+   * (a task it never received runs elsewhere; the one it was running fails),
+   * at no cost per task.
+   */
+  receipts: string;
 }
 
 /** One task for a worker. `chunk`: args decodes to a list of argument lists, and the result is the list of their results. */
@@ -32,7 +39,8 @@ export type TaskOutcome =
 export type ToWorker =
   | { type: 'init'; config: WorkerConfig; initializer?: TaskRef; initargs?: Uint8Array }
   /** Tasks to run one after another, in order. Short tasks go several to a message. */
-  | { type: 'run'; tasks: TaskMessage[] }
+  /** `seq` numbers a worker's 'run' messages; it records the last one it received (see WorkerConfig.receipts). */
+  | { type: 'run'; seq: number; tasks: TaskMessage[] }
   /** Holds and frees of segments (see shm/segment-book.ts), both ways. */
   | { type: 'segments'; control: SegmentControl }
   | { type: 'exit' };
@@ -40,8 +48,6 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'init-failed'; error: SerializedError }
-  /** The worker has the 'run' message whose first task is `id`: from here on, its death fails the task it runs. */
-  | { type: 'started'; id: number }
   /** Outcomes of finished tasks, in the order they ran. */
   | { type: 'results'; outcomes: TaskOutcome[] }
   | { type: 'segments'; control: SegmentControl };

@@ -2,8 +2,10 @@
 // parent knows about it. The pool (process-pool.ts) decides what it runs.
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { native } from '../shm/native.js';
 import type { Peer, SegmentControl } from '../shm/segment-book.js';
-import { processStartTime, type SegmentOwner } from '../shm/segment-names.js';
+import { newSegmentName, processStartTime, type SegmentOwner } from '../shm/segment-names.js';
+import { explainNativeError, type SegmentStore } from '../shm/segment-store.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
@@ -35,19 +37,45 @@ export class WorkerProcess<Item = unknown> implements Peer {
   /** Segment holds this worker has been given and not freed yet, by name: given back if it dies. */
   readonly holds = new Map<string, number>();
 
-  constructor(execArgv: readonly string[], events: WorkerEvents) {
+  /** 'run' messages sent so far; each carries its number. */
+  sentSeq = 0;
+  /** The receipts segment (see WorkerConfig.receipts): its name until the worker has mapped it. */
+  receiptsName: string;
+  readonly #receipts: Float64Array;
+  readonly #store: SegmentStore;
+
+  constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
+    this.#store = store;
+    this.receiptsName = newSegmentName();
+    try {
+      this.#receipts = new Float64Array(native.create(store.path(this.receiptsName), 8), 0, 1);
+    } catch (error) {
+      throw explainNativeError(error, 'create the receipts segment of a worker', store.dir);
+    }
     this.child = fork(WORKER_ENTRY, [], { serialization: 'advanced', execArgv: [...execArgv] });
     const pid = this.child.pid;
     const start = pid === undefined ? undefined : processStartTime(pid);
     this.owner = pid !== undefined && start !== undefined ? { pid, start } : undefined;
     this.child.on('message', (message: FromWorker) => events.message(this, message));
     this.child.on('exit', (code, signal) => {
+      this.receiptsMapped();
       const previous = this.state;
       this.state = 'dead';
       events.exit(this, code, signal, previous);
+      native.release(this.#receipts.buffer as ArrayBuffer);
     });
     // A failed spawn also emits 'exit' (with code -2 and the like); the error itself adds nothing.
     this.child.on('error', () => {});
+  }
+
+  /** The worker has mapped its receipts segment (or died): its name can go. */
+  receiptsMapped(): void {
+    this.#store.remove([this.receiptsName]);
+  }
+
+  /** The `seq` of the last 'run' message the worker received. */
+  lastReceipt(): number {
+    return this.#receipts[0]!;
   }
 
   get pid(): number | undefined {

@@ -24,7 +24,8 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 const IDLE_COLLECTION_MS = 5;
 let idleCollection: NodeJS.Timeout | undefined;
-let config: WorkerConfig = { shmDir: '/dev/shm', threshold: 0 };
+let config: WorkerConfig = { shmDir: '/dev/shm', threshold: 0, receipts: '' };
+let receipts = new Float64Array(1);
 let book: SegmentBook = segmentBook(config.shmDir);
 const parent: Peer = {
   pid: process.ppid,
@@ -125,7 +126,7 @@ async function drain(): Promise<void> {
 }
 
 function onRun(message: ToWorker & { type: 'run' }): void {
-  send({ type: 'started', id: message.tasks[0]!.id });
+  receipts[0] = message.seq;
   clearTimeout(idleCollection);
   idleCollection = undefined;
   queue.push(...message.tasks);
@@ -140,6 +141,7 @@ async function init(message: ToWorker & { type: 'init' }): Promise<void> {
     book.addPeer(parent);
   }
   try {
+    receipts = new Float64Array(book.store.attach(config.receipts, 0, 8, false), 0, 1);
     if (message.initializer !== undefined) {
       const fn = await loader.resolve(message.initializer);
       const args =
