@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { native } from '../shm/native.js';
 import type { Peer, SegmentControl } from '../shm/segment-book.js';
 import { newSegmentName, processStartTime, type SegmentOwner } from '../shm/segment-names.js';
-import { explainNativeError, type SegmentStore } from '../shm/segment-store.js';
+import type { SegmentStore } from '../shm/segment-store.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
@@ -39,19 +39,22 @@ export class WorkerProcess<Item = unknown> implements Peer {
 
   /** 'run' messages sent so far; each carries its number. */
   sentSeq = 0;
-  /** The receipts segment (see WorkerConfig.receipts): its name until the worker has mapped it. */
-  receiptsName: string;
-  readonly #receipts: Float64Array;
+  /** The receipts segment (see WorkerConfig.receipts); '' if it could not be made. */
+  readonly receiptsName: string;
+  readonly #receipts: Float64Array | undefined;
   readonly #store: SegmentStore;
 
   constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
     this.#store = store;
-    this.receiptsName = newSegmentName();
+    // Without receipts (no usable shared-memory directory) every task sent counts as received:
+    // a task sent to a worker that died idle then fails instead of running elsewhere.
+    let name = newSegmentName();
     try {
-      this.#receipts = new Float64Array(native.create(store.path(this.receiptsName), 8), 0, 1);
-    } catch (error) {
-      throw explainNativeError(error, 'create the receipts segment of a worker', store.dir);
+      this.#receipts = new Float64Array(native.create(store.path(name), 8), 0, 1);
+    } catch {
+      name = '';
     }
+    this.receiptsName = name;
     this.child = fork(WORKER_ENTRY, [], { serialization: 'advanced', execArgv: [...execArgv] });
     const pid = this.child.pid;
     const start = pid === undefined ? undefined : processStartTime(pid);
@@ -62,7 +65,7 @@ export class WorkerProcess<Item = unknown> implements Peer {
       const previous = this.state;
       this.state = 'dead';
       events.exit(this, code, signal, previous);
-      native.release(this.#receipts.buffer as ArrayBuffer);
+      if (this.#receipts !== undefined) native.release(this.#receipts.buffer as ArrayBuffer);
     });
     // A failed spawn also emits 'exit' (with code -2 and the like); the error itself adds nothing.
     this.child.on('error', () => {});
@@ -70,12 +73,12 @@ export class WorkerProcess<Item = unknown> implements Peer {
 
   /** The worker has mapped its receipts segment (or died): its name can go. */
   receiptsMapped(): void {
-    this.#store.remove([this.receiptsName]);
+    if (this.receiptsName !== '') this.#store.remove([this.receiptsName]);
   }
 
   /** The `seq` of the last 'run' message the worker received. */
   lastReceipt(): number {
-    return this.#receipts[0]!;
+    return this.#receipts === undefined ? Number.POSITIVE_INFINITY : this.#receipts[0]!;
   }
 
   get pid(): number | undefined {

@@ -141,7 +141,8 @@ async function init(message: ToWorker & { type: 'init' }): Promise<void> {
     book.addPeer(parent);
   }
   try {
-    receipts = new Float64Array(book.store.attach(config.receipts, 0, 8, false), 0, 1);
+    if (config.receipts !== '')
+      receipts = new Float64Array(book.store.attach(config.receipts, 0, 8, false), 0, 1);
     if (message.initializer !== undefined) {
       const fn = await loader.resolve(message.initializer);
       const args =
