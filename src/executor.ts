@@ -110,7 +110,7 @@ export class ProcessPoolExecutor implements AsyncDisposable {
             options.initargs ?? [],
             { book: this.#book, threshold: Infinity, inlineOnly: true },
             'initargs',
-          ).bytes;
+          ).data;
     // Segments whose owners died (a crashed run, a killed parent) go now.
     shmClear({ dir: shmDir });
     this.#pool = new ProcessPool({

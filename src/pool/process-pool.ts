@@ -7,7 +7,7 @@ import type { Future, FutureControl } from '../future.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
 import { decode } from '../transfer/decode.js';
-import type { Payload } from '../transfer/encode.js';
+import type { Encoded, Payload } from '../transfer/encode.js';
 import { rebuildError } from '../transfer/remote-error.js';
 import type { FromWorker, TaskOutcome, TaskRef, WorkerConfig } from './protocol.js';
 import { WorkerProcess, type WorkerState } from './worker-process.js';
@@ -35,7 +35,7 @@ export interface PoolOptions {
   book: SegmentBook;
   initializer: TaskRef | undefined;
   /** Encoded inline (no segments): every worker decodes the same bytes. */
-  initargs: Uint8Array | undefined;
+  initargs: Encoded | undefined;
 }
 
 type Worker = WorkerProcess<WorkItem>;
@@ -197,7 +197,7 @@ export class ProcessPool {
         return {
           id: item.id,
           task: this.#withSource(worker, item.task),
-          args: item.args.bytes,
+          args: item.args.data,
           leases: item.args.leases,
           chunk: item.chunk,
         };

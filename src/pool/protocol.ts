@@ -2,6 +2,7 @@
 // with serialization: 'advanced'. Arrays never appear here: payloads are
 // encoded by transfer/encode.ts and carry only segment names.
 import type { SegmentControl } from '../shm/segment-book.js';
+import type { Encoded } from '../transfer/encode.js';
 import type { SerializedError } from '../transfer/remote-error.js';
 
 /** How a worker finds the function to run. */
@@ -27,17 +28,17 @@ export interface WorkerConfig {
 export interface TaskMessage {
   id: number;
   task: TaskRef;
-  args: Uint8Array;
+  args: Encoded;
   leases: string[];
   chunk: boolean;
 }
 
 export type TaskOutcome =
-  | { id: number; ok: true; result: Uint8Array; leases: string[] }
+  | { id: number; ok: true; result: Encoded; leases: string[] }
   | { id: number; ok: false; error: SerializedError };
 
 export type ToWorker =
-  | { type: 'init'; config: WorkerConfig; initializer?: TaskRef; initargs?: Uint8Array }
+  | { type: 'init'; config: WorkerConfig; initializer?: TaskRef; initargs?: Encoded }
   /** Tasks to run one after another, in order. Short tasks go several to a message. */
   /** `seq` numbers a worker's 'run' messages; it records the last one it received (see WorkerConfig.receipts). */
   | { type: 'run'; seq: number; tasks: TaskMessage[] }

@@ -6,6 +6,8 @@ import { SharedMemoryError, ShmexError } from '../errors.js';
 import type { Peer, SegmentBook } from '../shm/segment-book.js';
 import { parseSegmentName } from '../shm/segment-names.js';
 import { VIEW_KINDS } from './array-kinds.js';
+import type { Encoded } from './encode.js';
+import { ownView } from './own-view.js';
 import { RecordArray } from './records.js';
 import {
   BUFFER_BARE,
@@ -146,8 +148,14 @@ function defineProps(target: object, props: object): void {
  * decoding fails, every hold is given back: the arrays already made are
  * released, the segments not yet mapped freed.
  */
-export function decode(bytes: Uint8Array, book: SegmentBook, from: Peer, leases: readonly string[]): unknown {
-  const d = new PayloadDeserializer(bytes);
+export function decode(data: Encoded, book: SegmentBook, from: Peer, leases: readonly string[]): unknown {
+  if (!(data instanceof Uint8Array)) {
+    const raw = data.raw;
+    const own = new Map<ArrayBufferView, ArrayBufferView>();
+    if (Array.isArray(raw)) return raw.map((v) => ownView(v, own));
+    return ownView(raw, own);
+  }
+  const d = new PayloadDeserializer(data);
   const r: Receiving = { book, from, received: [] };
   try {
     d.readHeader();

@@ -9,6 +9,7 @@ import { NotTransferableError } from '../errors.js';
 import { quoteDescr } from '../shm/npy-header.js';
 import type { SegmentBook, SegmentRef } from '../shm/segment-book.js';
 import { BUFFER_KIND, VIEW_KINDS, viewKindOf } from './array-kinds.js';
+import { ownView } from './own-view.js';
 import { mapStep, type PathNode, renderPath, step } from './path.js';
 import { RecordArray } from './records.js';
 import { SharedReference } from './shared-reference.js';
@@ -35,8 +36,16 @@ export interface EncodeOptions {
   threshold: number;
 }
 
+/**
+ * An encoded value as it crosses the IPC channel: our payload format, or, for
+ * a value without segments, records, wrappers, shared or aliased buffers
+ * (most small tasks), the value itself, which the channel's own V8
+ * serialization then carries with the same meaning and one copy less.
+ */
+export type Encoded = Uint8Array | { raw: unknown };
+
 export interface Payload {
-  bytes: Buffer;
+  data: Encoded;
   /** Segment names held for the receiver: the sender frees them if the payload is never received. */
   leases: string[];
 }
@@ -51,6 +60,9 @@ interface BufferEntry {
   segment?: SegmentRef;
   /** The buffer itself is part of the value, not only views of it. */
   bare?: boolean;
+  /** Views of it in the value, and whether one of them covers only part of it. */
+  views?: number;
+  partial?: boolean;
   /** Passed with shared(): the receiver maps it by reference. */
   byReference?: boolean;
 }
@@ -158,6 +170,9 @@ class Scan {
       if (whole)
         this.addBuffer(value.buffer, path, quoteDescr(k.dtype), [value.byteLength / k.bytesPerElement]);
       else this.addBuffer(value.buffer, path);
+      const entry = this.buffers.get(value.buffer)!;
+      entry.views = (entry.views ?? 0) + 1;
+      if (!whole) entry.partial = true;
       return;
     }
     if (value instanceof ArrayBuffer) {
@@ -376,6 +391,24 @@ function writeBufferTable(serializer: Serializer, entries: Iterable<BufferEntry>
   }
 }
 
+/**
+ * Whether V8's own serialization (the IPC channel's) keeps this buffer's
+ * meaning: it copies a view's bytes alone, so only a view that is the single
+ * view of its whole buffer, or a bare buffer, qualifies.
+ */
+function travelsAsIs(entry: BufferEntry): boolean {
+  if (entry.shared) return false;
+  if (entry.bare) return (entry.views ?? 0) === 0;
+  return entry.views === 1 && entry.partial !== true;
+}
+
+/** A primitive, a view, or a plain array of those: what decode's fixView() can restore after the channel. */
+function isFlat(value: unknown): boolean {
+  const leaf = (v: unknown) => typeof v !== 'object' || v === null || ArrayBuffer.isView(v);
+  if (leaf(value)) return true;
+  return Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype && value.every(leaf);
+}
+
 /** Encodes `value` (named `label` in error messages, e.g. 'args[0]'). */
 export function encode(value: unknown, options: EncodeOptions, label = 'value'): Payload {
   const { book, threshold } = options;
@@ -396,6 +429,17 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
         leases.push(entry.segment.name);
       }
     }
+    if (
+      leases.length === 0 &&
+      !scan.needsCopy &&
+      isFlat(value) &&
+      [...scan.buffers.values()].every(travelsAsIs)
+    ) {
+      // Snapshotted now: the channel serializes only when the task is sent, maybe later.
+      const copies = new Map<ArrayBufferView, ArrayBufferView>();
+      const raw = Array.isArray(value) ? value.map((v) => ownView(v, copies)) : ownView(value, copies);
+      return { data: { raw }, leases };
+    }
     const specials = scan.needsCopy ? new Specials(scan.buffers) : undefined;
     const root = specials ? specials.copy(value) : value;
     const serializer = new PayloadSerializer(scan.buffers, specials?.markers);
@@ -410,7 +454,7 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
       for (const { props } of specials.wrapperProps) serializer.writeValue(props);
     }
     serializer.writeValue(root);
-    return { bytes: serializer.releaseBuffer(), leases };
+    return { data: serializer.releaseBuffer(), leases };
   } catch (error) {
     book.free(leases);
     throw error;

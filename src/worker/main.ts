@@ -14,7 +14,7 @@ import type {
 } from '../pool/protocol.js';
 import { type Peer, type SegmentBook, segmentBook } from '../shm/segment-book.js';
 import { decode } from '../transfer/decode.js';
-import { encode } from '../transfer/encode.js';
+import { type Encoded, encode } from '../transfer/encode.js';
 import { serializeError } from '../transfer/remote-error.js';
 import { type TaskFunction, TaskLoader } from './task-loader.js';
 
@@ -57,7 +57,7 @@ function explain(error: unknown, task: TaskRef): unknown {
   );
 }
 
-async function call(task: TaskRef, args: Uint8Array, leases: string[], chunk: boolean): Promise<unknown> {
+async function call(task: TaskRef, args: Encoded, leases: string[], chunk: boolean): Promise<unknown> {
   // The task's module first: importing it may register the wrapper classes the arguments need.
   let fn: TaskFunction;
   try {
@@ -79,7 +79,7 @@ async function runOne(message: TaskMessage): Promise<TaskOutcome> {
   try {
     const result = await call(message.task, message.args, message.leases, message.chunk);
     const payload = encode(result, { book, threshold: config.threshold, handover: true }, 'result');
-    return { id: message.id, ok: true, result: payload.bytes, leases: payload.leases };
+    return { id: message.id, ok: true, result: payload.data, leases: payload.leases };
   } catch (error) {
     return { id: message.id, ok: false, error: serializeError(explain(error, message.task)) };
   }
