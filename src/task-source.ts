@@ -6,11 +6,18 @@ import { InvalidTaskError } from './errors.js';
 
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
 
+/**
+ * Names a function task may use without defining them: shmex's array helpers,
+ * as the parent imports them. The worker passes their implementations in.
+ */
+export const TASK_SCOPE = ['empty', 'zeros', 'from', 'release', 'inSharedMemory', 'shared'] as const;
+
 /** Source forms tried in order: expressions (arrow, function), then a method inside an object literal. */
 function candidates(source: string): Array<{ code: string; method: boolean }> {
+  const scoped = (expression: string) => `(function (${TASK_SCOPE.join(', ')}) {\nreturn ${expression};\n})`;
   return [
-    { code: `(${source}\n)`, method: false },
-    { code: `({${source}\n})`, method: true },
+    { code: scoped(`(${source}\n)`), method: false },
+    { code: scoped(`({${source}\n})`), method: true },
   ];
 }
 
@@ -46,7 +53,10 @@ export function compileTaskSource(source: string, name: string): CompiledSource 
 }
 
 /** Evaluates compiled task source in this process's global scope and returns the function. */
-export function instantiateTaskSource(compiled: CompiledSource): (...args: unknown[]) => unknown {
+export function instantiateTaskSource(
+  compiled: CompiledSource,
+  scope: readonly unknown[],
+): (...args: unknown[]) => unknown {
   // Functions compiled by esbuild with keepNames (tsx does this) call a module-level __name helper.
   if (!('__name' in globalThis)) {
     Object.defineProperty(globalThis, '__name', {
@@ -56,7 +66,7 @@ export function instantiateTaskSource(compiled: CompiledSource): (...args: unkno
       writable: true,
     });
   }
-  const value = compiled.script.runInThisContext() as unknown;
+  const value = (compiled.script.runInThisContext() as (...scope: unknown[]) => unknown)(...scope);
   const fn = compiled.method ? Object.values(value as object)[0] : value;
   if (typeof fn !== 'function') throw new InvalidTaskError('the task source did not evaluate to a function');
   return fn as (...args: unknown[]) => unknown;

@@ -1,8 +1,10 @@
 // Finding the function a TaskRef names, inside a worker: function sources are
 // compiled once per worker, modules imported once.
+
+import * as helpers from '../arrays.js';
 import { InvalidTaskError, ShmexError, TaskNotFoundError } from '../errors.js';
 import type { TaskRef } from '../pool/protocol.js';
-import { compileTaskSource, instantiateTaskSource } from '../task-source.js';
+import { compileTaskSource, instantiateTaskSource, TASK_SCOPE } from '../task-source.js';
 
 export type TaskFunction = (...args: unknown[]) => unknown;
 
@@ -20,7 +22,10 @@ export class TaskLoader {
             `worker ${process.pid} was never sent the source of task ${ref.name}`,
           );
         }
-        fn = instantiateTaskSource(compileTaskSource(ref.source, ref.name));
+        fn = instantiateTaskSource(
+          compileTaskSource(ref.source, ref.name),
+          TASK_SCOPE.map((name) => helpers[name]),
+        );
         this.#sources.set(ref.id, fn);
       }
       return fn;
