@@ -1,12 +1,22 @@
 // Finding the function a TaskRef names, inside a worker: function sources are
 // compiled once per worker, modules imported once.
 
-import * as helpers from '../arrays.js';
+import { empty, from, inSharedMemory, release, shared, zeros } from '../arrays.js';
 import { InvalidTaskError, ShmexError, TaskNotFoundError } from '../errors.js';
 import type { TaskRef } from '../pool/protocol.js';
 import { compileTaskSource, instantiateTaskSource, TASK_SCOPE } from '../task-source.js';
 
 export type TaskFunction = (...args: unknown[]) => unknown;
+
+const helpers: Record<(typeof TASK_SCOPE)[number], unknown> = {
+  empty,
+  zeros,
+  from,
+  release,
+  inSharedMemory,
+  shared,
+};
+const scope = TASK_SCOPE.map((name) => helpers[name]);
 
 export class TaskLoader {
   readonly #sources = new Map<number, TaskFunction>();
@@ -22,10 +32,7 @@ export class TaskLoader {
             `worker ${process.pid} was never sent the source of task ${ref.name}`,
           );
         }
-        fn = instantiateTaskSource(
-          compileTaskSource(ref.source, ref.name),
-          TASK_SCOPE.map((name) => helpers[name]),
-        );
+        fn = instantiateTaskSource(compileTaskSource(ref.source, ref.name), scope);
         this.#sources.set(ref.id, fn);
       }
       return fn;
