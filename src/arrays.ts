@@ -4,7 +4,7 @@
 // copy. release() hands an array's memory back at once instead of at GC.
 import { InvalidArgumentError } from './errors.js';
 import { quoteDescr } from './shm/npy-header.js';
-import { segmentBook, segmentBooks } from './shm/segment-book.js';
+import { getPoolOptions, segmentBook, segmentBooks, setPoolOptions } from './shm/segment-book.js';
 import { DEFAULT_SHM_DIR } from './shm/segment-store.js';
 import {
   requireTypedArrayConstructor,
@@ -73,6 +73,34 @@ export function release(array: Releasable): boolean {
     array instanceof RecordArray ? array.buffer : ArrayBuffer.isView(array) ? array.buffer : array;
   if (!(buffer instanceof ArrayBuffer)) return false;
   return segmentBook(DEFAULT_SHM_DIR).release(buffer);
+}
+
+export interface SharedMemoryOptions {
+  /** Free pooled segments idle this long (ms) are unlinked. @default 2000 */
+  idleTrimMs?: number;
+  /** Free pooled segments beyond this many bytes are unlinked at once, oldest first. @default 2147483648 (2 GiB) */
+  maxIdleBytes?: number;
+}
+
+/**
+ * Sets how long this process keeps free segments for reuse, and how many
+ * bytes of them at most. Applies to every executor of the process.
+ */
+export function configureSharedMemory(options: SharedMemoryOptions): void {
+  const current = getPoolOptions();
+  const idleMs = options.idleTrimMs ?? current.idleMs;
+  const maxIdleBytes = options.maxIdleBytes ?? current.maxIdleBytes;
+  if (
+    typeof idleMs !== 'number' ||
+    !(idleMs >= 0) ||
+    typeof maxIdleBytes !== 'number' ||
+    !(maxIdleBytes >= 0)
+  ) {
+    throw new InvalidArgumentError(
+      'configureSharedMemory: idleTrimMs and maxIdleBytes must be non-negative numbers (milliseconds, bytes)',
+    );
+  }
+  setPoolOptions({ idleMs, maxIdleBytes });
 }
 
 /**

@@ -1,5 +1,15 @@
 // The public API of shmex. Everything exported here is documented in README.md.
-export { empty, from, inSharedMemory, release, shared, trimSharedMemory, zeros } from './arrays.js';
+export {
+  configureSharedMemory,
+  empty,
+  from,
+  inSharedMemory,
+  release,
+  type SharedMemoryOptions,
+  shared,
+  trimSharedMemory,
+  zeros,
+} from './arrays.js';
 export {
   BrokenExecutorError,
   CancelledError,

@@ -63,7 +63,17 @@ interface Token {
   cached: CachedMapping | undefined;
 }
 
-export const DEFAULT_POOL_OPTIONS: SegmentPoolOptions = { idleMs: 2000, maxIdleBytes: 2 ** 31 };
+/** Pool limits for every book of this process; see configureSharedMemory(). */
+let poolOptions: SegmentPoolOptions = { idleMs: 2000, maxIdleBytes: 2 ** 31 };
+
+export function setPoolOptions(options: SegmentPoolOptions): void {
+  poolOptions = options;
+  for (const book of books.values()) book.pool.configure(options);
+}
+
+export function getPoolOptions(): SegmentPoolOptions {
+  return poolOptions;
+}
 
 export class SegmentBook {
   readonly store: SegmentStore;
@@ -78,7 +88,7 @@ export class SegmentBook {
   readonly #outbox = new Map<Peer, { free: string[]; hold: string[] }>();
   #flushing = false;
 
-  constructor(store: SegmentStore, options: SegmentPoolOptions = DEFAULT_POOL_OPTIONS) {
+  constructor(store: SegmentStore, options: SegmentPoolOptions = poolOptions) {
     this.store = store;
     this.pool = new SegmentPool(store, options);
     this.pool.onTrim = (names) => {

@@ -36,7 +36,7 @@ export function sizeClass(bytes: number): number {
 
 export class SegmentPool {
   readonly #store: SegmentStore;
-  readonly #options: SegmentPoolOptions;
+  #options: SegmentPoolOptions;
   readonly #byName = new Map<string, PooledSegment>();
   /** Free segments by capacity, most recently freed last (warmest first out). */
   readonly #free = new Map<number, PooledSegment[]>();
@@ -50,6 +50,17 @@ export class SegmentPool {
   constructor(store: SegmentStore, options: SegmentPoolOptions) {
     this.#store = store;
     this.#options = options;
+  }
+
+  /** New limits; idle segments beyond them go at once. */
+  configure(options: SegmentPoolOptions): void {
+    this.#options = options;
+    if (this.#idleBytes > options.maxIdleBytes) this.#trimToBudget();
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#schedule();
+    }
   }
 
   get(name: string): PooledSegment | undefined {
