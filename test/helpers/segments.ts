@@ -1,0 +1,68 @@
+// Looking at /dev/shm from a test without changing anything: which shmex
+// segments exist now that this process or one of its live workers made
+// (unlike ourSegments() in shm-guard.ts, nothing is trimmed first), and a
+// full garbage collection for tests that drop arrays on purpose.
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { listSegmentNames } from 'shmex';
+
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+
+/** A full garbage collection; FinalizationRegistry callbacks run on a later turn (see settle()). */
+export function gc(): void {
+  collect();
+}
+
+/** Lets finalizers, IPC messages and timers already due run. */
+export function tick(ms = 0): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The pid in a segment name `shmex.<pid>.<start>.<random>`. */
+export function ownerPid(name: string): number {
+  return Number(name.split('.')[1]);
+}
+
+function parentPid(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Segments made by this process, now. */
+export function ownSegments(): string[] {
+  return listSegmentNames().filter((name) => ownerPid(name) === process.pid);
+}
+
+/** Segments made by this process or by a live child of it (a worker), now. */
+export function familySegments(): string[] {
+  return listSegmentNames().filter((name) => {
+    const pid = ownerPid(name);
+    return pid === process.pid || parentPid(pid) === process.pid;
+  });
+}
+
+/** Segments made by process `pid`, now. */
+export function segmentsOf(pid: number): string[] {
+  return listSegmentNames().filter((name) => ownerPid(name) === pid);
+}
+
+/** Polls `condition` (collecting garbage between tries) until it holds or `timeoutMs` has passed; returns whether it held. */
+export async function eventually(
+  condition: () => boolean,
+  timeoutMs = 10_000,
+  collectGarbage = false,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (condition()) return true;
+    if (Date.now() > deadline) return false;
+    if (collectGarbage) gc();
+    await tick(20);
+  }
+}
