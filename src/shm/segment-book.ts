@@ -8,9 +8,11 @@
 // release(). A borrower releases by sending 'free' to the owner; a process
 // that passes a borrowed segment on (zero-copy) first sends 'hold'. Workers
 // talk only to the parent, which routes a name to its owner by the pid in it.
+import { renameSync } from 'node:fs';
+import { SharedMemoryError } from '../errors.js';
 import { native } from './native.js';
 import { type NpyLayout, npyHeaderLength, writeNpyHeader } from './npy-header.js';
-import { parseSegmentName } from './segment-names.js';
+import { newSegmentName, parseSegmentName } from './segment-names.js';
 import { type PooledSegment, SegmentPool, type SegmentPoolOptions } from './segment-pool.js';
 import { SegmentStore } from './segment-store.js';
 
@@ -42,10 +44,19 @@ export interface Peer {
 }
 
 interface CachedMapping {
+  /** The segment's name now (an adopted segment is renamed to one of ours). */
+  name: string;
   mapping: ArrayBuffer;
   views: number;
   /** The owner trimmed the segment: unmap once the last view is gone. */
   doomed: boolean;
+  /**
+   * Its owner died while arrays of ours still lived in it: we rename it as
+   * ours (so sweeps see a live owner, and it can still be passed to tasks)
+   * and remove it once our views and the tasks we lent it to are done with
+   * it. `lent` counts those tasks.
+   */
+  adopted?: { lent: number };
 }
 
 interface ViewInfo {
@@ -55,6 +66,8 @@ interface ViewInfo {
   byteLength: number;
   /** Keeps the mapping this view points into alive for as long as the view (an ephemeron). */
   mapping: ArrayBuffer | undefined;
+  /** Mapped copy-on-write: what this process wrote is not in the segment, so it cannot be passed on by name. */
+  privateCopy: boolean;
   cached: CachedMapping | undefined;
 }
 
@@ -86,6 +99,8 @@ export class SegmentBook {
   /** In a worker: the parent, to which every name this process does not own is routed. */
   #upstream: Peer | undefined;
   readonly #outbox = new Map<Peer, { free: string[]; hold: string[] }>();
+  /** Bytes of arrays this process has mapped or made in segments, ever: their holds end only at GC. */
+  bytesTracked = 0;
   #flushing = false;
 
   constructor(store: SegmentStore, options: SegmentPoolOptions = poolOptions) {
@@ -107,12 +122,39 @@ export class SegmentBook {
   }
 
   /** A peer died: stop routing to it and forget its cached segments (their views stay valid). */
+  /**
+   * A peer died. Its segments that arrays of ours still live in are adopted
+   * (returned: their names must be kept); the rest of its cache goes.
+   */
   removePeer(peer: Peer): void {
     if (peer.pid !== undefined && this.#peers.get(peer.pid) === peer) this.#peers.delete(peer.pid);
     this.#outbox.delete(peer);
-    for (const [name, entry] of this.#cache) {
-      if (parseSegmentName(name)?.pid === peer.pid) this.#uncache(name, entry);
+    for (const [name, entry] of [...this.#cache]) {
+      if (parseSegmentName(name)?.pid !== peer.pid) continue;
+      if (entry.views === 0 || entry.doomed) {
+        this.#uncache(name, entry);
+        continue;
+      }
+      this.#cache.delete(name);
+      const adopted = newSegmentName();
+      try {
+        renameSync(this.store.path(name), this.store.path(adopted));
+      } catch {
+        // Gone already: the arrays stay readable, but can no longer be passed on by name.
+        entry.doomed = true;
+        continue;
+      }
+      entry.name = adopted;
+      entry.adopted = { lent: 0 };
+      this.#cache.set(adopted, entry);
     }
+  }
+
+  #settleAdopted(entry: CachedMapping): void {
+    if (entry.views > 0 || (entry.adopted?.lent ?? 0) > 0) return;
+    this.#cache.delete(entry.name);
+    this.store.remove([entry.name]);
+    native.release(entry.mapping);
   }
 
   /** The segment an ArrayBuffer lives in, if it lives in one. */
@@ -142,12 +184,21 @@ export class SegmentBook {
    */
   lend(buffer: ArrayBufferLike, layout: NpyLayout, intent: 'value' | 'reference' | 'handover'): SegmentRef {
     const info = this.#views.get(buffer);
-    if (info !== undefined) {
-      this.hold([info.name]);
+    if (info !== undefined && intent === 'reference' && !this.#canPassOn(info)) {
+      throw new SharedMemoryError(
+        'shared() was given an array whose segment can no longer be shared (its owner process has exited, ' +
+          'or it is a copy-on-write mapping): copy it with from() first',
+        undefined,
+        'ENOENT',
+      );
+    }
+    if (info !== undefined && this.#canPassOn(info)) {
+      const name = info.cached?.name ?? info.name;
+      this.hold([name]);
       // A task's result made in our own segment is handed over: no copy-on-write needed.
-      const handedOver = intent === 'handover' && this.pool.get(info.name) !== undefined;
+      const handedOver = intent === 'handover' && this.pool.get(name) !== undefined;
       return {
-        name: info.name,
+        name,
         capacity: info.capacity,
         dataOffset: info.dataOffset,
         byteLength: info.byteLength,
@@ -172,6 +223,18 @@ export class SegmentBook {
     };
   }
 
+  /**
+   * Whether a segment's name still leads to this buffer's bytes: not for a
+   * copy-on-write mapping (our writes are not in the file), nor for a segment
+   * whose owner has died (its name was removed with it).
+   */
+  #canPassOn(info: ViewInfo): boolean {
+    if (info.privateCopy || info.cached?.doomed) return false;
+    if (info.cached?.adopted !== undefined) return true;
+    const pid = parseSegmentName(info.name)?.pid;
+    return pid === this.#self || (pid !== undefined && (this.#peers.has(pid) || this.#upstream?.pid === pid));
+  }
+
   // --- receiving ---
 
   /** Maps a lent segment. The returned ArrayBuffer holds the lease until it is collected or released. */
@@ -180,7 +243,12 @@ export class SegmentBook {
     if (ref.mode !== 'private' && ownedBySender) {
       let entry = this.#cache.get(ref.name);
       if (entry === undefined) {
-        entry = { mapping: this.store.attach(ref.name, 0, ref.capacity, false), views: 0, doomed: false };
+        entry = {
+          name: ref.name,
+          mapping: this.store.attach(ref.name, 0, ref.capacity, false),
+          views: 0,
+          doomed: false,
+        };
         this.#cache.set(ref.name, entry);
       }
       const view = native.view(entry.mapping, ref.dataOffset, ref.byteLength);
@@ -195,8 +263,18 @@ export class SegmentBook {
       this.#track(view, ref.name, ref.capacity, ref.dataOffset, ref.byteLength, own.mapping, undefined);
       return view;
     }
-    const mapping = this.store.attach(ref.name, ref.dataOffset, ref.byteLength, ref.mode === 'private');
-    this.#track(mapping, ref.name, ref.capacity, ref.dataOffset, ref.byteLength, undefined, undefined);
+    const privateCopy = ref.mode === 'private';
+    const mapping = this.store.attach(ref.name, ref.dataOffset, ref.byteLength, privateCopy);
+    this.#track(
+      mapping,
+      ref.name,
+      ref.capacity,
+      ref.dataOffset,
+      ref.byteLength,
+      undefined,
+      undefined,
+      privateCopy,
+    );
     return mapping;
   }
 
@@ -208,8 +286,10 @@ export class SegmentBook {
     byteLength: number,
     mapping: ArrayBuffer | undefined,
     cached: CachedMapping | undefined,
+    privateCopy = false,
   ): void {
-    this.#views.set(buffer, { name, capacity, dataOffset, byteLength, mapping, cached });
+    this.#views.set(buffer, { name, capacity, dataOffset, byteLength, mapping, cached, privateCopy });
+    this.bytesTracked += byteLength;
     this.#registry.register(buffer, { name, cached }, buffer);
   }
 
@@ -225,9 +305,14 @@ export class SegmentBook {
   }
 
   #dropped(token: Token): void {
-    if (token.cached !== undefined) {
-      token.cached.views--;
-      if (token.cached.doomed && token.cached.views === 0) native.release(token.cached.mapping);
+    const entry = token.cached;
+    if (entry !== undefined) {
+      entry.views--;
+      if (entry.adopted !== undefined) {
+        this.#settleAdopted(entry);
+        return; // its owner is gone: nobody to free it to
+      }
+      if (entry.doomed && entry.views === 0) native.release(entry.mapping);
     }
     this.free([token.name]);
   }
@@ -246,7 +331,9 @@ export class SegmentBook {
   hold(names: readonly string[]): void {
     for (const name of names) {
       const own = this.#owned(name);
+      const adopted = this.#cache.get(name)?.adopted;
       if (own !== undefined) this.pool.hold(own);
+      else if (adopted !== undefined) adopted.lent++;
       else this.#post(name, 'hold');
     }
   }
@@ -254,8 +341,12 @@ export class SegmentBook {
   free(names: readonly string[]): void {
     for (const name of names) {
       const own = this.#owned(name);
+      const entry = this.#cache.get(name);
       if (own !== undefined) this.pool.unhold(own);
-      else if (parseSegmentName(name)?.pid !== this.#self) this.#post(name, 'free');
+      else if (entry?.adopted !== undefined) {
+        entry.adopted.lent = Math.max(0, entry.adopted.lent - 1);
+        this.#settleAdopted(entry);
+      } else if (parseSegmentName(name)?.pid !== this.#self) this.#post(name, 'free');
     }
   }
 
@@ -305,6 +396,17 @@ export class SegmentBook {
     if (entry.views === 0) native.release(entry.mapping);
   }
 
+  /**
+   * Names to remove when this process exits: the segments it owns, and those
+   * it adopted. A worker leaving a live parent (retired, shut down) keeps the
+   * segments the parent still holds arrays in: the parent adopts them.
+   */
+  namesToRemoveAtExit(): string[] {
+    if (process.connected === true) return this.pool.names(true);
+    const adopted = [...this.#cache].filter(([, entry]) => entry.adopted !== undefined).map(([name]) => name);
+    return [...this.pool.names(), ...adopted];
+  }
+
   /** Frees idle segments now (an executor shut down). */
   trimIdle(): void {
     this.pool.trim(0);
@@ -327,7 +429,7 @@ export function segmentBook(dir: string): SegmentBook {
     if (books.size === 1) {
       // Names of segments this process owns must not outlive it (mappings elsewhere stay valid).
       process.on('exit', () => {
-        for (const b of books.values()) b.pool.unlinkAll();
+        for (const b of books.values()) b.store.remove(b.namesToRemoveAtExit());
       });
     }
   }

@@ -184,9 +184,9 @@ export class SegmentPool {
     return names;
   }
 
-  /** Unlinks every segment this process owns (at exit): mappings elsewhere stay valid until unmapped. */
-  unlinkAll(): void {
-    this.#store.remove(this.#byName.keys());
+  /** Names of the segments this process owns: all, or only the free ones. */
+  names(freeOnly = false): string[] {
+    return [...this.#byName.values()].filter((s) => !freeOnly || s.holds === 0).map((s) => s.name);
   }
 
   /** A segment that could not be created or written is not worth keeping. */

@@ -102,33 +102,51 @@ function flush(): void {
 
 async function drain(): Promise<void> {
   draining = true;
-  let gotSegments = false;
   while (queue.length > 0) {
     const message = queue.shift()!;
-    gotSegments ||= message.leases.length > 0;
     const t0 = performance.now();
     outbox.push(await runOne(message));
     if (queue.length === 0 || performance.now() - t0 > QUICK_TASK_MS || outbox.length >= MAX_GATHERED)
       flush();
+    collectIfDue();
   }
   draining = false;
-  // The arguments' arrays are garbage now unless the tasks kept them. This quiet process
-  // may not collect for a long time, so once it is idle it collects (a full collection of
-  // a small heap, about a millisecond), and their segments go back to the caller.
-  if (gotSegments) {
-    idleCollection ??= setTimeout(() => {
-      idleCollection = undefined;
-      // Twice: V8's deserializer keeps what it decoded until the deserializer itself is collected.
-      gc();
-      gc();
-    }, IDLE_COLLECTION_MS);
+  collectIfDue();
+}
+
+/**
+ * Arrays in segments (arguments, and arrays made with empty() whose results
+ * went to the parent) hold their segments until this process collects them.
+ * A worker allocates little on its own heap, so V8 may not collect for a long
+ * time: collect once GARBAGE_BYTES have been mapped since the last collection,
+ * or when idle for IDLE_COLLECTION_MS after any were.
+ */
+const GARBAGE_BYTES = 64 * 1024 * 1024;
+let collectedAt = 0;
+let idleDue = false;
+
+function collectIfDue(): void {
+  const pending = book.bytesTracked - collectedAt;
+  if (pending === 0) return;
+  if (pending >= GARBAGE_BYTES || (idleDue && !draining)) {
+    idleDue = false;
+    clearTimeout(idleCollection);
+    idleCollection = undefined;
+    collectedAt = book.bytesTracked;
+    // Twice: V8's deserializer keeps what it decoded until the deserializer itself is collected.
+    gc();
+    gc();
+    return;
   }
+  idleCollection ??= setTimeout(() => {
+    idleCollection = undefined;
+    idleDue = true;
+    if (!draining) collectIfDue();
+  }, IDLE_COLLECTION_MS);
 }
 
 function onRun(message: ToWorker & { type: 'run' }): void {
   receipts[0] = message.seq;
-  clearTimeout(idleCollection);
-  idleCollection = undefined;
   queue.push(...message.tasks);
   if (!draining) void drain();
 }

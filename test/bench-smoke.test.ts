@@ -1,0 +1,146 @@
+// The benchmark suite still runs: `node --import tsx bench/run.ts --quick`
+// exits 0 and bench/results-quick.json reports every variant of every
+// workload with checked results. Timings are never asserted.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { guardSharedMemory } from './helpers/shm-guard.js';
+
+guardSharedMemory();
+
+// This file runs compiled, from dist-test/, which sits in the project root beside bench/ and node_modules/.
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const RESULTS = new URL('../bench/results-quick.json', import.meta.url);
+
+const BIG_ARRAY_VARIANTS = [
+  'in-process',
+  'in-process-in-place',
+  'shmex-copy-in',
+  'shmex-zero-copy-in',
+  'shmex-zero-copy-in-empty-out',
+  'shmex-shared-in-place',
+  'piscina-clone',
+  'piscina-transfer',
+  'tinypool',
+  'workerpool-process',
+  'fork-advanced',
+  'in-process-again',
+];
+const RELEASE_LOOPS = ['shmex-loop-drop', 'shmex-loop-release'];
+const TINY_PEERS = ['shmex', 'piscina', 'tinypool', 'workerpool-process', 'fork-advanced'];
+const COMPUTE_VARIANTS = [
+  'in-process',
+  'shmex-copy-in',
+  'shmex-zero-copy-in',
+  'piscina-clone',
+  'tinypool',
+  'workerpool-process',
+  'fork-advanced',
+  'in-process-again',
+];
+
+const CEILING_VARIANTS = ['ceiling-in-process', 'ceiling-2-children'];
+
+interface Checked {
+  id: string;
+  checksPassed: number;
+  failures: string[];
+}
+
+interface QuickResults {
+  mode: string;
+  ok: boolean;
+  checks: { passed: number; failed: number; failures: string[] };
+  leftoverSegments: string[];
+  bigArrays: Array<{
+    id: string;
+    variants: Array<
+      Checked & { coldMs?: number; steady?: { median: number }; memory?: { addedPeakMB: number } }
+    >;
+    releaseLoops: Array<Checked & { perIteration?: { median: number }; memory?: { addedPeakMB: number } }>;
+  }>;
+  tinyTasks: { peers: Array<Checked & { throughput?: { median: number }; latency?: { median: number } }> };
+  compute: {
+    variants: Array<Checked & { steady?: { median: number } }>;
+    ceiling: Array<Checked & { steady?: { median: number } }>;
+  };
+}
+
+function assertChecked(rows: Checked[], ids: string[], where: string): void {
+  assert.deepEqual(
+    rows.map((r) => r.id),
+    ids,
+    `${where}: the variants reported`,
+  );
+  for (const row of rows) {
+    assert.deepEqual(row.failures, [], `${where} ${row.id}: failed checks`);
+    assert.ok(row.checksPassed > 0, `${where} ${row.id}: no result was checked`);
+  }
+}
+
+function run(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+test('bench/run.ts --quick exits 0 and reports every variant with checked results', {
+  timeout: 300_000,
+}, async () => {
+  rmSync(RESULTS, { force: true });
+  const { code, output } = await run(['--import', 'tsx', 'bench/run.ts', '--quick']);
+  assert.equal(code, 0, `the quick benchmark exited with ${code}; its output:\n${output}`);
+
+  const results = JSON.parse(readFileSync(RESULTS, 'utf8')) as QuickResults;
+  assert.equal(results.mode, 'quick');
+  assert.equal(results.ok, true);
+  assert.equal(results.checks.failed, 0, results.checks.failures.join('\n'));
+  assert.ok(results.checks.passed > 0);
+  assert.deepEqual(results.leftoverSegments, []);
+
+  assert.deepEqual(
+    results.bigArrays.map((s) => s.id),
+    ['(a)', '(b)'],
+  );
+  for (const section of results.bigArrays) {
+    assertChecked(section.variants, BIG_ARRAY_VARIANTS, section.id);
+    for (const v of section.variants) {
+      assert.equal(typeof v.coldMs, 'number', `${section.id} ${v.id}: cold first call`);
+      assert.equal(typeof v.steady?.median, 'number', `${section.id} ${v.id}: steady state`);
+      assert.equal(typeof v.memory?.addedPeakMB, 'number', `${section.id} ${v.id}: peak memory`);
+    }
+    assertChecked(section.releaseLoops, RELEASE_LOOPS, `${section.id} release loops`);
+    for (const loop of section.releaseLoops) {
+      assert.equal(
+        typeof loop.perIteration?.median,
+        'number',
+        `${section.id} ${loop.id}: time per iteration`,
+      );
+      assert.equal(typeof loop.memory?.addedPeakMB, 'number', `${section.id} ${loop.id}: peak memory`);
+    }
+  }
+  assertChecked(results.tinyTasks.peers, TINY_PEERS, '(c)');
+  for (const peer of results.tinyTasks.peers) {
+    assert.equal(typeof peer.throughput?.median, 'number', `(c) ${peer.id}: throughput`);
+    assert.equal(typeof peer.latency?.median, 'number', `(c) ${peer.id}: latency`);
+  }
+  assertChecked(results.compute.variants, COMPUTE_VARIANTS, '(d)');
+  assertChecked(results.compute.ceiling, CEILING_VARIANTS, '(d) ceiling');
+  for (const v of [...results.compute.variants, ...results.compute.ceiling]) {
+    assert.equal(typeof v.steady?.median, 'number', `(d) ${v.id}: steady state`);
+  }
+
+  const markdown = readFileSync(new URL('../bench/results-quick.md', import.meta.url), 'utf8');
+  assert.match(markdown, /\| variant \|/);
+});
