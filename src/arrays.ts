@@ -72,7 +72,8 @@ export function release(array: Releasable): boolean {
   const buffer =
     array instanceof RecordArray ? array.buffer : ArrayBuffer.isView(array) ? array.buffer : array;
   if (!(buffer instanceof ArrayBuffer)) return false;
-  return segmentBook(DEFAULT_SHM_DIR).release(buffer);
+  for (const book of segmentBooks()) if (book.release(buffer)) return true;
+  return false;
 }
 
 export interface SharedMemoryOptions {
@@ -115,7 +116,7 @@ export function trimSharedMemory(): string[] {
 export function inSharedMemory(array: Releasable): boolean {
   const buffer =
     array instanceof RecordArray ? array.buffer : ArrayBuffer.isView(array) ? array.buffer : array;
-  return segmentBook(DEFAULT_SHM_DIR).infoOf(buffer) !== undefined;
+  return [...segmentBooks()].some((book) => book.infoOf(buffer) !== undefined);
 }
 
 /**
