@@ -1,0 +1,253 @@
+// The report: bench/results.md (tables) and bench/results.json (everything), or
+// bench/results-quick.{md,json} for --quick runs.
+import { writeFileSync } from 'node:fs';
+import type { BigArraysResult } from '../workloads/big-arrays.js';
+import type { ComputeResult } from '../workloads/compute.js';
+import type { ReleaseLoopResult } from '../workloads/release-loop.js';
+import type { TinyTasksResult } from '../workloads/tiny-tasks.js';
+import type { MachineInfo } from './machine.js';
+import type { VariantResult } from './measure.js';
+
+/** Percent of the machine's CPU time used by other processes while a section ran. */
+interface Disturbance {
+  othersCpuPercent: number;
+}
+
+export interface BigArraysSection extends BigArraysResult, Disturbance {
+  id: string;
+  releaseLoops: ReleaseLoopResult[];
+}
+
+export interface Results {
+  mode: 'full' | 'quick';
+  ok: boolean;
+  machine: MachineInfo;
+  durationS: number;
+  config: Record<string, unknown>;
+  bigArrays: BigArraysSection[];
+  tinyTasks?: TinyTasksResult & Disturbance;
+  compute?: ComputeResult & Disturbance;
+  checks: { passed: number; failed: number; failures: string[] };
+  leftoverSegments: string[];
+  /** Over the whole run. */
+  othersCpuPercent: number;
+  notes: string[];
+}
+
+/** Above this share of the machine's CPU used by others, a section's timings are flagged. */
+const DISTURBED_PERCENT = 5;
+
+function disturbance(d: Disturbance): string {
+  const text = `Other processes used ${d.othersCpuPercent}% of the machine's CPU time during this section`;
+  return d.othersCpuPercent > DISTURBED_PERCENT ? `**${text}: its timings were disturbed.**` : `${text}.`;
+}
+
+const f0 = (x: number) => x.toFixed(0);
+const ms = (x: number | undefined) =>
+  x === undefined ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+const ratio = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}×`);
+const sci = (n: number) => n.toExponential(0).replace('e+', 'e');
+
+function checksCell(r: { checksPassed: number; failures: string[] }): string {
+  return r.failures.length === 0
+    ? `${r.checksPassed} ok`
+    : `**${r.failures.length} FAILED** (${r.checksPassed} ok)`;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** The faster of the in-process blocks (the first row and the drift check at the end): the conservative base. */
+function inProcessBase(variants: VariantResult[]): number | undefined {
+  const medians = variants
+    .filter((v) => v.id === 'in-process' || v.id === 'in-process-again')
+    .flatMap((v) => (v.steady === undefined ? [] : [v.steady.median]));
+  return medians.length === 0 ? undefined : Math.min(...medians);
+}
+
+function bigArraysTable(section: BigArraysSection): string {
+  const base = inProcessBase(section.variants);
+  const rows = section.variants.map((v: VariantResult) => [
+    v.label,
+    ms(v.coldMs),
+    ms(v.steady?.median),
+    v.steady === undefined ? '–' : `${ms(v.steady.min)}–${ms(v.steady.max)}`,
+    ratio(v.steady === undefined || base === undefined ? undefined : v.steady.median / base),
+    v.memory === undefined ? '–' : f0(v.memory.addedPeakMB),
+    v.memory === undefined ? '–' : ratio(v.memory.addedPeakMB / section.arrayMB),
+    v.memory === undefined ? '–' : `${f0(v.memory.addedPrivatePeakMB)} / ${f0(v.memory.addedShmPeakMB)}`,
+    checksCell(v),
+  ]);
+  return table(
+    [
+      'variant',
+      'cold first call (ms)',
+      'steady median (ms)',
+      'min–max (ms)',
+      '× in-process (faster block)',
+      'added peak memory (MB)',
+      '× array',
+      'of which processes / /dev/shm (MB)',
+      'checks',
+    ],
+    rows,
+  );
+}
+
+function releaseTable(section: BigArraysSection): string {
+  const rows = section.releaseLoops.map((r) => [
+    r.label,
+    String(r.iterations),
+    ms(r.perIteration?.median),
+    r.perIteration === undefined ? '–' : `${ms(r.perIteration.min)}–${ms(r.perIteration.max)}`,
+    r.memory === undefined ? '–' : f0(r.memory.addedPeakMB),
+    r.memory === undefined ? '–' : ratio(r.memory.addedPeakMB / section.arrayMB),
+    r.memory === undefined ? '–' : f0(r.memory.addedAtEndMB),
+    checksCell(r),
+  ]);
+  return table(
+    [
+      'loop',
+      'iterations',
+      'ms/iteration, median',
+      'min–max (ms)',
+      'added peak memory (MB)',
+      '× array',
+      'still held after the loop (MB)',
+      'checks',
+    ],
+    rows,
+  );
+}
+
+function tinyTable(t: TinyTasksResult): string {
+  const shmex = t.peers.find((p) => p.id === 'shmex');
+  const rows = t.peers.map((p) => [
+    p.label,
+    p.throughput === undefined ? '–' : f0(p.throughput.median),
+    p.throughput === undefined ? '–' : `${f0(p.throughput.min)}–${f0(p.throughput.max)}`,
+    ratio(p.throughput && shmex?.throughput ? p.throughput.median / shmex.throughput.median : undefined),
+    p.latencyAll === undefined ? '–' : f0(p.latencyAll.median),
+    p.latency === undefined ? '–' : `${f0(p.latency.min)}–${f0(p.latency.max)}`,
+    p.latencyAll === undefined ? '–' : `${f0(p.latencyAll.p90)} / ${f0(p.latencyAll.p99)}`,
+    checksCell(p),
+  ]);
+  return table(
+    [
+      'peer',
+      'throughput (tasks/s), median of rounds',
+      'min–max',
+      'throughput × shmex',
+      'latency median (µs)',
+      'min–max of round medians (µs)',
+      'p90 / p99 (µs)',
+      'checks',
+    ],
+    rows,
+  );
+}
+
+function computeTable(c: ComputeResult): string {
+  const base = inProcessBase(c.variants);
+  const rows = c.variants.map((v) => [
+    v.label,
+    ms(v.steady?.median),
+    v.steady === undefined ? '–' : `${ms(v.steady.min)}–${ms(v.steady.max)}`,
+    ratio(v.steady === undefined || base === undefined ? undefined : base / v.steady.median),
+    checksCell(v),
+  ]);
+  return table(
+    ['variant', 'median (ms)', 'min–max (ms)', 'speedup vs in-process (faster block)', 'checks'],
+    rows,
+  );
+}
+
+export function toMarkdown(r: Results): string {
+  const m = r.machine;
+  const out: string[] = [];
+  out.push(`# shmex benchmark${r.mode === 'quick' ? ' (quick smoke run: few iterations, small sizes)' : ''}`);
+  out.push('');
+  out.push(
+    `Generated by \`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\` on ${m.date.slice(0, 10)} (${m.date}), in ${r.durationS.toFixed(0)} s.`,
+  );
+  out.push('');
+  out.push(
+    `Machine: ${m.cores} cores (${m.cpuModel}), ${m.totalMemoryGB} GB RAM, /dev/shm ${m.shmSizeGB} GB, Linux ${m.kernel}, transparent huge pages: ${m.transparentHugePages}, load average (1/5/15 min) at start ${m.loadAverageAtStart.join(' ')}, at end ${m.loadAverageAtEnd?.join(' ') ?? '?'}. Node.js ${m.node} (V8 ${m.v8}). shmex at commit ${m.shmex.commit}${m.shmex.srcModified ? ' with uncommitted changes in src/ (dist/ is built from the working tree)' : ''}.`,
+  );
+  out.push('');
+  out.push(
+    `Result checks: **${r.checks.passed} passed, ${r.checks.failed} failed**${r.ok ? '' : ' — THIS RUN FAILED'}. Leftover shmex segments at the end: ${r.leftoverSegments.length}. Other processes used ${r.othersCpuPercent}% of the machine's CPU time during the run${r.othersCpuPercent > DISTURBED_PERCENT ? ' (**disturbed**: compare rows within a section, and rerun on a quiet machine)' : ''}.`,
+  );
+  if (r.checks.failures.length > 0) {
+    out.push('');
+    for (const f of r.checks.failures.slice(0, 20)) out.push(`- FAILED: ${f.split('\n')[0]}`);
+  }
+  out.push('');
+  out.push('## How it was measured');
+  out.push('');
+  for (const note of r.notes) out.push(`- ${note}`);
+  for (const section of r.bigArrays) {
+    out.push('');
+    out.push(
+      `## ${section.id} addOne on ${sci(section.n)} float64 (${section.arrayMB} MB): y[i] = x[i] + 1 into a new array`,
+    );
+    out.push('');
+    out.push(disturbance(section));
+    out.push('');
+    out.push(bigArraysTable(section));
+    const notes = section.variants
+      .filter((v) => v.note !== undefined)
+      .map((v) => `- *${v.label}*: ${v.note}`);
+    if (notes.length > 0) out.push('', ...notes);
+    out.push('');
+    out.push(
+      `### ${section.id} shmex: dropping results vs release(result), zero-copy input, ${sci(section.n)}`,
+    );
+    out.push('');
+    out.push(releaseTable(section));
+  }
+  if (r.tinyTasks !== undefined) {
+    const t = r.tinyTasks;
+    out.push('');
+    out.push(
+      `## (c) ${t.tasks} tiny tasks (Float64Array of ${t.elements}, returns its sum), ${t.workers} workers`,
+    );
+    out.push('');
+    out.push(
+      `${t.rounds} rounds, peers interleaved (rotated order), after ${t.warmupTasks} warm-up tasks each. Throughput: all ${t.tasks} submitted at once, awaited together. Latency: one task at a time, each awaited before the next submit. ${disturbance(t)}`,
+    );
+    out.push('');
+    out.push(tinyTable(t));
+  }
+  if (r.compute !== undefined) {
+    const c = r.compute;
+    out.push('');
+    out.push(
+      `## (d) compute-bound kernel over ${sci(c.n)} float64: y[i] = sin(x) · exp(−x²) + sqrt(|x|), split in 2 halves over 2 workers`,
+    );
+    out.push('');
+    out.push(disturbance(c));
+    out.push('');
+    out.push(computeTable(c));
+    const [alone, two] = c.ceiling;
+    if (alone?.steady !== undefined && two?.steady !== undefined) {
+      out.push('');
+      out.push(
+        `Ceiling of this machine: the same arithmetic with no arrays at all (kernelSpin) takes ${ms(alone.steady.median)} ms in-process and ${ms(two.steady.median)} ms as 2 halves in 2 fork children at once (min–max ${ms(two.steady.min)}–${ms(two.steady.max)}): **2 CPU-bound processes run ${(alone.steady.median / two.steady.median).toFixed(2)}× as fast as 1 here** (ideally 2×). No split above can beat that. Checks: ${checksCell(alone)}, ${checksCell(two)}.`,
+      );
+    }
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+export function writeReport(r: Results): { md: string; json: string } {
+  const suffix = r.mode === 'quick' ? '-quick' : '';
+  const md = new URL(`../results${suffix}.md`, import.meta.url);
+  const json = new URL(`../results${suffix}.json`, import.meta.url);
+  writeFileSync(md, toMarkdown(r));
+  writeFileSync(json, `${JSON.stringify(r, null, 2)}\n`);
+  return { md: md.pathname, json: json.pathname };
+}

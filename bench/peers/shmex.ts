@@ -1,0 +1,36 @@
+// shmex: the executor under test. Tasks are the module tasks of
+// workers/tasks.mjs (and workers/shmex-tasks.mjs for the empty() output).
+import { type Future, ProcessPoolExecutor } from 'shmex';
+import type * as ShmexTasks from '../workers/shmex-tasks.mjs';
+import type * as Tasks from '../workers/tasks.mjs';
+import { type PeerPool, TASKS_URL, type TaskName, warmAll } from './types.js';
+
+export class ShmexPool implements PeerPool {
+  readonly ex: ProcessPoolExecutor;
+  readonly tasks;
+  readonly shmexTasks;
+  readonly #workers: number;
+
+  constructor(workers: number) {
+    this.#workers = workers;
+    // The task modules are plain .mjs: the workers need no TypeScript loader (the peers get none either).
+    this.ex = new ProcessPoolExecutor({ maxWorkers: workers, execArgv: [] });
+    this.tasks = this.ex.module<typeof Tasks>(TASKS_URL);
+    this.shmexTasks = this.ex.module<typeof ShmexTasks>(
+      new URL('../workers/shmex-tasks.mjs', import.meta.url),
+    );
+  }
+
+  run(task: TaskName, x: Float64Array): Promise<unknown> {
+    const future: Future<unknown> = this.tasks[task](x);
+    return Promise.resolve(future);
+  }
+
+  warm(): Promise<void> {
+    return warmAll(this.#workers, () => Promise.resolve(this.tasks.noop()));
+  }
+
+  close(): Promise<void> {
+    return this.ex.shutdown();
+  }
+}

@@ -1,0 +1,139 @@
+// The benchmark suite: `npm run bench` (full, writes bench/results.{md,json})
+// or `npm run bench -- --quick` (a smoke run, writes bench/results-quick.*).
+// Exits non-zero if any result check fails or a shmex segment is left behind.
+import { statfsSync } from 'node:fs';
+import { listSegmentNames, trimSharedMemory } from 'shmex';
+import { Checks } from './lib/check.js';
+import { CpuWatch } from './lib/cpu.js';
+import { leftoverSegments } from './lib/leftovers.js';
+import { loadAverage, machineInfo } from './lib/machine.js';
+import { settle } from './lib/measure.js';
+import { MemorySampler } from './lib/memory.js';
+import { progress } from './lib/progress.js';
+import { type Results, writeReport } from './lib/report.js';
+import { runBigArrays, WORKERS } from './workloads/big-arrays.js';
+import { runCompute } from './workloads/compute.js';
+import { runReleaseLoops } from './workloads/release-loop.js';
+import { runTinyTasks } from './workloads/tiny-tasks.js';
+
+const quick = process.argv.includes('--quick');
+
+const CONFIG = quick
+  ? {
+      bigArrays: [
+        { id: '(a)', n: 2e6, warmupCalls: 2, timedCalls: 3, releaseIterations: 4 },
+        { id: '(b)', n: 2e5, warmupCalls: 2, timedCalls: 3, releaseIterations: 4 },
+      ],
+      tiny: { tasks: 200, rounds: 2, warmupTasks: 50 },
+      compute: { n: 2e6, warmupCalls: 1, timedCalls: 3 },
+    }
+  : {
+      bigArrays: [
+        { id: '(a)', n: 2e7, warmupCalls: 3, timedCalls: 11, releaseIterations: 12 },
+        { id: '(b)', n: 2e6, warmupCalls: 8, timedCalls: 25, releaseIterations: 30 },
+      ],
+      tiny: { tasks: 2000, rounds: 5, warmupTasks: 300 },
+      compute: { n: 2e7, warmupCalls: 2, timedCalls: 9 },
+    };
+
+const NOTES = [
+  `Every runner executes the same functions, imported from bench/workers/tasks.mjs (shmex loads them as a module task, the peers as their worker file, the fork child imports them). Pools have ${WORKERS} workers; no worker gets a TypeScript loader (execArgv: []).`,
+  'Every result is checked outside the timing (length, first and last element, exact sum of all elements; the input unchanged where it is passed by value); a failed check makes the run exit non-zero.',
+  '*Cold first call*: a fresh pool is made inside the timing and its first call awaited (starting the workers, loading the task module, first page faults). For in-process rows it is the first call in that workload.',
+  '*Steady*: another fresh pool, its workers started (a no-op on each) before the memory baseline; then the warm-up calls (memory sampled), then the timed calls back to back (no sampler running); median with min–max. Results are dropped after their check (no release()) except in the release() loop.',
+  'Big-array variants run one block after another, not interleaved call by call: shmex gives idle segments back after 2 s, so interleaving with peers that take a second per call would measure only its fresh-segment path, and each variant needs its own memory baseline. The in-process row is repeated at the end of each block as a drift check.',
+  '*× in-process* divides by the faster of the two in-process blocks of the section (the first row and the drift-check row at the end), so a drifting baseline never flatters a row; *speedup* in (d) likewise.',
+  '*Added peak memory*: sampled every ~10 ms by a worker thread during the warm-up calls: the sum over this process and all its descendants of (Pss − Pss_Shmem) from /proc/<pid>/smaps_rollup, plus the space used in /dev/shm (statfs), so each shared page counts once; peak minus the baseline taken just before the first warm-up call, with the pool idle. "× array" divides by the array size. Worker threads (piscina, tinypool) live in this process and are counted in it. Reading smaps_rollup costs about 5 ms per 160 MB mapped (the kernel walks the page tables), which is why the sampler does not run during the timed calls, and why with 160 MB arrays in flight the samples come every ~20–40 ms rather than 10 (meanIntervalMs in results.json).',
+  'piscina transfer: transferring detaches the sender’s array, so each call copies x first (x.slice(), inside the timing) and transfers the copy; the result comes back with Piscina.move(). The caller keeps its x, as in every other row.',
+  "workerpool process mode uses forkOpts { serialization: 'advanced' }: its default (JSON) would turn a Float64Array into an object with one key per element.",
+  'shmex arguments below its threshold (256 KiB) travel inline in the IPC message; larger ones through /dev/shm segments that are recycled while in use.',
+];
+
+/** Runs a section and notes how much CPU other processes took meanwhile. */
+async function watched<T>(run: () => Promise<T>): Promise<T & { othersCpuPercent: number }> {
+  const cpu = new CpuWatch();
+  const result = await run();
+  return { ...result, othersCpuPercent: cpu.othersPercent() };
+}
+
+async function main(): Promise<Results> {
+  const startedAt = performance.now();
+  const cpu = new CpuWatch();
+  const before = new Set(listSegmentNames());
+  const shm = statfsSync('/dev/shm');
+  const results: Results = {
+    mode: quick ? 'quick' : 'full',
+    ok: false,
+    machine: machineInfo(shm.blocks * shm.bsize),
+    durationS: 0,
+    config: CONFIG,
+    bigArrays: [],
+    checks: { passed: 0, failed: 0, failures: [] },
+    leftoverSegments: [],
+    othersCpuPercent: 0,
+    notes: NOTES,
+  };
+  const checks = new Checks();
+  const sampler = new MemorySampler(10);
+  progress.say(
+    `shmex benchmark${quick ? ' (quick)' : ''}: ${results.machine.cores} cores, Node.js ${results.machine.node}`,
+  );
+  try {
+    for (const size of CONFIG.bigArrays) {
+      const prefix = `${size.id} ${size.n.toExponential(0).replace('e+', 'e')}`;
+      progress.say(`\n${size.id} addOne on ${size.n} float64 (${(size.n * 8) / 1e6} MB)`);
+      const plan = {
+        warmupCalls: size.warmupCalls,
+        timedCalls: size.timedCalls,
+        cold: true,
+        sampler,
+      };
+      results.bigArrays.push(
+        await watched(async () => ({
+          id: size.id,
+          ...(await runBigArrays(prefix, size.n, plan, checks)),
+          releaseLoops: await runReleaseLoops(prefix, size.n, size.releaseIterations, sampler, checks),
+        })),
+      );
+    }
+    const tiny = CONFIG.tiny;
+    progress.say(`\n(c) ${tiny.tasks} tiny tasks, ${tiny.rounds} rounds`);
+    results.tinyTasks = await watched(() =>
+      runTinyTasks('(c)', tiny.tasks, tiny.rounds, tiny.warmupTasks, checks),
+    );
+    const compute = CONFIG.compute;
+    progress.say(`\n(d) compute-bound kernel on ${compute.n} float64, 2 halves`);
+    results.compute = await watched(() =>
+      runCompute(
+        '(d)',
+        compute.n,
+        { warmupCalls: compute.warmupCalls, timedCalls: compute.timedCalls, cold: false, sampler: undefined },
+        checks,
+      ),
+    );
+  } catch (error) {
+    checks.expect(false, `the benchmark threw: ${(error as Error)?.stack ?? String(error)}`);
+  } finally {
+    await sampler.close();
+    await settle();
+    trimSharedMemory();
+  }
+  results.leftoverSegments = await leftoverSegments(before);
+  checks.expect(
+    results.leftoverSegments.length === 0,
+    `shmex segments left in /dev/shm: ${results.leftoverSegments.join(', ')}`,
+  );
+  results.checks = { passed: checks.passed, failed: checks.failed, failures: checks.failures };
+  results.ok = checks.failed === 0;
+  results.durationS = (performance.now() - startedAt) / 1000;
+  results.machine.loadAverageAtEnd = loadAverage();
+  results.othersCpuPercent = cpu.othersPercent();
+  return results;
+}
+
+const results = await main();
+const files = writeReport(results);
+progress.say(
+  `\n${results.ok ? 'OK' : 'FAILED'}: ${results.checks.passed} checks passed, ${results.checks.failed} failed, in ${results.durationS.toFixed(0)} s. Wrote ${files.md} and ${files.json}.`,
+);
+process.exitCode = results.ok ? 0 : 1;

@@ -1,0 +1,7 @@
+// Types of tasks.mjs, for the TypeScript side of the benchmark.
+export declare function addOne(x: Float64Array): Float64Array;
+export declare function addOneInPlace(x: Float64Array): number;
+export declare function sum(x: Float64Array): number;
+export declare function kernel(x: Float64Array): Float64Array;
+export declare function kernelSpin(from: number, to: number): number;
+export declare function noop(): number;

@@ -1,0 +1,188 @@
+// Workload (c): many tiny tasks (a Float64Array of 1e3, the task returns its
+// sum) on pools of 2 workers. Throughput: all tasks submitted at once and
+// awaited together. Latency: one task at a time, each awaited before the next.
+// Peers are interleaved: every round runs each of them, in a rotated order.
+import type { Checks } from '../lib/check.js';
+import { settle } from '../lib/measure.js';
+import { fmtMs, progress } from '../lib/progress.js';
+import { type Summary, summarize } from '../lib/stats.js';
+import { ForkPool } from '../peers/fork.js';
+import { PiscinaPool } from '../peers/piscina.js';
+import { ShmexPool } from '../peers/shmex.js';
+import { TinypoolPool } from '../peers/tinypool.js';
+import type { PeerPool } from '../peers/types.js';
+import { WorkerpoolPool } from '../peers/workerpool.js';
+
+export const TINY_ELEMENTS = 1000;
+export const TINY_PEERS = ['shmex', 'piscina', 'tinypool', 'workerpool-process', 'fork-advanced'] as const;
+
+const LABELS: Record<(typeof TINY_PEERS)[number], string> = {
+  shmex: 'shmex (arrays below the threshold travel inline)',
+  piscina: 'piscina (worker threads)',
+  tinypool: 'tinypool (worker threads)',
+  'workerpool-process': "workerpool, process mode (serialization: 'advanced')",
+  'fork-advanced': "child_process.fork, 2 children, id-tagged ('advanced')",
+};
+
+export interface TinyPeerResult {
+  id: string;
+  label: string;
+  /** Tasks per second of each round. */
+  throughputPerRound: number[];
+  throughput?: Summary;
+  /** Median latency (µs) of each round. */
+  latencyMedianPerRound: number[];
+  latency?: Summary;
+  /** Over every latency sample of every round (µs). */
+  latencyAll?: { median: number; p10: number; p90: number; p99: number; n: number };
+  checksPassed: number;
+  failures: string[];
+}
+
+export interface TinyTasksResult {
+  tasks: number;
+  elements: number;
+  workers: number;
+  rounds: number;
+  warmupTasks: number;
+  peers: TinyPeerResult[];
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+export async function runTinyTasks(
+  prefix: string,
+  count: number,
+  rounds: number,
+  warmupTasks: number,
+  checks: Checks,
+): Promise<TinyTasksResult> {
+  const workers = 2;
+  // x_k[j] = (j mod 1000) / 2 + k, so task k's sum is 249750 + 1000 k (exact), and a mix-up shows.
+  const inputs = Array.from({ length: count }, (_, k) => {
+    const x = new Float64Array(TINY_ELEMENTS);
+    for (let j = 0; j < TINY_ELEMENTS; j++) x[j] = (j % 1000) / 2 + k;
+    return x;
+  });
+  const expected = (k: number) => 249750 + 1000 * k;
+  const makers: Record<(typeof TINY_PEERS)[number], () => PeerPool> = {
+    shmex: () => new ShmexPool(workers),
+    piscina: () => new PiscinaPool(workers),
+    tinypool: () => new TinypoolPool(workers),
+    'workerpool-process': () => new WorkerpoolPool(workers),
+    'fork-advanced': () => new ForkPool(workers),
+  };
+  const peers = TINY_PEERS.map((id) => ({
+    id,
+    pool: makers[id](),
+    result: {
+      id,
+      label: LABELS[id],
+      throughputPerRound: [],
+      latencyMedianPerRound: [],
+      checksPassed: 0,
+      failures: [],
+    } as TinyPeerResult,
+    latencies: [] as number[],
+  }));
+
+  const record = (peer: (typeof peers)[number], ok: boolean, what: string) => {
+    if (checks.expect(ok, `${prefix} ${peer.id} ${what}`)) peer.result.checksPassed++;
+    else peer.result.failures.push(what);
+  };
+  const checkAll = (peer: (typeof peers)[number], results: unknown[], where: string) => {
+    let wrong = 0;
+    let firstWrong = '';
+    results.forEach((r, k) => {
+      if (r !== expected(k)) {
+        if (wrong++ === 0) firstWrong = `task ${k} returned ${String(r)}, expected ${expected(k)}`;
+      }
+    });
+    record(peer, wrong === 0, `${where}: ${wrong} of ${results.length} results wrong (${firstWrong})`);
+  };
+
+  const throughputRun = async (peer: (typeof peers)[number], tasks: number): Promise<number> => {
+    const t0 = performance.now();
+    const results = await Promise.all(inputs.slice(0, tasks).map((x) => peer.pool.run('sum', x)));
+    const ms = performance.now() - t0;
+    checkAll(peer, results, 'throughput run');
+    return ms;
+  };
+  const latencyRun = async (peer: (typeof peers)[number], tasks: number): Promise<number[]> => {
+    const times: number[] = [];
+    const results: unknown[] = [];
+    for (let k = 0; k < tasks; k++) {
+      const t0 = performance.now();
+      results.push(await peer.pool.run('sum', inputs[k]!));
+      times.push((performance.now() - t0) * 1000);
+    }
+    checkAll(peer, results, 'latency run');
+    return times;
+  };
+
+  try {
+    progress.step(`${prefix} starting ${peers.length} pools of ${workers} workers, warm-up:`);
+    await Promise.all(peers.map((p) => p.pool.warm()));
+    for (const peer of peers) {
+      progress.update(`${peer.id}…`);
+      await throughputRun(peer, warmupTasks);
+      await latencyRun(peer, warmupTasks);
+    }
+    progress.done(`${warmupTasks} tasks each, throughput and latency`);
+    for (let round = 0; round < rounds; round++) {
+      const order = peers.map((_, i) => peers[(i + round) % peers.length]!);
+      progress.step(`${prefix} round ${round + 1}/${rounds}:`);
+      for (const peer of order) {
+        progress.update(`throughput ${peer.id}`);
+        const ms = await throughputRun(peer, count);
+        peer.result.throughputPerRound.push((count / ms) * 1000);
+      }
+      await settle();
+      for (const peer of order) {
+        progress.update(`latency ${peer.id}`);
+        const times = await latencyRun(peer, count);
+        peer.latencies.push(...times);
+        peer.result.latencyMedianPerRound.push(summarize(times).median);
+      }
+      await settle();
+      progress.done(
+        order
+          .map(
+            (p) =>
+              `${p.id} ${p.result.throughputPerRound.at(-1)!.toFixed(0)}/s ${fmtMs(p.result.latencyMedianPerRound.at(-1)!)}µs`,
+          )
+          .join(', '),
+      );
+    }
+  } catch (error) {
+    checks.expect(false, `${prefix} threw: ${(error as Error)?.stack ?? String(error)}`);
+  } finally {
+    await Promise.all(peers.map((p) => p.pool.close().catch(() => {})));
+    await settle();
+  }
+  for (const peer of peers) {
+    const r = peer.result;
+    if (r.throughputPerRound.length > 0) r.throughput = summarize(r.throughputPerRound);
+    if (r.latencyMedianPerRound.length > 0) r.latency = summarize(r.latencyMedianPerRound);
+    if (peer.latencies.length > 0) {
+      const sorted = [...peer.latencies].sort((a, b) => a - b);
+      r.latencyAll = {
+        median: summarize(sorted).median,
+        p10: quantile(sorted, 0.1),
+        p90: quantile(sorted, 0.9),
+        p99: quantile(sorted, 0.99),
+        n: sorted.length,
+      };
+    }
+  }
+  return {
+    tasks: count,
+    elements: TINY_ELEMENTS,
+    workers,
+    rounds,
+    warmupTasks,
+    peers: peers.map((p) => p.result),
+  };
+}
