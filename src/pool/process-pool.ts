@@ -4,6 +4,7 @@
 // dies fails only the item it was running and is replaced on demand.
 import { BrokenExecutorError, WorkerCrashedError } from '../errors.js';
 import type { Future, FutureControl } from '../future.js';
+import { CollectionPolicy } from '../shm/collect.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
 import { decode } from '../transfer/decode.js';
@@ -45,6 +46,14 @@ const livePools = new Set<ProcessPool>();
 process.on('exit', () => {
   for (const pool of livePools) pool.killWorkers();
 });
+
+/**
+ * Results dropped without release() hold their workers' segments until this
+ * process collects them; V8 collects lazily, so a loop over large results
+ * would pile up segments. After every 256 MiB of results, a collection (a few
+ * milliseconds on a small heap), at most every 100 ms.
+ */
+const parentCollection = new CollectionPolicy(256 * 1024 * 1024, 100);
 
 /** Tasks that take less than this (ms, on average) are sent several to a worker at a time. */
 const QUICK_TASK_MS = 1;
@@ -291,6 +300,7 @@ export class ProcessPool {
       return;
     }
     item.control.resolve(value);
+    if (outcome.leases.length > 0) parentCollection.note(this.#options.book.bytesTracked);
   }
 
   #onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null, previous: WorkerState): void {

@@ -1,8 +1,6 @@
 // The entry point of a worker process: receives tasks from the parent, runs
 // them, and sends back results (arrays through segments it creates) or errors.
 // Exits when the parent goes away.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { TaskClosureError } from '../errors.js';
 import type {
   FromWorker,
@@ -12,6 +10,7 @@ import type {
   ToWorker,
   WorkerConfig,
 } from '../pool/protocol.js';
+import { collectGarbage } from '../shm/collect.js';
 import { type Peer, type SegmentBook, segmentBook } from '../shm/segment-book.js';
 import { decode } from '../transfer/decode.js';
 import { type Encoded, encode } from '../transfer/encode.js';
@@ -19,9 +18,6 @@ import { serializeError } from '../transfer/remote-error.js';
 import { type TaskFunction, TaskLoader } from './task-loader.js';
 
 const loader = new TaskLoader();
-setFlagsFromString('--expose-gc');
-// gc() with options ({ type: 'minor' }) does not process FinalizationRegistry cells here; plain gc() does.
-const gc = runInNewContext('gc') as () => void;
 const IDLE_COLLECTION_MS = 5;
 let idleCollection: NodeJS.Timeout | undefined;
 let config: WorkerConfig = { shmDir: '/dev/shm', threshold: 0, receipts: '' };
@@ -133,9 +129,7 @@ function collectIfDue(): void {
     clearTimeout(idleCollection);
     idleCollection = undefined;
     collectedAt = book.bytesTracked;
-    // Twice: V8's deserializer keeps what it decoded until the deserializer itself is collected.
-    gc();
-    gc();
+    collectGarbage();
     return;
   }
   idleCollection ??= setTimeout(() => {
