@@ -48,14 +48,13 @@ export function from<C extends TypedArrayConstructor>(
   ctor: C,
   source: ArrayLike<number> | ArrayLike<bigint> | Iterable<number> | Iterable<bigint>,
 ): InstanceType<C> {
-  const Ctor = requireTypedArrayConstructor(ctor, 'from');
+  requireTypedArrayConstructor(ctor, 'from');
   const items =
     typeof (source as ArrayLike<unknown>)?.length === 'number'
       ? (source as ArrayLike<number>)
       : Array.from(source as Iterable<number>);
   const array = empty(ctor, items.length);
   (array as unknown as { set(items: ArrayLike<unknown>): void }).set(items);
-  void Ctor;
   return array;
 }
 
