@@ -14,11 +14,13 @@ import { encode } from './transfer/encode.js';
 
 /**
  * Arrays (buffers) of at least this many bytes travel through shared memory;
- * smaller ones are copied inline into the message. Measured on a 2-core
- * machine: below about 256 KiB, creating and mapping a segment costs more
- * than copying the bytes through the IPC channel (see bench/threshold.ts).
+ * smaller ones are copied inline into the message. Measured here with
+ * recycled segments (node --import tsx bench/threshold.ts): a segment round
+ * trip costs 0.83x the inline one at 16 KiB, 0.62x at 64 KiB, 0.44x at
+ * 128 KiB. 64 KiB is also the smallest segment, so nothing smaller is worth
+ * a segment of its own.
  */
-export const DEFAULT_THRESHOLD = 256 * 1024;
+export const DEFAULT_THRESHOLD = 64 * 1024;
 
 export interface ExecutorOptions {
   /** Worker processes at most. @default os.availableParallelism() */
@@ -29,7 +31,7 @@ export interface ExecutorOptions {
   initargs?: unknown[];
   /** A worker is replaced by a fresh one after this many tasks. @default unlimited */
   maxTasksPerChild?: number;
-  /** Buffers of at least this many bytes travel through shared memory. @default 262144 (256 KiB) */
+  /** Buffers of at least this many bytes travel through shared memory. @default 65536 (64 KiB) */
   threshold?: number;
   /** Directory of the shared-memory segments. @default '/dev/shm' */
   shmDir?: string;

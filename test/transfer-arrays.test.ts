@@ -9,7 +9,7 @@ import { guardSharedMemory } from './helpers/shm-guard.js';
 guardSharedMemory();
 
 const FIXTURE = new URL('./fixtures/transfer-tasks.js', import.meta.url);
-const BIG = 300 * 1024; // above the default threshold of 256 KiB
+const BIG = 300 * 1024; // above the default threshold (64 KiB)
 
 const KINDS: TypedArrayConstructor[] = [
   Int8Array,

@@ -22,7 +22,7 @@ import { guardSharedMemory } from './helpers/shm-guard.js';
 guardSharedMemory();
 
 const SHM = new URL('./fixtures/shm-tasks.js', import.meta.url);
-const BIG = 1 << 20; // 8 MiB of Float64: far above the 256 KiB threshold
+const BIG = 1 << 20; // 8 MiB of Float64: far above the default threshold
 const SMALL = 5; // 40 bytes: far below it
 
 function strings(x: TypedArray): string[] {
