@@ -160,7 +160,9 @@ static napi_value create(napi_env env, napi_callback_info info) {
     throw_errno(env, "mmap", err);
     return NULL;
   }
-  return wrap_mapping(env, base, size, 0, size);
+  napi_value buffer = wrap_mapping(env, base, size, 0, size);
+  if (buffer == NULL) unlink(path);
+  return buffer;
 }
 
 // attach(path, offset, length, writable, private): maps an existing file and

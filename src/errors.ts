@@ -38,11 +38,19 @@ export class WorkerCrashedError extends ShmexError {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly pid: number | undefined;
-  constructor(pid: number | undefined, exitCode: number | null, signal: NodeJS.Signals | null) {
+  constructor(
+    pid: number | undefined,
+    exitCode: number | null,
+    signal: NodeJS.Signals | null,
+    when?: string,
+  ) {
     const how = signal
       ? `was killed by signal ${signal}${signal === 'SIGABRT' ? ' (V8 aborts this way when a worker runs out of memory)' : ''}`
       : `exited with code ${exitCode}`;
-    super('ERR_SHMEX_WORKER_CRASHED', `the worker process (pid ${pid}) running this task ${how}`);
+    super(
+      'ERR_SHMEX_WORKER_CRASHED',
+      `the worker process (pid ${pid}) ${when === undefined ? `running this task ${how}` : `${how} ${when}`}`,
+    );
     this.exitCode = exitCode;
     this.signal = signal;
     this.pid = pid;

@@ -55,6 +55,53 @@ export type ModuleTasks<M> = {
     : never;
 };
 
+/** Options that make a process something else than a worker (run code given inline, a REPL, a test runner...). */
+const NOT_INHERITED = new Set([
+  '-e',
+  '--eval',
+  '-p',
+  '--print',
+  '-pe',
+  '-i',
+  '--interactive',
+  '-c',
+  '--check',
+  '--test',
+  '--watch',
+]);
+const NOT_INHERITED_WITH_VALUE = new Set([
+  '-e',
+  '--eval',
+  '-p',
+  '--print',
+  '-pe',
+  '--watch-path',
+  '--inspect-port',
+]);
+
+/**
+ * The parent's Node.js options minus those workers must not get: with
+ * `node -e code`, a worker inheriting `-e code` would run that code (and start
+ * workers of its own) instead of being a worker; debugger ports would clash.
+ */
+export function inheritableExecArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const flag = arg.split('=', 1)[0]!;
+    if (
+      NOT_INHERITED.has(flag) ||
+      NOT_INHERITED_WITH_VALUE.has(flag) ||
+      /^--(inspect|debug|test|watch)/.test(flag)
+    ) {
+      if (NOT_INHERITED_WITH_VALUE.has(arg)) i++; // its value is the next argument
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}
+
 function positiveInteger(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
@@ -93,7 +140,7 @@ export class ProcessPoolExecutor implements AsyncDisposable {
     if (typeof shmDir !== 'string' || shmDir === '') {
       throw new InvalidArgumentError('ProcessPoolExecutor: shmDir must be a directory path');
     }
-    const execArgv = options.execArgv ?? process.execArgv;
+    const execArgv = options.execArgv ?? inheritableExecArgv(process.execArgv);
     if (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string')) {
       throw new InvalidArgumentError('ProcessPoolExecutor: execArgv must be an array of strings');
     }

@@ -1,7 +1,7 @@
 // Function tasks travel as source text. Both sides need to turn that text
 // back into a function: the parent only compiles it (to fail fast at submit),
 // the worker compiles and evaluates it once and caches the result.
-import { Script } from 'node:vm';
+import { Script, type ScriptOptions, constants as vmConstants } from 'node:vm';
 import { InvalidTaskError } from './errors.js';
 
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
@@ -26,6 +26,16 @@ export interface CompiledSource {
   method: boolean;
 }
 
+/** Lets `await import(...)` work inside a function task, where this Node.js version allows it. */
+function scriptOptions(name: string): ScriptOptions {
+  const loader = (vmConstants as unknown as { USE_MAIN_CONTEXT_DEFAULT_LOADER?: unknown } | undefined)
+    ?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+  const filename = `shmex-task:${name || 'anonymous'}`;
+  return loader === undefined
+    ? { filename }
+    : ({ filename, importModuleDynamically: loader } as unknown as ScriptOptions);
+}
+
 /** Compiles a function's source, or throws InvalidTaskError saying why it cannot be a task. */
 export function compileTaskSource(source: string, name: string): CompiledSource {
   if (NATIVE.test(source)) {
@@ -42,7 +52,7 @@ export function compileTaskSource(source: string, name: string): CompiledSource 
   let firstError: unknown;
   for (const { code, method } of candidates(source)) {
     try {
-      return { script: new Script(code, { filename: `shmex-task:${name || 'anonymous'}` }), method };
+      return { script: new Script(code, scriptOptions(name)), method };
     } catch (error) {
       firstError ??= error;
     }

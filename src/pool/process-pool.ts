@@ -22,8 +22,8 @@ export interface WorkItem {
   future: Future<unknown>;
   /** The Future was moved to running (it may go back to the queue if its worker died before taking it). */
   started?: boolean;
-  /** The `seq` of the 'run' message it was sent in (see WorkerConfig.receipts). */
-  seq?: number;
+  /** Holds its worker took for segments its result passes on; given back if the result is lost. */
+  passedHolds?: string[];
   sentAt?: number;
 }
 
@@ -194,12 +194,9 @@ export class ProcessPool {
   #send(worker: Worker, items: WorkItem[]): void {
     worker.state = 'busy';
     const now = performance.now();
-    const seq = ++worker.sentSeq;
     worker.send({
       type: 'run',
-      seq,
       tasks: items.map((item) => {
-        item.seq = seq;
         item.sentAt = now;
         worker.inflight.push(item);
         for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 0) + 1);
@@ -241,6 +238,11 @@ export class ProcessPool {
   #onMessage(worker: Worker, message: FromWorker): void {
     switch (message.type) {
       case 'segments': {
+        const { task } = message.control;
+        if (message.control.type === 'hold' && task !== undefined) {
+          const item = worker.inflight.find((i) => i.id === task);
+          if (item !== undefined) (item.passedHolds ??= []).push(...message.control.names);
+        }
         if (message.control.type === 'free') {
           for (const name of message.control.names) {
             const held = worker.holds.get(name) ?? 0;
@@ -310,19 +312,24 @@ export class ProcessPool {
     // the rest of what it created goes, also what nobody mapped yet (a half-sent result, say).
     book.removePeer(worker);
     if (worker.owner !== undefined) removeSegmentsOf(worker.owner, book.store);
-    // The worker runs its tasks in order: only the first can have been running, and only
-    // if the worker had received it. The others never ran, and run elsewhere.
+    // The worker runs its tasks in the order sent, and counts in its receipts page those it
+    // started and finished. Of the tasks whose outcome never arrived: those it finished had
+    // their results lost with it, and the one it started last was running: they fail. The
+    // others never started (their arguments untouched): they run elsewhere.
     const items = worker.inflight.splice(0);
-    const received = worker.lastReceipt();
-    const crashed = items[0] !== undefined && items[0].seq! <= received ? items.shift() : undefined;
-    const requeued = items;
+    const { started, finished } = worker.progress();
+    const ran = Math.min(items.length, Math.max(0, started - worker.tasksRun));
+    const lost = items.slice(0, Math.min(ran, Math.max(0, finished - worker.tasksRun)));
+    const crashed = ran > lost.length ? items[ran - 1] : undefined;
+    const requeued = items.slice(ran);
     for (const item of requeued) {
       // Their argument holds go with them to the next worker.
       for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 1) - 1);
     }
-    // What it held of other processes' segments, it will never free.
+    // What it held of other processes' segments, it will never free; nor the results it lost.
     for (const [name, count] of worker.holds) for (let i = 0; i < count; i++) book.free([name]);
     worker.holds.clear();
+    for (const item of [...lost, ...(crashed ? [crashed] : [])]) book.free(item.passedHolds ?? []);
     if (this.#broken === undefined) this.#queue.unshift(...requeued);
     else {
       for (const item of requeued) {
@@ -330,9 +337,19 @@ export class ProcessPool {
         item.control.reject(this.#broken);
       }
     }
+    for (const item of lost) {
+      item.control.reject(
+        new WorkerCrashedError(
+          worker.pid,
+          code,
+          signal,
+          'after it finished this task, before its result was sent',
+        ),
+      );
+    }
     if (crashed !== undefined) {
       crashed.control.reject(new WorkerCrashedError(worker.pid, code, signal));
-    } else if (previous === 'starting' && !this.#closing && this.#broken === undefined) {
+    } else if (previous === 'starting' && this.#broken === undefined) {
       if (++this.#startupFailures >= MAX_STARTUP_FAILURES) {
         this.#breakPool(
           new BrokenExecutorError(

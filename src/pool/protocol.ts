@@ -16,10 +16,10 @@ export interface WorkerConfig {
   shmDir: string;
   threshold: number;
   /**
-   * A small segment where the worker writes the `seq` of each 'run' message as
-   * it receives it: after the worker dies, the parent reads which tasks it had
-   * (a task it never received runs elsewhere; the one it was running fails),
-   * at no cost per task.
+   * A small segment where the worker counts the tasks it has started and
+   * finished: after the worker dies, the parent reads which of the tasks it
+   * sent had run (their results lost: they fail), which was running (it
+   * fails), and which never started (they run elsewhere), at no cost per task.
    */
   receipts: string;
 }
@@ -40,8 +40,7 @@ export type TaskOutcome =
 export type ToWorker =
   | { type: 'init'; config: WorkerConfig; initializer?: TaskRef; initargs?: Encoded }
   /** Tasks to run one after another, in order. Short tasks go several to a message. */
-  /** `seq` numbers a worker's 'run' messages; it records the last one it received (see WorkerConfig.receipts). */
-  | { type: 'run'; seq: number; tasks: TaskMessage[] }
+  | { type: 'run'; tasks: TaskMessage[] }
   /** Holds and frees of segments (see shm/segment-book.ts), both ways. */
   | { type: 'segments'; control: SegmentControl }
   | { type: 'exit' };

@@ -37,8 +37,6 @@ export class WorkerProcess<Item = unknown> implements Peer {
   /** Segment holds this worker has been given and not freed yet, by name: given back if it dies. */
   readonly holds = new Map<string, number>();
 
-  /** 'run' messages sent so far; each carries its number. */
-  sentSeq = 0;
   /** The receipts segment (see WorkerConfig.receipts); '' if it could not be made. */
   readonly receiptsName: string;
   readonly #receipts: Float64Array | undefined;
@@ -46,11 +44,11 @@ export class WorkerProcess<Item = unknown> implements Peer {
 
   constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
     this.#store = store;
-    // Without receipts (no usable shared-memory directory) every task sent counts as received:
-    // a task sent to a worker that died idle then fails instead of running elsewhere.
+    // Without receipts (no usable shared-memory directory) every task sent counts as run:
+    // if the worker dies, they fail instead of running elsewhere.
     let name = newSegmentName();
     try {
-      this.#receipts = new Float64Array(native.create(store.path(name), 8), 0, 1);
+      this.#receipts = new Float64Array(native.create(store.path(name), 16), 0, 2);
     } catch {
       name = '';
     }
@@ -60,15 +58,19 @@ export class WorkerProcess<Item = unknown> implements Peer {
     const start = pid === undefined ? undefined : processStartTime(pid);
     this.owner = pid !== undefined && start !== undefined ? { pid, start } : undefined;
     this.child.on('message', (message: FromWorker) => events.message(this, message));
-    this.child.on('exit', (code, signal) => {
+    const ended = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (this.state === 'dead') return;
       this.receiptsMapped();
       const previous = this.state;
       this.state = 'dead';
       events.exit(this, code, signal, previous);
       if (this.#receipts !== undefined) native.release(this.#receipts.buffer as ArrayBuffer);
+    };
+    this.child.on('exit', ended);
+    // A process that could not be spawned (no pid: EMFILE, EAGAIN...) emits 'error' and no 'exit'.
+    this.child.on('error', () => {
+      if (this.child.pid === undefined || this.child.exitCode !== null) ended(this.child.exitCode, null);
     });
-    // A failed spawn also emits 'exit' (with code -2 and the like); the error itself adds nothing.
-    this.child.on('error', () => {});
   }
 
   /** The worker has mapped its receipts segment (or died): its name can go. */
@@ -76,9 +78,10 @@ export class WorkerProcess<Item = unknown> implements Peer {
     if (this.receiptsName !== '') this.#store.remove([this.receiptsName]);
   }
 
-  /** The `seq` of the last 'run' message the worker received. */
-  lastReceipt(): number {
-    return this.#receipts === undefined ? Number.POSITIVE_INFINITY : this.#receipts[0]!;
+  /** How many tasks the worker has started and finished, over its life. */
+  progress(): { started: number; finished: number } {
+    if (this.#receipts === undefined) return { started: Number.POSITIVE_INFINITY, finished: 0 };
+    return { started: this.#receipts[0]!, finished: this.#receipts[1]! };
   }
 
   get pid(): number | undefined {

@@ -8,7 +8,7 @@
 // release(). A borrower releases by sending 'free' to the owner; a process
 // that passes a borrowed segment on (zero-copy) first sends 'hold'. Workers
 // talk only to the parent, which routes a name to its owner by the pid in it.
-import { renameSync } from 'node:fs';
+import { linkSync } from 'node:fs';
 import { SharedMemoryError } from '../errors.js';
 import { native } from './native.js';
 import { type NpyLayout, npyHeaderLength, writeNpyHeader } from './npy-header.js';
@@ -35,6 +35,8 @@ export interface SegmentRef {
 export interface SegmentControl {
   type: 'free' | 'hold' | 'trimmed';
   names: string[];
+  /** For a 'hold' a worker takes for the result of this task (see SegmentBook.holdTag). */
+  task?: number;
 }
 
 /** Another process this one exchanges segments with. */
@@ -56,7 +58,7 @@ interface CachedMapping {
    * and remove it once our views and the tasks we lent it to are done with
    * it. `lent` counts those tasks.
    */
-  adopted?: { lent: number };
+  adopted?: { lent: number; formerName: string };
 }
 
 interface ViewInfo {
@@ -99,6 +101,8 @@ export class SegmentBook {
   /** In a worker: the parent, to which every name this process does not own is routed. */
   #upstream: Peer | undefined;
   readonly #outbox = new Map<Peer, { free: string[]; hold: string[] }>();
+  /** Tags the holds this process takes while set (a worker: the task whose result is encoded). */
+  holdTag: number | undefined;
   /** Bytes of arrays this process has mapped or made in segments, ever: their holds end only at GC. */
   bytesTracked = 0;
   #flushing = false;
@@ -121,10 +125,9 @@ export class SegmentBook {
     this.#upstream = peer;
   }
 
-  /** A peer died: stop routing to it and forget its cached segments (their views stay valid). */
   /**
    * A peer died. Its segments that arrays of ours still live in are adopted
-   * (returned: their names must be kept); the rest of its cache goes.
+   * (see CachedMapping.adopted); the rest of its cache goes.
    */
   removePeer(peer: Peer): void {
     if (peer.pid !== undefined && this.#peers.get(peer.pid) === peer) this.#peers.delete(peer.pid);
@@ -135,26 +138,37 @@ export class SegmentBook {
         this.#uncache(name, entry);
         continue;
       }
-      this.#cache.delete(name);
+      // A second name, ours, so sweeps see a live owner; the old one stays too, for tasks
+      // already encoded with it. Both go when our arrays and tasks are done with it.
       const adopted = newSegmentName();
       try {
-        renameSync(this.store.path(name), this.store.path(adopted));
+        linkSync(this.store.path(name), this.store.path(adopted));
       } catch {
         // Gone already: the arrays stay readable, but can no longer be passed on by name.
+        this.#cache.delete(name);
         entry.doomed = true;
         continue;
       }
+      entry.adopted = { lent: 0, formerName: name };
       entry.name = adopted;
-      entry.adopted = { lent: 0 };
       this.#cache.set(adopted, entry);
     }
   }
 
+  /** Both names of every adopted segment. */
+  adoptedNames(): string[] {
+    return [...new Set(this.#cache.values())]
+      .filter((entry) => entry.adopted !== undefined)
+      .flatMap((entry) => [entry.name, entry.adopted!.formerName]);
+  }
+
   #settleAdopted(entry: CachedMapping): void {
     if (entry.views > 0 || (entry.adopted?.lent ?? 0) > 0) return;
-    this.#cache.delete(entry.name);
-    this.store.remove([entry.name]);
+    const names = [entry.name, entry.adopted!.formerName];
+    for (const name of names) this.#cache.delete(name);
+    this.store.remove(names);
     native.release(entry.mapping);
+    this.pool.onTrim?.(names); // workers that cached it by reference unmap it
   }
 
   /** The segment an ArrayBuffer lives in, if it lives in one. */
@@ -361,7 +375,11 @@ export class SegmentBook {
     if (kind === 'hold') {
       // Holds go out at once: they must reach the owner before any free that follows them.
       this.#flush();
-      peer.sendControl({ type: 'hold', names: [name] });
+      peer.sendControl(
+        this.holdTag === undefined
+          ? { type: 'hold', names: [name] }
+          : { type: 'hold', names: [name], task: this.holdTag },
+      );
       return;
     }
     box.free.push(name);
@@ -402,9 +420,8 @@ export class SegmentBook {
    * segments the parent still holds arrays in: the parent adopts them.
    */
   namesToRemoveAtExit(): string[] {
-    if (process.connected === true) return this.pool.names(true);
-    const adopted = [...this.#cache].filter(([, entry]) => entry.adopted !== undefined).map(([name]) => name);
-    return [...this.pool.names(), ...adopted];
+    if (workerProcess && process.connected === true) return this.pool.names(true);
+    return [...this.pool.names(), ...this.adoptedNames()];
   }
 
   /** Frees idle segments now (an executor shut down). */
@@ -414,6 +431,17 @@ export class SegmentBook {
 }
 
 const books = new Map<string, SegmentBook>();
+let workerProcess = false;
+
+/** Called by a shmex worker at start: at exit it leaves the segments its parent holds arrays in. */
+export function markWorkerProcess(): void {
+  workerProcess = true;
+}
+
+/** Names of segments adopted by this process (both names of each), which sweeps must leave alone. */
+export function adoptedSegmentNames(): Set<string> {
+  return new Set([...books.values()].flatMap((book) => book.adoptedNames()));
+}
 
 /** Every book of this process, one per shared-memory directory used. */
 export function segmentBooks(): Iterable<SegmentBook> {

@@ -2,6 +2,7 @@
 // clean up. Only names of this project's pattern are ever touched.
 import { readdirSync } from 'node:fs';
 import { InvalidArgumentError } from '../errors.js';
+import { adoptedSegmentNames } from './segment-book.js';
 import {
   isOwnerAlive,
   parseSegmentName,
@@ -39,7 +40,10 @@ export function shmClear(options: ShmClearOptions = {}): string[] {
   }
   const store = new SegmentStore(options.dir ?? DEFAULT_SHM_DIR);
   const alive = new Map<string, boolean>();
+  // A dead worker's segments that this process adopted are in use, under both names.
+  const adopted = adoptedSegmentNames();
   const doomed = listSegmentNames(store.dir).filter((name) => {
+    if (adopted.has(name)) return false;
     if (options.all === true) return true;
     const owner = parseSegmentName(name)!;
     const key = `${owner.pid}.${owner.start}`;
@@ -56,7 +60,8 @@ export function shmClear(options: ShmClearOptions = {}): string[] {
 
 /** Removes every segment created by one (dead) process. */
 export function removeSegmentsOf(owner: SegmentOwner, store: SegmentStore): string[] {
-  const names = segmentNamesOf(owner, listSegmentNames(store.dir));
+  const adopted = adoptedSegmentNames();
+  const names = segmentNamesOf(owner, listSegmentNames(store.dir)).filter((name) => !adopted.has(name));
   store.remove(names);
   return names;
 }

@@ -11,17 +11,19 @@ import type {
   WorkerConfig,
 } from '../pool/protocol.js';
 import { collectGarbage } from '../shm/collect.js';
-import { type Peer, type SegmentBook, segmentBook } from '../shm/segment-book.js';
+import { markWorkerProcess, type Peer, type SegmentBook, segmentBook } from '../shm/segment-book.js';
 import { decode } from '../transfer/decode.js';
 import { type Encoded, encode } from '../transfer/encode.js';
 import { serializeError } from '../transfer/remote-error.js';
 import { type TaskFunction, TaskLoader } from './task-loader.js';
 
+markWorkerProcess();
 const loader = new TaskLoader();
 const IDLE_COLLECTION_MS = 5;
 let idleCollection: NodeJS.Timeout | undefined;
 let config: WorkerConfig = { shmDir: '/dev/shm', threshold: 0, receipts: '' };
-let receipts = new Float64Array(1);
+/** [tasks started, tasks finished] over this worker's life (see WorkerConfig.receipts). */
+let receipts = new Float64Array(2);
 let book: SegmentBook = segmentBook(config.shmDir);
 const parent: Peer = {
   pid: process.ppid,
@@ -41,8 +43,8 @@ function send(message: FromWorker, onLost?: () => void): void {
 }
 
 /** A function task that reads a variable it does not define gets an error that says why. */
-function explain(error: unknown, task: TaskRef): unknown {
-  if (task.kind !== 'source' || !(error instanceof ReferenceError)) return error;
+function explain(error: unknown, task: TaskRef | undefined): unknown {
+  if (task?.kind !== 'source' || !(error instanceof ReferenceError)) return error;
   const match = /^(\S+) is not defined$/.exec(error.message);
   if (match === null) return error;
   return new TaskClosureError(
@@ -74,7 +76,15 @@ async function call(task: TaskRef, args: Encoded, leases: string[], chunk: boole
 async function runOne(message: TaskMessage): Promise<TaskOutcome> {
   try {
     const result = await call(message.task, message.args, message.leases, message.chunk);
-    const payload = encode(result, { book, threshold: config.threshold, handover: true }, 'result');
+    // Holds this result takes on segments it passes on are tagged with the task: if its outcome
+    // is lost with this process, the parent gives them back.
+    book.holdTag = message.id;
+    let payload: ReturnType<typeof encode>;
+    try {
+      payload = encode(result, { book, threshold: config.threshold, handover: true }, 'result');
+    } finally {
+      book.holdTag = undefined;
+    }
     return { id: message.id, ok: true, result: payload.data, leases: payload.leases };
   } catch (error) {
     return { id: message.id, ok: false, error: serializeError(explain(error, message.task)) };
@@ -101,7 +111,9 @@ async function drain(): Promise<void> {
   while (queue.length > 0) {
     const message = queue.shift()!;
     const t0 = performance.now();
+    receipts[0]!++;
     outbox.push(await runOne(message));
+    receipts[1]!++;
     if (queue.length === 0 || performance.now() - t0 > QUICK_TASK_MS || outbox.length >= MAX_GATHERED)
       flush();
     collectIfDue();
@@ -140,7 +152,6 @@ function collectIfDue(): void {
 }
 
 function onRun(message: ToWorker & { type: 'run' }): void {
-  receipts[0] = message.seq;
   queue.push(...message.tasks);
   if (!draining) void drain();
 }
@@ -154,7 +165,7 @@ async function init(message: ToWorker & { type: 'init' }): Promise<void> {
   }
   try {
     if (config.receipts !== '')
-      receipts = new Float64Array(book.store.attach(config.receipts, 0, 8, false), 0, 1);
+      receipts = new Float64Array(book.store.attach(config.receipts, 0, 16, false), 0, 2);
     if (message.initializer !== undefined) {
       const fn = await loader.resolve(message.initializer);
       const args =
@@ -163,7 +174,7 @@ async function init(message: ToWorker & { type: 'init' }): Promise<void> {
     }
     send({ type: 'ready' });
   } catch (error) {
-    send({ type: 'init-failed', error: serializeError(explain(error, message.initializer!)) });
+    send({ type: 'init-failed', error: serializeError(explain(error, message.initializer)) });
   }
 }
 
