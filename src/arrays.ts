@@ -4,8 +4,7 @@
 // copy. release() hands an array's memory back at once instead of at GC.
 import { InvalidArgumentError } from './errors.js';
 import { quoteDescr } from './shm/npy-header.js';
-import { getPoolOptions, segmentBook, segmentBooks, setPoolOptions } from './shm/segment-book.js';
-import { DEFAULT_SHM_DIR } from './shm/segment-store.js';
+import { getPoolOptions, helperBook, segmentBooks, setPoolOptions } from './shm/segment-book.js';
 import {
   requireTypedArrayConstructor,
   type TypedArray,
@@ -29,7 +28,7 @@ export function empty<C extends TypedArrayConstructor>(ctor: C, n: number): Inst
   const count = length(n, 'empty');
   if (count === 0) return new Ctor(0) as InstanceType<C>;
   const kind = VIEW_KINDS[viewKindOf(new Ctor(0))!]!;
-  const buffer = segmentBook(DEFAULT_SHM_DIR).allocate(count * Ctor.BYTES_PER_ELEMENT, {
+  const buffer = helperBook().allocate(count * Ctor.BYTES_PER_ELEMENT, {
     descr: quoteDescr(kind.dtype),
     shape: [count],
   });

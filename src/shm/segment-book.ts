@@ -9,12 +9,13 @@
 // that passes a borrowed segment on (zero-copy) first sends 'hold'. Workers
 // talk only to the parent, which routes a name to its owner by the pid in it.
 import { linkSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { SharedMemoryError } from '../errors.js';
 import { native } from './native.js';
 import { type NpyLayout, npyHeaderLength, writeNpyHeader } from './npy-header.js';
 import { newSegmentName, parseSegmentName } from './segment-names.js';
 import { type PooledSegment, SegmentPool, type SegmentPoolOptions } from './segment-pool.js';
-import { SegmentStore } from './segment-store.js';
+import { DEFAULT_SHM_DIR, SegmentStore } from './segment-store.js';
 
 /**
  * How the receiver maps a segment: 'copy' (a copy made for it alone),
@@ -448,8 +449,21 @@ export function segmentBooks(): Iterable<SegmentBook> {
   return books.values();
 }
 
+let helperDir = DEFAULT_SHM_DIR;
+
+/** In a worker: empty(), zeros() and from() allocate in its executor's directory. */
+export function setHelperDirectory(dir: string): void {
+  helperDir = resolve(dir);
+}
+
+/** The book empty(), zeros() and from() allocate in. */
+export function helperBook(): SegmentBook {
+  return segmentBook(helperDir);
+}
+
 /** The process-wide book for a shared-memory directory. */
-export function segmentBook(dir: string): SegmentBook {
+export function segmentBook(directory: string): SegmentBook {
+  const dir = resolve(directory); // '/dev/shm/' and '/dev/shm' are one directory, one book
   let book = books.get(dir);
   if (book === undefined) {
     book = new SegmentBook(new SegmentStore(dir));

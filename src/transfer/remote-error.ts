@@ -15,7 +15,13 @@ export interface SerializedError {
   props: Record<string, unknown>;
   value?: unknown;
   pid: number;
+  /** The error's own `cause`, and an AggregateError's `errors`, serialized the same way. */
+  cause?: SerializedError;
+  errors?: SerializedError[];
 }
+
+/** How deep causes and aggregated errors are followed (they may form cycles). */
+const MAX_DEPTH = 4;
 
 function travels(value: unknown): boolean {
   try {
@@ -26,7 +32,7 @@ function travels(value: unknown): boolean {
   }
 }
 
-export function serializeError(error: unknown): SerializedError {
+export function serializeError(error: unknown, depth = 0): SerializedError {
   if (!(error instanceof Error)) {
     return {
       isError: false,
@@ -43,7 +49,7 @@ export function serializeError(error: unknown): SerializedError {
     const value = (error as unknown as Record<string, unknown>)[key];
     if (key !== 'name' && key !== 'message' && key !== 'stack' && travels(value)) props[key] = value;
   }
-  return {
+  const serialized: SerializedError = {
     isError: true,
     shmex: error instanceof errors.ShmexError,
     name: error.name,
@@ -52,6 +58,14 @@ export function serializeError(error: unknown): SerializedError {
     props,
     pid: process.pid,
   };
+  if (depth < MAX_DEPTH) {
+    if ('cause' in error && error.cause !== undefined)
+      serialized.cause = serializeError(error.cause, depth + 1);
+    if (error instanceof AggregateError && Array.isArray(error.errors)) {
+      serialized.errors = error.errors.map((e: unknown) => serializeError(e, depth + 1));
+    }
+  }
+  return serialized;
 }
 
 type ErrorClass = new (message?: string) => Error;
@@ -87,6 +101,8 @@ export function rebuildError(s: SerializedError): unknown {
   ) {
     error = Object.create((shmexClass as ErrorClass).prototype) as Error;
     Object.defineProperty(error, 'message', { value: s.message, writable: true, configurable: true });
+  } else if (s.errors !== undefined) {
+    error = new AggregateError(s.errors.map(rebuildError), s.message);
   } else {
     const Ctor = BUILTIN[s.name] ?? Error;
     error = new Ctor(s.message);
@@ -95,11 +111,10 @@ export function rebuildError(s: SerializedError): unknown {
     Object.defineProperty(error, 'name', { value: s.name, writable: true, configurable: true });
   Object.assign(error, s.props);
   if (s.stack !== undefined) {
-    Object.defineProperty(error, 'cause', {
-      value: new RemoteStack(s.stack, s.pid),
-      writable: true,
-      configurable: true,
-    });
+    // The worker's stack is the cause; the error's own cause, if any, is the cause of that.
+    const remote = new RemoteStack(s.stack, s.pid);
+    if (s.cause !== undefined) remote.cause = rebuildError(s.cause);
+    Object.defineProperty(error, 'cause', { value: remote, writable: true, configurable: true });
     // The parent's own stack says where the result arrived, which helps nobody: show the worker's.
     Object.defineProperty(error, 'stack', {
       value: `${s.stack}\n    at <worker process ${s.pid}>`,

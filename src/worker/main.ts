@@ -11,7 +11,13 @@ import type {
   WorkerConfig,
 } from '../pool/protocol.js';
 import { collectGarbage } from '../shm/collect.js';
-import { markWorkerProcess, type Peer, type SegmentBook, segmentBook } from '../shm/segment-book.js';
+import {
+  markWorkerProcess,
+  type Peer,
+  type SegmentBook,
+  segmentBook,
+  setHelperDirectory,
+} from '../shm/segment-book.js';
 import { decode } from '../transfer/decode.js';
 import { type Encoded, encode } from '../transfer/encode.js';
 import { serializeError } from '../transfer/remote-error.js';
@@ -158,7 +164,8 @@ function onRun(message: ToWorker & { type: 'run' }): void {
 
 async function init(message: ToWorker & { type: 'init' }): Promise<void> {
   config = message.config;
-  if (book.store.dir !== config.shmDir) {
+  setHelperDirectory(config.shmDir);
+  if (segmentBook(config.shmDir) !== book) {
     book = segmentBook(config.shmDir);
     book.setUpstream(parent);
     book.addPeer(parent);
