@@ -241,7 +241,7 @@ export class ProcessPool {
         const { task } = message.control;
         if (message.control.type === 'hold' && task !== undefined) {
           const item = worker.inflight.find((i) => i.id === task);
-          if (item !== undefined) (item.passedHolds ??= []).push(...message.control.names);
+          if (item !== undefined) item.passedHolds = [...(item.passedHolds ?? []), ...message.control.names];
         }
         if (message.control.type === 'free') {
           for (const name of message.control.names) {
