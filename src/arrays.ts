@@ -59,6 +59,10 @@ export function from<C extends TypedArrayConstructor>(
 
 type Releasable = ArrayBufferView | ArrayBuffer | RecordArray;
 
+function bufferOf(array: Releasable): ArrayBufferLike {
+  return array instanceof RecordArray || ArrayBuffer.isView(array) ? array.buffer : array;
+}
+
 /**
  * Gives an array's shared memory back now (to its owner's pool) instead of
  * when the array is garbage-collected, and makes the array unusable: its
@@ -67,8 +71,7 @@ type Releasable = ArrayBufferView | ArrayBuffer | RecordArray;
  * not live in shared memory (nothing happens to it).
  */
 export function release(array: Releasable): boolean {
-  const buffer =
-    array instanceof RecordArray ? array.buffer : ArrayBuffer.isView(array) ? array.buffer : array;
+  const buffer = bufferOf(array);
   if (!(buffer instanceof ArrayBuffer)) return false;
   for (const book of segmentBooks()) if (book.release(buffer)) return true;
   return false;
@@ -112,8 +115,7 @@ export function trimSharedMemory(): string[] {
 
 /** Whether an array lives in shared memory (and so travels to tasks without a copy). */
 export function inSharedMemory(array: Releasable): boolean {
-  const buffer =
-    array instanceof RecordArray ? array.buffer : ArrayBuffer.isView(array) ? array.buffer : array;
+  const buffer = bufferOf(array);
   return [...segmentBooks()].some((book) => book.infoOf(buffer) !== undefined);
 }
 

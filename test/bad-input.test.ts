@@ -2,15 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NotTransferableError, ProcessPoolExecutor } from 'shmex';
 import { guardSharedMemory } from './helpers/shm-guard.js';
+import { rejection } from './helpers/values.js';
 
 guardSharedMemory();
-
-async function rejection(promise: PromiseLike<unknown>): Promise<unknown> {
-  return promise.then(
-    () => assert.fail('expected a rejection'),
-    (error: unknown) => error,
-  );
-}
 
 test('subclasses of Array, Map and Set are rejected instead of losing their class', async () => {
   await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });

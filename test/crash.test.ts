@@ -9,20 +9,12 @@ import type * as Control from './fixtures/control-tasks.js';
 import { Gates, processGone, reaped, until } from './fixtures/control-tasks.js';
 import type * as Tasks from './fixtures/tasks.js';
 import { guardSharedMemory, ourSegments, segmentsSettled } from './helpers/shm-guard.js';
+import { rejection } from './helpers/values.js';
 
 guardSharedMemory();
 
 const CONTROL = new URL('./fixtures/control-tasks.js', import.meta.url);
 const TASKS = new URL('./fixtures/tasks.js', import.meta.url);
-
-async function rejection(promise: PromiseLike<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  assert.fail('expected the task to fail');
-}
 
 test('a worker killed with SIGKILL fails only its own task; tasks before and after complete', async () => {
   await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });

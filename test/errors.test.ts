@@ -13,19 +13,11 @@ import {
 } from 'shmex';
 import type * as Tasks from './fixtures/tasks.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
+import { rejection } from './helpers/values.js';
 
 guardSharedMemory();
 
 const TASKS = new URL('./fixtures/tasks.js', import.meta.url);
-
-async function rejection(promise: PromiseLike<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  assert.fail('expected the task to fail');
-}
 
 test("a module task's error arrives with its name, message, own fields and the worker's stack as cause", async () => {
   await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });

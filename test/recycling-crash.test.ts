@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  empty,
   from,
   listSegmentNames,
   type ModuleTasks,
@@ -20,6 +19,7 @@ import { Gates, reaped, until } from './fixtures/control-tasks.js';
 import type * as Shm from './fixtures/shm-tasks.js';
 import { ownSegments, segmentsOf } from './helpers/segments.js';
 import { guardSharedMemory, segmentsSettled } from './helpers/shm-guard.js';
+import { rampShm, sumOf } from './helpers/values.js';
 
 guardSharedMemory();
 
@@ -27,18 +27,6 @@ const SHM = new URL('./fixtures/shm-tasks.js', import.meta.url);
 const CONTROL = new URL('./fixtures/control-tasks.js', import.meta.url);
 const BIG = 1 << 20;
 const rampSum = (n: number) => (n * (n - 1)) / 2;
-
-function rampShm(n: number): Float64Array {
-  const x = empty(Float64Array, n);
-  for (let i = 0; i < n; i++) x[i] = i;
-  return x;
-}
-
-function sumOf(x: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i]!;
-  return s;
-}
 
 test('arrays a worker returned stay readable after it is killed; once dropped, no segment is left', async () => {
   const existing = new Set(listSegmentNames());

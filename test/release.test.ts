@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  empty,
   from,
   inSharedMemory,
   listSegmentNames,
@@ -17,18 +16,13 @@ import { Gates } from './fixtures/control-tasks.js';
 import type * as Shm from './fixtures/shm-tasks.js';
 import { familySegments } from './helpers/segments.js';
 import { guardSharedMemory, segmentsSettled } from './helpers/shm-guard.js';
+import { rampShm } from './helpers/values.js';
 
 guardSharedMemory();
 
 const SHM = new URL('./fixtures/shm-tasks.js', import.meta.url);
 const BIG = 1 << 20; // 8 MiB of Float64
 const ROUNDS = 40;
-
-function rampShm(n: number): Float64Array {
-  const x = empty(Float64Array, n);
-  for (let i = 0; i < n; i++) x[i] = i;
-  return x;
-}
 
 test('release(result) returns true and detaches it and every other view of its buffer; a second release returns false', async () => {
   await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });

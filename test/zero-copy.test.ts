@@ -18,6 +18,7 @@ import {
 import { Gates } from './fixtures/control-tasks.js';
 import type * as Shm from './fixtures/shm-tasks.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
+import { rampShm, sumOf } from './helpers/values.js';
 
 guardSharedMemory();
 
@@ -30,18 +31,6 @@ function strings(x: TypedArray): string[] {
 }
 
 /** 0, 1, 2, ... as a Float64Array in shared memory. */
-function rampShm(n: number): Float64Array {
-  const x = empty(Float64Array, n);
-  for (let i = 0; i < n; i++) x[i] = i;
-  return x;
-}
-
-function sumOf(x: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i]!;
-  return s;
-}
-
 const rampSum = (n: number) => (n * (n - 1)) / 2;
 
 test('from(), empty() and zeros() make arrays in shared memory; heap arrays are not', () => {
