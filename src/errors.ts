@@ -33,6 +33,30 @@ export class TimeoutError extends ShmexError {
   }
 }
 
+/**
+ * The task was stopped by the AbortSignal given in `withOptions({ signal })`:
+ * before it started (the Future is then cancelled) or while it ran (its
+ * worker process was stopped and replaced). `cause` is the signal's reason.
+ */
+export class AbortError extends ShmexError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_SHMEX_ABORTED', message, options);
+  }
+}
+
+/** The task ran longer than the `timeout` given in `withOptions({ timeout })`; its worker process was stopped and replaced. */
+export class TaskTimeoutError extends ShmexError {
+  /** The limit, in milliseconds. */
+  readonly timeout: number;
+  constructor(timeout: number) {
+    super(
+      'ERR_SHMEX_TASK_TIMEOUT',
+      `the task ran longer than its timeout of ${timeout} ms; its worker process was stopped and replaced`,
+    );
+    this.timeout = timeout;
+  }
+}
+
 /** The worker running the task died: exit, signal, or out of memory. */
 export class WorkerCrashedError extends ShmexError {
   readonly exitCode: number | null;

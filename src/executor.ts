@@ -1,10 +1,10 @@
 // ProcessPoolExecutor: the facade users see. It validates, encodes arguments
 // (arrays into shared memory) at submit time, and hands work to the pool.
 import { availableParallelism } from 'node:os';
-import { BrokenExecutorError, InvalidArgumentError, ShutdownError } from './errors.js';
+import { AbortError, BrokenExecutorError, InvalidArgumentError, ShutdownError } from './errors.js';
 import { Future, type FutureControl } from './future.js';
 import { type MapInputs, type MapOptions, mapTasks, splitMapArguments } from './map.js';
-import { ProcessPool, type WorkItem } from './pool/process-pool.js';
+import { ProcessPool, type TaskLimits, type WorkItem } from './pool/process-pool.js';
 import type { TaskRef } from './pool/protocol.js';
 import { type SegmentBook, segmentBook } from './shm/segment-book.js';
 import { DEFAULT_SHM_DIR } from './shm/segment-store.js';
@@ -46,7 +46,60 @@ export interface ShutdownOptions {
   cancelFutures?: boolean;
 }
 
+/** How tasks submitted through `withOptions(options)` may be stopped. */
+export interface TaskOptions {
+  /**
+   * Aborting it stops the task: one that has not started is cancelled; one
+   * that runs is stopped by killing its worker process, which is replaced.
+   * Either way its Future rejects with an AbortError whose cause is the
+   * signal's reason. @default none
+   */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds a task may run, counted from when a worker takes it; then it
+   * is stopped as by an abort and its Future rejects with a TaskTimeoutError.
+   * @default no limit
+   */
+  timeout?: number;
+}
+
 type AnyFunction = (...args: any[]) => any;
+
+/** What submits tasks: an executor, or an executor's `withOptions(...)` view. */
+export interface TaskRunner {
+  submit<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Future<Awaited<R>>;
+  submit(fn: ModuleFunction, ...args: unknown[]): Future<unknown>;
+  module<M>(url: string | URL): ModuleTasks<M>;
+  map<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    ...iterables: MapInputs<A>
+  ): AsyncIterableIterator<Awaited<R>>;
+  map<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    ...iterablesThenOptions: [...MapInputs<A>, MapOptions]
+  ): AsyncIterableIterator<Awaited<R>>;
+  /** The same runner, with these options over its own. */
+  withOptions(options: TaskOptions): TaskRunner;
+}
+
+function checkTaskOptions(options: unknown): TaskLimits {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('withOptions: options must be an object such as { signal, timeout }');
+  }
+  const { signal, timeout } = options as TaskOptions;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('withOptions: signal must be an AbortSignal (from an AbortController)');
+  }
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || timeout > 2 ** 31 - 1)) {
+    throw new InvalidArgumentError(
+      `withOptions: timeout must be a number of milliseconds > 0 and < 2^31, got ${String(timeout)}`,
+    );
+  }
+  const limits: TaskLimits = {};
+  if (signal !== undefined) limits.signal = signal;
+  if (timeout !== undefined) limits.timeout = timeout;
+  return limits;
+}
 
 /** The typed proxy of a task module: each exported function submits a task and returns its Future. */
 export type ModuleTasks<M> = {
@@ -112,7 +165,7 @@ function positiveInteger(value: unknown, name: string): number | undefined {
   return value;
 }
 
-export class ProcessPoolExecutor implements AsyncDisposable {
+export class ProcessPoolExecutor implements AsyncDisposable, TaskRunner {
   readonly #pool: ProcessPool;
   readonly #book: SegmentBook;
   readonly #threshold: number;
@@ -196,8 +249,14 @@ export class ProcessPoolExecutor implements AsyncDisposable {
   }
 
   /** @internal submits an already-resolved task; `args` is the argument list (or, for a chunk, the list of lists). */
-  submitRef(task: TaskRef, args: unknown, chunk: boolean): Future<unknown> {
+  submitRef(task: TaskRef, args: unknown, chunk: boolean, limits?: TaskLimits): Future<unknown> {
     this.#checkOpen();
+    if (limits?.signal?.aborted) {
+      // Nothing to encode nor to run: cancelled at once, as an abort while queued would.
+      return new Future<unknown>((c) => {
+        c.cancel(new AbortError('the task was aborted by its AbortSignal', { cause: limits.signal?.reason }));
+      });
+    }
     let item: WorkItem | undefined;
     let control!: FutureControl<unknown>;
     const future = new Future<unknown>(
@@ -217,6 +276,9 @@ export class ProcessPoolExecutor implements AsyncDisposable {
       return future;
     }
     item = { id: this.#nextId++, task, args: payload, chunk, control, future };
+    if (limits !== undefined && (limits.signal !== undefined || limits.timeout !== undefined)) {
+      item.limits = limits;
+    }
     this.#pool.enqueue(item);
     return future;
   }
@@ -229,8 +291,16 @@ export class ProcessPoolExecutor implements AsyncDisposable {
   submit<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Future<Awaited<R>>;
   submit(fn: ModuleFunction, ...args: unknown[]): Future<unknown>;
   submit(fn: AnyFunction | ModuleFunction, ...args: unknown[]): Future<unknown> {
+    return this.#submit(fn, args, undefined);
+  }
+
+  #submit(
+    fn: AnyFunction | ModuleFunction,
+    args: unknown[],
+    limits: TaskLimits | undefined,
+  ): Future<unknown> {
     this.#checkOpen();
-    return this.submitRef(this.#taskRef(fn, 'submit'), args, false);
+    return this.submitRef(this.#taskRef(fn, 'submit'), args, false, limits);
   }
 
   /**
@@ -238,6 +308,10 @@ export class ProcessPoolExecutor implements AsyncDisposable {
    * `url` is a URL (new URL('./tasks.js', import.meta.url)), an absolute path or a package name.
    */
   module<M>(url: string | URL): ModuleTasks<M> {
+    return this.#module<M>(url, undefined);
+  }
+
+  #module<M>(url: string | URL, limits: TaskLimits | undefined): ModuleTasks<M> {
     this.#checkOpen();
     const cache = new Map<string, AnyFunction>();
     moduleTaskRef(url, 'check', 'module');
@@ -248,7 +322,7 @@ export class ProcessPoolExecutor implements AsyncDisposable {
         let fn = cache.get(name);
         if (fn === undefined) {
           const ref = moduleTaskRef(url, name, 'module');
-          fn = (...args: unknown[]) => this.submitRef(ref, args, false);
+          fn = (...args: unknown[]) => this.submitRef(ref, args, false, limits);
           Object.defineProperty(fn, 'name', { value: name });
           this.#moduleFunctions.set(fn, ref);
           cache.set(name, fn);
@@ -273,10 +347,44 @@ export class ProcessPoolExecutor implements AsyncDisposable {
     ...iterablesThenOptions: [...MapInputs<A>, MapOptions]
   ): AsyncIterableIterator<Awaited<R>>;
   map(fn: AnyFunction | ModuleFunction, ...rest: unknown[]): AsyncIterableIterator<unknown> {
+    return this.#map(fn, rest, undefined);
+  }
+
+  #map(
+    fn: AnyFunction | ModuleFunction,
+    rest: unknown[],
+    limits: TaskLimits | undefined,
+  ): AsyncIterableIterator<unknown> {
     this.#checkOpen();
     const task = this.#taskRef(fn, 'map');
     const { iterables, options } = splitMapArguments(rest);
-    return mapTasks(this, task, iterables, options, this.#maxWorkers);
+    const submitter = {
+      submitRef: (ref: TaskRef, args: unknown, chunk: boolean) => this.submitRef(ref, args, chunk, limits),
+    };
+    return mapTasks(submitter, task, iterables, options, this.#maxWorkers);
+  }
+
+  /**
+   * This executor's submit, module and map, with per-task options: an
+   * AbortSignal and a timeout that stop a running task by replacing its
+   * worker process. `ex.withOptions({ timeout: 5000 }).submit(fn, x)`.
+   * Such tasks run one at a time in a worker (never batched with others).
+   */
+  withOptions(options: TaskOptions): TaskRunner {
+    const limits = checkTaskOptions(options);
+    const runner = {
+      submit: (fn: AnyFunction | ModuleFunction, ...args: unknown[]) => this.#submit(fn, args, limits),
+      module: <M>(url: string | URL) => this.#module<M>(url, limits),
+      map: (fn: AnyFunction | ModuleFunction, ...rest: unknown[]) => this.#map(fn, rest, limits),
+      withOptions: (more: TaskOptions) => {
+        const added = checkTaskOptions(more);
+        const signals = [limits.signal, added.signal].filter((s) => s !== undefined);
+        const merged: TaskOptions = { ...limits, ...added };
+        if (signals.length > 1) merged.signal = AbortSignal.any(signals);
+        return this.withOptions(merged);
+      },
+    };
+    return runner as TaskRunner;
   }
 
   /**

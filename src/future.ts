@@ -9,6 +9,8 @@ type State = 'pending' | 'running' | 'cancelled' | 'finished';
 export interface FutureControl<T> {
   /** pending -> running; false if the Future was cancelled meanwhile (then do not run it). */
   start(): boolean;
+  /** pending -> cancelled with this error (an abort); false if the Future had started. */
+  cancel(error: Error): boolean;
   resolve(value: T): void;
   reject(error: unknown): void;
 }
@@ -53,6 +55,7 @@ export class Future<T> implements PromiseLike<T> {
         this.#state = 'running';
         return true;
       },
+      cancel: (error) => this.#cancel(error),
       resolve: (value) => {
         if (this.#settle()) resolve(value);
       },
@@ -92,10 +95,14 @@ export class Future<T> implements PromiseLike<T> {
   /** Cancels the task if it has not started. Returns true if it is (now) cancelled. */
   cancel(): boolean {
     if (this.#state === 'cancelled') return true;
+    return this.#cancel(new CancelledError());
+  }
+
+  #cancel(error: Error): boolean {
     if (this.#state !== 'pending') return false;
     this.#state = 'cancelled';
     this.#failed = true;
-    this.#error = new CancelledError();
+    this.#error = error;
     // Rejects the awaited promise too, so nobody waits forever on a cancelled task.
     this.#reject(this.#error);
     this.#onCancel?.();
@@ -121,7 +128,7 @@ export class Future<T> implements PromiseLike<T> {
     return this.#within(limit, this.#promise);
   }
 
-  /** The task's error, or undefined if it succeeded; rejects if cancelled or after `timeoutMs`. */
+  /** The task's error, or undefined if it succeeded; rejects if cancelled (or aborted before it started) or after `timeoutMs`. */
   exception(timeoutMs?: number): Promise<unknown> {
     const limit = checkTimeout(timeoutMs, 'Future.exception');
     return this.#within(
@@ -129,7 +136,7 @@ export class Future<T> implements PromiseLike<T> {
       this.#promise.then(
         () => undefined,
         (error: unknown) => {
-          if (error instanceof CancelledError && this.#state === 'cancelled') throw error;
+          if (this.#state === 'cancelled') throw error;
           return error;
         },
       ),

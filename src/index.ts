@@ -11,6 +11,7 @@ export {
   zeros,
 } from './arrays.js';
 export {
+  AbortError,
   BrokenExecutorError,
   CancelledError,
   InvalidArgumentError,
@@ -21,6 +22,7 @@ export {
   ShutdownError,
   TaskClosureError,
   TaskNotFoundError,
+  TaskTimeoutError,
   TimeoutError,
   WorkerCrashedError,
 } from './errors.js';
@@ -30,6 +32,8 @@ export {
   type ModuleTasks,
   ProcessPoolExecutor,
   type ShutdownOptions,
+  type TaskOptions,
+  type TaskRunner,
 } from './executor.js';
 export { type DoneCallback, Future } from './future.js';
 export type { MapInputs, MapOptions } from './map.js';

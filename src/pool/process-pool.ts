@@ -2,7 +2,7 @@
 // worker processes. One place owns every state change: items move from the
 // queue to an idle worker and back out as a settled Future; a worker that
 // dies fails only the item it was running and is replaced on demand.
-import { BrokenExecutorError, WorkerCrashedError } from '../errors.js';
+import { AbortError, BrokenExecutorError, TaskTimeoutError, WorkerCrashedError } from '../errors.js';
 import type { Future, FutureControl } from '../future.js';
 import { CollectionPolicy } from '../shm/collect.js';
 import type { SegmentBook } from '../shm/segment-book.js';
@@ -25,6 +25,19 @@ export interface WorkItem {
   /** Holds its worker took for segments its result passes on; given back if the result is lost. */
   passedHolds?: string[];
   sentAt?: number;
+  /** How the task may be stopped while it runs; such a task runs alone in its worker. */
+  limits?: TaskLimits;
+  /** The worker it was sent to, while it is there. */
+  worker?: Worker;
+  /** Starts the timeout clock, when a worker takes the task. */
+  startTimer?: () => void;
+}
+
+/** Per-task ways to stop a task (see TaskOptions in executor.ts). */
+export interface TaskLimits {
+  signal?: AbortSignal;
+  /** Milliseconds from when a worker takes the task. */
+  timeout?: number;
 }
 
 export interface PoolOptions {
@@ -93,6 +106,7 @@ export class ProcessPool {
   }
 
   enqueue(item: WorkItem): void {
+    if (item.limits !== undefined) this.#watch(item, item.limits);
     this.#queue.push(item);
     // Tasks submitted in one go (a loop of submit(), map) are dispatched together, several to a message.
     if (!this.#pumpScheduled) {
@@ -102,6 +116,40 @@ export class ProcessPool {
         this.#pump();
       });
     }
+  }
+
+  /**
+   * Stops the item when its signal aborts or its time is up: if still queued,
+   * it is cancelled; if its worker has it, the worker is killed (it runs this
+   * task alone, see #dispatch) and replaced, and the Future rejects at once.
+   */
+  #watch(item: WorkItem, { signal, timeout }: TaskLimits): void {
+    let timer: NodeJS.Timeout | undefined;
+    const stop = (error: Error) => {
+      if (item.control.cancel(error)) return; // not started: drop() has freed it
+      const queuedAt = this.#queue.indexOf(item);
+      if (queuedAt >= 0) {
+        // Started once, then put back after its worker died: not in any worker now.
+        this.#queue.splice(queuedAt, 1);
+        this.#options.book.free(item.args.leases);
+      }
+      item.control.reject(error);
+      item.worker?.kill();
+    };
+    const onAbort = () =>
+      stop(new AbortError('the task was aborted by its AbortSignal', { cause: signal?.reason }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeout !== undefined) {
+      item.startTimer = () => {
+        clearTimeout(timer); // sent again after its first worker died: the clock restarts
+        timer = setTimeout(() => stop(new TaskTimeoutError(timeout)), timeout);
+        timer.unref();
+      };
+    }
+    item.future.addDoneCallback(() => {
+      signal?.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+    });
   }
 
   /** A queued item was cancelled: drop it and free its argument segments. */
@@ -166,10 +214,14 @@ export class ProcessPool {
     const depth = this.#taskMs < QUICK_TASK_MS ? PREFETCH : 1;
     const limit = this.#options.maxTasksPerChild;
     const batches = new Map<Worker, WorkItem[]>();
-    const room = (w: Worker) => {
+    const room = (w: Worker, next: WorkItem) => {
       if (w.state !== 'idle' && w.state !== 'busy') return 0;
+      const taken = w.inflight.length + (batches.get(w)?.length ?? 0);
+      // A task that may be stopped runs alone: stopping it kills its worker, and nothing else with it.
+      if (taken > 0 && (next.limits !== undefined || w.inflight[0]?.limits !== undefined)) return 0;
+      if (batches.get(w)?.[0]?.limits !== undefined) return 0;
       const left = limit === undefined ? depth : Math.min(depth, limit - w.tasksRun);
-      return left - w.inflight.length - (batches.get(w)?.length ?? 0);
+      return left - taken;
     };
     const ready = [...this.#workers].sort((a, b) => a.inflight.length - b.inflight.length);
     let placed = true;
@@ -177,7 +229,7 @@ export class ProcessPool {
       placed = false;
       for (const worker of ready) {
         if (this.#queue.length === 0) break;
-        if (room(worker) <= 0) continue;
+        if (room(worker, this.#queue[0]!) <= 0) continue;
         const item = this.#queue.shift()!;
         // false: cancelled meanwhile; drop() already freed it.
         if (!item.started && !item.control.start()) continue;
@@ -198,6 +250,8 @@ export class ProcessPool {
       type: 'run',
       tasks: items.map((item) => {
         item.sentAt = now;
+        item.worker = worker;
+        item.startTimer?.();
         worker.inflight.push(item);
         for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 0) + 1);
         return {
@@ -284,6 +338,7 @@ export class ProcessPool {
     const at = worker.inflight.findIndex((item) => item.id === outcome.id);
     if (at < 0) return;
     const [item] = worker.inflight.splice(at, 1) as [WorkItem];
+    item.worker = undefined;
     worker.tasksRun++;
     // Service time: from the later of sending and the previous result, to this result.
     const now = performance.now();
@@ -321,7 +376,9 @@ export class ProcessPool {
     const ran = Math.min(items.length, Math.max(0, started - worker.tasksRun));
     const lost = items.slice(0, Math.min(ran, Math.max(0, finished - worker.tasksRun)));
     const crashed = ran > lost.length ? items[ran - 1] : undefined;
-    const requeued = items.slice(ran);
+    for (const item of items) item.worker = undefined;
+    // Those already settled (aborted, timed out) are not run again.
+    const requeued = items.slice(ran).filter((item) => !item.future.done());
     for (const item of requeued) {
       // Their argument holds go with them to the next worker.
       for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 1) - 1);
