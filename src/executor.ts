@@ -6,6 +6,7 @@ import { Future, type FutureControl } from './future.js';
 import { type MapInputs, type MapOptions, mapTasks, splitMapArguments } from './map.js';
 import { ProcessPool, type TaskLimits, type WorkItem } from './pool/process-pool.js';
 import type { TaskRef } from './pool/protocol.js';
+import { chooseDirectory } from './shm/directory-choice.js';
 import { type SegmentBook, segmentBook } from './shm/segment-book.js';
 import { DEFAULT_SHM_DIR } from './shm/segment-store.js';
 import { shmClear } from './shm/sweep.js';
@@ -35,6 +36,14 @@ export interface ExecutorOptions {
   threshold?: number;
   /** Directory of the shared-memory segments. @default '/dev/shm' */
   shmDir?: string;
+  /**
+   * Used instead of `shmDir` when, as the executor starts, `shmDir` is missing,
+   * not writable, or has less than 1 GiB free (a container's small /dev/shm),
+   * and this directory is usable. Best on a tmpfs too; on a disk, the page
+   * cache still shares the pages, but the kernel may write them out.
+   * @default none
+   */
+  fallbackDir?: string;
   /** Node.js options of the worker processes. @default process.execArgv */
   execArgv?: string[];
 }
@@ -173,6 +182,7 @@ export class ProcessPoolExecutor implements AsyncDisposable, TaskRunner {
   /** Functions of module proxies, so they can be passed to submit() and map() as tasks. */
   readonly #moduleFunctions = new WeakMap<AnyFunction, TaskRef>();
   readonly #maxWorkers: number;
+  readonly #shmDir: string;
   #nextId = 1;
   #shutdown = false;
 
@@ -189,10 +199,14 @@ export class ProcessPoolExecutor implements AsyncDisposable, TaskRunner {
       );
     }
     this.#threshold = Math.max(threshold, 1); // empty buffers always travel inline
-    const shmDir = options.shmDir ?? DEFAULT_SHM_DIR;
-    if (typeof shmDir !== 'string' || shmDir === '') {
-      throw new InvalidArgumentError('ProcessPoolExecutor: shmDir must be a directory path');
+    for (const key of ['shmDir', 'fallbackDir'] as const) {
+      const dir = options[key];
+      if (dir !== undefined && (typeof dir !== 'string' || dir === '')) {
+        throw new InvalidArgumentError(`ProcessPoolExecutor: ${key} must be a directory path`);
+      }
     }
+    const shmDir = chooseDirectory(options.shmDir ?? DEFAULT_SHM_DIR, options.fallbackDir).dir;
+    this.#shmDir = shmDir;
     const execArgv = options.execArgv ?? inheritableExecArgv(process.execArgv);
     if (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string')) {
       throw new InvalidArgumentError('ProcessPoolExecutor: execArgv must be an array of strings');
@@ -224,6 +238,11 @@ export class ProcessPoolExecutor implements AsyncDisposable, TaskRunner {
       initializer,
       initargs,
     });
+  }
+
+  /** The directory this executor's segments go to: `shmDir`, or `fallbackDir` if it was taken. */
+  get shmDir(): string {
+    return this.#shmDir;
   }
 
   /** The number of worker processes this executor runs at most. */
