@@ -3,9 +3,7 @@
 // shmClear({ all: true }) runs on private directories only: on /dev/shm it
 // would remove the live segments of any shmex process running meanwhile.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, test } from 'node:test';
@@ -17,35 +15,10 @@ import {
   shmClear,
   trimSharedMemory,
 } from 'shmex';
+import { deadOwner, segmentName, self } from './helpers/segments.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
-
-interface Owner {
-  pid: number;
-  start: string;
-}
-
-/** pid and start time (field 22 of /proc/<pid>/stat) out of a stat line. */
-function parseStat(text: string): Owner {
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { pid: Number.parseInt(text, 10), start: fields[19]! };
-}
-
-const self: Owner = parseStat(readFileSync('/proc/self/stat', 'latin1'));
-
-/** A process that has exited: `cat` prints its own stat line, then is waited for. */
-function deadOwner(): Owner {
-  const cat = spawnSync('cat', ['/proc/self/stat'], { encoding: 'latin1' });
-  assert.equal(cat.status, 0);
-  const owner = parseStat(cat.stdout);
-  assert.ok(owner.pid > 0 && /^\d+$/.test(owner.start));
-  return owner;
-}
-
-function segmentName(owner: Owner): string {
-  return `shmex.${owner.pid}.${owner.start}.${randomBytes(12).toString('hex')}`;
-}
 
 const made: string[] = [];
 const dirs: string[] = [];

@@ -2,6 +2,9 @@
 // segments exist now that this process or one of its live workers made
 // (unlike ourSegments() in shm-guard.ts, nothing is trimmed first), and a
 // full garbage collection for tests that drop arrays on purpose.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -65,4 +68,32 @@ export async function eventually(
     if (collectGarbage) gc();
     await tick(20);
   }
+}
+
+export interface Owner {
+  pid: number;
+  start: string;
+}
+
+/** pid and start time (field 22 of /proc/<pid>/stat) out of a stat line. */
+function parseStat(text: string): Owner {
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { pid: Number.parseInt(text, 10), start: fields[19]! };
+}
+
+/** This process as a segment owner. */
+export const self: Owner = parseStat(readFileSync('/proc/self/stat', 'latin1'));
+
+/** A process that has exited: `cat` prints its own stat line, then is waited for. */
+export function deadOwner(): Owner {
+  const cat = spawnSync('cat', ['/proc/self/stat'], { encoding: 'latin1' });
+  assert.equal(cat.status, 0);
+  const owner = parseStat(cat.stdout);
+  assert.ok(owner.pid > 0 && /^\d+$/.test(owner.start));
+  return owner;
+}
+
+/** A segment name of `owner`, as shmex would make one. */
+export function segmentName(owner: Owner): string {
+  return `shmex.${owner.pid}.${owner.start}.${randomBytes(12).toString('hex')}`;
 }
