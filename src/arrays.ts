@@ -120,6 +120,24 @@ export function inSharedMemory(array: Releasable): boolean {
 }
 
 /**
+ * The path of the segment an array lives in: a `.npy` file (header, then the
+ * data 64-byte aligned) that numpy reads with `np.load(path, mmap_mode='r')`.
+ * Undefined for an array not in shared memory, or one mapped copy-on-write
+ * (a task's zero-copy input), whose writes are this process's own. The file
+ * holds the array's whole buffer; it is valid while the array is alive.
+ */
+export function segmentPath(array: Releasable): string | undefined {
+  const buffer = bufferOf(array);
+  for (const book of segmentBooks()) {
+    const info = book.infoOf(buffer);
+    if (info === undefined) continue;
+    if (info.privateCopy) return undefined;
+    return book.store.path(info.cached?.name ?? info.name);
+  }
+  return undefined;
+}
+
+/**
  * Passes an array by reference: the task maps it shared, so its writes reach
  * the caller's array. The array must live in shared memory (made with
  * empty/zeros/from, or returned by a task). Use it as an argument of submit,

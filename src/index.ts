@@ -6,6 +6,7 @@ export {
   inSharedMemory,
   release,
   type SharedMemoryOptions,
+  segmentPath,
   shared,
   trimSharedMemory,
   zeros,
