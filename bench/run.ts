@@ -134,6 +134,6 @@ async function main(): Promise<Results> {
 const results = await main();
 const files = writeReport(results);
 progress.say(
-  `\n${results.ok ? 'OK' : 'FAILED'}: ${results.checks.passed} checks passed, ${results.checks.failed} failed, in ${results.durationS.toFixed(0)} s. Wrote ${files.md} and ${files.json}.`,
+  `\n${results.ok ? 'OK' : 'FAILED'}: ${results.checks.passed} checks passed, ${results.checks.failed} failed, in ${results.durationS.toFixed(0)} s. Wrote ${files.md}, ${files.json}${files.svg ? ` and ${files.svg}` : ''}.`,
 );
 process.exitCode = results.ok ? 0 : 1;

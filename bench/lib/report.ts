@@ -5,6 +5,7 @@ import type { BigArraysResult } from '../workloads/big-arrays.js';
 import type { ComputeResult } from '../workloads/compute.js';
 import type { ReleaseLoopResult } from '../workloads/release-loop.js';
 import type { TinyTasksResult } from '../workloads/tiny-tasks.js';
+import { ratioChart } from './chart.js';
 import type { MachineInfo } from './machine.js';
 import type { VariantResult } from './measure.js';
 
@@ -60,7 +61,7 @@ function table(header: string[], rows: string[][]): string {
 }
 
 /** The faster of the in-process blocks (the first row and the drift check at the end): the conservative base. */
-function inProcessBase(variants: VariantResult[]): number | undefined {
+export function inProcessBase(variants: VariantResult[]): number | undefined {
   const medians = variants
     .filter((v) => v.id === 'in-process' || v.id === 'in-process-again')
     .flatMap((v) => (v.steady === undefined ? [] : [v.steady.median]));
@@ -243,11 +244,16 @@ export function toMarkdown(r: Results): string {
   return out.join('\n');
 }
 
-export function writeReport(r: Results): { md: string; json: string } {
+export function writeReport(r: Results): { md: string; json: string; svg?: string } {
   const suffix = r.mode === 'quick' ? '-quick' : '';
   const md = new URL(`../results${suffix}.md`, import.meta.url);
   const json = new URL(`../results${suffix}.json`, import.meta.url);
   writeFileSync(md, toMarkdown(r));
   writeFileSync(json, `${JSON.stringify(r, null, 2)}\n`);
-  return { md: md.pathname, json: json.pathname };
+  const first = r.bigArrays[0];
+  const chart = first === undefined ? undefined : ratioChart(first);
+  if (chart === undefined) return { md: md.pathname, json: json.pathname };
+  const svg = new URL(`../results${suffix}.svg`, import.meta.url);
+  writeFileSync(svg, chart);
+  return { md: md.pathname, json: json.pathname, svg: svg.pathname };
 }
