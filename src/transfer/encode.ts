@@ -4,6 +4,7 @@
 // ones inline,
 // everything else through V8's serializer. Nothing of the caller's value is
 // modified; on any failure the holds taken so far are given back.
+import { types } from 'node:util';
 import { Serializer } from 'node:v8';
 import { NotTransferableError } from '../errors.js';
 import { quoteDescr } from '../shm/npy-header.js';
@@ -94,6 +95,8 @@ class Scan {
   readonly #seen = new Set<object>();
   readonly #threshold: number;
   readonly #book: SegmentBook;
+  /** Inside an Error's cause: V8 serializes it, so only what V8 carries as it is may sit there. */
+  #inErrorCause = 0;
 
   constructor(threshold: number, book: SegmentBook) {
     this.#threshold = threshold;
@@ -132,6 +135,27 @@ class Scan {
         throw new NotTransferableError(renderPath(path), 'it is a symbol', 'Use a string instead.');
       }
       return;
+    }
+    if (types.isProxy(value)) {
+      throw new NotTransferableError(
+        renderPath(path),
+        'it is a Proxy, which V8 cannot serialize',
+        'Pass the object it stands for, or a plain copy of it.',
+      );
+    }
+    // Checked before #seen: the same object may sit both next to an Error and in its cause.
+    if (
+      this.#inErrorCause > 0 &&
+      (value instanceof SharedReference ||
+        value instanceof RecordArray ||
+        isShared(value as ArrayBufferLike) ||
+        (!isPlainObject(value) && wrapperOf(value) !== undefined))
+    ) {
+      throw new NotTransferableError(
+        renderPath(path),
+        "it sits in an Error's cause, where only plain values, arrays and buffers can travel",
+        'Put it next to the error instead.',
+      );
     }
     if (this.#seen.has(value)) return;
     this.#seen.add(value);
@@ -226,6 +250,19 @@ class Scan {
       }
       for (const key of Object.keys(value))
         this.visit((value as Record<string, unknown>)[key], step(path, key));
+      return;
+    }
+    if (value instanceof Error) {
+      // V8 serializes an Error's own data property 'cause' (not its other fields): check it too.
+      const cause = Object.getOwnPropertyDescriptor(value, 'cause');
+      if (cause !== undefined && 'value' in cause) {
+        this.#inErrorCause++;
+        try {
+          this.visit(cause.value, step(path, 'cause'));
+        } finally {
+          this.#inErrorCause--;
+        }
+      }
       return;
     }
     if (PLAIN_BUILTINS.some((ctor) => value instanceof ctor)) return;
@@ -331,15 +368,33 @@ class Specials {
 class PayloadSerializer extends Serializer {
   readonly #buffers: Map<ArrayBufferLike, BufferEntry>;
   readonly #markers: Map<object, number> | undefined;
+  readonly #label: string;
 
-  constructor(buffers: Map<ArrayBufferLike, BufferEntry>, markers: Map<object, number> | undefined) {
+  constructor(
+    buffers: Map<ArrayBufferLike, BufferEntry>,
+    markers: Map<object, number> | undefined,
+    label: string,
+  ) {
     super();
     this.#buffers = buffers;
     this.#markers = markers;
+    this.#label = label;
     // Not in @types/node, but a documented part of v8.Serializer.
     (
       this as unknown as { _setTreatArrayBufferViewsAsHostObjects(flag: boolean): void }
     )._setTreatArrayBufferViewsAsHostObjects(true);
+  }
+
+  /**
+   * What V8 throws for a value it cannot clone that the scan let through: a
+   * NotTransferableError too, with the whole value's label for a path.
+   */
+  _getDataCloneError(message: string): Error {
+    return new NotTransferableError(
+      this.#label,
+      `V8 cannot serialize a value inside it (${message})`,
+      'Pass plain data only.',
+    );
   }
 
   _writeHostObject(object: object): void {
@@ -442,7 +497,7 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
     }
     const specials = scan.needsCopy ? new Specials(scan.buffers) : undefined;
     const root = specials ? specials.copy(value) : value;
-    const serializer = new PayloadSerializer(scan.buffers, specials?.markers);
+    const serializer = new PayloadSerializer(scan.buffers, specials?.markers, label);
     serializer.writeHeader();
     serializer.writeUint32(WIRE_VERSION);
     writeBufferTable(serializer, scan.buffers.values(), scan.buffers.size);
