@@ -67,13 +67,20 @@ export class WorkerCrashedError extends ShmexError {
     exitCode: number | null,
     signal: NodeJS.Signals | null,
     when?: string,
+    /** What made it exit, when the worker could tell (an uncaught exception). */
+    cause?: unknown,
   ) {
     const how = signal
       ? `was killed by signal ${signal}${signal === 'SIGABRT' ? ' (V8 aborts this way when a worker runs out of memory)' : ''}`
       : `exited with code ${exitCode}`;
+    const why =
+      cause === undefined
+        ? ''
+        : ` after an error no task caught: ${(cause as Error)?.message ?? String(cause)}`;
     super(
       'ERR_SHMEX_WORKER_CRASHED',
-      `the worker process (pid ${pid}) ${when === undefined ? `running this task ${how}` : `${how} ${when}`}`,
+      `the worker process (pid ${pid}) ${when === undefined ? `running this task ${how}` : `${how} ${when}`}${why}`,
+      cause === undefined ? undefined : { cause },
     );
     this.exitCode = exitCode;
     this.signal = signal;

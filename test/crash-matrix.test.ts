@@ -243,7 +243,12 @@ for (const how of ['exception', 'rejection'] as const) {
     assert.equal(await gates.started('running'), doomedPid);
     const queued = crash.echo('queued');
     writeFileSync(gates.path('trigger'), '');
-    assert.ok(isCrash(await rejection(running), 1, null));
+    const error = await rejection(running);
+    assert.ok(isCrash(error, 1, null));
+    // The worker said why before it exited: the error is the cause, and the message names it.
+    assert.equal((error as Error).cause instanceof Error, true);
+    assert.equal(((error as Error).cause as Error).message, `late ${how}, outside any task`);
+    assert.match((error as Error).message, new RegExp(`after an error no task caught: late ${how}`));
     assert.equal(await queued, 'queued');
     gates.release('bystander');
     assert.equal(await bystander, 'unaffected');

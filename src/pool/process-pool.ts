@@ -307,6 +307,9 @@ export class ProcessPool {
         this.#options.book.onControl(message.control);
         return;
       }
+      case 'fatal':
+        worker.fatalError = rebuildError(message.error);
+        return;
       case 'ready':
         worker.receiptsMapped();
         this.#startupFailures = 0;
@@ -401,11 +404,12 @@ export class ProcessPool {
           code,
           signal,
           'after it finished this task, before its result was sent',
+          worker.fatalError,
         ),
       );
     }
     if (crashed !== undefined) {
-      crashed.control.reject(new WorkerCrashedError(worker.pid, code, signal));
+      crashed.control.reject(new WorkerCrashedError(worker.pid, code, signal, undefined, worker.fatalError));
     } else if (previous === 'starting' && this.#broken === undefined) {
       if (++this.#startupFailures >= MAX_STARTUP_FAILURES) {
         this.#breakPool(

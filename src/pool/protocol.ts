@@ -50,4 +50,6 @@ export type FromWorker =
   | { type: 'init-failed'; error: SerializedError }
   /** Outcomes of finished tasks, in the order they ran. */
   | { type: 'results'; outcomes: TaskOutcome[] }
+  /** An error no task caught (a throw in a timer, an unhandled rejection): the worker exits next. */
+  | { type: 'fatal'; error: SerializedError }
   | { type: 'segments'; control: SegmentControl };

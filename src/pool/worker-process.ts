@@ -34,6 +34,8 @@ export class WorkerProcess<Item = unknown> implements Peer {
   lastResultAt = 0;
   /** Ids of function sources this worker has compiled. */
   readonly knownSources = new Set<number>();
+  /** The error no task caught that this worker reported before exiting, if any. */
+  fatalError: unknown;
   /** Segment holds this worker has been given and not freed yet, by name: given back if it dies. */
   readonly holds = new Map<string, number>();
 

@@ -192,5 +192,28 @@ process.on('message', (message: ToWorker) => {
   else if (message.type === 'exit') process.exit(0);
 });
 
+/**
+ * An error no task caught (thrown in a timer, a rejection nobody handled):
+ * the worker is in an unknown state, so it exits, as Node would, after
+ * printing the error and telling the parent, which fails the task running
+ * then with this error as the cause and starts another worker.
+ */
+function fatal(error: unknown): void {
+  process.off('uncaughtException', fatal);
+  process.off('unhandledRejection', fatal);
+  console.error('shmex worker: an error no task caught; this worker exits:', error);
+  const exit = () => process.exit(1);
+  if (!process.connected) exit();
+  setTimeout(exit, 1000); // if the message cannot be written in time
+  process.send!(
+    { type: 'fatal', error: serializeError(error) } satisfies FromWorker,
+    undefined,
+    undefined,
+    exit,
+  );
+}
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+
 // The parent is gone (exited, killed): nobody will read our results.
 process.on('disconnect', () => process.exit(0));
