@@ -24,8 +24,12 @@ function length(value: unknown, where: string): number {
 
 /** A typed array of `n` elements in shared memory. Its contents are unspecified (recycled memory): fill it. */
 export function empty<C extends TypedArrayConstructor>(ctor: C, n: number): InstanceType<C> {
-  const Ctor = requireTypedArrayConstructor(ctor, 'empty');
-  const count = length(n, 'empty');
+  return allocate(ctor, n, 'empty');
+}
+
+function allocate<C extends TypedArrayConstructor>(ctor: C, n: number, where: string): InstanceType<C> {
+  const Ctor = requireTypedArrayConstructor(ctor, where);
+  const count = length(n, where);
   if (count === 0) return new Ctor(0) as InstanceType<C>;
   const kind = VIEW_KINDS[viewKindOf(new Ctor(0))!]!;
   const buffer = helperBook().allocate(count * Ctor.BYTES_PER_ELEMENT, {
@@ -37,8 +41,8 @@ export function empty<C extends TypedArrayConstructor>(ctor: C, n: number): Inst
 
 /** A typed array of `n` zeros in shared memory. */
 export function zeros<C extends TypedArrayConstructor>(ctor: C, n: number): InstanceType<C> {
-  const array = empty(ctor, n);
-  (array as TypedArray).fill(0 as never);
+  const array = allocate(ctor, n, 'zeros');
+  (array as TypedArray).fill((isBigIntArray(array) ? 0n : 0) as never);
   return array;
 }
 
@@ -48,16 +52,29 @@ export function from<C extends TypedArrayConstructor>(
   source: ArrayLike<number> | ArrayLike<bigint> | Iterable<number> | Iterable<bigint>,
 ): InstanceType<C> {
   requireTypedArrayConstructor(ctor, 'from');
+  if (source === null || (typeof source !== 'object' && typeof source !== 'string')) {
+    throw new InvalidArgumentError(`from: source must be an array-like or iterable, got ${String(source)}`);
+  }
   const items =
-    typeof (source as ArrayLike<unknown>)?.length === 'number'
+    typeof (source as ArrayLike<unknown>).length === 'number'
       ? (source as ArrayLike<number>)
       : Array.from(source as Iterable<number>);
-  const array = empty(ctor, items.length);
-  (array as unknown as { set(items: ArrayLike<unknown>): void }).set(items);
+  const array = allocate(ctor, items.length, 'from');
+  try {
+    (array as unknown as { set(items: ArrayLike<unknown>): void }).set(items);
+  } catch (error) {
+    release(array as unknown as Releasable);
+    const wants = isBigIntArray(array) ? 'bigint values' : 'numbers, not bigints';
+    throw new InvalidArgumentError(`from: ${ctor.name} holds ${wants}: ${(error as Error).message}`);
+  }
   return array;
 }
 
 type Releasable = ArrayBufferView | ArrayBuffer | RecordArray;
+
+function isBigIntArray(array: unknown): boolean {
+  return array instanceof BigInt64Array || array instanceof BigUint64Array;
+}
 
 function bufferOf(array: Releasable): ArrayBufferLike {
   return array instanceof RecordArray || ArrayBuffer.isView(array) ? array.buffer : array;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { NotTransferableError, ProcessPoolExecutor } from 'shmex';
+import { from, NotTransferableError, ProcessPoolExecutor, release, zeros } from 'shmex';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 import { rejection } from './helpers/values.js';
 
@@ -50,4 +50,33 @@ test("a task's own error class named like a shmex error is not turned into the s
   assert.equal(error.name, 'TimeoutError');
   assert.equal((error as { code?: string }).code, undefined);
   assert.equal(error.message, 'mine');
+});
+
+test('zeros and from: bigint arrays work, mixed number/bigint sources and bad sizes throw InvalidArgumentError naming the call', () => {
+  const z = zeros(BigInt64Array, 3);
+  assert.deepEqual([...z], [0n, 0n, 0n]);
+  assert.equal(release(z), true);
+  const b = from(BigUint64Array, [1n, 2n]);
+  assert.deepEqual([...b], [1n, 2n]);
+  assert.equal(release(b), true);
+  assert.throws(() => from(BigInt64Array, [1, 2]), {
+    code: 'ERR_SHMEX_INVALID_ARGUMENT',
+    message: /^from: BigInt64Array holds bigint values/,
+  });
+  assert.throws(() => from(Float64Array, [1n]), {
+    code: 'ERR_SHMEX_INVALID_ARGUMENT',
+    message: /^from: Float64Array holds numbers, not bigints/,
+  });
+  assert.throws(() => from(Float64Array, 5 as never), {
+    code: 'ERR_SHMEX_INVALID_ARGUMENT',
+    message: /^from: source/,
+  });
+  assert.throws(() => zeros(Float64Array, -1), {
+    code: 'ERR_SHMEX_INVALID_ARGUMENT',
+    message: /^zeros: length/,
+  });
+  assert.throws(() => from(Array as never, [1]), {
+    code: 'ERR_SHMEX_INVALID_ARGUMENT',
+    message: /^from: expected a TypedArray constructor/,
+  });
 });

@@ -72,3 +72,19 @@ test('a task that released its zero-copy input, then lost with its worker, does 
   release(y);
   release(x);
 });
+
+test('without a receipts page (unusable shmDir), a crash mid-batch fails every task it was sent; none hangs', async () => {
+  // No shared memory at all: the worker cannot count what it ran, so every task it had is failed.
+  await using ex = new ProcessPoolExecutor({ maxWorkers: 1, shmDir: '/no/such/shmex/dir' });
+  await warm(ex);
+  const futures = Array.from({ length: 10 }, (_, i) =>
+    i === 5 ? ex.submit(() => process.exit(3)) : ex.submit(quick, i),
+  );
+  const outcomes = await Promise.allSettled(futures);
+  assert.equal(outcomes.length, 10, 'every Future settled');
+  const failed = outcomes.filter((o) => o.status === 'rejected');
+  assert.ok(failed.length >= 1);
+  for (const o of failed) assert.ok((o as PromiseRejectedResult).reason instanceof WorkerCrashedError);
+  for (const [i, o] of outcomes.entries()) if (o.status === 'fulfilled') assert.equal(o.value, i);
+  assert.equal(await ex.submit(quick, 42), 42, 'the pool goes on');
+});

@@ -379,6 +379,8 @@ export class ProcessPool {
     const ran = Math.min(items.length, Math.max(0, started - worker.tasksRun));
     const lost = items.slice(0, Math.min(ran, Math.max(0, finished - worker.tasksRun)));
     const crashed = ran > lost.length ? items[ran - 1] : undefined;
+    // Without a receipts page every task sent counts as started: those before the last fail too.
+    const unknown = items.slice(lost.length, Math.max(lost.length, ran - 1));
     for (const item of items) item.worker = undefined;
     // Those already settled (aborted, timed out) are not run again.
     const requeued = items.slice(ran).filter((item) => !item.future.done());
@@ -389,13 +391,25 @@ export class ProcessPool {
     // What it held of other processes' segments, it will never free; nor the results it lost.
     for (const [name, count] of worker.holds) for (let i = 0; i < count; i++) book.free([name]);
     worker.holds.clear();
-    for (const item of [...lost, ...(crashed ? [crashed] : [])]) book.free(item.passedHolds ?? []);
+    for (const item of [...lost, ...unknown, ...(crashed ? [crashed] : [])])
+      book.free(item.passedHolds ?? []);
     if (this.#broken === undefined) this.#queue.unshift(...requeued);
     else {
       for (const item of requeued) {
         book.free(item.args.leases);
         item.control.reject(this.#broken);
       }
+    }
+    for (const item of unknown) {
+      item.control.reject(
+        new WorkerCrashedError(
+          worker.pid,
+          code,
+          signal,
+          'before it could tell whether it had run this task',
+          worker.fatalError,
+        ),
+      );
     }
     for (const item of lost) {
       item.control.reject(
