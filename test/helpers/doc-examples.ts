@@ -1,7 +1,8 @@
 // Runs the TypeScript examples of a Markdown document: a ```ts block whose
-// first line is `// name.ts` is written as that file; a block that starts
-// with an import is a program, run with tsx; its expected output is the
-// comment after each console.log call.
+// first line is `// name.ts` (other than `// main.ts`) is written as that
+// file, a module the programs import; a block that starts with an import (or
+// `// main.ts`, then an import) is a program, run with tsx; its expected
+// output is the comment after each console.log call.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -34,7 +35,7 @@ export function prepareExamples(markdownPath: string, dir: string): DocProgram[]
   const programs: DocProgram[] = [];
   tsBlocks(readFileSync(markdownPath, 'utf8')).forEach((code, index) => {
     const fileName = /^\/\/ ([\w./-]+\.ts)\n/.exec(code)?.[1];
-    if (fileName !== undefined && !code.includes("from 'shmex'")) {
+    if (fileName !== undefined && fileName !== 'main.ts') {
       writeFileSync(join(dir, fileName), code);
     } else if (/^(\/\/ [\w./-]+\.ts\n)?import /.test(code)) {
       const expected = [...code.matchAll(/console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]!);

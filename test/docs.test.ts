@@ -1,0 +1,32 @@
+// The examples of docs/api.md and docs/design.md, run as README.md's are
+// (see readme.test.ts): each program must exit 0 and print what its comments
+// say. A task module that imports shmex is written with `from "shmex"`:
+// prepareExamples() takes a `// name.ts` block containing `from 'shmex'` for
+// a program.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { prepareExamples, runProgram } from './helpers/doc-examples.js';
+import { guardSharedMemory } from './helpers/shm-guard.js';
+
+guardSharedMemory();
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+
+for (const doc of ['api', 'design']) {
+  // Inside the package, so `import 'shmex'` resolves to this build; one directory per document.
+  const dir = fileURLToPath(new URL(`./docs-examples/${doc}/`, import.meta.url));
+  const programs = prepareExamples(`${root}docs/${doc}.md`, dir);
+
+  test(`docs/${doc}.md has runnable examples`, () => {
+    assert.ok(programs.length >= 2, `found ${programs.length} programs`);
+  });
+
+  for (const program of programs) {
+    test(`docs/${doc}.md example ${program.index} runs and prints what it says`, () => {
+      const { stdout, stderr, status } = runProgram(program, dir);
+      assert.equal(status, 0, `exit ${status}\n${stderr}`);
+      assert.deepEqual(stdout.trim().split('\n'), program.expected);
+    });
+  }
+}
