@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +45,16 @@ static napi_status throw_errno(napi_env env, const char* syscall, int err) {
     case ENAMETOOLONG: name = "ENAMETOOLONG"; break;
     case ENOTDIR: name = "ENOTDIR"; break;
     case EOPNOTSUPP: name = "EOPNOTSUPP"; break;
+    case EROFS: name = "EROFS"; break;
+    case EISDIR: name = "EISDIR"; break;
+    case EAGAIN: name = "EAGAIN"; break;
+    case EDQUOT: name = "EDQUOT"; break;
+    case EIO: name = "EIO"; break;
+    case EBADF: name = "EBADF"; break;
+    case ENODEV: name = "ENODEV"; break;
+    case ENXIO: name = "ENXIO"; break;
+    case EOVERFLOW: name = "EOVERFLOW"; break;
+    case EINTR: name = "EINTR"; break;
     default: break;
   }
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
@@ -180,7 +192,10 @@ static napi_value attach(napi_env env, napi_callback_info info) {
     return NULL;
   napi_get_value_bool(env, argv[3], &writable);
   napi_get_value_bool(env, argv[4], &priv);
-  int fd = open(path, ((writable && !priv) ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+  // O_NONBLOCK: a FIFO put where a segment was expected must fail (fstat below), not block
+  // open() until someone writes to it. It changes nothing for a regular file.
+  int fd = open(path,
+                ((writable && !priv) ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     throw_errno(env, "open", errno);
     return NULL;
@@ -255,6 +270,33 @@ static napi_value release(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// discard(mapping): gives the pages of a segment mapped shared and writable by
+// create/attach back to its file system now (MADV_REMOVE punches them out of
+// the file), even while other processes still map it. For a segment nobody
+// uses any more and that is about to be unlinked: the space is free at once,
+// not when the last process that mapped it unmaps it. Whatever still maps it
+// reads zeros afterwards. False for any other buffer or one already released.
+static napi_value discard(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_value result;
+  mapping_t* m = NULL;
+  bool is_ab = false;
+  napi_is_arraybuffer(env, argv[0], &is_ab);
+  if (!is_ab || napi_unwrap(env, argv[0], (void**)&m) != napi_ok || m == NULL || m->is_view ||
+      m->base == NULL) {
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  if (madvise(m->base, m->length, MADV_REMOVE) != 0) {
+    throw_errno(env, "madvise", errno);
+    return NULL;
+  }
+  napi_get_boolean(env, true, &result);
+  return result;
+}
+
 static void finalize_view(napi_env env, void* data, void* hint) {
   (void)data;
   mapping_t* m = hint;
@@ -325,6 +367,32 @@ static napi_value unlink_path(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// dieWithParent(on): while on, this process is killed (SIGKILL) when its
+// parent dies, even if it is stuck in synchronous code and cannot notice the
+// lost IPC channel. A worker turns it on while it runs tasks and off when
+// idle (then it exits on its own, cleaning up). Returns false if the parent
+// is already gone (the caller exits).
+static napi_value die_with_parent(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool on = false;
+  int32_t parent = 0;
+  if (argc < 2 || napi_get_value_bool(env, argv[0], &on) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &parent) != napi_ok) {
+    napi_throw_type_error(env, NULL, "dieWithParent(on: boolean, parentPid: number)");
+    return NULL;
+  }
+  if (prctl(PR_SET_PDEATHSIG, on ? SIGKILL : 0) != 0) {
+    throw_errno(env, "prctl", errno);
+    return NULL;
+  }
+  napi_value result;
+  // The parent may have died before the signal was armed: then it never comes.
+  napi_get_boolean(env, getppid() == (pid_t)parent, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"create", NULL, create, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -332,6 +400,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"release", NULL, release, NULL, NULL, NULL, napi_enumerable, NULL},
       {"view", NULL, view, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unlink", NULL, unlink_path, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"discard", NULL, discard, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dieWithParent", NULL, die_with_parent, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

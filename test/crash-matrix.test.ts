@@ -267,9 +267,10 @@ interface Tree {
  * arrays, kills it with SIGKILL, and waits for its workers to exit. Returns the tree's pids and
  * the segments it had just before the kill.
  */
-async function killParentTree(gates: Gates): Promise<{ tree: Tree; before: string[] }> {
+async function killParentTree(gates: Gates, spin = false): Promise<{ tree: Tree; before: string[] }> {
   const script = fileURLToPath(new URL('./fixtures/killed-parent.js', import.meta.url));
-  const child = spawn(process.execPath, [script, gates.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = spin ? [script, gates.dir, 'spin'] : [script, gates.dir];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<NodeJS.Signals | null>((resolve) =>
     child.on('exit', (_code, signal) => resolve(signal)),
   );
@@ -301,26 +302,26 @@ async function killParentTree(gates: Gates): Promise<{ tree: Tree; before: strin
     assert.ok(segmentsOf(pid).length >= 1, `worker ${pid} holds a segment of its own`);
   child.kill('SIGKILL');
   assert.equal(await exited, 'SIGKILL');
-  // A worker whose parent is gone exits (its IPC channel closes), with its own segments.
+  // A worker running a task when its parent dies is killed with it, even one stuck in synchronous code.
   await until(() => tree.workers.every(processGone), 'the orphaned workers have exited', 10_000);
-  for (const pid of tree.workers) assert.deepEqual(segmentsOf(pid), [], `worker ${pid} removed its segments`);
   return { tree, before };
 }
 
-test('a parent killed with SIGKILL: its workers exit, and shmClear() or a new executor removes what the tree left', async () => {
+test('a parent killed with SIGKILL: its workers die with it (also one stuck in synchronous code), and shmClear() or a new executor removes what the tree left', async () => {
   using gates = new Gates();
   const first = await killParentTree(gates);
   const left = first.before.filter((name) => listSegmentNames().includes(name));
   assert.ok(left.length >= 2, 'the killed parent could not remove its own segments');
   const removed = shmClear();
   for (const name of left) assert.ok(removed.includes(name), `shmClear() removed ${name}`);
-  assert.deepEqual(segmentsOf(first.tree.pid), []);
+  for (const pid of [first.tree.pid, ...first.tree.workers]) assert.deepEqual(segmentsOf(pid), []);
 
   using gates2 = new Gates();
-  const second = await killParentTree(gates2);
+  const second = await killParentTree(gates2, true);
   assert.ok(segmentsOf(second.tree.pid).length >= 2);
   const ex = new ProcessPoolExecutor({ maxWorkers: 1 });
-  assert.deepEqual(segmentsOf(second.tree.pid), [], 'a new executor removed the dead tree segments');
+  for (const pid of [second.tree.pid, ...second.tree.workers])
+    assert.deepEqual(segmentsOf(pid), [], 'a new executor removed the dead tree segments');
   assert.equal(await ex.submit(() => 'alive'), 'alive');
   await ex.shutdown();
 });

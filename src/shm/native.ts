@@ -13,6 +13,10 @@ export interface NativeShm {
   release(buffer: ArrayBuffer): boolean;
   /** Removes a name; false if it was already gone. */
   unlink(path: string): boolean;
+  /** Frees a create/attach mapping's pages in its file now (MADV_REMOVE); false for any other buffer. */
+  discard(mapping: ArrayBuffer): boolean;
+  /** While on, SIGKILL this process when its parent dies; false if `parentPid` is no longer its parent. */
+  dieWithParent(on: boolean, parentPid: number): boolean;
 }
 
 const require = createRequire(import.meta.url);

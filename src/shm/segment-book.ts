@@ -107,6 +107,7 @@ export class SegmentBook {
   /** Bytes of arrays this process has mapped or made in segments, ever: their holds end only at GC. */
   bytesTracked = 0;
   #flushing = false;
+  #flushSoon = false;
 
   constructor(store: SegmentStore, options: SegmentPoolOptions = poolOptions) {
     this.store = store;
@@ -316,6 +317,15 @@ export class SegmentBook {
     this.#registry.unregister(buffer);
     native.release(buffer as ArrayBuffer);
     this.#dropped({ name: info.name, cached: info.cached });
+    // Frees are batched until a later turn; an explicit release goes out before this turn ends,
+    // ahead of any task submitted right after it, which may need the space it gives back.
+    if (!this.#flushSoon) {
+      this.#flushSoon = true;
+      queueMicrotask(() => {
+        this.#flushSoon = false;
+        this.#flush();
+      });
+    }
     return true;
   }
 

@@ -4,6 +4,7 @@
 // names unguessable.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { SharedMemoryError } from '../errors.js';
 
 export const SEGMENT_PREFIX = 'shmex.';
 const NAME_PATTERN = /^shmex\.(\d{1,10})\.(\d{1,20})\.([0-9a-f]{24})$/;
@@ -39,14 +40,49 @@ export function newSegmentName(owner: SegmentOwner = selfOwner()): string {
   return `${SEGMENT_PREFIX}${owner.pid}.${owner.start}.${randomBytes(12).toString('hex')}`;
 }
 
+/** The owner a segment name names, or undefined for anything that is not a shmex segment name. */
 export function parseSegmentName(name: string): SegmentOwner | undefined {
+  if (typeof name !== 'string') return undefined;
   const match = NAME_PATTERN.exec(name);
   if (match === null) return undefined;
   return { pid: Number(match[1]), start: match[2]! };
 }
 
+/** A name as an error message shows it: quoted, escaped (NUL, '/', control characters), and cut short. */
+export function showName(name: unknown): string {
+  if (typeof name !== 'string') return `a ${name === null ? 'null' : typeof name}, not a string`;
+  const shown = JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}...` : name);
+  return name.length > 80 ? `${shown} (${name.length} characters)` : shown;
+}
+
+/**
+ * Checks a name that came from elsewhere (another process's payload) before
+ * it is joined to the shared-memory directory: only `shmex.<pid>.<start>.<24
+ * hex digits>` passes, so no '/', '..', NUL or other file can be reached.
+ */
+export function requireSegmentName(name: unknown): SegmentOwner {
+  const owner = parseSegmentName(name as string);
+  if (owner === undefined) {
+    throw new SharedMemoryError(
+      `refusing the shared-memory segment name ${showName(name)}: not a shmex segment name ` +
+        "('shmex.<pid>.<start>.<24 hex digits>')",
+      undefined,
+      'EINVAL',
+    );
+  }
+  return owner;
+}
+
+/** Whether the process that made segments under `owner` still runs (a zombie does not: it maps nothing). */
 export function isOwnerAlive(owner: SegmentOwner): boolean {
-  return processStartTime(owner.pid) === owner.start;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${owner.pid}/stat`, 'latin1');
+  } catch {
+    return false;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19] === owner.start && fields[0] !== 'Z' && fields[0] !== 'X';
 }
 
 export function segmentNamesOf(owner: SegmentOwner, names: readonly string[]): string[] {

@@ -11,6 +11,7 @@ import type {
   WorkerConfig,
 } from '../pool/protocol.js';
 import { collectGarbage } from '../shm/collect.js';
+import { native } from '../shm/native.js';
 import {
   markWorkerProcess,
   type Peer,
@@ -112,8 +113,18 @@ function flush(): void {
   });
 }
 
+/**
+ * While it runs tasks, a worker is killed with its parent: a task stuck in
+ * synchronous code would never see the IPC channel close. When idle, it
+ * exits on its own on 'disconnect', removing its segments first.
+ */
+function dieWithParent(on: boolean): void {
+  if (!native.dieWithParent(on, parent.pid!)) process.exit(0);
+}
+
 async function drain(): Promise<void> {
   draining = true;
+  dieWithParent(true);
   while (queue.length > 0) {
     const message = queue.shift()!;
     const t0 = performance.now();
@@ -125,6 +136,7 @@ async function drain(): Promise<void> {
     collectIfDue();
   }
   draining = false;
+  dieWithParent(false);
   collectIfDue();
 }
 
