@@ -4,7 +4,13 @@
 // copy. release() hands an array's memory back at once instead of at GC.
 import { InvalidArgumentError } from './errors.js';
 import { quoteDescr } from './shm/npy-header.js';
-import { getPoolOptions, helperBook, segmentBooks, setPoolOptions } from './shm/segment-book.js';
+import {
+  getPoolOptions,
+  helperBook,
+  segmentBooks,
+  setHelperDirectory,
+  setPoolOptions,
+} from './shm/segment-book.js';
 import {
   requireTypedArrayConstructor,
   type TypedArray,
@@ -95,6 +101,11 @@ export function release(array: Releasable): boolean {
 }
 
 export interface SharedMemoryOptions {
+  /**
+   * Where empty(), zeros() and from() make arrays in this process.
+   * @default '/dev/shm', or the directory of the latest executor made with another shmDir (or fallbackDir)
+   */
+  dir?: string;
   /** Free pooled segments idle this long (ms) are unlinked. @default 2000 */
   idleTrimMs?: number;
   /** Free pooled segments beyond this many bytes are unlinked at once, oldest first. @default 2147483648 (2 GiB) */
@@ -102,10 +113,15 @@ export interface SharedMemoryOptions {
 }
 
 /**
- * Sets how long this process keeps free segments for reuse, and how many
- * bytes of them at most. Applies to every executor of the process.
+ * Sets how long this process keeps free segments for reuse, how many bytes
+ * of them at most, and where empty()/zeros()/from() make arrays. Applies to
+ * this process only (workers keep the defaults, and use their executor's
+ * directory).
  */
 export function configureSharedMemory(options: SharedMemoryOptions): void {
+  if (options.dir !== undefined && (typeof options.dir !== 'string' || options.dir === '')) {
+    throw new InvalidArgumentError('configureSharedMemory: dir must be a directory path');
+  }
   const current = getPoolOptions();
   const idleMs = options.idleTrimMs ?? current.idleMs;
   const maxIdleBytes = options.maxIdleBytes ?? current.maxIdleBytes;
@@ -120,6 +136,7 @@ export function configureSharedMemory(options: SharedMemoryOptions): void {
     );
   }
   setPoolOptions({ idleMs, maxIdleBytes });
+  if (options.dir !== undefined) setHelperDirectory(options.dir);
 }
 
 /**

@@ -6,11 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import {
+  configureSharedMemory,
+  from,
   InvalidArgumentError,
   listSegmentNames,
   ProcessPoolExecutor,
   release,
+  segmentPath,
+  shared,
   trimSharedMemory,
+  zeros,
 } from 'shmex';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
@@ -75,4 +80,27 @@ test('shmDir and fallbackDir must be non-empty strings', () => {
   for (const options of [{ shmDir: '' }, { fallbackDir: 3 }, { fallbackDir: '' }]) {
     assert.throws(() => new ProcessPoolExecutor(options as never), InvalidArgumentError);
   }
+});
+
+test('empty/zeros/from in this process follow the first executor not on /dev/shm, so they travel zero-copy and shared() works', async () => {
+  const fallback = mkdtempSync(join(root, 'dir-'));
+  await using ex = new ProcessPoolExecutor({
+    maxWorkers: 1,
+    shmDir: join(root, 'missing-again'),
+    fallbackDir: fallback,
+  });
+  const x = from(Float64Array, [1, 2, 3]);
+  assert.ok(segmentPath(x)?.startsWith(`${fallback}/`), 'from() made it in the executor directory');
+  await ex.submit((a: Float64Array) => {
+    a[0] = 10;
+  }, shared(x));
+  assert.equal(x[0], 10, 'the task wrote into the caller array');
+  const other = mkdtempSync(join(root, 'dir-'));
+  configureSharedMemory({ dir: other });
+  const y = zeros(Float64Array, 4);
+  assert.ok(segmentPath(y)?.startsWith(`${other}/`), 'configureSharedMemory({ dir }) chooses');
+  assert.throws(() => configureSharedMemory({ dir: '' }), InvalidArgumentError);
+  release(x);
+  release(y);
+  configureSharedMemory({ dir: '/dev/shm' });
 });

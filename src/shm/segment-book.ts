@@ -460,10 +460,22 @@ export function segmentBooks(): Iterable<SegmentBook> {
 }
 
 let helperDir = DEFAULT_SHM_DIR;
+let helperDirChosen = false;
 
-/** In a worker: empty(), zeros() and from() allocate in its executor's directory. */
-export function setHelperDirectory(dir: string): void {
+/**
+ * Where empty(), zeros() and from() allocate: in a worker, its executor's
+ * directory; in a program, the one configureSharedMemory({ dir }) chose
+ * (`chosen`), else that of the latest executor made on another directory
+ * than /dev/shm.
+ */
+export function setHelperDirectory(dir: string, chosen = true): void {
+  if (!chosen && helperDirChosen) return;
   helperDir = resolve(dir);
+  if (chosen) helperDirChosen = true;
+}
+
+export function getHelperDirectory(): string {
+  return helperDir;
 }
 
 /** The book empty(), zeros() and from() allocate in. */
