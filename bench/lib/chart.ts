@@ -31,6 +31,7 @@ export function ratioChart(section: BigArraysSection): string | undefined {
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
+    `<title>shmex benchmark: median time of addOne over in-process, per variant</title>`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     `<text x="10" y="18" font-size="14" font-weight="bold">addOne on ${section.n.toExponential(0).replace('e+', 'e')} float64 (${section.arrayMB} MB): median time / in-process (log scale)</text>`,
     `<text x="10" y="34" fill="#555">left of 1: faster than the same work in-process; shmex rows in blue</text>`,

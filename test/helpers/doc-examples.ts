@@ -38,7 +38,9 @@ export function prepareExamples(markdownPath: string, dir: string): DocProgram[]
     if (fileName !== undefined && fileName !== 'main.ts') {
       writeFileSync(join(dir, fileName), code);
     } else if (/^(\/\/ [\w./-]+\.ts\n)?import /.test(code)) {
-      const expected = [...code.matchAll(/console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]!);
+      // One line, or (as the formatter wraps long calls) several, closed by `); // output` at the call's indentation.
+      const calls = /console\.log\(.*\); \/\/ (.*)$|^( *)console\.log\(\n[\s\S]*?\n\2\); \/\/ (.*)$/gm;
+      const expected = [...code.matchAll(calls)].map((m) => (m[1] ?? m[3])!);
       programs.push({ index, code, expected });
     }
   });
