@@ -133,6 +133,13 @@ export class InvalidArgumentError extends ShmexError {
   }
 }
 
+/** A message between processes could not be decoded: a bug, or a process that is not a shmex peer. */
+export class MalformedPayloadError extends ShmexError {
+  constructor(detail: string, options?: ErrorOptions) {
+    super('ERR_SHMEX_MALFORMED_PAYLOAD', `malformed shmex payload: ${detail}`, options);
+  }
+}
+
 /** A shared-memory operation failed (for example /dev/shm is full). */
 export class SharedMemoryError extends ShmexError {
   readonly syscall: string | undefined;

@@ -17,6 +17,7 @@ export {
   CancelledError,
   InvalidArgumentError,
   InvalidTaskError,
+  MalformedPayloadError,
   NotTransferableError,
   SharedMemoryError,
   ShmexError,

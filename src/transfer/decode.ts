@@ -2,9 +2,11 @@
 // removed at once), inline bytes copied out, views rebuilt with their type,
 // byteOffset and length, records and wrapper instances rebuilt.
 import { Deserializer } from 'node:v8';
-import { SharedMemoryError, ShmexError } from '../errors.js';
-import type { Peer, SegmentBook } from '../shm/segment-book.js';
-import { parseSegmentName } from '../shm/segment-names.js';
+import { MalformedPayloadError, ShmexError } from '../errors.js';
+import { MAX_NPY_HEADER_LENGTH } from '../shm/npy-header.js';
+import type { Peer, SegmentBook, SegmentRef } from '../shm/segment-book.js';
+import { requireSegmentName } from '../shm/segment-names.js';
+import { checkSegmentHeader } from '../shm/segment-store.js';
 import { VIEW_KINDS } from './array-kinds.js';
 import type { Encoded } from './encode.js';
 import { ownView } from './own-view.js';
@@ -22,11 +24,6 @@ import {
 } from './wire.js';
 import { wrapperNamed } from './wrappers.js';
 
-class MalformedPayloadError extends ShmexError {
-  constructor(detail: string) {
-    super('ERR_SHMEX_MALFORMED_PAYLOAD', `malformed shmex payload: ${detail}`);
-  }
-}
 
 class PayloadDeserializer extends Deserializer {
   buffers: ArrayBufferLike[] = [];
@@ -44,6 +41,8 @@ class PayloadDeserializer extends Deserializer {
     if (kind === undefined) throw new MalformedPayloadError(`unknown view kind ${kindIndex}`);
     if (tag === TAG_BYTES) {
       const length = this.readDouble();
+      if (!isWhole(length, kind.bytesPerElement))
+        throw new MalformedPayloadError(`bad inline view length ${length}`);
       const bytes = this.readRawBytes(length) as Buffer;
       const copy = new ArrayBuffer(length);
       new Uint8Array(copy).set(bytes);
@@ -60,8 +59,55 @@ class PayloadDeserializer extends Deserializer {
         `a view [${byteOffset}, +${byteLength}) exceeds its buffer of ${buffer.byteLength}`,
       );
     }
+    if (!isWhole(byteOffset, kind.bytesPerElement) || !isWhole(byteLength, kind.bytesPerElement)) {
+      throw new MalformedPayloadError(
+        `a view [${byteOffset}, +${byteLength}) is not aligned to its ${kind.bytesPerElement}-byte elements`,
+      );
+    }
     return kind.make(buffer, byteOffset, byteLength);
   }
+}
+
+/**
+ * V8's own errors (a truncated payload, an impossible view) say little: they
+ * are named for what they are. Errors with a code (shmex's, the system's) and
+ * failed allocations (out of memory, not a bad payload) go on as they are.
+ */
+function asPayloadError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof ShmexError) return error;
+  if ((error as { code?: unknown }).code !== undefined || /allocation failed/i.test(error.message))
+    return error;
+  return new MalformedPayloadError(error.message, { cause: error });
+}
+
+/** A non-negative integer multiple of `unit`. */
+function isWhole(n: number, unit: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0 && n % unit === 0;
+}
+
+/** Longest name a payload may carry: a shmex name has at most 62 characters. */
+const MAX_NAME_BYTES = 255;
+
+/**
+ * Maps a segment named in a payload. The name is checked before anything is
+ * opened; the store checks the file and, for a mapping of the data alone,
+ * its header; a mapping of the whole segment (cached, or our own) has its
+ * header checked here, against this reference.
+ */
+function receiveSegment(ref: SegmentRef, r: Receiving): ArrayBuffer {
+  const mapping = r.book.receive(ref, r.from);
+  r.received.push(ref.name);
+  const whole = r.book.infoOf(mapping)?.mapping;
+  if (whole !== undefined) {
+    try {
+      const bytes = new Uint8Array(whole, 0, Math.min(whole.byteLength, MAX_NPY_HEADER_LENGTH));
+      checkSegmentHeader(ref.name, bytes, ref.dataOffset, ref.byteLength);
+    } catch (error) {
+      r.book.release(mapping);
+      throw error;
+    }
+  }
+  return mapping;
 }
 
 interface Receiving {
@@ -81,18 +127,24 @@ function readBuffer(d: PayloadDeserializer, r: Receiving): { buffer: ArrayBuffer
   let bytes: Uint8Array;
   let mapping: ArrayBuffer | undefined;
   if ((flags & BUFFER_SEGMENT) !== 0) {
-    const name = (d.readRawBytes(d.readUint32()) as Buffer).toString('latin1');
+    const nameLength = d.readUint32();
+    if (nameLength > MAX_NAME_BYTES) throw new MalformedPayloadError(`a segment name of ${nameLength} bytes`);
+    const name = (d.readRawBytes(nameLength) as Buffer).toString('latin1');
     const capacity = d.readDouble();
     const dataOffset = d.readDouble();
     const mode = SEGMENT_MODES[d.readUint32()];
-    if (parseSegmentName(name) === undefined) {
-      throw new SharedMemoryError(`refusing to map '${name}': not a shmex segment name`, undefined, 'EINVAL');
+    requireSegmentName(name);
+    if (
+      mode === undefined ||
+      !Number.isSafeInteger(capacity) ||
+      !Number.isSafeInteger(dataOffset) ||
+      !(dataOffset > 0 && dataOffset + byteLength <= capacity)
+    ) {
+      throw new MalformedPayloadError(
+        `bad reference to segment ${name}: data [${dataOffset}, +${byteLength}) of ${capacity} bytes, mode ${String(mode)}`,
+      );
     }
-    if (mode === undefined || !(dataOffset >= 0 && dataOffset + byteLength <= capacity)) {
-      throw new MalformedPayloadError(`bad reference to segment ${name}`);
-    }
-    mapping = r.book.receive({ name, capacity, dataOffset, byteLength, mode }, r.from);
-    r.received.push(name);
+    mapping = receiveSegment({ name, capacity, dataOffset, byteLength, mode }, r);
     if (!shared) return { buffer: mapping, bare };
     bytes = new Uint8Array(mapping);
   } else {
@@ -182,8 +234,11 @@ export function decode(data: Encoded, book: SegmentBook, from: Peer, leases: rea
   } catch (error) {
     for (const buffer of d.buffers) book.release(buffer);
     const unreceived = [...leases];
-    for (const name of r.received) unreceived.splice(unreceived.indexOf(name), 1);
+    for (const name of r.received) {
+      const at = unreceived.indexOf(name);
+      if (at >= 0) unreceived.splice(at, 1);
+    }
     book.free(unreceived);
-    throw error;
+    throw asPayloadError(error);
   }
 }
