@@ -24,7 +24,6 @@ import {
 } from './wire.js';
 import { wrapperNamed } from './wrappers.js';
 
-
 class PayloadDeserializer extends Deserializer {
   buffers: ArrayBufferLike[] = [];
   specials: unknown[] = [];
