@@ -51,6 +51,7 @@ export {
   type RecordLayoutSpec,
 } from './transfer/records.js';
 export { RemoteStack } from './transfer/remote-error.js';
+export { type ArrayCodec, registerArrayCodec } from './transfer/codecs.js';
 export { type ArrayWrapperOptions, registerArrayWrapper, type WrapperClass } from './transfer/wrappers.js';
 export {
   ALL_COMPLETED,

@@ -22,6 +22,10 @@ const EXAMPLES: Array<{ name: string; prints: RegExp; needs?: string | false }> 
     prints: /^4 signals of 2000000 samples through 3 stages: results identical to in-process$/m,
   },
   {
+    name: 'arrow-table',
+    prints: /^4000000 rows in 8 slices, 13 sensors: per-sensor sums identical to a local pass$/m,
+  },
+  {
     name: 'python-interop',
     prints: /^numpy read 100000 records from \/dev\/shm: same sums$/m,
     needs: hasNumpy ? false : 'python3 with numpy is not installed',

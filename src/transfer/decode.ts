@@ -8,6 +8,7 @@ import type { Peer, SegmentBook, SegmentRef } from '../shm/segment-book.js';
 import { requireSegmentName } from '../shm/segment-names.js';
 import { checkSegmentHeader } from '../shm/segment-store.js';
 import { VIEW_KINDS } from './array-kinds.js';
+import { codecNamed } from './codecs.js';
 import type { Encoded } from './encode.js';
 import { ownView } from './own-view.js';
 import { RecordArray } from './records.js';
@@ -162,6 +163,17 @@ function rebuildSpecial(header: SpecialHeader, buffers: ArrayBufferLike[]): unkn
       return new RecordArray(header.layout, header.data.buffer, header.data.byteOffset, header.length);
     case 'sab':
       return buffers[header.index];
+    case 'codec': {
+      const codec = codecNamed(header.name);
+      if (codec === undefined) {
+        throw new ShmexError(
+          'ERR_SHMEX_UNKNOWN_CODEC',
+          `received a value of codec '${header.name}', which is not registered in this process (pid ${process.pid}); ` +
+            'import the module that registers it (for example shmex/arrow) here too, for example in the task module',
+        );
+      }
+      return codec.decode(header.parts);
+    }
     case 'wrapper': {
       const entry = wrapperNamed(header.name);
       if (entry === undefined) {

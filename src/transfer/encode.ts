@@ -10,6 +10,7 @@ import { NotTransferableError } from '../errors.js';
 import { quoteDescr } from '../shm/npy-header.js';
 import type { SegmentBook, SegmentRef } from '../shm/segment-book.js';
 import { BUFFER_KIND, VIEW_KINDS, viewKindOf } from './array-kinds.js';
+import { type ArrayCodec, codecOf } from './codecs.js';
 import { ownView } from './own-view.js';
 import { mapStep, type PathNode, renderPath, step } from './path.js';
 import { RecordArray } from './records.js';
@@ -92,6 +93,8 @@ function isShared(buffer: ArrayBufferLike): boolean {
 class Scan {
   readonly buffers = new Map<ArrayBufferLike, BufferEntry>();
   needsCopy = false;
+  /** Values handled by a codec, and the parts each travels as (encoded once). */
+  readonly codecParts = new Map<object, { codec: ArrayCodec; parts: unknown }>();
   readonly #seen = new Set<object>();
   readonly #threshold: number;
   readonly #book: SegmentBook;
@@ -149,7 +152,7 @@ class Scan {
       (value instanceof SharedReference ||
         value instanceof RecordArray ||
         isShared(value as ArrayBufferLike) ||
-        (!isPlainObject(value) && wrapperOf(value) !== undefined))
+        (!isPlainObject(value) && (wrapperOf(value) !== undefined || codecOf(value) !== undefined)))
     ) {
       throw new NotTransferableError(
         renderPath(path),
@@ -238,6 +241,23 @@ class Scan {
       else this.addBuffer(value.buffer, path);
       return;
     }
+    const codec = codecOf(value);
+    if (codec !== undefined) {
+      this.needsCopy = true;
+      let parts: unknown;
+      try {
+        parts = codec.encode(value);
+      } catch (error) {
+        throw new NotTransferableError(
+          renderPath(path),
+          `its codec '${codec.name}' failed to encode it: ${(error as Error)?.message ?? String(error)}`,
+          'Check the value, or pass its arrays yourself.',
+        );
+      }
+      this.codecParts.set(value, { codec, parts });
+      this.visit(parts, step(path, `<${codec.name}>`));
+      return;
+    }
     const wrapper = wrapperOf(value);
     if (wrapper !== undefined) {
       this.needsCopy = true;
@@ -283,8 +303,14 @@ class Specials {
   readonly #memo = new Map<object, unknown>();
   readonly #buffers: Map<ArrayBufferLike, BufferEntry>;
 
-  constructor(buffers: Map<ArrayBufferLike, BufferEntry>) {
+  readonly #codecParts: ReadonlyMap<object, { codec: ArrayCodec; parts: unknown }>;
+
+  constructor(
+    buffers: Map<ArrayBufferLike, BufferEntry>,
+    codecParts: ReadonlyMap<object, { codec: ArrayCodec; parts: unknown }>,
+  ) {
     this.#buffers = buffers;
+    this.#codecParts = codecParts;
   }
 
   #marker(original: object, header: SpecialHeader): DataView {
@@ -335,6 +361,13 @@ class Specials {
       this.#memo.set(value, out);
       for (const v of value) out.add(this.copy(v));
       return out;
+    }
+    const coded = this.#codecParts.get(value);
+    if (coded !== undefined) {
+      const header: SpecialHeader = { k: 'codec', name: coded.codec.name, parts: undefined };
+      const marker = this.#marker(value, header);
+      header.parts = this.copy(coded.parts);
+      return marker;
     }
     const wrapper: WrapperEntry | undefined = isPlainObject(value) ? undefined : wrapperOf(value);
     if (wrapper !== undefined) {
@@ -495,7 +528,7 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
       const raw = Array.isArray(value) ? value.map((v) => ownView(v, copies)) : ownView(value, copies);
       return { data: { raw }, leases };
     }
-    const specials = scan.needsCopy ? new Specials(scan.buffers) : undefined;
+    const specials = scan.needsCopy ? new Specials(scan.buffers, scan.codecParts) : undefined;
     const root = specials ? specials.copy(value) : value;
     const serializer = new PayloadSerializer(scan.buffers, specials?.markers, label);
     serializer.writeHeader();

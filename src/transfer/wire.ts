@@ -31,4 +31,6 @@ export const TAG_SPECIAL = 3; // u32 special index
 export type SpecialHeader =
   | { k: 'record'; layout: import('./records.js').RecordLayoutSpec; length: number; data: Uint8Array }
   | { k: 'wrapper'; name: string }
-  | { k: 'sab'; index: number };
+  | { k: 'sab'; index: number }
+  /** A value of another library, as its codec's parts (see codecs.ts). */
+  | { k: 'codec'; name: string; parts: unknown };
