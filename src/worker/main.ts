@@ -1,7 +1,7 @@
 // The entry point of a worker process: receives tasks from the parent, runs
 // them, and sends back results (arrays through segments it creates) or errors.
 // Exits when the parent goes away.
-import { TaskClosureError } from '../errors.js';
+import { SharedMemoryError, TaskClosureError } from '../errors.js';
 import type {
   FromWorker,
   TaskMessage,
@@ -79,18 +79,30 @@ async function call(task: TaskRef, args: Encoded, leases: string[], chunk: boole
   return results;
 }
 
+function encodeResult(id: number, result: unknown): ReturnType<typeof encode> {
+  book.holdTag = id;
+  try {
+    return encode(result, { book, threshold: config.threshold, handover: true }, 'result');
+  } finally {
+    book.holdTag = undefined;
+  }
+}
+
 /** Runs one task and encodes its outcome; the arguments' holds go back when their arrays are collected. */
 async function runOne(message: TaskMessage): Promise<TaskOutcome> {
   try {
     const result = await call(message.task, message.args, message.leases, message.chunk);
     // Holds this result takes on segments it passes on are tagged with the task: if its outcome
     // is lost with this process, the parent gives them back.
-    book.holdTag = message.id;
     let payload: ReturnType<typeof encode>;
     try {
-      payload = encode(result, { book, threshold: config.threshold, handover: true }, 'result');
-    } finally {
-      book.holdTag = undefined;
+      payload = encodeResult(message.id, result);
+    } catch (error) {
+      // The space may be held by arrays of earlier tasks that only garbage collection gives back.
+      if (!(error instanceof SharedMemoryError && error.errno === 'ENOSPC')) throw error;
+      collectGarbage();
+      await new Promise((resolve) => setImmediate(resolve)); // finalizers run, frees go out
+      payload = encodeResult(message.id, result);
     }
     return { id: message.id, ok: true, result: payload.data, leases: payload.leases };
   } catch (error) {
