@@ -1,4 +1,4 @@
-// The public API of shmex. Everything exported here is documented in README.md.
+// The public API of shmex. Everything exported here is documented in docs/api.md (the main parts in README.md).
 export {
   configureSharedMemory,
   empty,

@@ -1,7 +1,6 @@
 // executor.map(): results in input order, inputs read lazily, a bounded
 // window of tasks in flight (so queued work stays cancellable and memory
-// bounded), optional chunking, and a deadline counted from the first result
-// asked for.
+// bounded), optional chunking, and a deadline counted from the call to map().
 import { InvalidArgumentError, TimeoutError } from './errors.js';
 import { checkTimeout, type Future } from './future.js';
 import type { TaskRef } from './pool/protocol.js';

@@ -1,6 +1,7 @@
-// Turning a payload back into a value: segments are mapped (and their names
-// removed at once), inline bytes copied out, views rebuilt with their type,
-// byteOffset and length, records and wrapper instances rebuilt.
+// Turning a payload back into a value: segment names checked and mapped
+// (shared, copy-on-write, or from this process's cache), inline bytes copied
+// out, views rebuilt with their type, byteOffset and length, records, wrapper
+// instances and codec values rebuilt. On failure every hold is given back.
 import { Deserializer } from 'node:v8';
 import { MalformedPayloadError, ShmexError } from '../errors.js';
 import { MAX_NPY_HEADER_LENGTH } from '../shm/npy-header.js';
