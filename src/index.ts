@@ -42,6 +42,7 @@ export type { MapInputs, MapOptions } from './map.js';
 export { listSegmentNames, type ShmClearOptions, shmClear } from './shm/sweep.js';
 export type { ModuleFunction } from './task-ref.js';
 export type { TypedArray, TypedArrayConstructor } from './transfer/array-kinds.js';
+export { type ArrayCodec, registerArrayCodec } from './transfer/codecs.js';
 export {
   type FieldValue,
   RecordArray,
@@ -51,7 +52,6 @@ export {
   type RecordLayoutSpec,
 } from './transfer/records.js';
 export { RemoteStack } from './transfer/remote-error.js';
-export { type ArrayCodec, registerArrayCodec } from './transfer/codecs.js';
 export { type ArrayWrapperOptions, registerArrayWrapper, type WrapperClass } from './transfer/wrappers.js';
 export {
   ALL_COMPLETED,

@@ -24,9 +24,10 @@ const parts = await Promise.all(slices.map((slice) => stats.sumsBySensor(slice))
 const total: Record<number, { n: number; sum: number }> = {};
 for (const part of parts) {
   for (const [sensor, { n, sum }] of Object.entries(part)) {
-    const t = (total[Number(sensor)] ??= { n: 0, sum: 0 });
-    t.n += n;
-    t.sum += sum;
+    const key = Number(sensor);
+    total[key] ??= { n: 0, sum: 0 };
+    total[key].n += n;
+    total[key].sum += sum;
   }
 }
 assert.deepEqual(total, Stats.sumsBySensor(table));

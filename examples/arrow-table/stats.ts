@@ -8,9 +8,10 @@ export function sumsBySensor(slice: Table): Record<number, { n: number; sum: num
   const value = slice.getChild('value')!.toArray() as Float64Array;
   const out: Record<number, { n: number; sum: number }> = {};
   for (let i = 0; i < sensor.length; i++) {
-    const s = (out[sensor[i]!] ??= { n: 0, sum: 0 });
-    s.n++;
-    s.sum += value[i]!;
+    const key = sensor[i]!;
+    out[key] ??= { n: 0, sum: 0 };
+    out[key].n++;
+    out[key].sum += value[i]!;
   }
   return out;
 }
