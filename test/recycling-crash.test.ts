@@ -3,7 +3,9 @@
 // with quick tasks sent several to a worker, a killed worker fails only the
 // task it was running while the others run elsewhere.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   from,
   listSegmentNames,
@@ -271,4 +273,34 @@ test('an array returned by a worker that has exited since can still be passed to
   }
   await using next = new ProcessPoolExecutor({ maxWorkers: 1 });
   await check(next.module<typeof Shm>(SHM), results);
+});
+
+test('a task queued with a result array keeps it usable when the worker that made it dies, released or not, even if another process sweeps', async () => {
+  for (const when of ['released after the kill', 'released before the kill', 'kept, with a sweep'] as const) {
+    await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+    using gates = new Gates();
+    const shm = ex.module<typeof Shm>(SHM);
+    const control = ex.module<typeof Control>(CONTROL);
+    const y = await shm.ramp(BIG, 0); // in a segment of the worker
+    const blocker = control.gate(gates.dir, 'blocker', 'never');
+    const pid = await gates.started('blocker');
+    const queued = shm.sum(y); // encoded now with the worker's segment name, waits behind the blocker
+    if (when === 'released before the kill') release(y);
+    process.kill(pid, 'SIGKILL');
+    assert.ok((await blocker.catch((e: unknown) => e)) instanceof WorkerCrashedError);
+    if (when === 'released after the kill') release(y);
+    if (when === 'kept, with a sweep') {
+      // What any other shmex process does when it starts: remove segments of dead owners.
+      const sweep = spawnSync(
+        process.execPath,
+        ['--input-type=module', '-e', "import { shmClear } from 'shmex'; shmClear();"],
+        {
+          encoding: 'utf8',
+          cwd: fileURLToPath(new URL('../', import.meta.url)),
+        },
+      );
+      assert.equal(sweep.status, 0, sweep.stderr);
+    }
+    assert.equal(await queued, rampSum(BIG), when);
+  }
 });

@@ -31,6 +31,8 @@ export interface WorkItem {
   worker?: Worker;
   /** Starts the timeout clock, when a worker takes the task. */
   startTimer?: () => void;
+  /** Stops it, when the task goes back to the queue (its worker died before starting it). */
+  stopTimer?: () => void;
 }
 
 /** Per-task ways to stop a task (see TaskOptions in executor.ts). */
@@ -140,6 +142,7 @@ export class ProcessPool {
       stop(new AbortError('the task was aborted by its AbortSignal', { cause: signal?.reason }));
     signal?.addEventListener('abort', onAbort, { once: true });
     if (timeout !== undefined) {
+      item.stopTimer = () => clearTimeout(timer);
       item.startTimer = () => {
         clearTimeout(timer); // sent again after its first worker died: the clock restarts
         timer = setTimeout(() => stop(new TaskTimeoutError(timeout)), timeout);
@@ -385,6 +388,7 @@ export class ProcessPool {
     // Those already settled (aborted, timed out) are not run again.
     const requeued = items.slice(ran).filter((item) => !item.future.done());
     for (const item of requeued) {
+      item.stopTimer?.();
       // Their argument holds go with them to the next worker.
       for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 1) - 1);
     }

@@ -102,6 +102,14 @@ export class SegmentBook {
   /** In a worker: the parent, to which every name this process does not own is routed. */
   #upstream: Peer | undefined;
   readonly #outbox = new Map<Peer, { free: string[]; hold: string[] }>();
+  /**
+   * Holds on other processes' segments that this process is to free, by
+   * name: those it posted (lending a segment on to a task) and those taken
+   * for it (the leases of payloads it received; see owe()). A task queued
+   * with such a name needs the segment even after its owner dies and our own
+   * arrays in it are gone: removePeer() adopts it then.
+   */
+  readonly #posted = new Map<string, number>();
   /** Tags the holds this process takes while set (a worker: the task whose result is encoded). */
   holdTag: number | undefined;
   /** Bytes of arrays this process has mapped or made in segments, ever: their holds end only at GC. */
@@ -136,7 +144,11 @@ export class SegmentBook {
     this.#outbox.delete(peer);
     for (const [name, entry] of [...this.#cache]) {
       if (parseSegmentName(name)?.pid !== peer.pid) continue;
-      if (entry.views === 0 || entry.doomed) {
+      // Of the holds we are to free, one per array of ours goes when that array does (#dropped);
+      // the others are tasks' (lent on).
+      const lent = Math.max(0, (this.#posted.get(name) ?? 0) - entry.views);
+      this.#posted.delete(name);
+      if ((entry.views === 0 && lent === 0) || entry.doomed) {
         this.#uncache(name, entry);
         continue;
       }
@@ -151,7 +163,7 @@ export class SegmentBook {
         entry.doomed = true;
         continue;
       }
-      entry.adopted = { lent: 0, formerName: name };
+      entry.adopted = { lent, formerName: name };
       entry.name = adopted;
       this.#cache.set(adopted, entry);
     }
@@ -353,6 +365,15 @@ export class SegmentBook {
     return (pid === undefined ? undefined : this.#peers.get(pid)) ?? this.#upstream;
   }
 
+  /** Holds a peer took for this process (a payload's leases): this process frees them. */
+  owe(names: readonly string[]): void {
+    for (const name of names) {
+      if (this.#owned(name) !== undefined || this.#cache.get(name)?.adopted !== undefined) continue;
+      if (parseSegmentName(name)?.pid === this.#self) continue;
+      this.#posted.set(name, (this.#posted.get(name) ?? 0) + 1);
+    }
+  }
+
   hold(names: readonly string[]): void {
     for (const name of names) {
       const own = this.#owned(name);
@@ -378,6 +399,9 @@ export class SegmentBook {
   #post(name: string, kind: 'free' | 'hold'): void {
     const peer = this.#route(name);
     if (peer === undefined) return; // its owner is gone, and so is the segment's name
+    const posted = (this.#posted.get(name) ?? 0) + (kind === 'hold' ? 1 : -1);
+    if (posted > 0) this.#posted.set(name, posted);
+    else this.#posted.delete(name);
     let box = this.#outbox.get(peer);
     if (box === undefined) {
       box = { free: [], hold: [] };

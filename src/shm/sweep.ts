@@ -1,6 +1,6 @@
 // Removing segments left behind by processes that died before they could
 // clean up. Only names of this project's pattern are ever touched.
-import { readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { InvalidArgumentError } from '../errors.js';
 import { adoptedSegmentNames } from './segment-book.js';
 import {
@@ -40,22 +40,55 @@ export function shmClear(options: ShmClearOptions = {}): string[] {
   }
   const store = new SegmentStore(options.dir ?? DEFAULT_SHM_DIR);
   const alive = new Map<string, boolean>();
-  // A dead worker's segments that this process adopted are in use, under both names.
-  const adopted = adoptedSegmentNames();
-  const doomed = listSegmentNames(store.dir).filter((name) => {
-    if (adopted.has(name)) return false;
-    if (options.all === true) return true;
+  const ownerAlive = (name: string): boolean => {
     const owner = parseSegmentName(name)!;
     const key = `${owner.pid}.${owner.start}`;
-    let ownerAlive = alive.get(key);
-    if (ownerAlive === undefined) {
-      ownerAlive = isOwnerAlive(owner);
-      alive.set(key, ownerAlive);
+    let known = alive.get(key);
+    if (known === undefined) {
+      known = isOwnerAlive(owner);
+      alive.set(key, known);
     }
-    return !ownerAlive;
+    return known;
+  };
+  // A dead worker's segments that this process adopted are in use, under both names.
+  const adopted = adoptedSegmentNames();
+  const names = listSegmentNames(store.dir);
+  const doomed = names.filter((name) => {
+    if (adopted.has(name)) return false;
+    if (options.all === true) return true;
+    return !ownerAlive(name) && !adoptedElsewhere(store, name, names, ownerAlive);
   });
   store.remove(doomed);
   return doomed;
+}
+
+/**
+ * Whether a dead owner's segment was adopted by a live process: it is then
+ * hard-linked under a name of that process, and its former name may still
+ * be named by tasks queued there.
+ */
+function adoptedElsewhere(
+  store: SegmentStore,
+  name: string,
+  names: readonly string[],
+  ownerAlive: (name: string) => boolean,
+): boolean {
+  let stat: Stats;
+  try {
+    stat = lstatSync(store.path(name));
+  } catch {
+    return false;
+  }
+  if (stat.nlink < 2) return false;
+  return names.some((other) => {
+    if (other === name || !ownerAlive(other)) return false;
+    try {
+      const o = lstatSync(store.path(other));
+      return o.ino === stat.ino && o.dev === stat.dev;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Removes every segment created by one (dead) process. */

@@ -219,6 +219,7 @@ export function decode(data: Encoded, book: SegmentBook, from: Peer, leases: rea
     if (Array.isArray(raw)) return raw.map((v) => ownView(v, own));
     return ownView(raw, own);
   }
+  book.owe(leases);
   const d = new PayloadDeserializer(data);
   const r: Receiving = { book, from, received: [] };
   try {
