@@ -1324,7 +1324,7 @@ function main(): void {
       'max-in-flight': { type: 'string', default: '64' },
       'kill-every': { type: 'string', default: '100' },
       'max-tasks-per-child': { type: 'string' },
-      'release-passed-results': { type: 'boolean', default: false },
+      'release-passed-results': { type: 'boolean', default: true },
       'settle-deadline-ms': { type: 'string', default: '180000' },
       quiet: { type: 'boolean', default: false },
       trace: { type: 'string' },
