@@ -2,7 +2,7 @@
 // tasks, cancelling queued ones, `await using`, and a program that never calls
 // shutdown still exiting on its own without leaving processes or segments.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CancelledError, listSegmentNames, ProcessPoolExecutor, ShutdownError } from 'shmex';
@@ -180,4 +180,29 @@ test('a program that never calls shutdown exits on its own and leaves no workers
   const owners = [report.pid, ...report.workers];
   const left = listSegmentNames().filter((name) => owners.some((pid) => name.startsWith(`shmex.${pid}.`)));
   assert.deepEqual(left, []);
+});
+
+test('a program that exits while its workers are still starting leaves no segment behind', () => {
+  const script = [
+    "import { ProcessPoolExecutor } from 'shmex';",
+    'const ex = new ProcessPoolExecutor({ maxWorkers: 2 });',
+    'ex.submit(() => 1);',
+    'ex.submit(() => 2);',
+    'await new Promise((resolve) => setImmediate(resolve)); // the workers are spawned, not ready',
+    'console.log(process.pid);',
+    'process.exit(0);',
+  ].join('\n');
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('../', import.meta.url)),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(run.status, 0, run.stderr);
+  const pid = Number(run.stdout.trim());
+  assert.ok(pid > 0);
+  assert.deepEqual(
+    listSegmentNames().filter((name) => name.startsWith(`shmex.${pid}.`)),
+    [],
+    'the receipts pages of workers that never became ready are removed at exit',
+  );
 });

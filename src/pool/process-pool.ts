@@ -98,6 +98,7 @@ export class ProcessPool {
   killWorkers(): void {
     for (const worker of this.#workers) {
       worker.kill();
+      worker.receiptsMapped(); // a worker still starting has not mapped it yet: its name goes now
       if (worker.owner !== undefined) removeSegmentsOf(worker.owner, this.#options.book.store);
     }
   }
