@@ -119,6 +119,11 @@ export interface SharedMemoryOptions {
  * directory).
  */
 export function configureSharedMemory(options: SharedMemoryOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(
+      'configureSharedMemory(options): options must be an object such as { idleTrimMs, maxIdleBytes, dir }',
+    );
+  }
   if (options.dir !== undefined && (typeof options.dir !== 'string' || options.dir === '')) {
     throw new InvalidArgumentError('configureSharedMemory: dir must be a directory path');
   }

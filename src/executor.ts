@@ -7,7 +7,7 @@ import { Future, type FutureControl } from './future.js';
 import { type MapInputs, type MapOptions, mapTasks, splitMapArguments } from './map.js';
 import { ProcessPool, type TaskLimits, type WorkItem } from './pool/process-pool.js';
 import type { TaskRef } from './pool/protocol.js';
-import { chooseDirectory } from './shm/directory-choice.js';
+import { chooseDirectory, unusableBecause } from './shm/directory-choice.js';
 import { type SegmentBook, segmentBook, setHelperDirectory } from './shm/segment-book.js';
 import { DEFAULT_SHM_DIR } from './shm/segment-store.js';
 import { shmClear } from './shm/sweep.js';
@@ -208,9 +208,6 @@ export class ProcessPoolExecutor implements AsyncDisposable, TaskRunner {
     }
     const shmDir = chooseDirectory(options.shmDir ?? DEFAULT_SHM_DIR, options.fallbackDir).dir;
     this.#shmDir = shmDir;
-    // Arrays made with empty()/zeros()/from() in this process go where this executor's segments
-    // go (so they travel without a copy), unless configureSharedMemory({ dir }) chose already.
-    if (resolve(shmDir) !== DEFAULT_SHM_DIR) setHelperDirectory(shmDir, false);
     const execArgv = options.execArgv ?? inheritableExecArgv(process.execArgv);
     if (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string')) {
       throw new InvalidArgumentError('ProcessPoolExecutor: execArgv must be an array of strings');
@@ -233,6 +230,11 @@ export class ProcessPoolExecutor implements AsyncDisposable, TaskRunner {
           ).data;
     // Segments whose owners died (a crashed run, a killed parent) go now.
     shmClear({ dir: shmDir });
+    // Arrays made with empty()/zeros()/from() in this process go where this executor's segments
+    // go (so they travel without a copy), unless configureSharedMemory({ dir }) chose already.
+    if (resolve(shmDir) !== DEFAULT_SHM_DIR && unusableBecause(shmDir, 0) === undefined) {
+      setHelperDirectory(shmDir, false);
+    }
     this.#pool = new ProcessPool({
       maxWorkers: this.#maxWorkers,
       maxTasksPerChild,

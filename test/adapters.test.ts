@@ -11,6 +11,7 @@ import {
   InvalidArgumentError,
   inSharedMemory,
   ProcessPoolExecutor,
+  RecordArray,
   registerArrayCodec,
   release,
 } from 'shmex';
@@ -128,4 +129,49 @@ test('registerArrayCodec checks its argument; a codec that fails to encode rejec
       message: /args\[0\]\.inner .*codec 'test\.broken' failed to encode it: nope/,
     },
   );
+});
+
+test('codec parts may hold records; a codec whose decode throws rejects with ERR_SHMEX_CODEC_FAILED', async () => {
+  class Table2 {
+    constructor(readonly rows: RecordArray) {}
+  }
+  registerArrayCodec({
+    name: 'test.table2',
+    test: (v): v is Table2 => v instanceof Table2,
+    encode: (t: Table2) => ({ rows: t.rows }),
+    decode: (p: { rows: RecordArray }) => new Table2(p.rows),
+  });
+  class Fails {}
+  registerArrayCodec({
+    name: 'test.fails',
+    test: (v): v is Fails => v instanceof Fails,
+    encode: () => ({ n: 1 }),
+    decode: () => {
+      throw new Error('cannot rebuild');
+    },
+  });
+  const rows = new RecordArray([['x', '<f8']], 3);
+  rows.set(2, { x: 7 });
+  // Both sides of the round trip are this process here: the parent encodes and decodes.
+  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  const back = await ex.submit((v: unknown) => v, new Table2(rows)).catch((e: unknown) => e);
+  // The worker has no codec 'test.table2' (registered only here): it says so.
+  assert.equal((back as { code?: string }).code, 'ERR_SHMEX_UNKNOWN_CODEC');
+  const { encode } = await import('../dist/transfer/encode.js');
+  const { decode } = await import('../dist/transfer/decode.js');
+  const { segmentBook } = await import('../dist/shm/segment-book.js');
+  const book = segmentBook('/dev/shm');
+  const self = { pid: process.pid, sendControl: () => {} };
+  const roundTrip = (value: unknown) => {
+    const payload = encode(value, { book, threshold: 1 << 20 }, 'value');
+    return decode(payload.data, book, self, payload.leases);
+  };
+  const t = roundTrip({ t: new Table2(rows) }) as { t: Table2 };
+  assert.ok(t.t instanceof Table2);
+  assert.ok(t.t.rows instanceof RecordArray);
+  assert.equal(t.t.rows.getField(2, 'x'), 7);
+  assert.throws(() => roundTrip([new Fails()]), {
+    code: 'ERR_SHMEX_CODEC_FAILED',
+    message: /cannot rebuild/,
+  });
 });

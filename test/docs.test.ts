@@ -1,8 +1,7 @@
 // The examples of docs/api.md and docs/design.md, run as README.md's are
 // (see readme.test.ts): each program must exit 0 and print what its comments
-// say. A task module that imports shmex is written with `from "shmex"`:
-// prepareExamples() takes a `// name.ts` block containing `from 'shmex'` for
-// a program.
+// say. A block whose first line is `// name.ts` (not main.ts) is a module the
+// programs import (see test/helpers/doc-examples.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';

@@ -82,7 +82,7 @@ test('shmDir and fallbackDir must be non-empty strings', () => {
   }
 });
 
-test('empty/zeros/from in this process follow the first executor not on /dev/shm, so they travel zero-copy and shared() works', async () => {
+test('empty/zeros/from in this process follow the latest executor not on /dev/shm, so they travel zero-copy and shared() works', async () => {
   const fallback = mkdtempSync(join(root, 'dir-'));
   await using ex = new ProcessPoolExecutor({
     maxWorkers: 1,

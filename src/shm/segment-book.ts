@@ -47,17 +47,18 @@ export interface Peer {
 }
 
 interface CachedMapping {
-  /** The segment's name now (an adopted segment is renamed to one of ours). */
+  /** The segment's name now (an adopted segment has a second name, ours). */
   name: string;
   mapping: ArrayBuffer;
   views: number;
   /** The owner trimmed the segment: unmap once the last view is gone. */
   doomed: boolean;
   /**
-   * Its owner died while arrays of ours still lived in it: we rename it as
-   * ours (so sweeps see a live owner, and it can still be passed to tasks)
-   * and remove it once our views and the tasks we lent it to are done with
-   * it. `lent` counts those tasks.
+   * Its owner died while arrays of ours still lived in it, or tasks queued
+   * here still named it: we hard-link it under a name of ours (so sweeps see
+   * a live owner, and it can still be passed to tasks), keep the former name
+   * for tasks already encoded with it, and remove both once our views and the
+   * tasks we lent it to are done with it. `lent` counts those tasks.
    */
   adopted?: { lent: number; formerName: string };
 }
@@ -136,8 +137,9 @@ export class SegmentBook {
   }
 
   /**
-   * A peer died. Its segments that arrays of ours still live in are adopted
-   * (see CachedMapping.adopted); the rest of its cache goes.
+   * A peer died. Its segments that arrays of ours still live in, or that
+   * tasks we lent them to still name, are adopted (see CachedMapping.adopted);
+   * the rest of its cache goes.
    */
   removePeer(peer: Peer): void {
     if (peer.pid !== undefined && this.#peers.get(peer.pid) === peer) this.#peers.delete(peer.pid);

@@ -173,7 +173,15 @@ function rebuildSpecial(header: SpecialHeader, buffers: ArrayBufferLike[]): unkn
             'import the module that registers it (for example shmex/arrow) here too, for example in the task module',
         );
       }
-      return codec.decode(header.parts);
+      try {
+        return codec.decode(header.parts);
+      } catch (error) {
+        throw new ShmexError(
+          'ERR_SHMEX_CODEC_FAILED',
+          `codec '${header.name}' failed to decode a value: ${(error as Error)?.message ?? String(error)}`,
+          { cause: error },
+        );
+      }
     }
     case 'wrapper': {
       const entry = wrapperNamed(header.name);

@@ -364,10 +364,10 @@ class Specials {
     }
     const coded = this.#codecParts.get(value);
     if (coded !== undefined) {
-      const header: SpecialHeader = { k: 'codec', name: coded.codec.name, parts: undefined };
-      const marker = this.#marker(value, header);
-      header.parts = this.copy(coded.parts);
-      return marker;
+      // Parts first: special values inside them (records, other codecs' values) get the lower
+      // indexes, so the decoder has rebuilt them when it rebuilds this one.
+      const parts = this.copy(coded.parts);
+      return this.#marker(value, { k: 'codec', name: coded.codec.name, parts });
     }
     const wrapper: WrapperEntry | undefined = isPlainObject(value) ? undefined : wrapperOf(value);
     if (wrapper !== undefined) {
