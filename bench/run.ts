@@ -78,10 +78,11 @@ async function main(): Promise<Results> {
   progress.say(
     `shmex benchmark${quick ? ' (quick)' : ''}: ${results.machine.cores} cores, Node.js ${results.machine.node}`,
   );
+  progress.plan(CONFIG.bigArrays.length + 2);
   try {
     for (const size of CONFIG.bigArrays) {
       const prefix = `${size.id} ${size.n.toExponential(0).replace('e+', 'e')}`;
-      progress.say(`\n${size.id} addOne on ${size.n} float64 (${(size.n * 8) / 1e6} MB)`);
+      progress.section(`${size.id} addOne on ${size.n} float64 (${(size.n * 8) / 1e6} MB)`);
       const plan = {
         warmupCalls: size.warmupCalls,
         timedCalls: size.timedCalls,
@@ -97,12 +98,12 @@ async function main(): Promise<Results> {
       );
     }
     const tiny = CONFIG.tiny;
-    progress.say(`\n(c) ${tiny.tasks} tiny tasks, ${tiny.rounds} rounds`);
+    progress.section(`(c) ${tiny.tasks} tiny tasks, ${tiny.rounds} rounds`);
     results.tinyTasks = await watched(() =>
       runTinyTasks('(c)', tiny.tasks, tiny.rounds, tiny.warmupTasks, checks),
     );
     const compute = CONFIG.compute;
-    progress.say(`\n(d) compute-bound kernel on ${compute.n} float64, 2 halves`);
+    progress.section(`(d) compute-bound kernel on ${compute.n} float64, 2 halves`);
     results.compute = await watched(() =>
       runCompute(
         '(d)',

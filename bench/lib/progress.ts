@@ -6,6 +6,24 @@ const tty = process.stderr.isTTY === true;
 export class Progress {
   #line = '';
   #pending = '';
+  #sections = 0;
+  #section = 0;
+  readonly #startedAt = performance.now();
+
+  /** How many sections the run has: each section() then shows a progress bar. */
+  plan(sections: number): void {
+    this.#sections = sections;
+  }
+
+  /** Starts the next section: a bar of the sections done so far, the time taken, and its title. */
+  section(title: string): void {
+    this.#section++;
+    const width = 24;
+    const done = this.#sections === 0 ? 0 : Math.round((width * (this.#section - 1)) / this.#sections);
+    const bar = `${'█'.repeat(done)}${'░'.repeat(width - done)}`;
+    const elapsed = Math.round((performance.now() - this.#startedAt) / 1000);
+    this.say(`\n${bar} section ${this.#section}/${this.#sections}, ${elapsed} s so far\n${title}`);
+  }
 
   /** Starts a new line. */
   step(text: string): void {
