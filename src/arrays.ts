@@ -7,6 +7,7 @@ import { quoteDescr } from './shm/npy-header.js';
 import {
   getPoolOptions,
   helperBook,
+  isWorkerThread,
   segmentBooks,
   setHelperDirectory,
   setPoolOptions,
@@ -36,7 +37,7 @@ export function empty<C extends TypedArrayConstructor>(ctor: C, n: number): Inst
 function allocate<C extends TypedArrayConstructor>(ctor: C, n: number, where: string): InstanceType<C> {
   const Ctor = requireTypedArrayConstructor(ctor, where);
   const count = length(n, where);
-  if (count === 0) return new Ctor(0) as InstanceType<C>;
+  if (count === 0 || isWorkerThread()) return new Ctor(count) as InstanceType<C>;
   const kind = VIEW_KINDS[viewKindOf(new Ctor(0))!]!;
   const buffer = helperBook().allocate(count * Ctor.BYTES_PER_ELEMENT, {
     descr: quoteDescr(kind.dtype),

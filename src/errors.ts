@@ -62,6 +62,8 @@ export class WorkerCrashedError extends ShmexError {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly pid: number | undefined;
+  /** The worker thread's id, for a ThreadPoolExecutor's worker. */
+  readonly threadId: number | undefined;
   constructor(
     pid: number | undefined,
     exitCode: number | null,
@@ -69,6 +71,8 @@ export class WorkerCrashedError extends ShmexError {
     when?: string,
     /** What made it exit, when the worker could tell (an uncaught exception). */
     cause?: unknown,
+    /** For a worker thread (ThreadPoolExecutor): its threadId. */
+    threadId?: number,
   ) {
     const how = signal
       ? `was killed by signal ${signal}${signal === 'SIGABRT' ? ' (V8 aborts this way when a worker runs out of memory)' : ''}`
@@ -79,12 +83,13 @@ export class WorkerCrashedError extends ShmexError {
         : ` after an error no task caught: ${(cause as Error)?.message ?? String(cause)}`;
     super(
       'ERR_SHMEX_WORKER_CRASHED',
-      `the worker process (pid ${pid}) ${when === undefined ? `running this task ${how}` : `${how} ${when}`}${why}`,
+      `${threadId === undefined ? `the worker process (pid ${pid})` : `the worker thread ${threadId}`} ${when === undefined ? `running this task ${how}` : `${how} ${when}`}${why}`,
       cause === undefined ? undefined : { cause },
     );
     this.exitCode = exitCode;
     this.signal = signal;
     this.pid = pid;
+    this.threadId = threadId;
   }
 }
 

@@ -165,17 +165,19 @@ export function inheritableExecArgv(argv: readonly string[]): string[] {
   return out;
 }
 
-function positiveInteger(value: unknown, name: string): number | undefined {
+function positiveInteger(value: unknown, name: string, where: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidArgumentError(
-      `ProcessPoolExecutor: ${name} must be a positive integer, got ${String(value)}`,
-    );
+    throw new InvalidArgumentError(`${where}: ${name} must be a positive integer, got ${String(value)}`);
   }
   return value;
 }
 
-export class ProcessPoolExecutor implements AsyncDisposable, TaskRunner {
+/**
+ * What ProcessPoolExecutor and ThreadPoolExecutor share: everything but the
+ * kind of worker. Not constructed directly.
+ */
+export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
   readonly #pool: ProcessPool;
   readonly #book: SegmentBook;
   readonly #threshold: number;
@@ -187,33 +189,34 @@ export class ProcessPoolExecutor implements AsyncDisposable, TaskRunner {
   #nextId = 1;
   #shutdown = false;
 
-  constructor(options: ExecutorOptions = {}) {
+  protected constructor(options: ExecutorOptions, kind: 'process' | 'thread') {
+    const where = kind === 'thread' ? 'ThreadPoolExecutor' : 'ProcessPoolExecutor';
     if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError('ProcessPoolExecutor: options must be an object');
+      throw new InvalidArgumentError(`${where}: options must be an object`);
     }
-    this.#maxWorkers = positiveInteger(options.maxWorkers, 'maxWorkers') ?? availableParallelism();
-    const maxTasksPerChild = positiveInteger(options.maxTasksPerChild, 'maxTasksPerChild');
+    this.#maxWorkers = positiveInteger(options.maxWorkers, 'maxWorkers', where) ?? availableParallelism();
+    const maxTasksPerChild = positiveInteger(options.maxTasksPerChild, 'maxTasksPerChild', where);
     const threshold = options.threshold ?? DEFAULT_THRESHOLD;
     if (typeof threshold !== 'number' || Number.isNaN(threshold) || threshold < 0) {
       throw new InvalidArgumentError(
-        `ProcessPoolExecutor: threshold must be a number of bytes >= 0, got ${String(threshold)}`,
+        `${where}: threshold must be a number of bytes >= 0, got ${String(threshold)}`,
       );
     }
     this.#threshold = Math.max(threshold, 1); // empty buffers always travel inline
     for (const key of ['shmDir', 'fallbackDir'] as const) {
       const dir = options[key];
       if (dir !== undefined && (typeof dir !== 'string' || dir === '')) {
-        throw new InvalidArgumentError(`ProcessPoolExecutor: ${key} must be a directory path`);
+        throw new InvalidArgumentError(`${where}: ${key} must be a directory path`);
       }
     }
     const shmDir = chooseDirectory(options.shmDir ?? DEFAULT_SHM_DIR, options.fallbackDir).dir;
     this.#shmDir = shmDir;
     const execArgv = options.execArgv ?? inheritableExecArgv(process.execArgv);
     if (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string')) {
-      throw new InvalidArgumentError('ProcessPoolExecutor: execArgv must be an array of strings');
+      throw new InvalidArgumentError(`${where}: execArgv must be an array of strings`);
     }
     if (options.initargs !== undefined && !Array.isArray(options.initargs)) {
-      throw new InvalidArgumentError('ProcessPoolExecutor: initargs must be an array');
+      throw new InvalidArgumentError(`${where}: initargs must be an array`);
     }
     this.#book = segmentBook(shmDir);
     const initializer =
@@ -236,6 +239,7 @@ export class ProcessPoolExecutor implements AsyncDisposable, TaskRunner {
       setHelperDirectory(shmDir, false);
     }
     this.#pool = new ProcessPool({
+      kind,
       maxWorkers: this.#maxWorkers,
       maxTasksPerChild,
       execArgv,
@@ -430,5 +434,29 @@ export class ProcessPoolExecutor implements AsyncDisposable, TaskRunner {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown({ wait: true });
+  }
+}
+
+/**
+ * Runs tasks in worker processes; arrays travel through shared memory both
+ * ways. See README.md.
+ */
+export class ProcessPoolExecutor extends PoolExecutor {
+  constructor(options: ExecutorOptions = {}) {
+    super(options, 'process');
+  }
+}
+
+/**
+ * The same API on worker threads of this process. Arguments travel as with
+ * processes (through shared memory, mapped copy-on-write, or by reference
+ * with shared()); results come back inline (a thread makes no segments), and
+ * empty()/zeros()/from() in a thread task make ordinary arrays. A stopped
+ * task (abort, timeout) terminates its thread. Node options of threads are
+ * limited to those worker_threads accept.
+ */
+export class ThreadPoolExecutor extends PoolExecutor {
+  constructor(options: ExecutorOptions = {}) {
+    super(options, 'thread');
   }
 }

@@ -32,10 +32,12 @@ export {
   DEFAULT_THRESHOLD,
   type ExecutorOptions,
   type ModuleTasks,
+  type PoolExecutor,
   ProcessPoolExecutor,
   type ShutdownOptions,
   type TaskOptions,
   type TaskRunner,
+  ThreadPoolExecutor,
 } from './executor.js';
 export { type DoneCallback, Future } from './future.js';
 export type { MapInputs, MapOptions } from './map.js';

@@ -10,8 +10,10 @@ import { removeSegmentsOf } from '../shm/sweep.js';
 import { decode } from '../transfer/decode.js';
 import type { Encoded, Payload } from '../transfer/encode.js';
 import { rebuildError } from '../transfer/remote-error.js';
+import type { PoolWorker, WorkerEvents, WorkerState } from './pool-worker.js';
 import type { FromWorker, TaskOutcome, TaskRef, WorkerConfig } from './protocol.js';
-import { WorkerProcess, type WorkerState } from './worker-process.js';
+import { WorkerProcess } from './worker-process.js';
+import { WorkerThread } from './worker-thread.js';
 
 export interface WorkItem {
   id: number;
@@ -43,6 +45,8 @@ export interface TaskLimits {
 }
 
 export interface PoolOptions {
+  /** Child processes, or threads of this process. */
+  kind: 'process' | 'thread';
   maxWorkers: number;
   maxTasksPerChild: number | undefined;
   execArgv: readonly string[];
@@ -54,7 +58,7 @@ export interface PoolOptions {
   initargs: Encoded | undefined;
 }
 
-type Worker = WorkerProcess<WorkItem>;
+type Worker = PoolWorker<WorkItem>;
 
 /** Pools not yet closed; one 'exit' listener for all of them. */
 const livePools = new Set<ProcessPool>();
@@ -270,12 +274,18 @@ export class ProcessPool {
   }
 
   #spawn(): void {
-    const worker: Worker = new WorkerProcess<WorkItem>(this.#options.execArgv, this.#options.book.store, {
+    const events: WorkerEvents = {
       message: (w, message) => this.#onMessage(w as Worker, message),
       exit: (w, code, signal, previous) => this.#onExit(w as Worker, code, signal, previous),
-    });
+    };
+    const { execArgv, book } = this.#options;
+    const worker: Worker =
+      this.#options.kind === 'thread'
+        ? new WorkerThread<WorkItem>(execArgv, book.store, events)
+        : new WorkerProcess<WorkItem>(execArgv, book.store, events);
     this.#workers.add(worker);
-    this.#options.book.addPeer(worker);
+    // A thread makes no segments: nothing is routed to it by name (it is no peer of the book).
+    if (worker.threadId === undefined) book.addPeer(worker);
     const { initializer, initargs, config } = this.#options;
     worker.send({
       type: 'init',
@@ -372,7 +382,7 @@ export class ProcessPool {
     const { book } = this.#options;
     // Its segments that our arrays still live in are ours now (they stay usable, also in tasks);
     // the rest of what it created goes, also what nobody mapped yet (a half-sent result, say).
-    book.removePeer(worker);
+    if (worker.threadId === undefined) book.removePeer(worker);
     if (worker.owner !== undefined) removeSegmentsOf(worker.owner, book.store);
     // The worker runs its tasks in the order sent, and counts in its receipts page those it
     // started and finished. Of the tasks whose outcome never arrived: those it finished had
@@ -413,6 +423,7 @@ export class ProcessPool {
           signal,
           'before it could tell whether it had run this task',
           worker.fatalError,
+          worker.threadId,
         ),
       );
     }
@@ -424,11 +435,14 @@ export class ProcessPool {
           signal,
           'after it finished this task, before its result was sent',
           worker.fatalError,
+          worker.threadId,
         ),
       );
     }
     if (crashed !== undefined) {
-      crashed.control.reject(new WorkerCrashedError(worker.pid, code, signal, undefined, worker.fatalError));
+      crashed.control.reject(
+        new WorkerCrashedError(worker.pid, code, signal, undefined, worker.fatalError, worker.threadId),
+      );
     } else if (previous === 'starting' && this.#broken === undefined) {
       if (++this.#startupFailures >= MAX_STARTUP_FAILURES) {
         this.#breakPool(

@@ -95,7 +95,8 @@ export function getPoolOptions(): SegmentPoolOptions {
 export class SegmentBook {
   readonly store: SegmentStore;
   readonly pool: SegmentPool;
-  readonly #self = process.pid;
+  /** Owner pid of the segments this book makes: none (0) in a worker thread, which makes none. */
+  readonly #self = workerThread ? 0 : process.pid;
   readonly #cache = new Map<string, CachedMapping>();
   readonly #views = new WeakMap<ArrayBufferLike, ViewInfo>();
   readonly #registry = new FinalizationRegistry<Token>((token) => this.#dropped(token));
@@ -270,7 +271,8 @@ export class SegmentBook {
   /** Maps a lent segment. The returned ArrayBuffer holds the lease until it is collected or released. */
   receive(ref: SegmentRef, from: Peer): ArrayBuffer {
     const ownedBySender = from.pid !== undefined && parseSegmentName(ref.name)?.pid === from.pid;
-    if (ref.mode !== 'private' && ownedBySender) {
+    // A worker thread maps afresh each time: it is not told when its parent trims a segment.
+    if (ref.mode !== 'private' && ownedBySender && !workerThread) {
       let entry = this.#cache.get(ref.name);
       if (entry === undefined) {
         entry = {
@@ -469,15 +471,28 @@ export class SegmentBook {
 
 const books = new Map<string, SegmentBook>();
 let workerProcess = false;
+/** In a worker thread: it maps its parent's segments but makes none (see isWorkerThread). */
+let workerThread = false;
 
 /** Called by a shmex worker at start: at exit it leaves the segments its parent holds arrays in. */
-export function markWorkerProcess(): void {
-  workerProcess = true;
+export function markWorkerProcess(thread = false): void {
+  workerProcess = !thread;
+  workerThread = thread;
 }
 
 /** Names of segments adopted by this process (both names of each), which sweeps must leave alone. */
 export function adoptedSegmentNames(): Set<string> {
   return new Set([...books.values()].flatMap((book) => book.adoptedNames()));
+}
+
+/**
+ * Whether this is a worker thread of a ThreadPoolExecutor. Such a thread maps
+ * segments its parent made, but makes none: a segment's name says which
+ * process owns it, and a thread is not one. Its results travel inline, and
+ * empty()/zeros()/from() make ordinary arrays there.
+ */
+export function isWorkerThread(): boolean {
+  return workerThread;
 }
 
 /** Every book of this process, one per shared-memory directory used. */

@@ -11,7 +11,6 @@ import type {
   WorkerConfig,
 } from '../pool/protocol.js';
 import { collectGarbage } from '../shm/collect.js';
-import { native } from '../shm/native.js';
 import {
   markWorkerProcess,
   type Peer,
@@ -22,9 +21,10 @@ import {
 import { decode } from '../transfer/decode.js';
 import { type Encoded, encode } from '../transfer/encode.js';
 import { serializeError } from '../transfer/remote-error.js';
+import { channel } from './channel.js';
 import { type TaskFunction, TaskLoader } from './task-loader.js';
 
-markWorkerProcess();
+markWorkerProcess(channel.thread);
 const loader = new TaskLoader();
 const IDLE_COLLECTION_MS = 5;
 let idleCollection: NodeJS.Timeout | undefined;
@@ -33,18 +33,14 @@ let config: WorkerConfig = { shmDir: '/dev/shm', threshold: 0, receipts: '' };
 let receipts = new Float64Array(2);
 let book: SegmentBook = segmentBook(config.shmDir);
 const parent: Peer = {
-  pid: process.ppid,
+  pid: channel.parentPid,
   sendControl: (control) => send({ type: 'segments', control }),
 };
 book.setUpstream(parent);
 book.addPeer(parent);
 
 function send(message: FromWorker, onLost?: () => void): void {
-  if (!process.connected) {
-    onLost?.();
-    return;
-  }
-  process.send!(message, undefined, undefined, (error) => {
+  channel.send(message, (error) => {
     if (error) onLost?.();
   });
 }
@@ -82,7 +78,12 @@ async function call(task: TaskRef, args: Encoded, leases: string[], chunk: boole
 function encodeResult(id: number, result: unknown): ReturnType<typeof encode> {
   book.holdTag = id;
   try {
-    return encode(result, { book, threshold: config.threshold, handover: true }, 'result');
+    // A thread makes no segments: its results travel inline (see isWorkerThread).
+    return encode(
+      result,
+      { book, threshold: config.threshold, handover: true, inlineOnly: channel.thread },
+      'result',
+    );
   } finally {
     book.holdTag = undefined;
   }
@@ -131,7 +132,7 @@ function flush(): void {
  * exits on its own on 'disconnect', removing its segments first.
  */
 function dieWithParent(on: boolean): void {
-  if (!native.dieWithParent(on, parent.pid!)) process.exit(0);
+  channel.dieWithParent(on);
 }
 
 async function drain(): Promise<void> {
@@ -209,7 +210,7 @@ async function init(message: ToWorker & { type: 'init' }): Promise<void> {
   }
 }
 
-process.on('message', (message: ToWorker) => {
+channel.onMessage((message: ToWorker) => {
   if (message.type === 'run') onRun(message);
   else if (message.type === 'segments') book.onControl(message.control);
   else if (message.type === 'init') void init(message);
@@ -227,17 +228,8 @@ function fatal(error: unknown): void {
   process.off('unhandledRejection', fatal);
   console.error('shmex worker: an error no task caught; this worker exits:', error);
   const exit = () => process.exit(1);
-  if (!process.connected) exit();
   setTimeout(exit, 1000); // if the message cannot be written in time
-  process.send!(
-    { type: 'fatal', error: serializeError(error) } satisfies FromWorker,
-    undefined,
-    undefined,
-    exit,
-  );
+  channel.send({ type: 'fatal', error: serializeError(error) }, exit);
 }
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
-
-// The parent is gone (exited, killed): nobody will read our results.
-process.on('disconnect', () => process.exit(0));
