@@ -144,4 +144,11 @@ test('ThreadPoolExecutor: a thread crash names the thread, not a process', async
   const error = (await rejection(ex.submit(() => process.exit(2)))) as WorkerCrashedError;
   assert.match(error.message, /^the worker thread \d+ running this task exited with code 2/);
   assert.equal(typeof error.threadId, 'number');
+  const thrown = (await rejection(
+    ex.submit(() => {
+      throw new TypeError('in a thread');
+    }),
+  )) as Error;
+  assert.match(thrown.stack ?? '', /\n {4}at <worker thread \d+>$/);
+  assert.match((thrown.cause as Error).message, /^stack of the error in worker thread \d+$/);
 });

@@ -2,6 +2,8 @@
 // sum) on pools of 2 workers. Throughput: all tasks submitted at once and
 // awaited together. Latency: one task at a time, each awaited before the next.
 // Peers are interleaved: every round runs each of them, in a rotated order.
+
+import { ThreadPoolExecutor } from 'shmex';
 import type { Checks } from '../lib/check.js';
 import { settle } from '../lib/measure.js';
 import { fmtMs, progress } from '../lib/progress.js';
@@ -14,10 +16,18 @@ import type { PeerPool } from '../peers/types.js';
 import { WorkerpoolPool } from '../peers/workerpool.js';
 
 export const TINY_ELEMENTS = 1000;
-export const TINY_PEERS = ['shmex', 'piscina', 'tinypool', 'workerpool-process', 'fork-advanced'] as const;
+export const TINY_PEERS = [
+  'shmex',
+  'shmex-threads',
+  'piscina',
+  'tinypool',
+  'workerpool-process',
+  'fork-advanced',
+] as const;
 
 const LABELS: Record<(typeof TINY_PEERS)[number], string> = {
   shmex: 'shmex (arrays below the threshold travel inline)',
+  'shmex-threads': 'shmex ThreadPoolExecutor (worker threads)',
   piscina: 'piscina (worker threads)',
   tinypool: 'tinypool (worker threads)',
   'workerpool-process': "workerpool, process mode (serialization: 'advanced')",
@@ -69,6 +79,7 @@ export async function runTinyTasks(
   const expected = (k: number) => 249750 + 1000 * k;
   const makers: Record<(typeof TINY_PEERS)[number], () => PeerPool> = {
     shmex: () => new ShmexPool(workers),
+    'shmex-threads': () => new ShmexPool(workers, ThreadPoolExecutor),
     piscina: () => new PiscinaPool(workers),
     tinypool: () => new TinypoolPool(workers),
     'workerpool-process': () => new WorkerpoolPool(workers),

@@ -1,7 +1,9 @@
 // Errors cross the process boundary explicitly: name, message, stack and own
 // fields go over; the parent rebuilds an error of the same name whose cause
 // holds the worker's stack.
+
 import { serialize } from 'node:v8';
+import { isMainThread, threadId } from 'node:worker_threads';
 import * as errors from '../errors.js';
 
 export interface SerializedError {
@@ -15,6 +17,8 @@ export interface SerializedError {
   props: Record<string, unknown>;
   value?: unknown;
   pid: number;
+  /** The worker thread it was thrown in (ThreadPoolExecutor), if not a process's main thread. */
+  thread?: number;
   /** The error's own `cause`, and an AggregateError's `errors`, serialized the same way. */
   cause?: SerializedError;
   errors?: SerializedError[];
@@ -42,6 +46,8 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
       props: {},
       value: travels(error) ? error : String(error),
       pid: process.pid,
+      ...workerThread(),
+      ...workerThread(),
     };
   }
   const props: Record<string, unknown> = {};
@@ -57,6 +63,7 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
     stack: error.stack,
     props,
     pid: process.pid,
+    ...workerThread(),
   };
   if (depth < MAX_DEPTH) {
     if ('cause' in error && error.cause !== undefined)
@@ -81,11 +88,16 @@ const BUILTIN: Record<string, ErrorClass> = {
 };
 
 /** The worker's stack, as the `cause` of a rebuilt error. */
+function workerThread(): { thread?: number } {
+  return isMainThread ? {} : { thread: threadId };
+}
+
 export class RemoteStack extends Error {
-  constructor(stack: string, pid: number) {
-    super(`stack of the error in worker process ${pid}`);
+  constructor(stack: string, pid: number, thread?: number) {
+    const where = thread === undefined ? `worker process ${pid}` : `worker thread ${thread}`;
+    super(`stack of the error in ${where}`);
     this.name = 'RemoteStack';
-    this.stack = `RemoteStack (worker pid ${pid}):\n${stack}`;
+    this.stack = `RemoteStack (${where}):\n${stack}`;
   }
 }
 
@@ -112,12 +124,12 @@ export function rebuildError(s: SerializedError): unknown {
   Object.assign(error, s.props);
   if (s.stack !== undefined) {
     // The worker's stack is the cause; the error's own cause, if any, is the cause of that.
-    const remote = new RemoteStack(s.stack, s.pid);
+    const remote = new RemoteStack(s.stack, s.pid, s.thread);
     if (s.cause !== undefined) remote.cause = rebuildError(s.cause);
     Object.defineProperty(error, 'cause', { value: remote, writable: true, configurable: true });
     // The parent's own stack says where the result arrived, which helps nobody: show the worker's.
     Object.defineProperty(error, 'stack', {
-      value: `${s.stack}\n    at <worker process ${s.pid}>`,
+      value: `${s.stack}\n    at <${s.thread === undefined ? `worker process ${s.pid}` : `worker thread ${s.thread}`}>`,
       writable: true,
       configurable: true,
     });
