@@ -29,7 +29,7 @@ const BIG_ARRAY_VARIANTS = [
   'in-process-again',
 ];
 const RELEASE_LOOPS = ['shmex-loop-drop', 'shmex-loop-release'];
-const TINY_PEERS = ['shmex', 'piscina', 'tinypool', 'workerpool-process', 'fork-advanced'];
+const TINY_PEERS = ['shmex', 'shmex-threads', 'piscina', 'tinypool', 'workerpool-process', 'fork-advanced'];
 const COMPUTE_VARIANTS = [
   'in-process',
   'shmex-copy-in',
