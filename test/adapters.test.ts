@@ -3,8 +3,10 @@
 // memory, read back without a copy.
 import 'shmex/arrow';
 import 'shmex/ndarray';
+import 'shmex/stdlib-ndarray';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import stdlibNdarray from '@stdlib/ndarray-base-ctor';
 import { makeTable, RecordBatch, Table, Vector, vectorFromArray } from 'apache-arrow';
 import ndarray from 'ndarray';
 import {
@@ -174,4 +176,39 @@ test('codec parts may hold records; a codec whose decode throws rejects with ERR
     code: 'ERR_SHMEX_CODEC_FAILED',
     message: /cannot rebuild/,
   });
+});
+
+test('stdlib ndarrays keep dtype, shape, strides, offset and order: row-major, column-major and reversed views', async () => {
+  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  const tasks = ex.module<typeof Tasks>(TASKS);
+  const rows = 200;
+  const cols = 100;
+  const data = Float64Array.from({ length: rows * cols }, (_, i) => i % 89);
+  const make = (shape: number[], strides: number[], offset: number, order: string) =>
+    new stdlibNdarray('float64', data, shape, strides, offset, order as 'row-major');
+  const local = (a: { shape: number[]; get(i: number, j: number): number }) => {
+    let s = 0;
+    for (let i = 0; i < a.shape[0]!; i++) for (let j = 0; j < a.shape[1]!; j++) s += a.get(i, j);
+    return s;
+  };
+  for (const [what, view] of [
+    ['row-major', make([rows, cols], [cols, 1], 0, 'row-major')],
+    ['column-major', make([cols, rows], [1, cols], 0, 'column-major')],
+    ['reversed rows, every other column', make([rows, cols / 2], [-cols, 2], (rows - 1) * cols, 'row-major')],
+  ] as const) {
+    const got = await tasks.stdInfo(view);
+    assert.equal(got.sum, local(view as never), what);
+    assert.deepEqual(
+      [got.dtype, got.shape, got.strides, got.offset, got.order],
+      [view.dtype, view.shape, view.strides, view.offset, view.order],
+      what,
+    );
+    assert.equal(got.isStdlib, true);
+  }
+  const scaled = (await tasks.stdScaled(make([3, 4], [cols, 1], 0, 'row-major'), 10)) as {
+    get(i: number, j: number): number;
+    shape: number[];
+  };
+  assert.deepEqual(scaled.shape, [3, 4]);
+  assert.equal(scaled.get(2, 3), (data[2 * cols + 3]! as number) * 10);
 });

@@ -1,0 +1,64 @@
+// `import 'shmex/stdlib-ndarray'`: stdlib ndarrays (@stdlib/ndarray-base-ctor,
+// and the @stdlib/ndarray constructors built on it) travel to and from tasks
+// with their data buffer through shared memory and their dtype, shape,
+// strides, offset and order kept: any view arrives as the same view. They are
+// rebuilt with @stdlib/ndarray-base-ctor. Import it in the task module too.
+// Needs the optional peer dependency @stdlib/ndarray-base-ctor.
+import ndarray from '@stdlib/ndarray-base-ctor';
+import { registerArrayCodec } from '../transfer/codecs.js';
+
+interface StdlibNdarray {
+  dtype: string;
+  data: ArrayLike<unknown>;
+  shape: number[];
+  strides: number[];
+  offset: number;
+  order: 'row-major' | 'column-major';
+  get(...indices: number[]): unknown;
+}
+
+interface Parts {
+  dtype: string;
+  data: ArrayLike<unknown>;
+  shape: number[];
+  strides: number[];
+  offset: number;
+  order: 'row-major' | 'column-major';
+}
+
+function isStdlibNdarray(value: object): value is StdlibNdarray {
+  const v = value as Partial<StdlibNdarray>;
+  return (
+    typeof v.get === 'function' &&
+    typeof v.dtype === 'string' &&
+    Array.isArray(v.shape) &&
+    Array.isArray(v.strides) &&
+    typeof v.offset === 'number' &&
+    (v.order === 'row-major' || v.order === 'column-major') &&
+    v.data !== undefined
+  );
+}
+
+type Ctor = new (
+  dtype: string,
+  buffer: ArrayLike<unknown>,
+  shape: number[],
+  strides: number[],
+  offset: number,
+  order: string,
+) => StdlibNdarray;
+
+registerArrayCodec({
+  name: 'stdlib-ndarray',
+  test: isStdlibNdarray,
+  encode: (a: StdlibNdarray): Parts => ({
+    dtype: a.dtype,
+    data: a.data,
+    shape: [...a.shape],
+    strides: [...a.strides],
+    offset: a.offset,
+    order: a.order,
+  }),
+  decode: (p: Parts) =>
+    new (ndarray as unknown as Ctor)(p.dtype, p.data, p.shape, p.strides, p.offset, p.order),
+});
