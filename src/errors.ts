@@ -51,7 +51,7 @@ export class TaskTimeoutError extends ShmexError {
   constructor(timeout: number) {
     super(
       'ERR_SHMEX_TASK_TIMEOUT',
-      `the task ran longer than its timeout of ${timeout} ms; its worker process was stopped and replaced`,
+      `the task ran longer than its timeout of ${timeout} ms; its worker was stopped and replaced`,
     );
     this.timeout = timeout;
   }

@@ -25,7 +25,7 @@ import { encode } from './transfer/encode.js';
 export const DEFAULT_THRESHOLD = 64 * 1024;
 
 export interface ExecutorOptions {
-  /** Worker processes at most. @default os.availableParallelism() */
+  /** Workers (processes, or threads for a ThreadPoolExecutor) at most. @default os.availableParallelism() */
   maxWorkers?: number;
   /** Runs once in each worker before its first task: a self-contained function, or { module, name }. */
   initializer?: ((...args: any[]) => unknown) | ModuleFunction;
@@ -45,7 +45,11 @@ export interface ExecutorOptions {
    * @default none
    */
   fallbackDir?: string;
-  /** Node.js options of the worker processes. @default process.execArgv */
+  /**
+   * Node.js options of the workers. @default for processes, process.execArgv without the options
+   * that would make a worker something else (-e, --test, --inspect...); for threads, none (the
+   * process's own options apply to them)
+   */
   execArgv?: string[];
 }
 
@@ -60,7 +64,7 @@ export interface ShutdownOptions {
 export interface TaskOptions {
   /**
    * Aborting it stops the task: one that has not started is cancelled; one
-   * that runs is stopped by killing its worker process, which is replaced.
+   * that runs is stopped by killing its worker (a process, or a thread), which is replaced.
    * Either way its Future rejects with an AbortError whose cause is the
    * signal's reason. @default none
    */
@@ -186,11 +190,13 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
   readonly #moduleFunctions = new WeakMap<AnyFunction, TaskRef>();
   readonly #maxWorkers: number;
   readonly #shmDir: string;
+  readonly #kind: 'process' | 'thread';
   #nextId = 1;
   #shutdown = false;
 
   protected constructor(options: ExecutorOptions, kind: 'process' | 'thread') {
     const where = kind === 'thread' ? 'ThreadPoolExecutor' : 'ProcessPoolExecutor';
+    this.#kind = kind;
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError(`${where}: options must be an object`);
     }
@@ -211,8 +217,10 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     }
     const shmDir = chooseDirectory(options.shmDir ?? DEFAULT_SHM_DIR, options.fallbackDir).dir;
     this.#shmDir = shmDir;
-    const execArgv = options.execArgv ?? inheritableExecArgv(process.execArgv);
-    if (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string')) {
+    // Threads get none by default: process-wide options apply to them anyway, and new Worker()
+    // refuses many (V8 options, -e), so inheriting the parent's would break programs run with them.
+    const execArgv = options.execArgv ?? (kind === 'thread' ? [] : inheritableExecArgv(process.execArgv));
+    if (execArgv !== undefined && (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string'))) {
       throw new InvalidArgumentError(`${where}: execArgv must be an array of strings`);
     }
     if (options.initargs !== undefined && !Array.isArray(options.initargs)) {
@@ -228,7 +236,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
         ? undefined
         : encode(
             options.initargs ?? [],
-            { book: this.#book, threshold: Infinity, inlineOnly: true },
+            { book: this.#book, threshold: Infinity, inlineOnly: true, structuredClone: kind === 'thread' },
             'initargs',
           ).data;
     // Segments whose owners died (a crashed run, a killed parent) go now.
@@ -298,7 +306,11 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     );
     let payload: WorkItem['args'];
     try {
-      payload = encode(args, { book: this.#book, threshold: this.#threshold }, chunk ? 'chunk' : 'args');
+      payload = encode(
+        args,
+        { book: this.#book, threshold: this.#threshold, structuredClone: this.#kind === 'thread' },
+        chunk ? 'chunk' : 'args',
+      );
     } catch (error) {
       control.start();
       control.reject(error);

@@ -3,7 +3,9 @@
 // zero-copy and shared() arguments, stopping tasks, crashes, initializers,
 // maxTasksPerChild, shutdown; and no segment left behind.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   AbortError,
   empty,
@@ -151,4 +153,34 @@ test('ThreadPoolExecutor: a thread crash names the thread, not a process', async
   )) as Error;
   assert.match(thrown.stack ?? '', /\n {4}at <worker thread \d+>$/);
   assert.match((thrown.cause as Error).message, /^stack of the error in worker thread \d+$/);
+});
+
+test('ThreadPoolExecutor: Buffers stay Buffers both ways; a program run with V8 options still starts its threads', async () => {
+  await using ex = new ThreadPoolExecutor({ maxWorkers: 1 });
+  assert.equal(await ex.submit((b: Buffer) => b.toString(), Buffer.from('hi')), 'hi');
+  const back = await ex.submit(() => Buffer.from('yo'));
+  assert.ok(Buffer.isBuffer(back));
+  assert.equal(back.toString(), 'yo');
+  const script = [
+    "import { ThreadPoolExecutor } from 'shmex';",
+    'const ex = new ThreadPoolExecutor({ maxWorkers: 1 });',
+    'console.log(await ex.submit((a) => a + 1, 41));',
+    'await ex.shutdown();',
+  ].join('\n');
+  const run = spawnSync(process.execPath, ['--max-old-space-size=256', '--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('../', import.meta.url)),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout.trim(), '42');
+});
+
+test('ThreadPoolExecutor: options worker_threads refuse break the executor with the reason, leaving no segment', async () => {
+  const ex = new ThreadPoolExecutor({ maxWorkers: 1, execArgv: ['--max-old-space-size=64'] });
+  const error = await rejection(ex.submit(() => 1));
+  assert.equal((error as { code?: string }).code, 'ERR_SHMEX_BROKEN');
+  assert.match((error as Error).message, /could not start a worker/);
+  assert.equal(((error as Error).cause as { code?: string }).code, 'ERR_WORKER_INVALID_EXEC_ARGV');
+  await ex.shutdown();
 });

@@ -63,6 +63,12 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
     if (this.#receipts !== undefined) native.release(this.#receipts.buffer as ArrayBuffer);
   }
 
+  /** The worker could not be started: its receipts segment goes at once. */
+  protected discardReceipts(): void {
+    this.receiptsMapped();
+    if (this.#receipts !== undefined) native.release(this.#receipts.buffer as ArrayBuffer);
+  }
+
   /** The worker has mapped its receipts segment (or died): its name can go. */
   receiptsMapped(): void {
     if (this.receiptsName !== '') this.#store.remove([this.receiptsName]);
@@ -72,6 +78,11 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
   progress(): { started: number; finished: number } {
     if (this.#receipts === undefined) return { started: Number.POSITIVE_INFINITY, finished: 0 };
     return { started: this.#receipts[0]!, finished: this.#receipts[1]! };
+  }
+
+  /** How errors name it: 'worker process <pid>' or 'worker thread <id>'. */
+  get label(): string {
+    return `worker process ${this.pid}`;
   }
 
   abstract send(message: ToWorker): void;

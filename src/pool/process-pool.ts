@@ -49,7 +49,8 @@ export interface PoolOptions {
   kind: 'process' | 'thread';
   maxWorkers: number;
   maxTasksPerChild: number | undefined;
-  execArgv: readonly string[];
+  /** Undefined: a thread inherits the parent's options. */
+  execArgv: readonly string[] | undefined;
   /** What every worker gets; each one's receipts segment is added per worker. */
   config: Omit<WorkerConfig, 'receipts'>;
   book: SegmentBook;
@@ -279,10 +280,21 @@ export class ProcessPool {
       exit: (w, code, signal, previous) => this.#onExit(w as Worker, code, signal, previous),
     };
     const { execArgv, book } = this.#options;
-    const worker: Worker =
-      this.#options.kind === 'thread'
-        ? new WorkerThread<WorkItem>(execArgv, book.store, events)
-        : new WorkerProcess<WorkItem>(execArgv, book.store, events);
+    let worker: Worker;
+    try {
+      worker =
+        this.#options.kind === 'thread'
+          ? new WorkerThread<WorkItem>(execArgv, book.store, events)
+          : new WorkerProcess<WorkItem>(execArgv ?? [], book.store, events);
+    } catch (error) {
+      // new Worker() refuses options it does not accept (ERR_WORKER_INVALID_EXEC_ARGV), for one.
+      this.#breakPool(
+        new BrokenExecutorError(`could not start a worker: ${(error as Error)?.message ?? String(error)}`, {
+          cause: error,
+        }),
+      );
+      return;
+    }
     this.#workers.add(worker);
     // A thread makes no segments: nothing is routed to it by name (it is no peer of the book).
     if (worker.threadId === undefined) book.addPeer(worker);
@@ -304,6 +316,9 @@ export class ProcessPool {
   }
 
   #onMessage(worker: Worker, message: FromWorker): void {
+    // A child process's IPC messages may still arrive after its 'exit': its holds were settled
+    // then (#onExit), and its outcomes counted as lost or failed.
+    if (worker.state === 'dead') return;
     switch (message.type) {
       case 'segments': {
         const { task } = message.control;
@@ -332,7 +347,7 @@ export class ProcessPool {
       case 'init-failed':
         this.#breakPool(
           new BrokenExecutorError(
-            `the initializer failed in worker process ${worker.pid}; the executor cannot run tasks`,
+            `the initializer failed in ${worker.label}; the executor cannot run tasks`,
             { cause: rebuildError(message.error) },
           ),
         );
@@ -418,7 +433,7 @@ export class ProcessPool {
     for (const item of unknown) {
       item.control.reject(
         new WorkerCrashedError(
-          worker.pid,
+          worker.threadId === undefined ? worker.pid : undefined,
           code,
           signal,
           'before it could tell whether it had run this task',
@@ -430,7 +445,7 @@ export class ProcessPool {
     for (const item of lost) {
       item.control.reject(
         new WorkerCrashedError(
-          worker.pid,
+          worker.threadId === undefined ? worker.pid : undefined,
           code,
           signal,
           'after it finished this task, before its result was sent',
@@ -441,13 +456,21 @@ export class ProcessPool {
     }
     if (crashed !== undefined) {
       crashed.control.reject(
-        new WorkerCrashedError(worker.pid, code, signal, undefined, worker.fatalError, worker.threadId),
+        new WorkerCrashedError(
+          worker.threadId === undefined ? worker.pid : undefined,
+          code,
+          signal,
+          undefined,
+          worker.fatalError,
+          worker.threadId,
+        ),
       );
     } else if (previous === 'starting' && this.#broken === undefined) {
       if (++this.#startupFailures >= MAX_STARTUP_FAILURES) {
         this.#breakPool(
           new BrokenExecutorError(
-            `${MAX_STARTUP_FAILURES} worker processes in a row died while starting (last: ${signal ?? `exit code ${code}`})`,
+            `${MAX_STARTUP_FAILURES} workers in a row died while starting (last: ${worker.label}, ${signal ?? `exit code ${code}`})`,
+            worker.fatalError === undefined ? undefined : { cause: worker.fatalError },
           ),
         );
         return;

@@ -14,7 +14,12 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
 
   constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
     super(store);
-    this.child = fork(WORKER_ENTRY, [], { serialization: 'advanced', execArgv: [...execArgv] });
+    try {
+      this.child = fork(WORKER_ENTRY, [], { serialization: 'advanced', execArgv: [...execArgv] });
+    } catch (error) {
+      this.discardReceipts();
+      throw error;
+    }
     const pid = this.child.pid;
     const start = pid === undefined ? undefined : processStartTime(pid);
     this.owner = pid !== undefined && start !== undefined ? { pid, start } : undefined;

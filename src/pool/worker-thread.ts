@@ -14,13 +14,20 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
   override readonly threadId: number;
   #exited = false;
 
-  constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
+  constructor(execArgv: readonly string[] | undefined, store: SegmentStore, events: WorkerEvents) {
     super(store);
-    this.thread = new Worker(WORKER_ENTRY, { execArgv: [...execArgv] });
+    try {
+      this.thread = new Worker(WORKER_ENTRY, execArgv === undefined ? {} : { execArgv: [...execArgv] });
+    } catch (error) {
+      this.discardReceipts();
+      throw error;
+    }
     this.threadId = this.thread.threadId;
     this.thread.on('message', (message: FromWorker) => events.message(this, message));
-    // An error thrown while the thread loads (its own uncaught errors it reports itself, then exits).
-    this.thread.on('error', () => {});
+    // An error thrown while the thread loads, or that ends it (out of memory): the cause of its failure.
+    this.thread.on('error', (error) => {
+      this.fatalError ??= error;
+    });
     this.thread.on('exit', (code) => {
       this.#exited = true;
       this.ended(events, code, null);
@@ -30,6 +37,10 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
   /** A thread's segment holds go through this process: it is its own peer's process. */
   get pid(): number {
     return process.pid;
+  }
+
+  override get label(): string {
+    return `worker thread ${this.threadId}`;
   }
 
   send(message: ToWorker): void {

@@ -36,6 +36,11 @@ export interface EncodeOptions {
   inlineOnly?: boolean;
   /** Buffers of at least this many bytes travel through a segment. */
   threshold: number;
+  /**
+   * The message crosses a worker thread's port, whose structured clone turns
+   * a Buffer into a Uint8Array: values with a Buffer take the payload format.
+   */
+  structuredClone?: boolean;
 }
 
 /**
@@ -497,6 +502,10 @@ function isFlat(value: unknown): boolean {
   return Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype && value.every(leaf);
 }
 
+function hasBuffer(value: unknown): boolean {
+  return Buffer.isBuffer(value) || (Array.isArray(value) && value.some((v) => Buffer.isBuffer(v)));
+}
+
 /** Encodes `value` (named `label` in error messages, e.g. 'args[0]'). */
 export function encode(value: unknown, options: EncodeOptions, label = 'value'): Payload {
   const { book, threshold } = options;
@@ -521,6 +530,7 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
       leases.length === 0 &&
       !scan.needsCopy &&
       isFlat(value) &&
+      !(options.structuredClone && hasBuffer(value)) &&
       [...scan.buffers.values()].every(travelsAsIs)
     ) {
       // Snapshotted now: the channel serializes only when the task is sent, maybe later.

@@ -47,7 +47,6 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
       value: travels(error) ? error : String(error),
       pid: process.pid,
       ...workerThread(),
-      ...workerThread(),
     };
   }
   const props: Record<string, unknown> = {};
@@ -87,11 +86,12 @@ const BUILTIN: Record<string, ErrorClass> = {
   URIError,
 };
 
-/** The worker's stack, as the `cause` of a rebuilt error. */
+/** In a worker thread, which one (errors name a thread, not a process). */
 function workerThread(): { thread?: number } {
   return isMainThread ? {} : { thread: threadId };
 }
 
+/** The worker's stack, as the `cause` of a rebuilt error. */
 export class RemoteStack extends Error {
   constructor(stack: string, pid: number, thread?: number) {
     const where = thread === undefined ? `worker process ${pid}` : `worker thread ${thread}`;

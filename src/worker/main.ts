@@ -81,7 +81,13 @@ function encodeResult(id: number, result: unknown): ReturnType<typeof encode> {
     // A thread makes no segments: its results travel inline (see isWorkerThread).
     return encode(
       result,
-      { book, threshold: config.threshold, handover: true, inlineOnly: channel.thread },
+      {
+        book,
+        threshold: config.threshold,
+        handover: true,
+        inlineOnly: channel.thread,
+        structuredClone: channel.thread,
+      },
       'result',
     );
   } finally {
