@@ -28,10 +28,12 @@ import {
   empty,
   inSharedMemory,
   type ModuleTasks,
+  type PoolExecutor,
   ProcessPoolExecutor,
   RecordArray,
   type RecordLayoutSpec,
   release,
+  ThreadPoolExecutor,
 } from 'shmex';
 import * as Fixture from './fixtures/property-tasks.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
@@ -843,55 +845,59 @@ test('the generated values cover every kind of thing that travels', () => {
 
 // --- round trips through workers ---
 
-for (const setup of SETUPS) {
-  describe(`round trips, ${setup.name}`, () => {
-    let ex: ProcessPoolExecutor;
-    let tasks: ModuleTasks<typeof Fixture>;
-    const threshold = setup.threshold ?? DEFAULT_THRESHOLD;
-    before(() => {
-      ex = new ProcessPoolExecutor({ maxWorkers: 2, threshold: setup.threshold });
-      tasks = ex.module<typeof Fixture>(FIXTURE);
-    });
-    after(() => ex.shutdown());
+for (const [Executor, share] of [
+  [ProcessPoolExecutor, 1],
+  [ThreadPoolExecutor, 1 / 3],
+] as const)
+  for (const setup of SETUPS) {
+    describe(`round trips, ${Executor.name}, ${setup.name}`, () => {
+      let ex: PoolExecutor;
+      let tasks: ModuleTasks<typeof Fixture>;
+      const threshold = setup.threshold ?? DEFAULT_THRESHOLD;
+      before(() => {
+        ex = new Executor({ maxWorkers: 2, threshold: setup.threshold });
+        tasks = ex.module<typeof Fixture>(FIXTURE);
+      });
+      after(() => ex.shutdown());
 
-    test('identity: the value comes back equal, with its classes, offsets and aliasing', async () => {
-      await fc.assert(
-        fc.asyncProperty(plans(setup.sizes), async (plan) => {
-          const builders = [0, 1, 2].map(() => new Builder(plan));
-          const [input, expected, intact] = builders as [Builder, Builder, Builder];
-          const value = input.build();
-          const back = await tasks.identity(value);
-          try {
-            assertSame(back, expected.build(), { threshold, flip: 0 });
-            assertSame(value, intact.build(), { flip: 0 });
-            if (typeof value === 'object' && value !== null) assert.notEqual(back, value);
-          } finally {
-            releaseAll(back);
-            for (const builder of builders) builder.release();
-          }
-        }),
-        { seed: SEED, numRuns: Math.ceil(setup.runs * RUNS), includeErrorInReport: true },
-      );
-    });
+      test('identity: the value comes back equal, with its classes, offsets and aliasing', async () => {
+        await fc.assert(
+          fc.asyncProperty(plans(setup.sizes), async (plan) => {
+            const builders = [0, 1, 2].map(() => new Builder(plan));
+            const [input, expected, intact] = builders as [Builder, Builder, Builder];
+            const value = input.build();
+            const back = await tasks.identity(value);
+            try {
+              assertSame(back, expected.build(), { threshold, flip: 0 });
+              assertSame(value, intact.build(), { flip: 0 });
+              if (typeof value === 'object' && value !== null) assert.notEqual(back, value);
+            } finally {
+              releaseAll(back);
+              for (const builder of builders) builder.release();
+            }
+          }),
+          { seed: SEED, numRuns: Math.ceil(setup.runs * RUNS * share), includeErrorInReport: true },
+        );
+      });
 
-    test('mutate in place: the caller keeps its value, the result shows every byte changed', async () => {
-      await fc.assert(
-        fc.asyncProperty(plans(setup.sizes), async (plan) => {
-          const builders = [0, 1, 2].map(() => new Builder(plan));
-          const [input, expected, intact] = builders as [Builder, Builder, Builder];
-          const value = input.build();
-          const back = await tasks.mutate(value);
-          try {
-            // Value semantics: the worker's writes never reach the caller's arrays.
-            assertSame(value, intact.build(), { flip: 0 });
-            assertSame(back, expected.build(), { threshold, flip: FLIP });
-          } finally {
-            releaseAll(back);
-            for (const builder of builders) builder.release();
-          }
-        }),
-        { seed: SEED + 1, numRuns: Math.ceil(setup.runs * RUNS), includeErrorInReport: true },
-      );
+      test('mutate in place: the caller keeps its value, the result shows every byte changed', async () => {
+        await fc.assert(
+          fc.asyncProperty(plans(setup.sizes), async (plan) => {
+            const builders = [0, 1, 2].map(() => new Builder(plan));
+            const [input, expected, intact] = builders as [Builder, Builder, Builder];
+            const value = input.build();
+            const back = await tasks.mutate(value);
+            try {
+              // Value semantics: the worker's writes never reach the caller's arrays.
+              assertSame(value, intact.build(), { flip: 0 });
+              assertSame(back, expected.build(), { threshold, flip: FLIP });
+            } finally {
+              releaseAll(back);
+              for (const builder of builders) builder.release();
+            }
+          }),
+          { seed: SEED + 1, numRuns: Math.ceil(setup.runs * RUNS * share), includeErrorInReport: true },
+        );
+      });
     });
-  });
-}
+  }

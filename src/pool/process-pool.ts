@@ -383,7 +383,13 @@ export class ProcessPool {
     }
     let value: unknown;
     try {
-      value = decode(outcome.result, this.#options.book, worker, outcome.leases);
+      value = decode(
+        outcome.result,
+        this.#options.book,
+        worker,
+        outcome.leases,
+        worker.threadId !== undefined,
+      );
     } catch (error) {
       item.control.reject(error);
       return;

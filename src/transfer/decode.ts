@@ -220,9 +220,17 @@ function defineProps(target: object, props: object): void {
  * decoding fails, every hold is given back: the arrays already made are
  * released, the segments not yet mapped freed.
  */
-export function decode(data: Encoded, book: SegmentBook, from: Peer, leases: readonly string[]): unknown {
+export function decode(
+  data: Encoded,
+  book: SegmentBook,
+  from: Peer,
+  leases: readonly string[],
+  /** The message came by structured clone (a worker thread's port): its views own their buffers already. */
+  cloned = false,
+): unknown {
   if (!(data instanceof Uint8Array)) {
     const raw = data.raw;
+    if (cloned) return raw;
     const own = new Map<ArrayBufferView, ArrayBufferView>();
     if (Array.isArray(raw)) return raw.map((v) => ownView(v, own));
     return ownView(raw, own);

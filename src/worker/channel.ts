@@ -10,8 +10,11 @@ export interface Channel {
   readonly thread: boolean;
   /** Who the parent is, for routing segment holds (see SegmentBook). */
   readonly parentPid: number;
-  /** Sends a message; `done` runs once it is written (or could not be: `error`). */
-  send(message: FromWorker, done?: (error: Error | null) => void): void;
+  /**
+   * Sends a message; `done` runs once it is written (or could not be: `error`).
+   * `transfer`: buffers a thread's port moves instead of copying (ignored by a process).
+   */
+  send(message: FromWorker, done?: (error: Error | null) => void, transfer?: ArrayBuffer[]): void;
   onMessage(handler: (message: ToWorker) => void): void;
   /** While on, this worker dies with its parent even when stuck in synchronous code. */
   dieWithParent(on: boolean): void;
@@ -46,9 +49,9 @@ function threadChannel(): Channel {
     thread: true,
     // A thread's parent is this very process.
     parentPid: process.pid,
-    send(message, done) {
+    send(message, done, transfer) {
       try {
-        port.postMessage(message);
+        port.postMessage(message, transfer ?? []);
         done?.(null);
       } catch (error) {
         done?.(error as Error);

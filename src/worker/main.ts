@@ -68,7 +68,7 @@ async function call(task: TaskRef, args: Encoded, leases: string[], chunk: boole
     throw error;
   }
   // From here on the arguments' holds are given back when their arrays are collected.
-  const decoded = decode(args, book, parent, leases) as unknown[];
+  const decoded = decode(args, book, parent, leases, channel.thread) as unknown[];
   if (!chunk) return await fn(...decoded);
   const results: unknown[] = [];
   for (const one of decoded as unknown[][]) results.push(await fn(...one));
@@ -124,12 +124,26 @@ let draining = false;
 const QUICK_TASK_MS = 1;
 const MAX_GATHERED = 64;
 
+/** The buffers of a result that travels as it is (snapshots made by encode: nobody else has them). */
+function rawBuffers(outcome: TaskOutcome): ArrayBuffer[] {
+  if (!outcome.ok || outcome.result instanceof Uint8Array) return [];
+  const raw = outcome.result.raw;
+  const views = (Array.isArray(raw) ? raw : [raw]).filter((v) => ArrayBuffer.isView(v));
+  return [...new Set(views.map((v) => v.buffer as ArrayBuffer))].filter((b) => b.byteLength > 0);
+}
+
 function flush(): void {
   if (outbox.length === 0) return;
   const outcomes = outbox.splice(0);
-  send({ type: 'results', outcomes }, () => {
-    for (const outcome of outcomes) if (outcome.ok) book.free(outcome.leases);
-  });
+  // Through a thread's port, the results' own copies move instead of being cloned again.
+  const transfer = channel.thread ? outcomes.flatMap(rawBuffers) : [];
+  channel.send(
+    { type: 'results', outcomes },
+    (error) => {
+      if (error) for (const outcome of outcomes) if (outcome.ok) book.free(outcome.leases);
+    },
+    transfer,
+  );
 }
 
 /**
