@@ -2,10 +2,11 @@
 // the state predicates and done-callbacks, all through real worker processes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CancelledError, Future, listSegmentNames, ProcessPoolExecutor, TimeoutError } from 'shmex';
+import { CancelledError, Future, listSegmentNames, TimeoutError } from 'shmex';
 import type * as Control from './fixtures/control-tasks.js';
 import { Gates } from './fixtures/control-tasks.js';
 import type * as Tasks from './fixtures/tasks.js';
+import { Executor } from './helpers/executor.js';
 import { guardSharedMemory, ourSegments } from './helpers/shm-guard.js';
 
 guardSharedMemory();
@@ -18,7 +19,7 @@ function states(f: Future<unknown>): { running: boolean; done: boolean; cancelle
 }
 
 test('a Future is awaitable, thenable and works with Promise.all', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  await using ex = new Executor({ maxWorkers: 2 });
   const f = ex.submit((a: number, b: number) => a + b, 2, 3);
   assert.ok(f instanceof Future);
   assert.equal(await f, 5);
@@ -35,7 +36,7 @@ test('a Future is awaitable, thenable and works with Promise.all', async () => {
 });
 
 test('result() resolves with the value; result(timeoutMs) rejects with ERR_SHMEX_TIMEOUT and does not cancel', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using ex = new Executor({ maxWorkers: 1 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const f = control.gate(gates.dir, 'a', 'value-a');
@@ -55,7 +56,7 @@ test('result() resolves with the value; result(timeoutMs) rejects with ERR_SHMEX
 });
 
 test('exception() resolves undefined on success and the error on failure', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  await using ex = new Executor({ maxWorkers: 2 });
   using gates = new Gates();
   const tasks = ex.module<typeof Tasks>(TASKS);
   const control = ex.module<typeof Control>(CONTROL);
@@ -75,7 +76,7 @@ test('exception() resolves undefined on success and the error on failure', async
 });
 
 test('cancel() of a queued task returns true; it rejects with ERR_SHMEX_CANCELLED and never runs', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using ex = new Executor({ maxWorkers: 1 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const log = gates.path('ran.log');
@@ -105,7 +106,7 @@ test('cancel() of a queued task returns true; it rejects with ERR_SHMEX_CANCELLE
 
 test('cancelling a queued task frees its shared-memory argument at once', async () => {
   const existing = new Set(listSegmentNames());
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using ex = new Executor({ maxWorkers: 1 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const busy = control.gate(gates.dir, 'busy', 0);
@@ -120,7 +121,7 @@ test('cancelling a queued task frees its shared-memory argument at once', async 
 });
 
 test('cancel() of a running task returns false and the task finishes normally', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using ex = new Executor({ maxWorkers: 1 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const f = control.gate(gates.dir, 'r', 42);
@@ -136,7 +137,7 @@ test('cancel() of a running task returns false and the task finishes normally', 
 });
 
 test('a failed Future is done, not running and not cancelled', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using ex = new Executor({ maxWorkers: 1 });
   const tasks = ex.module<typeof Tasks>(TASKS);
   const f = tasks.fail('x');
   await assert.rejects(f, { name: 'RangeError' });
@@ -145,7 +146,7 @@ test('a failed Future is done, not running and not cancelled', async () => {
 });
 
 test('a Future starts pending: not running, not done, not cancelled', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using ex = new Executor({ maxWorkers: 1 });
   const f = ex.submit(() => 1);
   // The worker process cannot have started yet: submit() returns at once.
   assert.deepEqual(states(f), { running: false, done: false, cancelled: false });
@@ -155,7 +156,7 @@ test('a Future starts pending: not running, not done, not cancelled', async () =
 });
 
 test('addDoneCallback is called once with the Future, before or after it is done', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using ex = new Executor({ maxWorkers: 1 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const f = control.gate(gates.dir, 'cb', 'v');
@@ -187,7 +188,7 @@ test('addDoneCallback is called once with the Future, before or after it is done
 });
 
 test('addDoneCallback runs for failed and cancelled Futures; a throwing callback becomes a warning', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using ex = new Executor({ maxWorkers: 1 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const tasks = ex.module<typeof Tasks>(TASKS);

@@ -2,9 +2,9 @@
 // infinite, possibly async) inputs, early exit, timeouts and task errors.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ProcessPoolExecutor } from 'shmex';
 import type * as Control from './fixtures/control-tasks.js';
 import { Gates } from './fixtures/control-tasks.js';
+import { Executor } from './helpers/executor.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
@@ -26,7 +26,7 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 }
 
 test('results come in input order even when later items finish first', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 3 });
+  await using ex = new Executor({ maxWorkers: 3 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const results = ex.map(control.gate, repeat(gates.dir), ['a', 'b', 'c'], ['A', 'B', 'C']);
@@ -45,7 +45,7 @@ test('results come in input order even when later items finish first', async () 
 });
 
 test('many items keep their order', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 3 });
+  await using ex = new Executor({ maxWorkers: 3 });
   const squares = await collect(ex.map((x: number) => x * x, range(60)));
   assert.deepEqual(
     squares,
@@ -55,7 +55,7 @@ test('many items keep their order', async () => {
 });
 
 test('several iterables are zipped and stop at the shortest', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  await using ex = new Executor({ maxWorkers: 2 });
   assert.deepEqual(
     await collect(
       ex.map(
@@ -76,7 +76,7 @@ test('several iterables are zipped and stop at the shortest', async () => {
 });
 
 test('chunksize > 1 gives the same results in the same order', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  await using ex = new Executor({ maxWorkers: 2 });
   const control = ex.module<typeof Control>(CONTROL);
   const expected = range(25).map((x) => 2 * x + 1);
   for (const chunksize of [1, 2, 3, 7, 25, 100]) {
@@ -102,7 +102,7 @@ test('chunksize > 1 gives the same results in the same order', async () => {
 test('inputs are read lazily: only a bounded window ahead of the results', async () => {
   const maxWorkers = 2;
   for (const chunksize of [1, 3]) {
-    await using ex = new ProcessPoolExecutor({ maxWorkers });
+    await using ex = new Executor({ maxWorkers });
     const bound = 2 * maxWorkers * chunksize + 2 * chunksize;
     let pulled = 0;
     function* counting(n: number): Generator<number> {
@@ -128,7 +128,7 @@ test('inputs are read lazily: only a bounded window ahead of the results', async
 });
 
 test('breaking out of an infinite map closes the input and runs no more tasks', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  await using ex = new Executor({ maxWorkers: 2 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const log = gates.path('ran.log');
@@ -162,7 +162,7 @@ test('breaking out of an infinite map closes the input and runs no more tasks', 
 });
 
 test('async iterables work as inputs, alone or zipped with sync ones', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  await using ex = new Executor({ maxWorkers: 2 });
   async function* asyncRange(n: number): AsyncGenerator<number> {
     for (let i = 0; i < n; i++) {
       await new Promise((resolve) => setImmediate(resolve));
@@ -187,7 +187,7 @@ test('async iterables work as inputs, alone or zipped with sync ones', async () 
 });
 
 test('map timeout rejects with ERR_SHMEX_TIMEOUT and ends the iteration', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  await using ex = new Executor({ maxWorkers: 2 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const results = ex.map(control.gate, repeat(gates.dir), ['t0', 't1'], [0, 1], { timeout: 100 });
@@ -199,7 +199,7 @@ test('map timeout rejects with ERR_SHMEX_TIMEOUT and ends the iteration', async 
 });
 
 test('a map that times out cancels its queued tasks, including the one it was waiting for', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using ex = new Executor({ maxWorkers: 1 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const log = gates.path('ran.log');
@@ -214,7 +214,7 @@ test('a map that times out cancels its queued tasks, including the one it was wa
 });
 
 test('an error in one item is thrown at its position', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  await using ex = new Executor({ maxWorkers: 2 });
   const seen: number[] = [];
   const failAt3 = (x: number) => {
     if (x === 3) throw new RangeError(`bad item ${x}`);
@@ -241,7 +241,7 @@ test('an error in one item is thrown at its position', async () => {
 });
 
 test('an input that throws ends the map with that error', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  await using ex = new Executor({ maxWorkers: 2 });
   function* broken(): Generator<number> {
     yield 1;
     yield 2;
@@ -251,7 +251,7 @@ test('an input that throws ends the map with that error', async () => {
 });
 
 test('map validates its options synchronously', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using ex = new Executor({ maxWorkers: 1 });
   const id = (x: number) => x;
   assert.throws(() => ex.map(id, [1], { chunksize: 0 }), { code: 'ERR_SHMEX_INVALID_ARGUMENT' });
   assert.throws(() => ex.map(id, [1], { chunksize: 1.5 }), { code: 'ERR_SHMEX_INVALID_ARGUMENT' });

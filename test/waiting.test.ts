@@ -7,13 +7,13 @@ import {
   FIRST_COMPLETED,
   FIRST_EXCEPTION,
   Future,
-  ProcessPoolExecutor,
   TimeoutError,
   wait,
 } from 'shmex';
 import type * as Control from './fixtures/control-tasks.js';
 import { Gates } from './fixtures/control-tasks.js';
 import type * as Tasks from './fixtures/tasks.js';
+import { Executor } from './helpers/executor.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
@@ -27,7 +27,7 @@ async function turn(times = 5): Promise<void> {
 }
 
 test('asCompleted yields Futures in completion order, done ones first, each once', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 3 });
+  await using ex = new Executor({ maxWorkers: 3 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const early = control.gate(gates.dir, 'early', 'E');
@@ -56,7 +56,7 @@ test('asCompleted yields Futures in completion order, done ones first, each once
 });
 
 test('asCompleted yields failed and cancelled Futures too, and works with for await', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using ex = new Executor({ maxWorkers: 1 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const tasks = ex.module<typeof Tasks>(TASKS);
@@ -79,7 +79,7 @@ test('asCompleted yields failed and cancelled Futures too, and works with for aw
 });
 
 test('asCompleted throws ERR_SHMEX_TIMEOUT once the timeout passes', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  await using ex = new Executor({ maxWorkers: 2 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const done = ex.submit(() => 'done');
@@ -109,7 +109,7 @@ test('asCompleted throws ERR_SHMEX_TIMEOUT once the timeout passes', async () =>
 });
 
 test('wait() ALL_COMPLETED (the default) returns when every Future is done', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  await using ex = new Executor({ maxWorkers: 2 });
   const tasks = ex.module<typeof Tasks>(TASKS);
   const futures: Future<unknown>[] = [tasks.identity(1), tasks.fail('bad'), ex.submit(() => 3)];
   const { done, notDone } = await wait(futures);
@@ -122,7 +122,7 @@ test('wait() ALL_COMPLETED (the default) returns when every Future is done', asy
 });
 
 test('wait() FIRST_COMPLETED returns as soon as one Future is done', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  await using ex = new Executor({ maxWorkers: 2 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const blocked = control.gate(gates.dir, 'blocked', 'B');
@@ -137,7 +137,7 @@ test('wait() FIRST_COMPLETED returns as soon as one Future is done', async () =>
 });
 
 test('wait() FIRST_EXCEPTION returns at the first failure, or when all are done', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 3 });
+  await using ex = new Executor({ maxWorkers: 3 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const tasks = ex.module<typeof Tasks>(TASKS);
@@ -173,7 +173,7 @@ test('wait() FIRST_EXCEPTION returns at the first failure, or when all are done'
 });
 
 test('wait() with a timeout returns what is done so far', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  await using ex = new Executor({ maxWorkers: 2 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const blocked = control.gate(gates.dir, 'blocked', 'B');
@@ -193,7 +193,7 @@ test('wait() with a timeout returns what is done so far', async () => {
 });
 
 test('wait() counts a cancelled Future as done but not as an exception', async () => {
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using ex = new Executor({ maxWorkers: 1 });
   using gates = new Gates();
   const control = ex.module<typeof Control>(CONTROL);
   const busy = control.gate(gates.dir, 'busy', 0);
