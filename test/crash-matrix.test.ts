@@ -30,6 +30,7 @@ import {
   REBUILD_REFUSED,
   type Untransferable,
 } from './fixtures/crash-tasks.js';
+import { collectOutput } from './helpers/child-output.js';
 import { gc, segmentsOf } from './helpers/segments.js';
 import { guardSharedMemory, segmentsSettled } from './helpers/shm-guard.js';
 import { rejection } from './helpers/values.js';
@@ -274,26 +275,19 @@ async function killParentTree(gates: Gates, spin = false): Promise<{ tree: Tree;
   const exited = new Promise<NodeJS.Signals | null>((resolve) =>
     child.on('exit', (_code, signal) => resolve(signal)),
   );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
+  const output = collectOutput(child);
   try {
     await until(
-      () => stdout.includes('\n') || child.exitCode !== null,
+      () => output.stdout.includes('\n') || child.exitCode !== null,
       'the script reports its workers',
       20_000,
     );
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}; stderr: ${stderr}`);
+    throw new Error(`${(error as Error).message}; stderr: ${output.stderr}`);
   }
-  assert.ok(stdout.includes('\n'), `the script ended early; stderr: ${stderr}`);
-  const tree = JSON.parse(stdout.trim()) as Tree;
+  assert.ok(output.stdout.includes('\n'), `the script ended early; stderr: ${output.stderr}`);
+  const tree = JSON.parse(output.stdout.trim()) as Tree;
   assert.equal(tree.pid, child.pid);
   const owners = [tree.pid, ...tree.workers];
   const before = listSegmentNames().filter((name) => owners.some((pid) => name.startsWith(`shmex.${pid}.`)));

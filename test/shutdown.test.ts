@@ -9,6 +9,7 @@ import { CancelledError, listSegmentNames, ProcessPoolExecutor, ShutdownError } 
 import type * as Control from './fixtures/control-tasks.js';
 import { Gates, processGone, until } from './fixtures/control-tasks.js';
 import type * as Tasks from './fixtures/tasks.js';
+import { collectOutput } from './helpers/child-output.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
@@ -143,14 +144,7 @@ test('await using shuts the executor down at the end of the block, waiting for i
 test('a program that never calls shutdown exits on its own and leaves no workers or segments', async () => {
   const script = fileURLToPath(new URL('./fixtures/unclosed-executor.js', import.meta.url));
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
+  const output = collectOutput(child);
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'timeout'>(
     (resolve) => {
       const timer = setTimeout(() => resolve('timeout'), 20_000);
@@ -162,10 +156,10 @@ test('a program that never calls shutdown exits on its own and leaves no workers
   );
   if (exit === 'timeout') {
     child.kill('SIGKILL');
-    assert.fail(`the script did not exit within 20 s; stdout: ${stdout}; stderr: ${stderr}`);
+    assert.fail(`the script did not exit within 20 s; stdout: ${output.stdout}; stderr: ${output.stderr}`);
   }
-  assert.deepEqual(exit, { code: 0, signal: null }, `stderr: ${stderr}`);
-  const report = JSON.parse(stdout.trim()) as {
+  assert.deepEqual(exit, { code: 0, signal: null }, `stderr: ${output.stderr}`);
+  const report = JSON.parse(output.stdout.trim()) as {
     pid: number;
     workers: number[];
     taskPids: number[];

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { collectOutput } from './helpers/child-output.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
@@ -35,14 +36,7 @@ before(async () => {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
+  const output = collectOutput(child);
   const exit = await new Promise<{ code: number | null; signal: string | null } | 'timeout'>((resolve) => {
     const timer = setTimeout(() => resolve('timeout'), 30_000);
     child.on('exit', (code, signal) => {
@@ -52,10 +46,12 @@ before(async () => {
   });
   if (exit === 'timeout') {
     child.kill('SIGKILL');
-    assert.fail(`the tsx program did not exit within 30 s; stdout: ${stdout}; stderr: ${stderr}`);
+    assert.fail(
+      `the tsx program did not exit within 30 s; stdout: ${output.stdout}; stderr: ${output.stderr}`,
+    );
   }
-  assert.deepEqual(exit, { code: 0, signal: null }, `stderr: ${stderr}`);
-  report = JSON.parse(stdout.trim()) as Report;
+  assert.deepEqual(exit, { code: 0, signal: null }, `stderr: ${output.stderr}`);
+  report = JSON.parse(output.stdout.trim()) as Report;
 });
 
 test('the program ran under tsx', () => {

@@ -17,14 +17,8 @@ interface StdlibNdarray {
   get(...indices: number[]): unknown;
 }
 
-interface Parts {
-  dtype: string;
-  data: ArrayLike<unknown>;
-  shape: number[];
-  strides: number[];
-  offset: number;
-  order: 'row-major' | 'column-major';
-}
+/** What travels: everything but the methods. */
+type Parts = Omit<StdlibNdarray, 'get'>;
 
 function isStdlibNdarray(value: object): value is StdlibNdarray {
   const v = value as Partial<StdlibNdarray>;

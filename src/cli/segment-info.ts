@@ -2,6 +2,7 @@
 // dtype and shape its .npy header declares (when it has one).
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseNpyHeader } from '../shm/npy-header.js';
 import { isOwnerAlive, parseSegmentName } from '../shm/segment-names.js';
 
 export interface SegmentInfo {
@@ -16,26 +17,26 @@ export interface SegmentInfo {
   shape?: number[];
 }
 
-const MAGIC = '\x93NUMPY';
-const HEADER_PEEK = 4096;
+/** Enough for the header of any segment but one of a record type with thousands of fields. */
+const HEADER_PEEK = 64 * 1024;
+
+/** A parsed descr as numpy prints it: '<f8', or [('x', '<f8'), ('id', '<i4')] for records. */
+function showDescr(descr: unknown, top = true): string {
+  if (typeof descr === 'string') return top ? descr : `'${descr}'`;
+  if (Array.isArray(descr)) return `[${descr.map((d) => showDescr(d, false)).join(', ')}]`;
+  const items = (descr as { items?: unknown[] } | null)?.items; // a Python tuple
+  if (Array.isArray(items)) return `(${items.map((d) => showDescr(d, false)).join(', ')})`;
+  return String(descr);
+}
 
 /** The dtype and shape of a .npy header at the start of `bytes`, or undefined if there is none. */
-export function peekNpyHeader(bytes: Buffer): { dtype: string; shape: number[] } | undefined {
-  if (bytes.length < 10 || bytes.toString('latin1', 0, 6) !== MAGIC || bytes[6] !== 1) return undefined;
-  const length = bytes.readUInt16LE(8);
-  if (10 + length > bytes.length) return undefined;
-  const text = bytes.toString('latin1', 10, 10 + length);
-  const descr = /'descr': ('[^']*'|\[.*\])\s*,\s*'fortran_order'/.exec(text)?.[1];
-  const shape = /'shape': \(([\d, ]*)\)/.exec(text)?.[1];
-  if (descr === undefined || shape === undefined) return undefined;
-  return {
-    dtype: descr.startsWith("'") ? descr.slice(1, -1) : descr,
-    shape: shape
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '')
-      .map(Number),
-  };
+export function peekNpyHeader(bytes: Uint8Array): { dtype: string; shape: number[] } | undefined {
+  try {
+    const header = parseNpyHeader(bytes);
+    return { dtype: showDescr(header.descr), shape: [...header.shape] };
+  } catch {
+    return undefined; // not a segment header (or one too long to peek at)
+  }
 }
 
 function readHead(path: string): Buffer {

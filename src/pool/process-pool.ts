@@ -410,6 +410,16 @@ export class ProcessPool {
     // their results lost with it, and the one it started last was running: they fail. The
     // others never started (their arguments untouched): they run elsewhere.
     const items = worker.inflight.splice(0);
+    // A thread's pid is this process's: errors name a thread by its threadId alone.
+    const crashError = (when: string | undefined) =>
+      new WorkerCrashedError(
+        worker.threadId === undefined ? worker.pid : undefined,
+        code,
+        signal,
+        when,
+        worker.fatalError,
+        worker.threadId,
+      );
     const { started, finished } = worker.progress();
     const ran = Math.min(items.length, Math.max(0, started - worker.tasksRun));
     const lost = items.slice(0, Math.min(ran, Math.max(0, finished - worker.tasksRun)));
@@ -437,40 +447,13 @@ export class ProcessPool {
       }
     }
     for (const item of unknown) {
-      item.control.reject(
-        new WorkerCrashedError(
-          worker.threadId === undefined ? worker.pid : undefined,
-          code,
-          signal,
-          'before it could tell whether it had run this task',
-          worker.fatalError,
-          worker.threadId,
-        ),
-      );
+      item.control.reject(crashError('before it could tell whether it had run this task'));
     }
     for (const item of lost) {
-      item.control.reject(
-        new WorkerCrashedError(
-          worker.threadId === undefined ? worker.pid : undefined,
-          code,
-          signal,
-          'after it finished this task, before its result was sent',
-          worker.fatalError,
-          worker.threadId,
-        ),
-      );
+      item.control.reject(crashError('after it finished this task, before its result was sent'));
     }
     if (crashed !== undefined) {
-      crashed.control.reject(
-        new WorkerCrashedError(
-          worker.threadId === undefined ? worker.pid : undefined,
-          code,
-          signal,
-          undefined,
-          worker.fatalError,
-          worker.threadId,
-        ),
-      );
+      crashed.control.reject(crashError(undefined));
     } else if (previous === 'starting' && this.#broken === undefined) {
       if (++this.#startupFailures >= MAX_STARTUP_FAILURES) {
         this.#breakPool(

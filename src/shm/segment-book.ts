@@ -170,6 +170,10 @@ export class SegmentBook {
       entry.name = adopted;
       this.#cache.set(adopted, entry);
     }
+    // Holds on its segments that nothing of ours maps (private copies): nobody to free them to now.
+    for (const name of this.#posted.keys()) {
+      if (parseSegmentName(name)?.pid === peer.pid) this.#posted.delete(name);
+    }
   }
 
   /** Both names of every adopted segment. */

@@ -14,8 +14,8 @@ export interface SegmentOwner {
   start: string;
 }
 
-/** Start time of a process in clock ticks since boot, or undefined if it does not exist. */
-export function processStartTime(pid: number | 'self'): string | undefined {
+/** The fields of /proc/<pid>/stat after the command name, or undefined if there is no such process. */
+function procStat(pid: number | 'self'): string[] | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
@@ -23,8 +23,12 @@ export function processStartTime(pid: number | 'self'): string | undefined {
     return undefined;
   }
   // Field 2 (comm) may hold spaces and parentheses: fields resume after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19];
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** Start time of a process in clock ticks since boot, or undefined if it does not exist. */
+export function processStartTime(pid: number | 'self'): string | undefined {
+  return procStat(pid)?.[19];
 }
 
 let self: SegmentOwner | undefined;
@@ -75,14 +79,8 @@ export function requireSegmentName(name: unknown): SegmentOwner {
 
 /** Whether the process that made segments under `owner` still runs (a zombie does not: it maps nothing). */
 export function isOwnerAlive(owner: SegmentOwner): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${owner.pid}/stat`, 'latin1');
-  } catch {
-    return false;
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19] === owner.start && fields[0] !== 'Z' && fields[0] !== 'X';
+  const fields = procStat(owner.pid);
+  return fields !== undefined && fields[19] === owner.start && fields[0] !== 'Z' && fields[0] !== 'X';
 }
 
 export function segmentNamesOf(owner: SegmentOwner, names: readonly string[]): string[] {
