@@ -200,19 +200,21 @@ static napi_value attach(napi_env env, napi_callback_info info) {
     throw_errno(env, "open", errno);
     return NULL;
   }
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
+  // statx, not fstat: glibc gave fstat a new symbol version in 2.33, and the
+  // prebuilt binary should load on distributions from glibc 2.28 on.
+  struct statx st;
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_UID | STATX_SIZE, &st) != 0) {
     int err = errno;
     close(fd);
     throw_errno(env, "fstat", err);
     return NULL;
   }
-  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+  if (!S_ISREG(st.stx_mode) || st.stx_uid != geteuid()) {
     close(fd);
     throw_errno(env, "fstat", EPERM);
     return NULL;
   }
-  size_t file_size = (size_t)st.st_size;
+  size_t file_size = (size_t)st.stx_size;
   if (file_size == 0 || offset > file_size || length > file_size - offset) {
     close(fd);
     throw_errno(env, "fstat", EINVAL);

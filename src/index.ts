@@ -1,3 +1,6 @@
+/// <reference types="node" preserve="true" />
+// The reference above keeps Node's types (NodeJS.Signals, AsyncDisposable, Buffer) in the
+// published declarations, so projects whose tsconfig lists no `types` still check them.
 // The public API of shmex. Everything exported here is documented in docs/api.md (the main parts in README.md).
 export {
   configureSharedMemory,

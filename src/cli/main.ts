@@ -2,7 +2,7 @@
 // The `shmex` command: ls, clear, demo, bench. Exit codes: 0 done, 1 failed
 // (or declined), 2 bad usage.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SHM_DIR } from '../shm/segment-store.js';
@@ -10,6 +10,11 @@ import { clearSegments } from './clear.js';
 import { formatSegments, listSegments } from './ls.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PACKAGE = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as {
+  version: string;
+  repository: { url: string };
+};
+const REPOSITORY = PACKAGE.repository.url.replace(/^git\+/, '').replace(/\.git$/, '');
 
 const USAGE: Record<string, string> = {
   shmex: `Usage: shmex <command> [options]
@@ -20,7 +25,7 @@ Commands:
   demo    run the demo: one task through shmex, then timings side by side
   bench   run the benchmark suite (from a clone of the repository)
 
-Run 'shmex <command> --help' for its options.
+Run 'shmex <command> --help' for its options, 'shmex --version' for the version.
 Exit codes: 0 done, 1 failed or declined, 2 bad usage.
 `,
   ls: `Usage: shmex ls [--dir DIR] [--json]
@@ -60,6 +65,10 @@ function run(file: string, args: string[], execArgv: string[] = []): number {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`${PACKAGE.version}\n`);
+    return 0;
+  }
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     const topic = command === 'help' && rest[0] !== undefined ? USAGE[rest[0]] : undefined;
     process.stdout.write(topic ?? USAGE.shmex!);
@@ -77,7 +86,8 @@ async function main(argv: string[]): Promise<number> {
     const script = `${ROOT}bench/run.ts`;
     if (!existsSync(script)) {
       return fail(
-        'the benchmark ships with the source repository: clone it, then npm ci && npm run bench',
+        `the benchmark ships with the source repository, not the package: git clone ${REPOSITORY} ` +
+          '&& cd shmex && npm ci && npm run bench',
         1,
       );
     }

@@ -1,6 +1,7 @@
 // The one module that loads the compiled addon (native/shm.c). Everything
 // else imports its typed surface from here.
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 export interface NativeShm {
   /** Creates `path` exclusively (mode 0600), reserves `size` bytes, maps it shared and writable. */
@@ -21,17 +22,32 @@ export interface NativeShm {
 
 const require = createRequire(import.meta.url);
 
+// dist/shm/native.js -> the package root, which holds build/Release (a build
+// from source) or prebuilds/<platform>-<arch>/ (shipped in the package).
+// node-gyp-build picks the first that matches this platform, arch and libc.
+const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
+
 function load(): NativeShm {
-  // dist/shm/native.js -> ../../build/Release/shmex.node
+  const loadBinding = require('node-gyp-build') as (dir: string) => unknown;
   try {
-    return require('../../build/Release/shmex.node') as NativeShm;
+    return loadBinding(packageRoot) as NativeShm;
   } catch (error) {
     throw new Error(
-      'shmex: the native addon build/Release/shmex.node is missing or cannot be loaded. ' +
-        'It is built by `npm install` (node-gyp, with python3, make and a C compiler).',
+      `shmex: no native addon for ${process.platform}-${process.arch} (${libcName()}) could be loaded. ` +
+        'The package ships one prebuilt for Linux x64 with glibc 2.28 or later; anywhere else it must ' +
+        'be built from source, which needs python3, make and a C compiler: run `npm rebuild shmex` ' +
+        '(and, with npm 11, `npm install-scripts approve shmex` so that later installs build it too). ' +
+        'The loader said: ' +
+        (error instanceof Error ? error.message.trim() : String(error)),
       { cause: error },
     );
   }
+}
+
+function libcName(): string {
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  const glibc = report?.header?.glibcVersionRuntime;
+  return glibc ? `glibc ${glibc}` : 'not glibc';
 }
 
 export const native: NativeShm = load();
