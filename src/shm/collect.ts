@@ -9,15 +9,28 @@ import { runInNewContext } from 'node:vm';
 let gc: (() => void) | undefined;
 
 /**
+ * V8's gc(), without leaving it exposed: the flag is on only while one
+ * context is made, so the user's later `vm` contexts do not get a `gc` global.
+ * A program started with --expose-gc has its own, which is used as it is.
+ */
+function exposeGc(): () => void {
+  const own = (globalThis as { gc?: () => void }).gc;
+  if (typeof own === 'function') return own;
+  setFlagsFromString('--expose-gc');
+  try {
+    return runInNewContext('gc') as () => void;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
+}
+
+/**
  * A full collection. Run twice: V8's deserializer keeps what it decoded
  * until the deserializer itself is collected. (gc() with options, such as
  * { type: 'minor' }, does not process FinalizationRegistry cells here.)
  */
 export function collectGarbage(): void {
-  if (gc === undefined) {
-    setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as () => void;
-  }
+  gc ??= exposeGc();
   gc();
   gc();
 }
