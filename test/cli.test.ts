@@ -64,7 +64,7 @@ test('ls shows a live worker segment with its dtype and shape, and a dead one; c
     assert.match(table.stdout, /^NAME +PID +OWNER +SIZE +DTYPE +SHAPE +AGE$/m);
     assert.match(
       table.stdout,
-      new RegExp(`^${dead.replaceAll('.', '\\.')} .* dead .*<f8 +\\(100000\\)`, 'm'),
+      new RegExp(`^${dead.replaceAll('.', '\\.')} .* dead .*<f8 +\\(100000,\\)`, 'm'),
     );
     assert.match(table.stdout, /2 segments, .*; 1 of dead processes/);
 

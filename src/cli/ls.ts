@@ -28,6 +28,11 @@ export function listSegments(dir: string): SegmentInfo[] {
     .sort((a, b) => a.pid - b.pid || a.name.localeCompare(b.name));
 }
 
+/** A shape as numpy prints it: `(5,)` for one dimension, `()` for none. */
+function pythonTuple(shape: readonly number[]): string {
+  return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+}
+
 /** The table `shmex ls` prints. */
 export function formatSegments(infos: readonly SegmentInfo[], dir: string): string {
   if (infos.length === 0) return `no shmex segments in ${dir}\n`;
@@ -37,7 +42,7 @@ export function formatSegments(infos: readonly SegmentInfo[], dir: string): stri
     s.alive ? 'alive' : 'dead',
     humanBytes(s.bytes),
     s.dtype ?? '-',
-    s.shape === undefined ? '-' : `(${s.shape.join(', ')})`,
+    s.shape === undefined ? '-' : pythonTuple(s.shape),
     humanAge(s.ageSeconds),
   ]);
   const header = ['NAME', 'PID', 'OWNER', 'SIZE', 'DTYPE', 'SHAPE', 'AGE'];
