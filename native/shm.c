@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define PATH_CAP 4096
@@ -369,30 +370,112 @@ static napi_value unlink_path(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// dieWithParent(on): while on, this process is killed (SIGKILL) when its
-// parent dies, even if it is stuck in synchronous code and cannot notice the
-// lost IPC channel. A worker turns it on while it runs tasks and off when
-// idle (then it exits on its own, cleaning up). Returns false if the parent
-// is already gone (the caller exits).
-static napi_value die_with_parent(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+// watchParent(parentPid, dir, prefixes): a worker process that outlives its
+// parent removes the parent's segments and its own, then exits at once, even
+// when it is stuck in synchronous code. The kernel sends PARENT_DEATH_SIGNAL
+// when the parent dies (PR_SET_PDEATHSIG); the handler runs on whatever the
+// worker was doing, so it uses only async-signal-safe calls on state fixed
+// here beforehand. This is what makes a parent ended by SIGINT, SIGTERM or
+// SIGHUP (no exit handlers run) or SIGKILL leave nothing in the directory.
+#define PARENT_DEATH_SIGNAL SIGUSR2
+#define PREFIX_CAP 128
+#define MAX_PREFIXES 2
+
+static char watched_dir[PATH_CAP];
+static char watched_prefixes[MAX_PREFIXES][PREFIX_CAP];
+static size_t watched_prefix_count = 0;
+static volatile pid_t watched_parent = 0;
+
+struct linux_dirent64_ {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+static bool has_watched_prefix(const char* name) {
+  for (size_t i = 0; i < watched_prefix_count; i++) {
+    size_t n = strlen(watched_prefixes[i]);
+    if (strncmp(name, watched_prefixes[i], n) == 0) return true;
+  }
+  return false;
+}
+
+static void remove_watched_segments(void) {
+  int dir = open(watched_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  // Unlinking while reading the directory may skip entries; read it again
+  // until a pass removes nothing.
+  static char entries[32768];
+  for (int pass = 0; pass < 8; pass++) {
+    bool removed = false;
+    lseek(dir, 0, SEEK_SET);
+    for (;;) {
+      long got = syscall(SYS_getdents64, dir, entries, sizeof entries);
+      if (got <= 0) break;
+      for (long at = 0; at < got;) {
+        struct linux_dirent64_* entry = (struct linux_dirent64_*)(entries + at);
+        if (has_watched_prefix(entry->d_name) && unlinkat(dir, entry->d_name, 0) == 0) removed = true;
+        at += entry->d_reclen;
+      }
+    }
+    if (!removed) break;
+  }
+  close(dir);
+}
+
+static void on_parent_death(int sig) {
+  (void)sig;
+  // The signal comes when the thread that spawned this process ends, which is
+  // not always the whole parent (a worker thread can own an executor).
+  if (getppid() == watched_parent) return;
+  remove_watched_segments();
+  _exit(0);
+}
+
+static napi_value watch_parent(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  bool on = false;
   int32_t parent = 0;
-  if (argc < 2 || napi_get_value_bool(env, argv[0], &on) != napi_ok ||
-      napi_get_value_int32(env, argv[1], &parent) != napi_ok) {
-    napi_throw_type_error(env, NULL, "dieWithParent(on: boolean, parentPid: number)");
+  uint32_t count = 0;
+  bool is_array = false;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &parent) != napi_ok) {
+    napi_throw_type_error(env, NULL, "watchParent(parentPid: number, dir: string, prefixes: string[2])");
     return NULL;
   }
-  if (prctl(PR_SET_PDEATHSIG, on ? SIGKILL : 0) != 0) {
+  if (!get_path(env, argv[1], watched_dir)) return NULL;
+  if (napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[2], &count) != napi_ok || count > MAX_PREFIXES) {
+    napi_throw_type_error(env, NULL, "watchParent(parentPid: number, dir: string, prefixes: string[2])");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item;
+    size_t len = 0;
+    if (napi_get_element(env, argv[2], i, &item) != napi_ok ||
+        napi_get_value_string_utf8(env, item, watched_prefixes[i], PREFIX_CAP, &len) != napi_ok ||
+        len == 0 || len >= PREFIX_CAP - 1) {
+      napi_throw_type_error(env, NULL, "watchParent: each prefix must be a short non-empty string");
+      return NULL;
+    }
+  }
+  watched_prefix_count = count;
+  watched_parent = (pid_t)parent;
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = on_parent_death;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  if (sigaction(PARENT_DEATH_SIGNAL, &action, NULL) != 0 ||
+      prctl(PR_SET_PDEATHSIG, PARENT_DEATH_SIGNAL) != 0) {
     throw_errno(env, "prctl", errno);
     return NULL;
   }
-  napi_value result;
   // The parent may have died before the signal was armed: then it never comes.
-  napi_get_boolean(env, getppid() == (pid_t)parent, &result);
-  return result;
+  if (getppid() != watched_parent) on_parent_death(PARENT_DEATH_SIGNAL);
+  return NULL;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -403,7 +486,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"view", NULL, view, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unlink", NULL, unlink_path, NULL, NULL, NULL, napi_enumerable, NULL},
       {"discard", NULL, discard, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"dieWithParent", NULL, die_with_parent, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"watchParent", NULL, watch_parent, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

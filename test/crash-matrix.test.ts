@@ -263,15 +263,26 @@ interface Tree {
   workers: number[];
 }
 
+/** How the test ends the parent: which signal, sent to it alone or to its process group (as Ctrl-C does). */
+interface Ending {
+  signal: NodeJS.Signals;
+  group: boolean;
+}
+
 /**
  * Runs fixtures/killed-parent.js with its 2 workers blocked in tasks that hold shared-memory
- * arrays, kills it with SIGKILL, and waits for its workers to exit. Returns the tree's pids and
- * the segments it had just before the kill.
+ * arrays (or stuck in synchronous code, with `spin`), then ends it with `ending`, and waits
+ * for its workers to exit. Returns the tree's pids and the segments it had just before.
  */
-async function killParentTree(gates: Gates, spin = false): Promise<{ tree: Tree; before: string[] }> {
+async function endParentTree(
+  gates: Gates,
+  spin: boolean,
+  ending: Ending | 'all at once',
+): Promise<{ tree: Tree; before: string[] }> {
   const script = fileURLToPath(new URL('./fixtures/killed-parent.js', import.meta.url));
   const args = spin ? [script, gates.dir, 'spin'] : [script, gates.dir];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so that a signal to the group reaches this tree only.
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<NodeJS.Signals | null>((resolve) =>
     child.on('exit', (_code, signal) => resolve(signal)),
   );
@@ -294,24 +305,56 @@ async function killParentTree(gates: Gates, spin = false): Promise<{ tree: Tree;
   assert.ok(segmentsOf(tree.pid).length >= 2, 'the parent holds its argument segments');
   for (const pid of tree.workers)
     assert.ok(segmentsOf(pid).length >= 1, `worker ${pid} holds a segment of its own`);
-  child.kill('SIGKILL');
-  assert.equal(await exited, 'SIGKILL');
-  // A worker running a task when its parent dies is killed with it, even one stuck in synchronous code.
-  await until(() => tree.workers.every(processGone), 'the orphaned workers have exited', 10_000);
+  if (ending === 'all at once') {
+    // Nobody of the tree is left to clean up: the parent cannot see its
+    // workers die, and they die before it.
+    child.kill('SIGSTOP');
+    for (const pid of tree.workers) process.kill(pid, 'SIGKILL');
+    await until(() => tree.workers.every(processGone), 'the workers have exited', 10_000);
+    child.kill('SIGKILL');
+    assert.equal(await exited, 'SIGKILL');
+  } else {
+    process.kill(ending.group ? -tree.pid : tree.pid, ending.signal);
+    assert.equal(await exited, ending.signal, `stderr: ${output.stderr}`);
+    await until(() => tree.workers.every(processGone), 'the orphaned workers have exited', 10_000);
+  }
   return { tree, before };
 }
 
-test('a parent killed with SIGKILL: its workers die with it (also one stuck in synchronous code), and shmClear() or a new executor removes what the tree left', async () => {
+const endings: Ending[] = [
+  { signal: 'SIGKILL', group: false },
+  { signal: 'SIGINT', group: false },
+  { signal: 'SIGINT', group: true },
+  { signal: 'SIGTERM', group: false },
+  { signal: 'SIGTERM', group: true },
+  { signal: 'SIGHUP', group: false },
+  { signal: 'SIGHUP', group: true },
+];
+
+for (const ending of endings) {
+  const to = ending.group ? 'its process group' : 'the parent alone';
+  test(`${ending.signal} to ${to} while tasks run: the workers remove the tree's segments and exit, also from synchronous code`, async () => {
+    for (const spin of [false, true]) {
+      using gates = new Gates();
+      const { tree, before } = await endParentTree(gates, spin, ending);
+      assert.ok(before.length >= 4);
+      for (const pid of [tree.pid, ...tree.workers])
+        assert.deepEqual(segmentsOf(pid), [], `segments of ${pid} left (spin: ${spin})`);
+    }
+  });
+}
+
+test('a tree killed all at once: shmClear() or a new executor removes what it left', async () => {
   using gates = new Gates();
-  const first = await killParentTree(gates);
+  const first = await endParentTree(gates, false, 'all at once');
   const left = first.before.filter((name) => listSegmentNames().includes(name));
-  assert.ok(left.length >= 2, 'the killed parent could not remove its own segments');
+  assert.ok(left.length >= 4, 'nobody could remove the segments');
   const removed = shmClear();
   for (const name of left) assert.ok(removed.includes(name), `shmClear() removed ${name}`);
   for (const pid of [first.tree.pid, ...first.tree.workers]) assert.deepEqual(segmentsOf(pid), []);
 
   using gates2 = new Gates();
-  const second = await killParentTree(gates2, true);
+  const second = await endParentTree(gates2, true, 'all at once');
   assert.ok(segmentsOf(second.tree.pid).length >= 2);
   const ex = new ProcessPoolExecutor({ maxWorkers: 1 });
   for (const pid of [second.tree.pid, ...second.tree.workers])

@@ -16,8 +16,12 @@ export interface NativeShm {
   unlink(path: string): boolean;
   /** Frees a create/attach mapping's pages in its file now (MADV_REMOVE); false for any other buffer. */
   discard(mapping: ArrayBuffer): boolean;
-  /** While on, SIGKILL this process when its parent dies; false if `parentPid` is no longer its parent. */
-  dieWithParent(on: boolean, parentPid: number): boolean;
+  /**
+   * From now on, when the parent dies (killed, or ended by a signal without running exit handlers),
+   * remove the files of `dir` whose names start with one of `prefixes`, then exit at once, even
+   * from synchronous code. Calling it again replaces the directory and prefixes.
+   */
+  watchParent(parentPid: number, dir: string, prefixes: string[]): void;
 }
 
 const require = createRequire(import.meta.url);

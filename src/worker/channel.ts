@@ -4,6 +4,7 @@
 import { isMainThread, parentPort, threadId } from 'node:worker_threads';
 import type { FromWorker, ToWorker } from '../pool/protocol.js';
 import { native } from '../shm/native.js';
+import { processStartTime, SEGMENT_PREFIX, selfOwner } from '../shm/segment-names.js';
 
 export interface Channel {
   /** A worker thread, not a process. */
@@ -16,12 +17,20 @@ export interface Channel {
    */
   send(message: FromWorker, done?: (error: Error | null) => void, transfer?: ArrayBuffer[]): void;
   onMessage(handler: (message: ToWorker) => void): void;
-  /** While on, this worker dies with its parent even when stuck in synchronous code. */
-  dieWithParent(on: boolean): void;
+  /**
+   * From now on, when the parent dies this worker removes the parent's
+   * segments and its own in `dir`, then exits, even from synchronous code.
+   */
+  watchParent(dir: string): void;
 }
 
 function processChannel(): Channel {
   const parentPid = process.ppid;
+  // Signals that end a program (Ctrl-C and a closed terminal signal the whole
+  // process group; a service manager may signal every process of the
+  // service) are the parent's to act on. If they end it, watchParent cleans
+  // up and exits; if it handles them and goes on, its workers go on too.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
   return {
     thread: false,
     parentPid,
@@ -34,11 +43,21 @@ function processChannel(): Channel {
     },
     onMessage(handler) {
       process.on('message', handler);
-      // The parent is gone (exited, killed): nobody will read our results.
-      process.on('disconnect', () => process.exit(0));
+      // The parent is going (exited, killed): nobody will read our results.
+      // Its pipe closes a moment before the kernel reparents this process and
+      // sends the signal watchParent waits for, so wait for that signal (it
+      // removes the parent's segments, then exits); exit anyway if it never
+      // comes (a parent that only closed the channel).
+      process.on('disconnect', () => setTimeout(() => process.exit(0), 1000));
     },
-    dieWithParent(on) {
-      if (!native.dieWithParent(on, parentPid)) process.exit(0);
+    watchParent(dir) {
+      const parentStart = processStartTime(parentPid);
+      if (parentStart === undefined) process.exit(0); // gone already
+      const self = selfOwner();
+      native.watchParent(parentPid, dir, [
+        `${SEGMENT_PREFIX}${parentPid}.${parentStart}.`,
+        `${SEGMENT_PREFIX}${self.pid}.${self.start}.`,
+      ]);
     },
   };
 }
@@ -60,7 +79,7 @@ function threadChannel(): Channel {
     onMessage(handler) {
       port.on('message', handler);
     },
-    dieWithParent() {
+    watchParent() {
       // A thread ends with its process.
     },
   };

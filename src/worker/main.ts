@@ -146,18 +146,8 @@ function flush(): void {
   );
 }
 
-/**
- * While it runs tasks, a worker is killed with its parent: a task stuck in
- * synchronous code would never see the IPC channel close. When idle, it
- * exits on its own on 'disconnect', removing its segments first.
- */
-function dieWithParent(on: boolean): void {
-  channel.dieWithParent(on);
-}
-
 async function drain(): Promise<void> {
   draining = true;
-  dieWithParent(true);
   while (queue.length > 0) {
     const message = queue.shift()!;
     const t0 = performance.now();
@@ -169,7 +159,6 @@ async function drain(): Promise<void> {
     collectIfDue();
   }
   draining = false;
-  dieWithParent(false);
   collectIfDue();
 }
 
@@ -210,6 +199,7 @@ function onRun(message: ToWorker & { type: 'run' }): void {
 async function init(message: ToWorker & { type: 'init' }): Promise<void> {
   config = message.config;
   setHelperDirectory(config.shmDir);
+  channel.watchParent(config.shmDir);
   if (segmentBook(config.shmDir) !== book) {
     book = segmentBook(config.shmDir);
     book.setUpstream(parent);
