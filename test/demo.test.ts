@@ -6,7 +6,7 @@ import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
 
-test('npm run demo prints the example result and a timing row for each way', () => {
+test('npm run demo prints the example result, a timing row for each way, and how to read them', () => {
   const root = fileURLToPath(new URL('../', import.meta.url));
   const run = spawnSync(process.execPath, ['dist/demo.js'], {
     cwd: root,
@@ -21,6 +21,12 @@ test('npm run demo prints the example result and a timing row for each way', () 
     'shmex, from() input, empty() output',
     "child_process IPC ('advanced')",
   ]) {
-    assert.match(run.stdout, new RegExp(`^  ${row.replace(/[()]/g, '\\$&')} +\\d+ ms`, 'm'), row);
+    const name = row.replace(/[()]/g, '\\$&');
+    assert.match(run.stdout, new RegExp(`^  ${name} +\\d+ ms .* \\d+\\.\\d\\d× in-process$`, 'm'), row);
+    assert.match(run.stdout, new RegExp(`^  ${name}: \\S.*\\.$`, 'm'), `what the row '${row}' is`);
   }
+  // A newcomer can read the figures: what the ratio is, which way is better, and what it compares.
+  assert.match(run.stdout, /time divided by the in-process time: lower is better/);
+  assert.match(run.stdout, /Ratios compare the rows of this one run only/);
+  assert.match(run.stdout, /How to read it: /);
 });
