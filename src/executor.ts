@@ -4,13 +4,14 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { AbortError, BrokenExecutorError, InvalidArgumentError, ShutdownError } from './errors.js';
 import { Future, type FutureControl } from './future.js';
-import { type MapInputs, type MapOptions, mapTasks, splitMapArguments } from './map.js';
+import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapArguments } from './map.js';
 import { ProcessPool, type TaskLimits, type WorkItem } from './pool/process-pool.js';
 import type { TaskRef } from './pool/protocol.js';
 import { chooseDirectory, unusableBecause } from './shm/directory-choice.js';
 import { type SegmentBook, segmentBook, setHelperDirectory } from './shm/segment-book.js';
 import { DEFAULT_SHM_DIR } from './shm/segment-store.js';
 import { shmClear } from './shm/sweep.js';
+import { type ExecutorStats, TaskTally } from './stats.js';
 import { FunctionTasks, type ModuleFunction, moduleTaskRef, taskRefOf } from './task-ref.js';
 import { encode } from './transfer/encode.js';
 
@@ -51,6 +52,13 @@ export interface ExecutorOptions {
    * process's own options apply to them)
    */
   execArgv?: string[];
+  /**
+   * What to do with a task's failure that nobody observes (awaits, asks the result of, passes to
+   * wait/asCompleted/map...) before its Future is garbage-collected or the process exits: 'warn'
+   * emits a process warning with code SHMEX_UNOBSERVED_FAILURE, naming the task and the error.
+   * @default 'warn'
+   */
+  unobservedFailures?: 'warn' | 'ignore';
 }
 
 export interface ShutdownOptions {
@@ -84,14 +92,11 @@ export interface TaskRunner {
   submit<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Future<Awaited<R>>;
   submit(fn: ModuleFunction, ...args: unknown[]): Future<unknown>;
   module<M>(url: string | URL): ModuleTasks<M>;
-  map<A extends unknown[], R>(
-    fn: (...args: A) => R,
-    ...iterables: MapInputs<A>
-  ): AsyncIterableIterator<Awaited<R>>;
+  map<A extends unknown[], R>(fn: (...args: A) => R, ...iterables: MapInputs<A>): MapIterator<Awaited<R>>;
   map<A extends unknown[], R>(
     fn: (...args: A) => R,
     ...iterablesThenOptions: [...MapInputs<A>, MapOptions]
-  ): AsyncIterableIterator<Awaited<R>>;
+  ): MapIterator<Awaited<R>>;
   /** The same runner, with these options over its own. */
   withOptions(options: TaskOptions): TaskRunner;
 }
@@ -191,6 +196,8 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
   readonly #maxWorkers: number;
   readonly #shmDir: string;
   readonly #kind: 'process' | 'thread';
+  readonly #tally = new TaskTally();
+  readonly #reportUnobserved: boolean;
   #nextId = 1;
   #shutdown = false;
 
@@ -226,6 +233,13 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     if (options.initargs !== undefined && !Array.isArray(options.initargs)) {
       throw new InvalidArgumentError(`${where}: initargs must be an array`);
     }
+    const unobserved = options.unobservedFailures ?? 'warn';
+    if (unobserved !== 'warn' && unobserved !== 'ignore') {
+      throw new InvalidArgumentError(
+        `${where}: unobservedFailures must be 'warn' or 'ignore', got ${String(unobserved)}`,
+      );
+    }
+    this.#reportUnobserved = unobserved === 'warn';
     this.#book = segmentBook(shmDir);
     const initializer =
       options.initializer === undefined
@@ -268,6 +282,23 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     return this.#maxWorkers;
   }
 
+  /** What the executor is doing now, and how its tasks have ended so far. */
+  stats(): ExecutorStats {
+    const pool = this.#pool.stats();
+    const tally = this.#tally;
+    return {
+      workers: pool.workers,
+      busyWorkers: pool.busyWorkers,
+      idleWorkers: pool.idleWorkers,
+      queuedTasks: pool.queuedTasks,
+      runningTasks: pool.runningTasks,
+      completedTasks: tally.completed,
+      failedTasks: tally.failed,
+      cancelledTasks: tally.cancelled,
+      utilization: pool.utilization,
+    };
+  }
+
   #checkOpen(): void {
     const broken = this.#pool.broken;
     if (broken !== undefined) {
@@ -290,9 +321,14 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     this.#checkOpen();
     if (limits?.signal?.aborted) {
       // Nothing to encode nor to run: cancelled at once, as an abort while queued would.
-      return new Future<unknown>((c) => {
-        c.cancel(new AbortError('the task was aborted by its AbortSignal', { cause: limits.signal?.reason }));
-      });
+      return new Future<unknown>(
+        (c) => {
+          c.cancel(
+            new AbortError('the task was aborted by its AbortSignal', { cause: limits.signal?.reason }),
+          );
+        },
+        { tally: this.#tally },
+      );
     }
     let item: WorkItem | undefined;
     let control!: FutureControl<unknown>;
@@ -300,8 +336,12 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
       (c) => {
         control = c;
       },
-      () => {
-        if (item !== undefined) this.#pool.drop(item);
+      {
+        onCancel: () => {
+          if (item !== undefined) this.#pool.drop(item);
+        },
+        tally: this.#tally,
+        reportAs: this.#reportUnobserved ? task : undefined,
       },
     );
     let payload: WorkItem['args'];
@@ -379,15 +419,12 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
    * read lazily, with a bounded number of tasks in flight. The last argument
    * may be `{ chunksize, timeout }`.
    */
-  map<A extends unknown[], R>(
-    fn: (...args: A) => R,
-    ...iterables: MapInputs<A>
-  ): AsyncIterableIterator<Awaited<R>>;
+  map<A extends unknown[], R>(fn: (...args: A) => R, ...iterables: MapInputs<A>): MapIterator<Awaited<R>>;
   map<A extends unknown[], R>(
     fn: (...args: A) => R,
     ...iterablesThenOptions: [...MapInputs<A>, MapOptions]
-  ): AsyncIterableIterator<Awaited<R>>;
-  map(fn: AnyFunction | ModuleFunction, ...rest: unknown[]): AsyncIterableIterator<unknown> {
+  ): MapIterator<Awaited<R>>;
+  map(fn: AnyFunction | ModuleFunction, ...rest: unknown[]): MapIterator<unknown> {
     return this.#map(fn, rest, undefined);
   }
 
@@ -395,7 +432,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     fn: AnyFunction | ModuleFunction,
     rest: unknown[],
     limits: TaskLimits | undefined,
-  ): AsyncIterableIterator<unknown> {
+  ): MapIterator<unknown> {
     this.#checkOpen();
     const task = this.#taskRef(fn, 'map');
     const { iterables, options } = splitMapArguments(rest);
