@@ -29,16 +29,18 @@ export {
   WorkerCrashedError,
 } from './errors.js';
 export {
-  DEFAULT_THRESHOLD,
-  type ExecutorOptions,
   type ModuleTasks,
   type PoolExecutor,
   ProcessPoolExecutor,
-  type ShutdownOptions,
-  type TaskOptions,
   type TaskRunner,
   ThreadPoolExecutor,
 } from './executor.js';
+export {
+  DEFAULT_THRESHOLD,
+  type ExecutorOptions,
+  type ShutdownOptions,
+  type TaskOptions,
+} from './executor-options.js';
 export { type DoneCallback, Future } from './future.js';
 export type { MapInputs, MapIterator, MapOptions } from './map.js';
 export { listSegmentNames, type ShmClearOptions, shmClear } from './shm/sweep.js';

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { ProcessPoolExecutor, ThreadPoolExecutor } from 'shmex';
 import { collectOutput, type Output } from './helpers/child-output.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
@@ -90,3 +91,14 @@ for (const kind of ['process', 'thread'] as const) {
     assert.deepEqual(reports(stderr), []);
   });
 }
+
+test('unobservedFailures accepts only warn or ignore', () => {
+  for (const Executor of [ProcessPoolExecutor, ThreadPoolExecutor]) {
+    for (const value of ['loud', true, 'Warn']) {
+      assert.throws(() => new Executor({ unobservedFailures: value as 'warn' }), {
+        code: 'ERR_SHMEX_INVALID_ARGUMENT',
+        message: new RegExp(`${Executor.name}: unobservedFailures must be 'warn' or 'ignore'`),
+      });
+    }
+  }
+});

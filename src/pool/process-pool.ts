@@ -39,7 +39,7 @@ export interface WorkItem {
   stopTimer?: () => void;
 }
 
-/** Per-task ways to stop a task (see TaskOptions in executor.ts). */
+/** Per-task ways to stop a task (see TaskOptions in executor-options.ts). */
 export interface TaskLimits {
   signal?: AbortSignal;
   /** Milliseconds from when a worker takes the task. */
