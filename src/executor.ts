@@ -3,79 +3,26 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { AbortError, BrokenExecutorError, InvalidArgumentError, ShutdownError } from './errors.js';
+import {
+  checkTaskOptions,
+  DEFAULT_THRESHOLD,
+  type ExecutorOptions,
+  inheritableExecArgv,
+  positiveInteger,
+  type ShutdownOptions,
+  type TaskOptions,
+} from './executor-options.js';
 import { Future, type FutureControl } from './future.js';
-import { type MapInputs, type MapOptions, mapTasks, splitMapArguments } from './map.js';
+import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapArguments } from './map.js';
 import { ProcessPool, type TaskLimits, type WorkItem } from './pool/process-pool.js';
 import type { TaskRef } from './pool/protocol.js';
 import { chooseDirectory, unusableBecause } from './shm/directory-choice.js';
 import { type SegmentBook, segmentBook, setHelperDirectory } from './shm/segment-book.js';
 import { DEFAULT_SHM_DIR } from './shm/segment-store.js';
 import { shmClear } from './shm/sweep.js';
+import { type ExecutorStats, TaskTally } from './stats.js';
 import { FunctionTasks, type ModuleFunction, moduleTaskRef, taskRefOf } from './task-ref.js';
 import { encode } from './transfer/encode.js';
-
-/**
- * Arrays (buffers) of at least this many bytes travel through shared memory;
- * smaller ones are copied inline into the message. Measured here with
- * recycled segments (node --import tsx bench/threshold.ts): a segment round
- * trip costs 0.83x the inline one at 16 KiB, 0.62x at 64 KiB, 0.44x at
- * 128 KiB. 64 KiB is also the smallest segment, so nothing smaller is worth
- * a segment of its own.
- */
-export const DEFAULT_THRESHOLD = 64 * 1024;
-
-export interface ExecutorOptions {
-  /** Workers (processes, or threads for a ThreadPoolExecutor) at most. @default os.availableParallelism() */
-  maxWorkers?: number;
-  /** Runs once in each worker before its first task: a self-contained function, or { module, name }. */
-  initializer?: ((...args: any[]) => unknown) | ModuleFunction;
-  /** Arguments for the initializer; they are copied to every worker (never through shared memory). @default [] */
-  initargs?: unknown[];
-  /** A worker is replaced by a fresh one after this many tasks. @default unlimited */
-  maxTasksPerChild?: number;
-  /** Buffers of at least this many bytes travel through shared memory. @default 65536 (64 KiB) */
-  threshold?: number;
-  /** Directory of the shared-memory segments. @default '/dev/shm' */
-  shmDir?: string;
-  /**
-   * Used instead of `shmDir` when, as the executor starts, `shmDir` is missing,
-   * not writable, or has less than 1 GiB free (a container's small /dev/shm),
-   * and this directory is usable. Best on a tmpfs too; on a disk, the page
-   * cache still shares the pages, but the kernel may write them out.
-   * @default none
-   */
-  fallbackDir?: string;
-  /**
-   * Node.js options of the workers. @default for processes, process.execArgv without the options
-   * that would make a worker something else (-e, --test, --inspect...); for threads, none (the
-   * process's own options apply to them)
-   */
-  execArgv?: string[];
-}
-
-export interface ShutdownOptions {
-  /** Wait until running and queued tasks have finished and the workers have exited. @default true */
-  wait?: boolean;
-  /** Cancel the tasks that have not started. @default false */
-  cancelFutures?: boolean;
-}
-
-/** How tasks submitted through `withOptions(options)` may be stopped. */
-export interface TaskOptions {
-  /**
-   * Aborting it stops the task: one that has not started is cancelled; one
-   * that runs is stopped by killing its worker (a process, or a thread), which is replaced.
-   * Either way its Future rejects with an AbortError whose cause is the
-   * signal's reason. @default none
-   */
-  signal?: AbortSignal;
-  /**
-   * Milliseconds a task may run, counted from when a worker takes it; then it
-   * is stopped as by an abort and its Future rejects with a TaskTimeoutError.
-   * @default no limit
-   */
-  timeout?: number;
-}
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -84,35 +31,13 @@ export interface TaskRunner {
   submit<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Future<Awaited<R>>;
   submit(fn: ModuleFunction, ...args: unknown[]): Future<unknown>;
   module<M>(url: string | URL): ModuleTasks<M>;
-  map<A extends unknown[], R>(
-    fn: (...args: A) => R,
-    ...iterables: MapInputs<A>
-  ): AsyncIterableIterator<Awaited<R>>;
+  map<A extends unknown[], R>(fn: (...args: A) => R, ...iterables: MapInputs<A>): MapIterator<Awaited<R>>;
   map<A extends unknown[], R>(
     fn: (...args: A) => R,
     ...iterablesThenOptions: [...MapInputs<A>, MapOptions]
-  ): AsyncIterableIterator<Awaited<R>>;
+  ): MapIterator<Awaited<R>>;
   /** The same runner, with these options over its own. */
   withOptions(options: TaskOptions): TaskRunner;
-}
-
-function checkTaskOptions(options: unknown): TaskLimits {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('withOptions: options must be an object such as { signal, timeout }');
-  }
-  const { signal, timeout } = options as TaskOptions;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('withOptions: signal must be an AbortSignal (from an AbortController)');
-  }
-  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || timeout > 2 ** 31 - 1)) {
-    throw new InvalidArgumentError(
-      `withOptions: timeout must be a number of milliseconds > 0 and < 2^31, got ${String(timeout)}`,
-    );
-  }
-  const limits: TaskLimits = {};
-  if (signal !== undefined) limits.signal = signal;
-  if (timeout !== undefined) limits.timeout = timeout;
-  return limits;
 }
 
 /** The typed proxy of a task module: each exported function submits a task and returns its Future. */
@@ -121,61 +46,6 @@ export type ModuleTasks<M> = {
     ? (...args: A) => Future<Awaited<R>>
     : never;
 };
-
-/** Options that make a process something else than a worker (run code given inline, a REPL, a test runner...). */
-const NOT_INHERITED = new Set([
-  '-e',
-  '--eval',
-  '-p',
-  '--print',
-  '-pe',
-  '-i',
-  '--interactive',
-  '-c',
-  '--check',
-  '--test',
-  '--watch',
-]);
-const NOT_INHERITED_WITH_VALUE = new Set([
-  '-e',
-  '--eval',
-  '-p',
-  '--print',
-  '-pe',
-  '--watch-path',
-  '--inspect-port',
-]);
-
-/**
- * The parent's Node.js options minus those workers must not get: with
- * `node -e code`, a worker inheriting `-e code` would run that code (and start
- * workers of its own) instead of being a worker; debugger ports would clash.
- */
-export function inheritableExecArgv(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const flag = arg.split('=', 1)[0]!;
-    if (
-      NOT_INHERITED.has(flag) ||
-      NOT_INHERITED_WITH_VALUE.has(flag) ||
-      /^--(inspect|debug|test|watch)/.test(flag)
-    ) {
-      if (NOT_INHERITED_WITH_VALUE.has(arg)) i++; // its value is the next argument
-      continue;
-    }
-    out.push(arg);
-  }
-  return out;
-}
-
-function positiveInteger(value: unknown, name: string, where: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidArgumentError(`${where}: ${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
 
 /**
  * What ProcessPoolExecutor and ThreadPoolExecutor share: everything but the
@@ -191,6 +61,8 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
   readonly #maxWorkers: number;
   readonly #shmDir: string;
   readonly #kind: 'process' | 'thread';
+  readonly #tally = new TaskTally();
+  readonly #reportUnobserved: boolean;
   #nextId = 1;
   #shutdown = false;
 
@@ -226,6 +98,13 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     if (options.initargs !== undefined && !Array.isArray(options.initargs)) {
       throw new InvalidArgumentError(`${where}: initargs must be an array`);
     }
+    const unobserved = options.unobservedFailures ?? 'warn';
+    if (unobserved !== 'warn' && unobserved !== 'ignore') {
+      throw new InvalidArgumentError(
+        `${where}: unobservedFailures must be 'warn' or 'ignore', got ${String(unobserved)}`,
+      );
+    }
+    this.#reportUnobserved = unobserved === 'warn';
     this.#book = segmentBook(shmDir);
     const initializer =
       options.initializer === undefined
@@ -268,6 +147,23 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     return this.#maxWorkers;
   }
 
+  /** What the executor is doing now, and how its tasks have ended so far. */
+  stats(): ExecutorStats {
+    const pool = this.#pool.stats();
+    const tally = this.#tally;
+    return {
+      workers: pool.workers,
+      busyWorkers: pool.busyWorkers,
+      idleWorkers: pool.idleWorkers,
+      queuedTasks: pool.queuedTasks,
+      runningTasks: pool.runningTasks,
+      completedTasks: tally.completed,
+      failedTasks: tally.failed,
+      cancelledTasks: tally.cancelled,
+      utilization: pool.utilization,
+    };
+  }
+
   #checkOpen(): void {
     const broken = this.#pool.broken;
     if (broken !== undefined) {
@@ -290,9 +186,14 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     this.#checkOpen();
     if (limits?.signal?.aborted) {
       // Nothing to encode nor to run: cancelled at once, as an abort while queued would.
-      return new Future<unknown>((c) => {
-        c.cancel(new AbortError('the task was aborted by its AbortSignal', { cause: limits.signal?.reason }));
-      });
+      return new Future<unknown>(
+        (c) => {
+          c.cancel(
+            new AbortError('the task was aborted by its AbortSignal', { cause: limits.signal?.reason }),
+          );
+        },
+        { tally: this.#tally },
+      );
     }
     let item: WorkItem | undefined;
     let control!: FutureControl<unknown>;
@@ -300,8 +201,12 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
       (c) => {
         control = c;
       },
-      () => {
-        if (item !== undefined) this.#pool.drop(item);
+      {
+        onCancel: () => {
+          if (item !== undefined) this.#pool.drop(item);
+        },
+        tally: this.#tally,
+        reportAs: this.#reportUnobserved ? task : undefined,
       },
     );
     let payload: WorkItem['args'];
@@ -379,15 +284,12 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
    * read lazily, with a bounded number of tasks in flight. The last argument
    * may be `{ chunksize, timeout }`.
    */
-  map<A extends unknown[], R>(
-    fn: (...args: A) => R,
-    ...iterables: MapInputs<A>
-  ): AsyncIterableIterator<Awaited<R>>;
+  map<A extends unknown[], R>(fn: (...args: A) => R, ...iterables: MapInputs<A>): MapIterator<Awaited<R>>;
   map<A extends unknown[], R>(
     fn: (...args: A) => R,
     ...iterablesThenOptions: [...MapInputs<A>, MapOptions]
-  ): AsyncIterableIterator<Awaited<R>>;
-  map(fn: AnyFunction | ModuleFunction, ...rest: unknown[]): AsyncIterableIterator<unknown> {
+  ): MapIterator<Awaited<R>>;
+  map(fn: AnyFunction | ModuleFunction, ...rest: unknown[]): MapIterator<unknown> {
     return this.#map(fn, rest, undefined);
   }
 
@@ -395,7 +297,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     fn: AnyFunction | ModuleFunction,
     rest: unknown[],
     limits: TaskLimits | undefined,
-  ): AsyncIterableIterator<unknown> {
+  ): MapIterator<unknown> {
     this.#checkOpen();
     const task = this.#taskRef(fn, 'map');
     const { iterables, options } = splitMapArguments(rest);

@@ -1,7 +1,11 @@
 // A Future is the pending result of one task: an explicit state machine
 // (pending -> running -> finished, or pending -> cancelled) with one guarded
 // transition into running, as in concurrent.futures. It is awaitable.
-import { CancelledError, InvalidArgumentError, TimeoutError } from './errors.js';
+import { AbortError, CancelledError, InvalidArgumentError, TimeoutError } from './errors.js';
+import type { TaskRef } from './pool/protocol.js';
+import type { TaskTally } from './stats.js';
+import { kObserve, kWhenDone } from './symbols.js';
+import { track, type Unobserved, untrack } from './unobserved.js';
 
 type State = 'pending' | 'running' | 'cancelled' | 'finished';
 
@@ -16,6 +20,16 @@ export interface FutureControl<T> {
 }
 
 export type DoneCallback<T> = (future: Future<T>) => void;
+
+/** @internal what the owner of a Future (the executor) wants to hear of it. */
+export interface FutureOptions {
+  /** Runs once if the Future is cancelled while pending. */
+  onCancel?: () => void;
+  /** Counts how the Future ended. */
+  tally?: TaskTally;
+  /** Set: a failure nobody observes is reported (see unobserved.ts), naming this task. */
+  reportAs?: TaskRef;
+}
 
 export function checkTimeout(timeoutMs: unknown, where: string): number | undefined {
   if (timeoutMs === undefined || timeoutMs === null) return undefined;
@@ -34,20 +48,22 @@ export class Future<T> implements PromiseLike<T> {
   readonly #promise: Promise<T>;
   #reject!: (error: unknown) => void;
   #callbacks: DoneCallback<T>[] = [];
-  readonly #onCancel: (() => void) | undefined;
+  readonly #options: FutureOptions;
+  /** Someone awaited it, asked for its result, or gave it to wait/asCompleted/map. */
+  #observed = false;
+  /** Its failure, while nobody has observed it. */
+  #unobserved: Unobserved | undefined;
 
-  /**
-   * @param setup receives the controls that move this Future through its states.
-   * @param onCancel runs once if the Future is cancelled while pending.
-   */
-  constructor(setup: (control: FutureControl<T>) => void, onCancel?: () => void) {
-    this.#onCancel = onCancel;
+  /** @param setup receives the controls that move this Future through its states. */
+  constructor(setup: (control: FutureControl<T>) => void, options: FutureOptions = {}) {
+    this.#options = options;
     let resolve!: (value: T) => void;
     this.#promise = new Promise<T>((res, rej) => {
       resolve = res;
       this.#reject = rej;
     });
-    // A failure nobody asked about is not an unhandled rejection, as in Python.
+    // A failure nobody asked about is not an unhandled rejection: the user may await it later.
+    // If nobody ever does, unobserved.ts reports it once the Future is collected, or at exit.
     this.#promise.catch(() => {});
     setup({
       start: () => {
@@ -57,13 +73,21 @@ export class Future<T> implements PromiseLike<T> {
       },
       cancel: (error) => this.#cancel(error),
       resolve: (value) => {
-        if (this.#settle()) resolve(value);
+        if (!this.#settle()) return;
+        this.#options.tally?.count('completed');
+        resolve(value);
       },
       reject: (error) => {
         if (!this.#settle()) return;
+        this.#options.tally?.count('failed');
         this.#failed = true;
         this.#error = error;
         this.#reject(error);
+        // A running task stopped by the user's own AbortSignal is, like a cancel, no surprise.
+        const task = this.#options.reportAs;
+        if (!this.#observed && task !== undefined && !(error instanceof AbortError)) {
+          this.#unobserved = track(this, task, error);
+        }
       },
     });
   }
@@ -101,11 +125,12 @@ export class Future<T> implements PromiseLike<T> {
   #cancel(error: Error): boolean {
     if (this.#state !== 'pending') return false;
     this.#state = 'cancelled';
+    this.#options.tally?.count('cancelled');
     this.#failed = true;
     this.#error = error;
     // Rejects the awaited promise too, so nobody waits forever on a cancelled task.
     this.#reject(this.#error);
-    this.#onCancel?.();
+    this.#options.onCancel?.();
     queueMicrotask(() => this.#runCallbacks());
     return true;
   }
@@ -124,12 +149,14 @@ export class Future<T> implements PromiseLike<T> {
 
   /** The task's value; rejects with its error, a CancelledError, or a TimeoutError after `timeoutMs`. */
   result(timeoutMs?: number): Promise<T> {
+    this[kObserve]();
     const limit = checkTimeout(timeoutMs, 'Future.result');
     return this.#within(limit, this.#promise);
   }
 
   /** The task's error, or undefined if it succeeded; rejects if cancelled (or aborted before it started) or after `timeoutMs`. */
   exception(timeoutMs?: number): Promise<unknown> {
+    this[kObserve]();
     const limit = checkTimeout(timeoutMs, 'Future.exception');
     return this.#within(
       limit,
@@ -168,6 +195,12 @@ export class Future<T> implements PromiseLike<T> {
     if (typeof callback !== 'function') {
       throw new InvalidArgumentError('Future.addDoneCallback: callback must be a function');
     }
+    this[kObserve]();
+    this[kWhenDone](callback);
+  }
+
+  /** @internal a done-callback of shmex's own bookkeeping: not an observer. */
+  [kWhenDone](callback: DoneCallback<T>): void {
     if (this.done()) queueMicrotask(() => this.#invoke(callback));
     else this.#callbacks.push(callback);
   }
@@ -177,15 +210,27 @@ export class Future<T> implements PromiseLike<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
+    this[kObserve]();
     return this.#promise.then(onFulfilled, onRejected);
   }
 
   catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    this[kObserve]();
     return this.#promise.catch(onRejected);
   }
 
   finally(onFinally?: (() => void) | null): Promise<T> {
+    this[kObserve]();
     return this.#promise.finally(onFinally);
+  }
+
+  /** @internal someone has taken on its outcome: a failure will not be reported. */
+  [kObserve](): void {
+    this.#observed = true;
+    if (this.#unobserved !== undefined) {
+      untrack(this.#unobserved);
+      this.#unobserved = undefined;
+    }
   }
 
   /** @internal the error or undefined, synchronously, for wait(). */

@@ -32,19 +32,22 @@ export {
   WorkerCrashedError,
 } from './errors.js';
 export {
-  DEFAULT_THRESHOLD,
-  type ExecutorOptions,
   type ModuleTasks,
   type PoolExecutor,
   ProcessPoolExecutor,
-  type ShutdownOptions,
-  type TaskOptions,
   type TaskRunner,
   ThreadPoolExecutor,
 } from './executor.js';
+export {
+  DEFAULT_THRESHOLD,
+  type ExecutorOptions,
+  type ShutdownOptions,
+  type TaskOptions,
+} from './executor-options.js';
 export { type DoneCallback, Future } from './future.js';
-export type { MapInputs, MapOptions } from './map.js';
+export type { MapInputs, MapIterator, MapOptions } from './map.js';
 export { listSegmentNames, type ShmClearOptions, shmClear } from './shm/sweep.js';
+export type { ExecutorStats } from './stats.js';
 export type { ModuleFunction } from './task-ref.js';
 export type { TypedArray, TypedArrayConstructor } from './transfer/array-kinds.js';
 export { type ArrayCodec, registerArrayCodec } from './transfer/codecs.js';

@@ -4,6 +4,7 @@
 import { InvalidArgumentError, TimeoutError } from './errors.js';
 import { checkTimeout, type Future } from './future.js';
 import type { TaskRef } from './pool/protocol.js';
+import { kObserve } from './symbols.js';
 
 export interface MapOptions {
   /** Items per task: larger chunks cut per-task overhead for many small items. @default 1 */
@@ -13,6 +14,16 @@ export interface MapOptions {
 }
 
 export type MapInputs<A extends unknown[]> = { [K in keyof A]: Iterable<A[K]> | AsyncIterable<A[K]> };
+
+/** What `map()` returns: an async iterator of the results, in input order. */
+export interface MapIterator<R> extends AsyncIterableIterator<R> {
+  /**
+   * Every result, in input order (Node 20 has no `Array.fromAsync`). Rejects
+   * with the first error; the rest of the map is then closed as by `return()`.
+   */
+  toArray(): Promise<R[]>;
+  [Symbol.asyncIterator](): MapIterator<R>;
+}
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 
@@ -64,7 +75,7 @@ export function mapTasks(
   iterables: unknown[],
   options: MapOptions,
   maxWorkers: number,
-): AsyncIterableIterator<unknown> {
+): MapIterator<unknown> {
   const chunksize = options.chunksize ?? 1;
   const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
   // Enough to keep every worker busy with one task queued behind it.
@@ -106,7 +117,11 @@ export function mapTasks(
   const close = async (): Promise<void> => {
     if (finished) return;
     finished = true;
-    for (const future of inFlight.splice(0)) future.cancel();
+    // Their failures, if any, are this map's: its caller has the first error, or stopped reading.
+    for (const future of inFlight.splice(0)) {
+      future[kObserve]();
+      future.cancel();
+    }
     ready = [];
     // Every input is closed, also the longer ones of a zip, so their `finally` blocks run.
     await Promise.allSettled(iterators.map(async (iterator) => iterator.return?.()));
@@ -123,6 +138,7 @@ export function mapTasks(
           await close();
           return { value: undefined, done: true };
         }
+        head[kObserve](); // its outcome goes to the caller of next()
         const left = deadline === undefined ? undefined : deadline - Date.now();
         if (left !== undefined && left <= 0 && !head.done()) {
           throw new TimeoutError(`map: results were not ready within ${options.timeout} ms`);
@@ -139,12 +155,22 @@ export function mapTasks(
     }
   };
 
+  const toArray = async (): Promise<unknown[]> => {
+    const results: unknown[] = [];
+    for (;;) {
+      const step = await next(); // on an error, next() has closed the map already
+      if (step.done) return results;
+      results.push(step.value);
+    }
+  };
+
   return {
     next,
     return: async () => {
       await close();
       return { value: undefined, done: true };
     },
+    toArray,
     [Symbol.asyncIterator]() {
       return this;
     },

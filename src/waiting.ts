@@ -2,6 +2,7 @@
 
 import { InvalidArgumentError, TimeoutError } from './errors.js';
 import { checkTimeout, type Future } from './future.js';
+import { kObserve } from './symbols.js';
 
 export const FIRST_COMPLETED = 'FIRST_COMPLETED';
 export const FIRST_EXCEPTION = 'FIRST_EXCEPTION';
@@ -12,7 +13,10 @@ function unique<T>(futures: Iterable<Future<T>>, where: string): Set<Future<T>> 
   if (futures === null || typeof (futures as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
     throw new InvalidArgumentError(`${where}: expected an iterable of Futures`);
   }
-  return new Set(futures);
+  const set = new Set(futures);
+  // Whoever waits on them sees how they end: their failures are observed.
+  for (const future of set) future[kObserve]?.();
+  return set;
 }
 
 /**

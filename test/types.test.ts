@@ -3,7 +3,14 @@
 // must be an error, or the build fails). The runtime part checks the values.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Future, type ModuleTasks, ProcessPoolExecutor, type TaskRunner } from 'shmex';
+import {
+  type ExecutorStats,
+  type Future,
+  type MapIterator,
+  type ModuleTasks,
+  ProcessPoolExecutor,
+  type TaskRunner,
+} from 'shmex';
 import type * as Tasks from './fixtures/tasks.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
@@ -48,7 +55,8 @@ test('submit and map infer argument and result types from a function task', asyn
   const asyncTask = ex.submit(async (n: number) => [n], 3);
   expectType<Equal<typeof asyncTask, Future<number[]>>>(true);
   const mapped = ex.map((a: number, b: number) => a * b, [1, 2], [3, 4]);
-  expectType<Equal<typeof mapped, AsyncIterableIterator<number>>>(true);
+  expectType<Equal<typeof mapped, MapIterator<number>>>(true);
+  expectType<Equal<ReturnType<typeof mapped.toArray>, Promise<number[]>>>(true);
   const out: number[] = [];
   for await (const v of mapped) out.push(v);
   assert.deepEqual(out, [3, 8]);
@@ -63,8 +71,12 @@ test('withOptions returns a TaskRunner with the same typed methods', async () =>
   expectType<Equal<ReturnType<typeof tasks.addOne>, Future<Float64Array>>>(true);
   const f = runner.submit((x: number) => x > 0, 1);
   expectType<Equal<typeof f, Future<boolean>>>(true);
+  const mapped = runner.map((x: number) => `${x}`, [1, 2]);
+  expectType<Equal<typeof mapped, MapIterator<string>>>(true);
+  assert.deepEqual(await mapped.toArray(), ['1', '2']);
   // @ts-expect-error: timeout is a number of milliseconds
   const badOptions = () => ex.withOptions({ timeout: '1s' });
   void badOptions;
   assert.equal(await f, true);
+  expectType<Equal<ReturnType<typeof ex.stats>, ExecutorStats>>(true);
 });

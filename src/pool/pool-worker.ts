@@ -21,8 +21,10 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
   /** Set for a worker thread: errors name it by this id. */
   readonly threadId: number | undefined = undefined;
   state: WorkerState = 'starting';
-  /** Tasks sent to it and not finished, in the order it runs them: the first one runs now. */
-  readonly inflight: Item[] = [];
+  readonly #inflight: Item[] = [];
+  /** Milliseconds of its earlier spans with tasks in flight; and when the current span began. */
+  #busyMs = 0;
+  #busySince: number | undefined;
   tasksRun = 0;
   /** When its last result arrived (performance.now()), to measure how long its tasks take. */
   lastResultAt = 0;
@@ -51,6 +53,41 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
     }
     this.#receipts = receipts;
     this.receiptsName = name;
+  }
+
+  /** Tasks sent to it and not finished, in the order it runs them: the first one runs now. */
+  get inflight(): readonly Item[] {
+    return this.#inflight;
+  }
+
+  /** A task was sent to it. */
+  take(item: Item): void {
+    if (this.#inflight.length === 0) this.#busySince = performance.now();
+    this.#inflight.push(item);
+  }
+
+  /** Its task at `index` got its outcome; undefined if there is none there. */
+  finish(index: number): Item | undefined {
+    const [item] = this.#inflight.splice(index, 1);
+    if (this.#inflight.length === 0) this.#endBusySpan();
+    return item;
+  }
+
+  /** Every task it had: it died. */
+  takeAll(): Item[] {
+    this.#endBusySpan();
+    return this.#inflight.splice(0);
+  }
+
+  #endBusySpan(): void {
+    if (this.#busySince === undefined) return;
+    this.#busyMs += performance.now() - this.#busySince;
+    this.#busySince = undefined;
+  }
+
+  /** Milliseconds it has had at least one task in flight, up to `now` (performance.now()). */
+  busyMs(now: number): number {
+    return this.#busyMs + (this.#busySince === undefined ? 0 : now - this.#busySince);
   }
 
   /** Called by the subclass once the worker has ended, with how. */

@@ -7,6 +7,8 @@ import type { Future, FutureControl } from '../future.js';
 import { CollectionPolicy } from '../shm/collect.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
+import type { ExecutorStats } from '../stats.js';
+import { kWhenDone } from '../symbols.js';
 import { decode } from '../transfer/decode.js';
 import type { Encoded, Payload } from '../transfer/encode.js';
 import { rebuildError } from '../transfer/remote-error.js';
@@ -37,7 +39,7 @@ export interface WorkItem {
   stopTimer?: () => void;
 }
 
-/** Per-task ways to stop a task (see TaskOptions in executor.ts). */
+/** Per-task ways to stop a task (see TaskOptions in executor-options.ts). */
 export interface TaskLimits {
   signal?: AbortSignal;
   /** Milliseconds from when a worker takes the task. */
@@ -60,6 +62,11 @@ export interface PoolOptions {
 }
 
 type Worker = PoolWorker<WorkItem>;
+
+export type PoolStats = Pick<
+  ExecutorStats,
+  'workers' | 'busyWorkers' | 'idleWorkers' | 'queuedTasks' | 'runningTasks' | 'utilization'
+>;
 
 /** Pools not yet closed; one 'exit' listener for all of them. */
 const livePools = new Set<ProcessPool>();
@@ -94,6 +101,9 @@ export class ProcessPool {
   /** Moving average of how long a task takes in a worker, in ms (starts high: no prefetch until measured). */
   #taskMs = 1000;
   #closed: { promise: Promise<void>; resolve: () => void } | undefined;
+  readonly #createdAt = performance.now();
+  /** Busy time (see PoolWorker.busyMs) of the workers that have exited. */
+  #pastBusyMs = 0;
   constructor(options: PoolOptions) {
     this.#options = options;
     livePools.add(this);
@@ -155,7 +165,7 @@ export class ProcessPool {
         timer.unref();
       };
     }
-    item.future.addDoneCallback(() => {
+    item.future[kWhenDone](() => {
       signal?.removeEventListener('abort', onAbort);
       clearTimeout(timer);
     });
@@ -181,6 +191,31 @@ export class ProcessPool {
     }
     this.#pump();
     return this.#closed.promise;
+  }
+
+  /** The pool's part of ExecutorStats: its workers and the tasks it holds now, and its busy time. */
+  stats(): PoolStats {
+    const now = performance.now();
+    let busyWorkers = 0;
+    let idleWorkers = 0;
+    let runningTasks = 0;
+    let busyMs = this.#pastBusyMs;
+    for (const worker of this.#workers) {
+      if (worker.inflight.length > 0) busyWorkers++;
+      else if (worker.state === 'idle') idleWorkers++;
+      // An aborted task stays with the worker being killed for it, settled already.
+      for (const item of worker.inflight) if (!item.future.done()) runningTasks++;
+      busyMs += worker.busyMs(now);
+    }
+    const capacity = (now - this.#createdAt) * this.#options.maxWorkers;
+    return {
+      workers: this.#workers.size,
+      busyWorkers,
+      idleWorkers,
+      queuedTasks: this.#queue.length,
+      runningTasks,
+      utilization: capacity > 0 ? Math.min(1, busyMs / capacity) : 0,
+    };
   }
 
   /** Items still queued, oldest first. */
@@ -261,7 +296,7 @@ export class ProcessPool {
         item.sentAt = now;
         item.worker = worker;
         item.startTimer?.();
-        worker.inflight.push(item);
+        worker.take(item);
         for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 0) + 1);
         return {
           id: item.id,
@@ -367,9 +402,8 @@ export class ProcessPool {
   }
 
   #settle(worker: Worker, outcome: TaskOutcome): void {
-    const at = worker.inflight.findIndex((item) => item.id === outcome.id);
-    if (at < 0) return;
-    const [item] = worker.inflight.splice(at, 1) as [WorkItem];
+    const item = worker.finish(worker.inflight.findIndex((i) => i.id === outcome.id));
+    if (item === undefined) return;
     item.worker = undefined;
     worker.tasksRun++;
     // Service time: from the later of sending and the previous result, to this result.
@@ -409,7 +443,8 @@ export class ProcessPool {
     // started and finished. Of the tasks whose outcome never arrived: those it finished had
     // their results lost with it, and the one it started last was running: they fail. The
     // others never started (their arguments untouched): they run elsewhere.
-    const items = worker.inflight.splice(0);
+    const items = worker.takeAll();
+    this.#pastBusyMs += worker.busyMs(performance.now());
     // A thread's pid is this process's: errors name a thread by its threadId alone.
     const crashError = (when: string | undefined) =>
       new WorkerCrashedError(

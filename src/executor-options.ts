@@ -1,0 +1,149 @@
+// The options of the executors: their types, defaults and checks, shared by
+// ProcessPoolExecutor and ThreadPoolExecutor (executor.ts) and withOptions().
+import { InvalidArgumentError } from './errors.js';
+import type { TaskLimits } from './pool/process-pool.js';
+import type { ModuleFunction } from './task-ref.js';
+
+/**
+ * Arrays (buffers) of at least this many bytes travel through shared memory;
+ * smaller ones are copied inline into the message. Measured here with
+ * recycled segments (node --import tsx bench/threshold.ts): a segment round
+ * trip costs 0.83x the inline one at 16 KiB, 0.62x at 64 KiB, 0.44x at
+ * 128 KiB. 64 KiB is also the smallest segment, so nothing smaller is worth
+ * a segment of its own.
+ */
+export const DEFAULT_THRESHOLD = 64 * 1024;
+
+export interface ExecutorOptions {
+  /** Workers (processes, or threads for a ThreadPoolExecutor) at most. @default os.availableParallelism() */
+  maxWorkers?: number;
+  /** Runs once in each worker before its first task: a self-contained function, or { module, name }. */
+  initializer?: ((...args: any[]) => unknown) | ModuleFunction;
+  /** Arguments for the initializer; they are copied to every worker (never through shared memory). @default [] */
+  initargs?: unknown[];
+  /** A worker is replaced by a fresh one after this many tasks. @default unlimited */
+  maxTasksPerChild?: number;
+  /** Buffers of at least this many bytes travel through shared memory. @default 65536 (64 KiB) */
+  threshold?: number;
+  /** Directory of the shared-memory segments. @default '/dev/shm' */
+  shmDir?: string;
+  /**
+   * Used instead of `shmDir` when, as the executor starts, `shmDir` is missing,
+   * not writable, or has less than 1 GiB free (a container's small /dev/shm),
+   * and this directory is usable. Best on a tmpfs too; on a disk, the page
+   * cache still shares the pages, but the kernel may write them out.
+   * @default none
+   */
+  fallbackDir?: string;
+  /**
+   * Node.js options of the workers. @default for processes, process.execArgv without the options
+   * that would make a worker something else (-e, --test, --inspect...); for threads, none (the
+   * process's own options apply to them)
+   */
+  execArgv?: string[];
+  /**
+   * What to do with a task's failure that nobody observes (awaits, asks the result of, passes to
+   * wait/asCompleted/map...) before its Future is garbage-collected or the process exits: 'warn'
+   * emits a process warning with code SHMEX_UNOBSERVED_FAILURE, naming the task and the error.
+   * @default 'warn'
+   */
+  unobservedFailures?: 'warn' | 'ignore';
+}
+
+export interface ShutdownOptions {
+  /** Wait until running and queued tasks have finished and the workers have exited. @default true */
+  wait?: boolean;
+  /** Cancel the tasks that have not started. @default false */
+  cancelFutures?: boolean;
+}
+
+/** How tasks submitted through `withOptions(options)` may be stopped. */
+export interface TaskOptions {
+  /**
+   * Aborting it stops the task: one that has not started is cancelled; one
+   * that runs is stopped by killing its worker (a process, or a thread), which is replaced.
+   * Either way its Future rejects with an AbortError whose cause is the
+   * signal's reason. @default none
+   */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds a task may run, counted from when a worker takes it; then it
+   * is stopped as by an abort and its Future rejects with a TaskTimeoutError.
+   * @default no limit
+   */
+  timeout?: number;
+}
+
+export function checkTaskOptions(options: unknown): TaskLimits {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('withOptions: options must be an object such as { signal, timeout }');
+  }
+  const { signal, timeout } = options as TaskOptions;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('withOptions: signal must be an AbortSignal (from an AbortController)');
+  }
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || timeout > 2 ** 31 - 1)) {
+    throw new InvalidArgumentError(
+      `withOptions: timeout must be a number of milliseconds > 0 and < 2^31, got ${String(timeout)}`,
+    );
+  }
+  const limits: TaskLimits = {};
+  if (signal !== undefined) limits.signal = signal;
+  if (timeout !== undefined) limits.timeout = timeout;
+  return limits;
+}
+
+/** Options that make a process something else than a worker (run code given inline, a REPL, a test runner...). */
+const NOT_INHERITED = new Set([
+  '-e',
+  '--eval',
+  '-p',
+  '--print',
+  '-pe',
+  '-i',
+  '--interactive',
+  '-c',
+  '--check',
+  '--test',
+  '--watch',
+]);
+const NOT_INHERITED_WITH_VALUE = new Set([
+  '-e',
+  '--eval',
+  '-p',
+  '--print',
+  '-pe',
+  '--watch-path',
+  '--inspect-port',
+]);
+
+/**
+ * The parent's Node.js options minus those workers must not get: with
+ * `node -e code`, a worker inheriting `-e code` would run that code (and start
+ * workers of its own) instead of being a worker; debugger ports would clash.
+ */
+export function inheritableExecArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const flag = arg.split('=', 1)[0]!;
+    if (
+      NOT_INHERITED.has(flag) ||
+      NOT_INHERITED_WITH_VALUE.has(flag) ||
+      /^--(inspect|debug|test|watch)/.test(flag)
+    ) {
+      if (NOT_INHERITED_WITH_VALUE.has(arg)) i++; // its value is the next argument
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}
+
+export function positiveInteger(value: unknown, name: string, where: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`${where}: ${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
