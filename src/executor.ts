@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { AbortError, BrokenExecutorError, InvalidArgumentError, ShutdownError } from './errors.js';
 import { Future, type FutureControl } from './future.js';
 import { type MapInputs, type MapOptions, mapTasks, splitMapArguments } from './map.js';
+import { describeValue, rejectUnknownKeys } from './options.js';
 import { ProcessPool, type TaskLimits, type WorkItem } from './pool/process-pool.js';
 import type { TaskRef } from './pool/protocol.js';
 import { chooseDirectory, unusableBecause } from './shm/directory-choice.js';
@@ -96,17 +97,24 @@ export interface TaskRunner {
   withOptions(options: TaskOptions): TaskRunner;
 }
 
+const TASK_OPTIONS: readonly (keyof TaskOptions)[] = ['signal', 'timeout'];
+
 function checkTaskOptions(options: unknown): TaskLimits {
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('withOptions: options must be an object such as { signal, timeout }');
+    throw new InvalidArgumentError(
+      `withOptions: options must be an object such as { signal, timeout }, got ${describeValue(options)}`,
+    );
   }
+  rejectUnknownKeys(options, TASK_OPTIONS, 'withOptions');
   const { signal, timeout } = options as TaskOptions;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('withOptions: signal must be an AbortSignal (from an AbortController)');
+    throw new InvalidArgumentError(
+      `withOptions: signal must be an AbortSignal (from an AbortController), got ${describeValue(signal)}`,
+    );
   }
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || timeout > 2 ** 31 - 1)) {
     throw new InvalidArgumentError(
-      `withOptions: timeout must be a number of milliseconds > 0 and < 2^31, got ${String(timeout)}`,
+      `withOptions: timeout must be a number of milliseconds > 0 and < 2^31, got ${describeValue(timeout)}`,
     );
   }
   const limits: TaskLimits = {};
@@ -172,10 +180,38 @@ export function inheritableExecArgv(argv: readonly string[]): string[] {
 function positiveInteger(value: unknown, name: string, where: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidArgumentError(`${where}: ${name} must be a positive integer, got ${String(value)}`);
+    throw new InvalidArgumentError(
+      `${where}: ${name} must be a positive integer, got ${describeValue(value)}`,
+    );
   }
   return value;
 }
+
+const EXECUTOR_OPTIONS: readonly (keyof ExecutorOptions)[] = [
+  'maxWorkers',
+  'initializer',
+  'initargs',
+  'maxTasksPerChild',
+  'threshold',
+  'shmDir',
+  'fallbackDir',
+  'execArgv',
+];
+
+/** Names other pool libraries give the number of workers. */
+const MAX_WORKERS_ALIASES: Readonly<Record<string, string>> = Object.fromEntries(
+  [
+    'threads',
+    'workers',
+    'processes',
+    'concurrency',
+    'max_workers',
+    'maxthreads',
+    'numworkers',
+    'poolsize',
+    'size',
+  ].map((alias) => [alias, 'maxWorkers']),
+);
 
 /**
  * What ProcessPoolExecutor and ThreadPoolExecutor share: everything but the
@@ -198,21 +234,24 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     const where = kind === 'thread' ? 'ThreadPoolExecutor' : 'ProcessPoolExecutor';
     this.#kind = kind;
     if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError(`${where}: options must be an object`);
+      throw new InvalidArgumentError(`${where}: options must be an object, got ${describeValue(options)}`);
     }
+    rejectUnknownKeys(options, EXECUTOR_OPTIONS, where, MAX_WORKERS_ALIASES);
     this.#maxWorkers = positiveInteger(options.maxWorkers, 'maxWorkers', where) ?? availableParallelism();
     const maxTasksPerChild = positiveInteger(options.maxTasksPerChild, 'maxTasksPerChild', where);
     const threshold = options.threshold ?? DEFAULT_THRESHOLD;
     if (typeof threshold !== 'number' || Number.isNaN(threshold) || threshold < 0) {
       throw new InvalidArgumentError(
-        `${where}: threshold must be a number of bytes >= 0, got ${String(threshold)}`,
+        `${where}: threshold must be a number of bytes >= 0, got ${describeValue(threshold)}`,
       );
     }
     this.#threshold = Math.max(threshold, 1); // empty buffers always travel inline
     for (const key of ['shmDir', 'fallbackDir'] as const) {
       const dir = options[key];
       if (dir !== undefined && (typeof dir !== 'string' || dir === '')) {
-        throw new InvalidArgumentError(`${where}: ${key} must be a directory path`);
+        throw new InvalidArgumentError(
+          `${where}: ${key} must be a directory path, got ${describeValue(dir)}`,
+        );
       }
     }
     const shmDir = chooseDirectory(options.shmDir ?? DEFAULT_SHM_DIR, options.fallbackDir).dir;
@@ -221,10 +260,15 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     // refuses many (V8 options, -e), so inheriting the parent's would break programs run with them.
     const execArgv = options.execArgv ?? (kind === 'thread' ? [] : inheritableExecArgv(process.execArgv));
     if (execArgv !== undefined && (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string'))) {
-      throw new InvalidArgumentError(`${where}: execArgv must be an array of strings`);
+      const bad = Array.isArray(execArgv) ? execArgv.find((a) => typeof a !== 'string') : execArgv;
+      throw new InvalidArgumentError(
+        `${where}: execArgv must be an array of strings, got ${Array.isArray(execArgv) ? 'an array holding ' : ''}${describeValue(bad)}`,
+      );
     }
     if (options.initargs !== undefined && !Array.isArray(options.initargs)) {
-      throw new InvalidArgumentError(`${where}: initargs must be an array`);
+      throw new InvalidArgumentError(
+        `${where}: initargs must be an array, got ${describeValue(options.initargs)}`,
+      );
     }
     this.#book = segmentBook(shmDir);
     const initializer =

@@ -2,6 +2,7 @@
 // (pending -> running -> finished, or pending -> cancelled) with one guarded
 // transition into running, as in concurrent.futures. It is awaitable.
 import { CancelledError, InvalidArgumentError, TimeoutError } from './errors.js';
+import { describeValue } from './options.js';
 
 type State = 'pending' | 'running' | 'cancelled' | 'finished';
 
@@ -21,7 +22,7 @@ export function checkTimeout(timeoutMs: unknown, where: string): number | undefi
   if (timeoutMs === undefined || timeoutMs === null) return undefined;
   if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
     throw new InvalidArgumentError(
-      `${where}: timeout must be a non-negative number of milliseconds, got ${String(timeoutMs)}`,
+      `${where}: timeout must be a non-negative number of milliseconds, got ${describeValue(timeoutMs)}`,
     );
   }
   return timeoutMs;

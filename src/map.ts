@@ -3,6 +3,7 @@
 // bounded), optional chunking, and a deadline counted from the call to map().
 import { InvalidArgumentError, TimeoutError } from './errors.js';
 import { checkTimeout, type Future } from './future.js';
+import { describeValue, rejectUnknownKeys } from './options.js';
 import type { TaskRef } from './pool/protocol.js';
 
 export interface MapOptions {
@@ -13,6 +14,8 @@ export interface MapOptions {
 }
 
 export type MapInputs<A extends unknown[]> = { [K in keyof A]: Iterable<A[K]> | AsyncIterable<A[K]> };
+
+const MAP_OPTIONS: readonly (keyof MapOptions)[] = ['chunksize', 'timeout'];
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 
@@ -46,8 +49,11 @@ export function splitMapArguments(rest: unknown[]): { iterables: unknown[]; opti
   });
   const { chunksize = 1 } = options;
   if (!Number.isSafeInteger(chunksize) || chunksize < 1) {
-    throw new InvalidArgumentError(`map: chunksize must be a positive integer, got ${String(chunksize)}`);
+    throw new InvalidArgumentError(
+      `map: chunksize must be a positive integer, got ${describeValue(chunksize)}`,
+    );
   }
+  rejectUnknownKeys(options, MAP_OPTIONS, 'map');
   checkTimeout(options.timeout, 'map');
   return { iterables: rest, options };
 }
