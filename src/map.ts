@@ -76,7 +76,9 @@ export function mapTasks(
   // Enough to keep every worker busy with one task queued behind it.
   const window = 2 * maxWorkers;
   const iterators = iterables.map(iteratorOf);
-  const inFlight: Future<unknown>[] = [];
+  /** Tasks submitted and not yet yielded, in input order, with the index of their first item. */
+  const inFlight: Array<{ future: Future<unknown>; first: number; count: number }> = [];
+  let submitted = 0;
   let ready: unknown[] = [];
   let exhausted = false;
   let finished = false;
@@ -103,16 +105,28 @@ export function mapTasks(
         batch.push(args);
       }
       if (batch.length === 0) break;
-      inFlight.push(
-        chunksize === 1 ? executor.submitRef(task, batch[0], false) : executor.submitRef(task, batch, true),
-      );
+      inFlight.push({
+        future:
+          chunksize === 1 ? executor.submitRef(task, batch[0], false) : executor.submitRef(task, batch, true),
+        first: submitted,
+        count: batch.length,
+      });
+      submitted += batch.length;
     }
+  };
+
+  const mapTimeout = ({ first, count }: { first: number; count: number }): TimeoutError => {
+    const items = count === 1 ? `element ${first}` : `elements ${first} to ${first + count - 1} (one chunk)`;
+    return new TimeoutError(
+      `map: the result of ${items} was not ready within the map's timeout of ${options.timeout} ms ` +
+        '(counted from the call to map()); give a larger timeout, or none, to wait longer',
+    );
   };
 
   const close = async (): Promise<void> => {
     if (finished) return;
     finished = true;
-    for (const future of inFlight.splice(0)) future.cancel();
+    for (const { future } of inFlight.splice(0)) future.cancel();
     ready = [];
     // Every input is closed, also the longer ones of a zip, so their `finally` blocks run.
     await Promise.allSettled(iterators.map(async (iterator) => iterator.return?.()));
@@ -124,16 +138,21 @@ export function mapTasks(
     try {
       if (ready.length === 0) {
         await fill();
-        head = inFlight.shift();
-        if (head === undefined) {
+        const entry = inFlight.shift();
+        if (entry === undefined) {
           await close();
           return { value: undefined, done: true };
         }
+        head = entry.future;
         const left = deadline === undefined ? undefined : deadline - Date.now();
-        if (left !== undefined && left <= 0 && !head.done()) {
-          throw new TimeoutError(`map: results were not ready within ${options.timeout} ms`);
+        if (left !== undefined && left <= 0 && !head.done()) throw mapTimeout(entry);
+        let value: unknown;
+        try {
+          value = await head.result(left === undefined ? undefined : Math.max(0, left));
+        } catch (error) {
+          // The Future's own message would give the time left, not the timeout the caller gave.
+          throw error instanceof TimeoutError && !head.done() ? mapTimeout(entry) : error;
         }
-        const value = await head.result(left === undefined ? undefined : Math.max(0, left));
         ready = chunksize === 1 ? [value] : (value as unknown[]);
         await fill(); // keep the window full while the caller works on this result
       }
