@@ -5,6 +5,7 @@
 // optional peer dependency ndarray.
 import ndarray, { type NdArray } from 'ndarray';
 import { registerArrayCodec } from '../transfer/codecs.js';
+import { isNdArray } from './shapes.js';
 
 interface Parts {
   data: NdArray['data'];
@@ -13,21 +14,9 @@ interface Parts {
   offset: number;
 }
 
-function isNdArray(value: object): value is NdArray {
-  const v = value as Partial<NdArray>;
-  return (
-    typeof v.pick === 'function' &&
-    typeof v.offset === 'number' &&
-    Array.isArray(v.shape) &&
-    Array.isArray(v.stride) &&
-    typeof v.dtype === 'string' &&
-    v.data !== undefined
-  );
-}
-
 registerArrayCodec({
   name: 'ndarray',
-  test: isNdArray,
+  test: (value): value is NdArray => isNdArray(value),
   encode: (a: NdArray): Parts => ({
     data: a.data,
     shape: [...a.shape],

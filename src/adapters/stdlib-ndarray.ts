@@ -6,32 +6,10 @@
 // Needs the optional peer dependency @stdlib/ndarray-base-ctor.
 import ndarray from '@stdlib/ndarray-base-ctor';
 import { registerArrayCodec } from '../transfer/codecs.js';
-
-interface StdlibNdarray {
-  dtype: string;
-  data: ArrayLike<unknown>;
-  shape: number[];
-  strides: number[];
-  offset: number;
-  order: 'row-major' | 'column-major';
-  get(...indices: number[]): unknown;
-}
+import { isStdlibNdarray, type StdlibNdarray } from './shapes.js';
 
 /** What travels: everything but the methods. */
 type Parts = Omit<StdlibNdarray, 'get'>;
-
-function isStdlibNdarray(value: object): value is StdlibNdarray {
-  const v = value as Partial<StdlibNdarray>;
-  return (
-    typeof v.get === 'function' &&
-    typeof v.dtype === 'string' &&
-    Array.isArray(v.shape) &&
-    Array.isArray(v.strides) &&
-    typeof v.offset === 'number' &&
-    (v.order === 'row-major' || v.order === 'column-major') &&
-    v.data !== undefined
-  );
-}
 
 type Ctor = new (
   dtype: string,
