@@ -1,7 +1,7 @@
 // Function tasks travel as source text. Both sides need to turn that text
 // back into a function: the parent only compiles it (to fail fast at submit),
 // the worker compiles and evaluates it once and caches the result.
-import { Script, type ScriptOptions, constants as vmConstants } from 'node:vm';
+import { Script } from 'node:vm';
 import { InvalidTaskError, TaskClosureError } from './errors.js';
 
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
@@ -22,18 +22,10 @@ function candidates(source: string): Array<{ code: string; method: boolean }> {
 }
 
 export interface CompiledSource {
-  script: Script;
+  /** The source wrapped as an expression that compiles (checked with vm.Script, never run). */
+  code: string;
   method: boolean;
-}
-
-/** Lets `await import(...)` work inside a function task, where this Node.js version allows it. */
-function scriptOptions(name: string): ScriptOptions {
-  const loader = (vmConstants as unknown as { USE_MAIN_CONTEXT_DEFAULT_LOADER?: unknown } | undefined)
-    ?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
-  const filename = `shmex-task:${name || 'anonymous'}`;
-  return loader === undefined
-    ? { filename }
-    : ({ filename, importModuleDynamically: loader } as unknown as ScriptOptions);
+  filename: string;
 }
 
 /** Compiles a function's source, or throws InvalidTaskError saying why it cannot be a task. */
@@ -50,9 +42,11 @@ export function compileTaskSource(source: string, name: string): CompiledSource 
     );
   }
   let firstError: unknown;
+  const filename = `shmex-task:${name || 'anonymous'}`;
   for (const { code, method } of candidates(source)) {
     try {
-      return { script: new Script(code, scriptOptions(name)), method };
+      new Script(code, { filename });
+      return { code, method, filename };
     } catch (error) {
       firstError ??= error;
     }
@@ -95,7 +89,14 @@ function detachedThis(name: string): object {
   });
 }
 
-/** Evaluates compiled task source in this process's global scope and returns the function. */
+/**
+ * Evaluates compiled task source in this process's global scope and returns the function.
+ * An indirect eval, not vm.Script: `await import(...)` in a task then works as in any code
+ * (bare specifiers resolve from shmex's location), where a Script needs
+ * importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER, which prints an
+ * ExperimentalWarning on the user's stderr (Node 20) and resolves bare specifiers against
+ * the script's filename, which is not a URL.
+ */
 export function instantiateTaskSource(
   compiled: CompiledSource,
   scope: readonly unknown[],
@@ -111,9 +112,12 @@ export function instantiateTaskSource(
     });
   }
   const self = detachedThis(name);
-  const value = (compiled.script.runInThisContext() as (...scope: unknown[]) => unknown).apply(self, [
-    ...scope,
-  ]);
+  // biome-ignore lint/security/noGlobalEval: the code is the user's own function, run as vm.Script ran it before
+  const evaluate = eval;
+  const wrapper = evaluate(`${compiled.code}\n//# sourceURL=${compiled.filename}`) as (
+    ...scope: unknown[]
+  ) => unknown;
+  const value = wrapper.apply(self, [...scope]);
   const fn = compiled.method ? Object.values(value as object)[0] : value;
   if (typeof fn !== 'function') throw new InvalidTaskError('the task source did not evaluate to a function');
   return (...args: unknown[]) => (fn as (...args: unknown[]) => unknown).apply(self, args);

@@ -217,3 +217,11 @@ test('a TypeScript task module given to a ThreadPoolExecutor under tsx says thre
     assert.match(outcome.message!, /function task/);
   }
 });
+
+test('a function task that uses await import() runs without an ExperimentalWarning on stderr', async () => {
+  const { code, stdout, stderr } = await run([join(FIXTURES, 'newcomer-dynamic-import.mjs')]);
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(JSON.parse(stdout.trim()), ['input.csv', 'input.csv']);
+  assert.doesNotMatch(stderr, /ExperimentalWarning/);
+  assert.equal(stderr, '', 'nothing else was printed either');
+});
