@@ -18,6 +18,7 @@ export {
   InvalidArgumentError,
   InvalidTaskError,
   MalformedPayloadError,
+  MissingPeerDependencyError,
   NotTransferableError,
   SharedMemoryError,
   ShmexError,

@@ -3,9 +3,15 @@
 // shape, stride and offset kept, so views (transposed, sliced, stepped)
 // arrive as the same views. Import it in the task module too. Needs the
 // optional peer dependency ndarray.
-import ndarray, { type NdArray } from 'ndarray';
+import type { NdArray } from 'ndarray';
 import { registerArrayCodec } from '../transfer/codecs.js';
+import { importPeer } from './peer.js';
 import { isNdArray } from './shapes.js';
+
+const { default: ndarray } = await importPeer<{ default: typeof import('ndarray') }>(
+  'ndarray',
+  'shmex/ndarray',
+);
 
 interface Parts {
   data: NdArray['data'];

@@ -4,9 +4,14 @@
 // strides, offset and order kept: any view arrives as the same view. They are
 // rebuilt with @stdlib/ndarray-base-ctor. Import it in the task module too.
 // Needs the optional peer dependency @stdlib/ndarray-base-ctor.
-import ndarray from '@stdlib/ndarray-base-ctor';
 import { registerArrayCodec } from '../transfer/codecs.js';
+import { importPeer } from './peer.js';
 import { isStdlibNdarray, type StdlibNdarray } from './shapes.js';
+
+const { default: ndarray } = await importPeer<{ default: typeof import('@stdlib/ndarray-base-ctor') }>(
+  '@stdlib/ndarray-base-ctor',
+  'shmex/stdlib-ndarray',
+);
 
 /** What travels: everything but the methods. */
 type Parts = Omit<StdlibNdarray, 'get'>;
