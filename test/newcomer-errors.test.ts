@@ -3,7 +3,7 @@
 // public API, in real workers where the mistake shows only there.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -224,4 +224,39 @@ test('a function task that uses await import() runs without an ExperimentalWarni
   assert.deepEqual(JSON.parse(stdout.trim()), ['input.csv', 'input.csv']);
   assert.doesNotMatch(stderr, /ExperimentalWarning/);
   assert.equal(stderr, '', 'nothing else was printed either');
+});
+
+for (const [entry, dependency] of [
+  ['shmex/arrow', 'apache-arrow'],
+  ['shmex/ndarray', 'ndarray'],
+  ['shmex/stdlib-ndarray', '@stdlib/ndarray-base-ctor'],
+] as const) {
+  test(`import '${entry}' without ${dependency} installed says to install it`, async () => {
+    // A project of its own: shmex copied into its node_modules (a symlink would resolve back
+    // to this checkout, beside its devDependencies), and no ${dependency}.
+    const project = mkdtempSync(join(temp, 'project-'));
+    const shmex = join(project, 'node_modules', 'shmex');
+    cpSync(join(ROOT, 'dist'), join(shmex, 'dist'), { recursive: true });
+    cpSync(join(ROOT, 'package.json'), join(shmex, 'package.json'));
+    writeFileSync(
+      join(project, 'main.mjs'),
+      `try { await import('${entry}'); console.log('loaded'); } catch (e) {
+         console.log(JSON.stringify({ name: e.name, code: e.code, dependency: e.dependency, message: e.message }));
+       }`,
+    );
+    const { code, stdout, stderr } = await run(['main.mjs'], project);
+    assert.equal(code, 0, stderr);
+    const error = JSON.parse(stdout.trim()) as Record<string, string>;
+    assert.equal(error.name, 'MissingPeerDependencyError');
+    assert.equal(error.code, 'ERR_SHMEX_MISSING_PEER_DEPENDENCY');
+    assert.equal(error.dependency, dependency);
+    assert.match(error.message!, new RegExp(`^${entry} needs the optional peer dependency ${dependency}\\b`));
+    assert.match(error.message!, new RegExp(`npm install ${dependency}$`));
+  });
+}
+
+test("require('shmex') still loads the main entry (no top-level await in its module graph)", async () => {
+  const { code, stdout, stderr } = await run([join(FIXTURES, 'newcomer-require.cjs')]);
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout.trim(), 'function');
 });
