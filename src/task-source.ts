@@ -111,7 +111,9 @@ export function instantiateTaskSource(
       writable: true,
     });
   }
-  const self = detachedThis(name);
+  // Only for a source that mentions `this` (in code, a string or a comment alike): V8 names a
+  // stack frame after its receiver ("at Proxy.check"), and other tasks keep "at check".
+  const self = /\bthis\b/.test(compiled.code) ? detachedThis(name) : undefined;
   // biome-ignore lint/security/noGlobalEval: the code is the user's own function, run as vm.Script ran it before
   const evaluate = eval;
   const wrapper = evaluate(`${compiled.code}\n//# sourceURL=${compiled.filename}`) as (
