@@ -3,6 +3,7 @@
 // semantics hold); made inside a task and returned, they come back without a
 // copy. release() hands an array's memory back at once instead of at GC.
 import { InvalidArgumentError } from './errors.js';
+import { describeValue, rejectUnknownKeys } from './options.js';
 import { quoteDescr } from './shm/npy-header.js';
 import {
   getPoolOptions,
@@ -24,7 +25,9 @@ import { SharedReference } from './transfer/shared-reference.js';
 
 function length(value: unknown, where: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidArgumentError(`${where}: length must be a non-negative integer, got ${String(value)}`);
+    throw new InvalidArgumentError(
+      `${where}: length must be a non-negative integer, got ${describeValue(value)}`,
+    );
   }
   return value;
 }
@@ -60,7 +63,9 @@ export function from<C extends TypedArrayConstructor>(
 ): InstanceType<C> {
   requireTypedArrayConstructor(ctor, 'from');
   if (source === null || (typeof source !== 'object' && typeof source !== 'string')) {
-    throw new InvalidArgumentError(`from: source must be an array-like or iterable, got ${String(source)}`);
+    throw new InvalidArgumentError(
+      `from: source must be an array-like or iterable, got ${describeValue(source)}`,
+    );
   }
   const items =
     typeof (source as ArrayLike<unknown>).length === 'number'
@@ -122,11 +127,14 @@ export interface SharedMemoryOptions {
 export function configureSharedMemory(options: SharedMemoryOptions): void {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError(
-      'configureSharedMemory(options): options must be an object such as { idleTrimMs, maxIdleBytes, dir }',
+      `configureSharedMemory(options): options must be an object such as { idleTrimMs, maxIdleBytes, dir }, got ${describeValue(options)}`,
     );
   }
+  rejectUnknownKeys(options, ['idleTrimMs', 'maxIdleBytes', 'dir'], 'configureSharedMemory');
   if (options.dir !== undefined && (typeof options.dir !== 'string' || options.dir === '')) {
-    throw new InvalidArgumentError('configureSharedMemory: dir must be a directory path');
+    throw new InvalidArgumentError(
+      `configureSharedMemory: dir must be a directory path, got ${describeValue(options.dir)}`,
+    );
   }
   const current = getPoolOptions();
   const idleMs = options.idleTrimMs ?? current.idleMs;
@@ -138,7 +146,7 @@ export function configureSharedMemory(options: SharedMemoryOptions): void {
     !(maxIdleBytes >= 0)
   ) {
     throw new InvalidArgumentError(
-      'configureSharedMemory: idleTrimMs and maxIdleBytes must be non-negative numbers (milliseconds, bytes)',
+      `configureSharedMemory: idleTrimMs and maxIdleBytes must be non-negative numbers (milliseconds, bytes), got ${describeValue(idleMs)} and ${describeValue(maxIdleBytes)}`,
     );
   }
   setPoolOptions({ idleMs, maxIdleBytes });

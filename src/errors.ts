@@ -138,6 +138,24 @@ export class InvalidArgumentError extends ShmexError {
   }
 }
 
+/**
+ * An adapter (shmex/arrow, shmex/ndarray, shmex/stdlib-ndarray) was imported
+ * but the optional peer dependency it needs is not installed.
+ */
+export class MissingPeerDependencyError extends ShmexError {
+  /** The package to install, for example `apache-arrow`. */
+  readonly dependency: string;
+  constructor(entry: string, dependency: string, options?: ErrorOptions) {
+    super(
+      'ERR_SHMEX_MISSING_PEER_DEPENDENCY',
+      `${entry} needs the optional peer dependency ${dependency}, which cannot be found from here: ` +
+        `npm install ${dependency}`,
+      options,
+    );
+    this.dependency = dependency;
+  }
+}
+
 /** A message between processes could not be decoded: a bug, or a process that is not a shmex peer. */
 export class MalformedPayloadError extends ShmexError {
   constructor(detail: string, options?: ErrorOptions) {

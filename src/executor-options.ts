@@ -1,6 +1,7 @@
 // The options of the executors: their types, defaults and checks, shared by
 // ProcessPoolExecutor and ThreadPoolExecutor (executor.ts) and withOptions().
 import { InvalidArgumentError } from './errors.js';
+import { describeValue, rejectUnknownKeys } from './options.js';
 import type { TaskLimits } from './pool/process-pool.js';
 import type { ModuleFunction } from './task-ref.js';
 
@@ -74,17 +75,24 @@ export interface TaskOptions {
   timeout?: number;
 }
 
+const TASK_OPTIONS: readonly (keyof TaskOptions)[] = ['signal', 'timeout'];
+
 export function checkTaskOptions(options: unknown): TaskLimits {
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('withOptions: options must be an object such as { signal, timeout }');
+    throw new InvalidArgumentError(
+      `withOptions: options must be an object such as { signal, timeout }, got ${describeValue(options)}`,
+    );
   }
+  rejectUnknownKeys(options, TASK_OPTIONS, 'withOptions');
   const { signal, timeout } = options as TaskOptions;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('withOptions: signal must be an AbortSignal (from an AbortController)');
+    throw new InvalidArgumentError(
+      `withOptions: signal must be an AbortSignal (from an AbortController), got ${describeValue(signal)}`,
+    );
   }
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || timeout > 2 ** 31 - 1)) {
     throw new InvalidArgumentError(
-      `withOptions: timeout must be a number of milliseconds > 0 and < 2^31, got ${String(timeout)}`,
+      `withOptions: timeout must be a number of milliseconds > 0 and < 2^31, got ${describeValue(timeout)}`,
     );
   }
   const limits: TaskLimits = {};
@@ -143,7 +151,36 @@ export function inheritableExecArgv(argv: readonly string[]): string[] {
 export function positiveInteger(value: unknown, name: string, where: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidArgumentError(`${where}: ${name} must be a positive integer, got ${String(value)}`);
+    throw new InvalidArgumentError(
+      `${where}: ${name} must be a positive integer, got ${describeValue(value)}`,
+    );
   }
   return value;
 }
+
+export const EXECUTOR_OPTIONS: readonly (keyof ExecutorOptions)[] = [
+  'maxWorkers',
+  'initializer',
+  'initargs',
+  'maxTasksPerChild',
+  'threshold',
+  'shmDir',
+  'fallbackDir',
+  'execArgv',
+  'unobservedFailures',
+];
+
+/** Names other pool libraries give the number of workers. */
+export const MAX_WORKERS_ALIASES: Readonly<Record<string, string>> = Object.fromEntries(
+  [
+    'threads',
+    'workers',
+    'processes',
+    'concurrency',
+    'max_workers',
+    'maxthreads',
+    'numworkers',
+    'poolsize',
+    'size',
+  ].map((alias) => [alias, 'maxWorkers']),
+);

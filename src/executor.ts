@@ -6,14 +6,17 @@ import { AbortError, BrokenExecutorError, InvalidArgumentError, ShutdownError } 
 import {
   checkTaskOptions,
   DEFAULT_THRESHOLD,
+  EXECUTOR_OPTIONS,
   type ExecutorOptions,
   inheritableExecArgv,
+  MAX_WORKERS_ALIASES,
   positiveInteger,
   type ShutdownOptions,
   type TaskOptions,
 } from './executor-options.js';
 import { Future, type FutureControl } from './future.js';
 import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapArguments } from './map.js';
+import { describeValue, rejectUnknownKeys } from './options.js';
 import { ProcessPool, type TaskLimits, type WorkItem } from './pool/process-pool.js';
 import type { TaskRef } from './pool/protocol.js';
 import { chooseDirectory, unusableBecause } from './shm/directory-choice.js';
@@ -70,21 +73,24 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     const where = kind === 'thread' ? 'ThreadPoolExecutor' : 'ProcessPoolExecutor';
     this.#kind = kind;
     if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError(`${where}: options must be an object`);
+      throw new InvalidArgumentError(`${where}: options must be an object, got ${describeValue(options)}`);
     }
+    rejectUnknownKeys(options, EXECUTOR_OPTIONS, where, MAX_WORKERS_ALIASES);
     this.#maxWorkers = positiveInteger(options.maxWorkers, 'maxWorkers', where) ?? availableParallelism();
     const maxTasksPerChild = positiveInteger(options.maxTasksPerChild, 'maxTasksPerChild', where);
     const threshold = options.threshold ?? DEFAULT_THRESHOLD;
     if (typeof threshold !== 'number' || Number.isNaN(threshold) || threshold < 0) {
       throw new InvalidArgumentError(
-        `${where}: threshold must be a number of bytes >= 0, got ${String(threshold)}`,
+        `${where}: threshold must be a number of bytes >= 0, got ${describeValue(threshold)}`,
       );
     }
     this.#threshold = Math.max(threshold, 1); // empty buffers always travel inline
     for (const key of ['shmDir', 'fallbackDir'] as const) {
       const dir = options[key];
       if (dir !== undefined && (typeof dir !== 'string' || dir === '')) {
-        throw new InvalidArgumentError(`${where}: ${key} must be a directory path`);
+        throw new InvalidArgumentError(
+          `${where}: ${key} must be a directory path, got ${describeValue(dir)}`,
+        );
       }
     }
     const shmDir = chooseDirectory(options.shmDir ?? DEFAULT_SHM_DIR, options.fallbackDir).dir;
@@ -93,15 +99,20 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     // refuses many (V8 options, -e), so inheriting the parent's would break programs run with them.
     const execArgv = options.execArgv ?? (kind === 'thread' ? [] : inheritableExecArgv(process.execArgv));
     if (execArgv !== undefined && (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string'))) {
-      throw new InvalidArgumentError(`${where}: execArgv must be an array of strings`);
+      const bad = Array.isArray(execArgv) ? execArgv.find((a) => typeof a !== 'string') : execArgv;
+      throw new InvalidArgumentError(
+        `${where}: execArgv must be an array of strings, got ${Array.isArray(execArgv) ? 'an array holding ' : ''}${describeValue(bad)}`,
+      );
     }
     if (options.initargs !== undefined && !Array.isArray(options.initargs)) {
-      throw new InvalidArgumentError(`${where}: initargs must be an array`);
+      throw new InvalidArgumentError(
+        `${where}: initargs must be an array, got ${describeValue(options.initargs)}`,
+      );
     }
     const unobserved = options.unobservedFailures ?? 'warn';
     if (unobserved !== 'warn' && unobserved !== 'ignore') {
       throw new InvalidArgumentError(
-        `${where}: unobservedFailures must be 'warn' or 'ignore', got ${String(unobserved)}`,
+        `${where}: unobservedFailures must be 'warn' or 'ignore', got ${describeValue(unobserved)}`,
       );
     }
     this.#reportUnobserved = unobserved === 'warn';

@@ -2,6 +2,7 @@
 // (pending -> running -> finished, or pending -> cancelled) with one guarded
 // transition into running, as in concurrent.futures. It is awaitable.
 import { AbortError, CancelledError, InvalidArgumentError, TimeoutError } from './errors.js';
+import { describeValue } from './options.js';
 import type { TaskRef } from './pool/protocol.js';
 import type { TaskTally } from './stats.js';
 import { kObserve, kWhenDone } from './symbols.js';
@@ -35,7 +36,7 @@ export function checkTimeout(timeoutMs: unknown, where: string): number | undefi
   if (timeoutMs === undefined || timeoutMs === null) return undefined;
   if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
     throw new InvalidArgumentError(
-      `${where}: timeout must be a non-negative number of milliseconds, got ${String(timeoutMs)}`,
+      `${where}: timeout must be a non-negative number of milliseconds, got ${describeValue(timeoutMs)}`,
     );
   }
   return timeoutMs;

@@ -21,6 +21,7 @@ export {
   InvalidArgumentError,
   InvalidTaskError,
   MalformedPayloadError,
+  MissingPeerDependencyError,
   NotTransferableError,
   SharedMemoryError,
   ShmexError,

@@ -3,6 +3,7 @@
 // bounded), optional chunking, and a deadline counted from the call to map().
 import { InvalidArgumentError, TimeoutError } from './errors.js';
 import { checkTimeout, type Future } from './future.js';
+import { describeValue, rejectUnknownKeys } from './options.js';
 import type { TaskRef } from './pool/protocol.js';
 import { kObserve } from './symbols.js';
 
@@ -24,6 +25,8 @@ export interface MapIterator<R> extends AsyncIterableIterator<R> {
   toArray(): Promise<R[]>;
   [Symbol.asyncIterator](): MapIterator<R>;
 }
+
+const MAP_OPTIONS: readonly (keyof MapOptions)[] = ['chunksize', 'timeout'];
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 
@@ -57,8 +60,11 @@ export function splitMapArguments(rest: unknown[]): { iterables: unknown[]; opti
   });
   const { chunksize = 1 } = options;
   if (!Number.isSafeInteger(chunksize) || chunksize < 1) {
-    throw new InvalidArgumentError(`map: chunksize must be a positive integer, got ${String(chunksize)}`);
+    throw new InvalidArgumentError(
+      `map: chunksize must be a positive integer, got ${describeValue(chunksize)}`,
+    );
   }
+  rejectUnknownKeys(options, MAP_OPTIONS, 'map');
   checkTimeout(options.timeout, 'map');
   return { iterables: rest, options };
 }
@@ -81,7 +87,9 @@ export function mapTasks(
   // Enough to keep every worker busy with one task queued behind it.
   const window = 2 * maxWorkers;
   const iterators = iterables.map(iteratorOf);
-  const inFlight: Future<unknown>[] = [];
+  /** Tasks submitted and not yet yielded, in input order, with the index of their first item. */
+  const inFlight: Array<{ future: Future<unknown>; first: number; count: number }> = [];
+  let submitted = 0;
   let ready: unknown[] = [];
   let exhausted = false;
   let finished = false;
@@ -108,17 +116,29 @@ export function mapTasks(
         batch.push(args);
       }
       if (batch.length === 0) break;
-      inFlight.push(
-        chunksize === 1 ? executor.submitRef(task, batch[0], false) : executor.submitRef(task, batch, true),
-      );
+      inFlight.push({
+        future:
+          chunksize === 1 ? executor.submitRef(task, batch[0], false) : executor.submitRef(task, batch, true),
+        first: submitted,
+        count: batch.length,
+      });
+      submitted += batch.length;
     }
+  };
+
+  const mapTimeout = ({ first, count }: { first: number; count: number }): TimeoutError => {
+    const items = count === 1 ? `element ${first}` : `elements ${first} to ${first + count - 1} (one chunk)`;
+    return new TimeoutError(
+      `map: the result of ${items} was not ready within the map's timeout of ${options.timeout} ms ` +
+        '(counted from the call to map()); give a larger timeout, or none, to wait longer',
+    );
   };
 
   const close = async (): Promise<void> => {
     if (finished) return;
     finished = true;
     // Their failures, if any, are this map's: its caller has the first error, or stopped reading.
-    for (const future of inFlight.splice(0)) {
+    for (const { future } of inFlight.splice(0)) {
       future[kObserve]();
       future.cancel();
     }
@@ -133,17 +153,22 @@ export function mapTasks(
     try {
       if (ready.length === 0) {
         await fill();
-        head = inFlight.shift();
-        if (head === undefined) {
+        const entry = inFlight.shift();
+        if (entry === undefined) {
           await close();
           return { value: undefined, done: true };
         }
+        head = entry.future;
         head[kObserve](); // its outcome goes to the caller of next()
         const left = deadline === undefined ? undefined : deadline - Date.now();
-        if (left !== undefined && left <= 0 && !head.done()) {
-          throw new TimeoutError(`map: results were not ready within ${options.timeout} ms`);
+        if (left !== undefined && left <= 0 && !head.done()) throw mapTimeout(entry);
+        let value: unknown;
+        try {
+          value = await head.result(left === undefined ? undefined : Math.max(0, left));
+        } catch (error) {
+          // The Future's own message would give the time left, not the timeout the caller gave.
+          throw error instanceof TimeoutError && !head.done() ? mapTimeout(entry) : error;
         }
-        const value = await head.result(left === undefined ? undefined : Math.max(0, left));
         ready = chunksize === 1 ? [value] : (value as unknown[]);
         await fill(); // keep the window full while the caller works on this result
       }

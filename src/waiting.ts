@@ -2,6 +2,7 @@
 
 import { InvalidArgumentError, TimeoutError } from './errors.js';
 import { checkTimeout, type Future } from './future.js';
+import { describeValue } from './options.js';
 import { kObserve } from './symbols.js';
 
 export const FIRST_COMPLETED = 'FIRST_COMPLETED';
@@ -100,7 +101,7 @@ export async function wait<T>(
   const returnWhen = options.returnWhen ?? ALL_COMPLETED;
   if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
     throw new InvalidArgumentError(
-      `wait: returnWhen must be 'FIRST_COMPLETED', 'FIRST_EXCEPTION' or 'ALL_COMPLETED', got ${String(returnWhen)}`,
+      `wait: returnWhen must be 'FIRST_COMPLETED', 'FIRST_EXCEPTION' or 'ALL_COMPLETED', got ${describeValue(returnWhen)}`,
     );
   }
   const failed = (f: Future<T>) => f.done() && !f.cancelled() && f.failedWith !== undefined;

@@ -2,8 +2,17 @@
 // travel to and from tasks as Arrow IPC bytes in shared memory, and are read
 // back without a copy (the columns are views into the segment). Import it in
 // the task module too. Needs the optional peer dependency apache-arrow.
-import { RecordBatch, Table, tableFromIPC, tableToIPC, Vector } from 'apache-arrow';
+import type * as Arrow from 'apache-arrow';
 import { registerArrayCodec } from '../transfer/codecs.js';
+import { importPeer } from './peer.js';
+
+const { RecordBatch, Table, tableFromIPC, tableToIPC, Vector } = await importPeer<typeof Arrow>(
+  'apache-arrow',
+  'shmex/arrow',
+);
+type Table = Arrow.Table;
+type RecordBatch = Arrow.RecordBatch;
+type Vector = Arrow.Vector;
 
 registerArrayCodec({
   name: 'apache-arrow.Table',

@@ -3,8 +3,15 @@
 // shape, stride and offset kept, so views (transposed, sliced, stepped)
 // arrive as the same views. Import it in the task module too. Needs the
 // optional peer dependency ndarray.
-import ndarray, { type NdArray } from 'ndarray';
+import type { NdArray } from 'ndarray';
 import { registerArrayCodec } from '../transfer/codecs.js';
+import { importPeer } from './peer.js';
+import { isNdArray } from './shapes.js';
+
+const { default: ndarray } = await importPeer<{ default: typeof import('ndarray') }>(
+  'ndarray',
+  'shmex/ndarray',
+);
 
 interface Parts {
   data: NdArray['data'];
@@ -13,21 +20,9 @@ interface Parts {
   offset: number;
 }
 
-function isNdArray(value: object): value is NdArray {
-  const v = value as Partial<NdArray>;
-  return (
-    typeof v.pick === 'function' &&
-    typeof v.offset === 'number' &&
-    Array.isArray(v.shape) &&
-    Array.isArray(v.stride) &&
-    typeof v.dtype === 'string' &&
-    v.data !== undefined
-  );
-}
-
 registerArrayCodec({
   name: 'ndarray',
-  test: isNdArray,
+  test: (value): value is NdArray => isNdArray(value),
   encode: (a: NdArray): Parts => ({
     data: a.data,
     shape: [...a.shape],

@@ -4,34 +4,17 @@
 // strides, offset and order kept: any view arrives as the same view. They are
 // rebuilt with @stdlib/ndarray-base-ctor. Import it in the task module too.
 // Needs the optional peer dependency @stdlib/ndarray-base-ctor.
-import ndarray from '@stdlib/ndarray-base-ctor';
 import { registerArrayCodec } from '../transfer/codecs.js';
+import { importPeer } from './peer.js';
+import { isStdlibNdarray, type StdlibNdarray } from './shapes.js';
 
-interface StdlibNdarray {
-  dtype: string;
-  data: ArrayLike<unknown>;
-  shape: number[];
-  strides: number[];
-  offset: number;
-  order: 'row-major' | 'column-major';
-  get(...indices: number[]): unknown;
-}
+const { default: ndarray } = await importPeer<{ default: typeof import('@stdlib/ndarray-base-ctor') }>(
+  '@stdlib/ndarray-base-ctor',
+  'shmex/stdlib-ndarray',
+);
 
 /** What travels: everything but the methods. */
 type Parts = Omit<StdlibNdarray, 'get'>;
-
-function isStdlibNdarray(value: object): value is StdlibNdarray {
-  const v = value as Partial<StdlibNdarray>;
-  return (
-    typeof v.get === 'function' &&
-    typeof v.dtype === 'string' &&
-    Array.isArray(v.shape) &&
-    Array.isArray(v.strides) &&
-    typeof v.offset === 'number' &&
-    (v.order === 'row-major' || v.order === 'column-major') &&
-    v.data !== undefined
-  );
-}
 
 type Ctor = new (
   dtype: string,

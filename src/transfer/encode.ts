@@ -6,6 +6,7 @@
 // modified; on any failure the holds taken so far are given back.
 import { types } from 'node:util';
 import { Serializer } from 'node:v8';
+import { adapterFor } from '../adapters/shapes.js';
 import { NotTransferableError } from '../errors.js';
 import { quoteDescr } from '../shm/npy-header.js';
 import type { SegmentBook, SegmentRef } from '../shm/segment-book.js';
@@ -291,6 +292,15 @@ class Scan {
       return;
     }
     if (PLAIN_BUILTINS.some((ctor) => value instanceof ctor)) return;
+    const adapter = adapterFor(value);
+    if (adapter !== undefined) {
+      throw new NotTransferableError(
+        renderPath(path),
+        `it is ${adapter.what}, and no codec for such values is registered in this process`,
+        `Add import '${adapter.entry}' once in the parent program: it registers the codec that sends them ` +
+          'through shared memory (import it in the task module too, so the worker can read and return them).',
+      );
+    }
     const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'an unknown class';
     throw new NotTransferableError(
       renderPath(path),

@@ -2,6 +2,7 @@
 // fixed offsets, stored in one buffer (numpy's structured arrays). The layout
 // travels with the data, offsets and padding included.
 import { InvalidArgumentError } from '../errors.js';
+import { describeValue } from '../options.js';
 
 export type FieldValue = number | bigint | boolean;
 
@@ -251,7 +252,7 @@ export class RecordArray {
     if (typeof lengthOrBuffer === 'number') {
       if (!Number.isSafeInteger(lengthOrBuffer) || lengthOrBuffer < 0) {
         throw new InvalidArgumentError(
-          `RecordArray: length must be a non-negative integer, got ${lengthOrBuffer}`,
+          `RecordArray: length must be a non-negative integer, got ${describeValue(lengthOrBuffer)}`,
         );
       }
       this.buffer = new ArrayBuffer(lengthOrBuffer * itemsize);

@@ -5,6 +5,7 @@ import { empty, from, inSharedMemory, release, shared, zeros } from '../arrays.j
 import { InvalidTaskError, ShmexError, TaskNotFoundError } from '../errors.js';
 import type { TaskRef } from '../pool/protocol.js';
 import { compileTaskSource, instantiateTaskSource, TASK_SCOPE } from '../task-source.js';
+import { importFailure } from './import-failure.js';
 
 export type TaskFunction = (...args: unknown[]) => unknown;
 
@@ -32,14 +33,17 @@ export class TaskLoader {
             `worker ${process.pid} was never sent the source of task ${ref.name}`,
           );
         }
-        fn = instantiateTaskSource(compileTaskSource(ref.source, ref.name), scope);
+        fn = instantiateTaskSource(compileTaskSource(ref.source, ref.name), scope, ref.name);
         this.#sources.set(ref.id, fn);
       }
       return fn;
     }
     let loading = this.#modules.get(ref.url);
     if (loading === undefined) {
-      loading = import(ref.url) as Promise<Record<string, unknown>>;
+      const url = ref.url;
+      loading = import(url).catch(async (error: unknown) => {
+        throw await importFailure(url, error);
+      }) as Promise<Record<string, unknown>>;
       this.#modules.set(ref.url, loading);
       // A failed import is not cached: the next task gets the real error again.
       loading.catch(() => this.#modules.delete(ref.url));
