@@ -68,6 +68,7 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
 
   /** Its task at `index` got its outcome; undefined if there is none there. */
   finish(index: number): Item | undefined {
+    if (index < 0) return undefined; // splice(-1) would take the last one
     const [item] = this.#inflight.splice(index, 1);
     if (this.#inflight.length === 0) this.#endBusySpan();
     return item;
