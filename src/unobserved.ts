@@ -72,7 +72,7 @@ function describeError(error: unknown): string {
 /** Tracks a failed Future until it is observed. */
 export function track(future: object, task: TaskRef, error: unknown): Unobserved {
   const message =
-    `the task ${describeTask(task)} failed with ${describeError(error)}, and nobody observed its Future. ` +
+    `a task (${describeTask(task)}) failed with ${describeError(error)}, and nobody observed its Future. ` +
     "Await it (or call result(), exception() or addDoneCallback()) to handle the error, or create the executor with { unobservedFailures: 'ignore' }.";
   const entry: Unobserved = { message };
   pending.add(entry);

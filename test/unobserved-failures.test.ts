@@ -42,7 +42,7 @@ for (const kind of ['process', 'thread'] as const) {
     assert.equal(stdout, `warning ShmexWarning ${CODE}\n`, 'a process warning was emitted');
     const lines = reports(stderr);
     assert.equal(lines.length, 1, `reported once (not again at exit): ${stderr}`);
-    assert.match(lines[0]!, /task function 'explode' failed with RangeError: boom dropped/);
+    assert.match(lines[0]!, /a task \(function 'explode'\) failed with RangeError: boom dropped/);
     assert.match(lines[0]!, /unobservedFailures: 'ignore'/, 'says how to silence it');
   });
 
@@ -53,10 +53,10 @@ for (const kind of ['process', 'thread'] as const) {
     assert.equal(lines.length, 2, stderr);
     assert.match(
       lines[0]!,
-      /^\(node:\d+\) \[SHMEX_UNOBSERVED_FAILURE\] ShmexWarning: the task function 'explode' failed with RangeError: boom kept,/,
+      /^\(node:\d+\) \[SHMEX_UNOBSERVED_FAILURE\] ShmexWarning: a task \(function 'explode'\) failed with RangeError: boom kept,/,
     );
     assert.ok(
-      lines[1]!.includes(`task 'fail' of module ${TASKS_URL} failed with RangeError: kept in a module`),
+      lines[1]!.includes(`a task ('fail' of module ${TASKS_URL}) failed with RangeError: kept in a module`),
       lines[1],
     );
   });
