@@ -52,6 +52,7 @@ export type { ExecutorStats } from './stats.js';
 export type { ModuleFunction } from './task-ref.js';
 export type { TypedArray, TypedArrayConstructor } from './transfer/array-kinds.js';
 export { type ArrayCodec, registerArrayCodec } from './transfer/codecs.js';
+export { type ErrorClass, type ErrorClassOptions, registerErrorClass } from './transfer/error-classes.js';
 export {
   type FieldValue,
   RecordArray,

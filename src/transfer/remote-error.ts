@@ -1,10 +1,12 @@
-// Errors cross the process boundary explicitly: name, message, stack and own
-// fields go over; the parent rebuilds an error of the same name whose cause
-// holds the worker's stack.
+// Errors cross the process boundary explicitly: name, message, stack, own
+// fields and the names of the error's classes go over; the parent rebuilds an
+// error of the same name (of a registered class when one of those names is
+// registered there: see error-classes.ts) whose cause holds the worker's stack.
 
 import { serialize } from 'node:v8';
 import { isMainThread, threadId } from 'node:worker_threads';
 import * as errors from '../errors.js';
+import { errorClassNames, registeredErrorClass } from './error-classes.js';
 
 export interface SerializedError {
   /** false when a non-Error value was thrown: `value` is that value. */
@@ -12,6 +14,8 @@ export interface SerializedError {
   /** Thrown by shmex itself (a ShmexError), so rebuilt as the shmex class of that name. */
   shmex?: boolean;
   name: string;
+  /** The names of its classes, most derived first (see errorClassNames). */
+  classes?: string[];
   message: string;
   stack: string | undefined;
   props: Record<string, unknown>;
@@ -58,6 +62,7 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
     isError: true,
     shmex: error instanceof errors.ShmexError,
     name: error.name,
+    classes: errorClassNames(error),
     message: error.message,
     stack: error.stack,
     props,
@@ -104,6 +109,7 @@ export class RemoteStack extends Error {
 export function rebuildError(s: SerializedError): unknown {
   if (!s.isError) return s.value;
   let error: Error;
+  const userClass = s.shmex === true ? undefined : registeredErrorClass(s.classes);
   const shmexClass = (errors as unknown as Record<string, unknown>)[s.name];
   if (
     s.shmex === true &&
@@ -113,6 +119,17 @@ export function rebuildError(s: SerializedError): unknown {
   ) {
     error = Object.create((shmexClass as ErrorClass).prototype) as Error;
     Object.defineProperty(error, 'message', { value: s.message, writable: true, configurable: true });
+  } else if (userClass !== undefined) {
+    // Its constructor is not called: it may want arguments we do not have.
+    error = Object.create(userClass.prototype) as Error;
+    Object.defineProperty(error, 'message', { value: s.message, writable: true, configurable: true });
+    if (s.errors !== undefined) {
+      Object.defineProperty(error, 'errors', {
+        value: s.errors.map(rebuildError),
+        writable: true,
+        configurable: true,
+      });
+    }
   } else if (s.errors !== undefined) {
     error = new AggregateError(s.errors.map(rebuildError), s.message);
   } else {
