@@ -3,6 +3,7 @@
 // semantics hold); made inside a task and returned, they come back without a
 // copy. release() hands an array's memory back at once instead of at GC.
 import { InvalidArgumentError } from './errors.js';
+import { releaseLoaded } from './load.js';
 import { describeValue, rejectUnknownKeys } from './options.js';
 import { quoteDescr } from './shm/npy-header.js';
 import {
@@ -20,7 +21,12 @@ import {
   VIEW_KINDS,
   viewKindOf,
 } from './transfer/array-kinds.js';
-import { RecordArray } from './transfer/records.js';
+import {
+  RecordArray,
+  type RecordFieldList,
+  RecordLayout,
+  type RecordLayoutSpec,
+} from './transfer/records.js';
 import { SharedReference } from './transfer/shared-reference.js';
 
 function length(value: unknown, where: string): number {
@@ -32,9 +38,34 @@ function length(value: unknown, where: string): number {
   return value;
 }
 
-/** A typed array of `n` elements in shared memory. Its contents are unspecified (recycled memory): fill it. */
-export function empty<C extends TypedArrayConstructor>(ctor: C, n: number): InstanceType<C> {
-  return allocate(ctor, n, 'empty');
+type LayoutArgument = RecordLayout | RecordFieldList | RecordLayoutSpec;
+
+/** A constructor is a function; a record layout is an object (a RecordLayout, a field list or numpy's dict form). */
+function isLayout(value: unknown): value is LayoutArgument {
+  return typeof value === 'object' && value !== null;
+}
+
+/**
+ * A typed array of `n` elements in shared memory, or, given a record layout,
+ * a RecordArray of `n` records (its segment's .npy header names the fields).
+ * Its contents are unspecified (recycled memory): fill it.
+ */
+export function empty<C extends TypedArrayConstructor>(ctor: C, n: number): InstanceType<C>;
+export function empty(layout: LayoutArgument, n: number): RecordArray;
+export function empty(kind: TypedArrayConstructor | LayoutArgument, n: number): TypedArray | RecordArray {
+  if (isLayout(kind)) return allocateRecords(kind, n, 'empty');
+  return allocate(kind, n, 'empty');
+}
+
+function allocateRecords(spec: LayoutArgument, n: number, where: string): RecordArray {
+  const layout = spec instanceof RecordLayout ? spec : new RecordLayout(spec);
+  const count = length(n, where);
+  if (count === 0 || isWorkerThread()) return new RecordArray(layout, count);
+  const buffer = helperBook().allocate(count * layout.itemsize, {
+    descr: layout.npyDescr(),
+    shape: [count],
+  });
+  return new RecordArray(layout, buffer);
 }
 
 function allocate<C extends TypedArrayConstructor>(ctor: C, n: number, where: string): InstanceType<C> {
@@ -49,10 +80,17 @@ function allocate<C extends TypedArrayConstructor>(ctor: C, n: number, where: st
   return new Ctor(buffer) as InstanceType<C>;
 }
 
-/** A typed array of `n` zeros in shared memory. */
-export function zeros<C extends TypedArrayConstructor>(ctor: C, n: number): InstanceType<C> {
-  const array = allocate(ctor, n, 'zeros');
-  (array as TypedArray).fill((isBigIntArray(array) ? 0n : 0) as never);
+/** A typed array of `n` zeros in shared memory, or, given a record layout, `n` records of zeros. */
+export function zeros<C extends TypedArrayConstructor>(ctor: C, n: number): InstanceType<C>;
+export function zeros(layout: LayoutArgument, n: number): RecordArray;
+export function zeros(kind: TypedArrayConstructor | LayoutArgument, n: number): TypedArray | RecordArray {
+  if (isLayout(kind)) {
+    const records = allocateRecords(kind, n, 'zeros');
+    records.bytes().fill(0);
+    return records;
+  }
+  const array = allocate(kind, n, 'zeros');
+  array.fill((isBigIntArray(array) ? 0n : 0) as never);
   return array;
 }
 
@@ -96,12 +134,14 @@ function bufferOf(array: Releasable): ArrayBufferLike {
  * Gives an array's shared memory back now (to its owner's pool) instead of
  * when the array is garbage-collected, and makes the array unusable: its
  * buffer is detached, so it reads as empty rather than dangling. Every view of
- * the same buffer is released with it. Returns false for an array that does
- * not live in shared memory (nothing happens to it).
+ * the same buffer is released with it. An array loadNpy() mapped is unmapped
+ * the same way. Returns false for an array that does not live in shared
+ * memory and was not loaded (nothing happens to it).
  */
 export function release(array: Releasable): boolean {
   const buffer = bufferOf(array);
   if (!(buffer instanceof ArrayBuffer)) return false;
+  if (releaseLoaded(buffer)) return true;
   for (const book of segmentBooks()) if (book.release(buffer)) return true;
   return false;
 }

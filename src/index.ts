@@ -46,6 +46,7 @@ export {
   type TaskOptions,
 } from './executor-options.js';
 export { type DoneCallback, Future } from './future.js';
+export { type LoadNpyOptions, loadNpy, type NpyArray, type NpyMode } from './load.js';
 export type { MapInputs, MapIterator, MapOptions } from './map.js';
 export { listSegmentNames, type ShmClearOptions, shmClear } from './shm/sweep.js';
 export type { ExecutorStats } from './stats.js';

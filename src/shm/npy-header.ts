@@ -329,3 +329,19 @@ function parseText(text: string, version: number, headerLength: number): NpyHead
     dataLength,
   });
 }
+
+/** One entry of a structured descr: a name (a string, or a (title, name) tuple), a dtype, a subarray shape. */
+export interface NpyDescrField {
+  readonly name: unknown;
+  readonly dtype: unknown;
+  readonly shape: unknown;
+}
+
+/** The entries of a structured descr as parseNpyHeader returns it, or undefined for a dtype string. */
+export function descrFields(descr: NpyHeader['descr']): NpyDescrField[] | undefined {
+  if (typeof descr === 'string') return undefined;
+  return descr.map((field) => {
+    const [name, dtype, shape] = (field as TupleLiteral).items;
+    return { name: name instanceof TupleLiteral ? name.items : name, dtype, shape };
+  });
+}

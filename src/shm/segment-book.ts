@@ -72,6 +72,8 @@ interface ViewInfo {
   mapping: ArrayBuffer | undefined;
   /** Mapped copy-on-write: what this process wrote is not in the segment, so it cannot be passed on by name. */
   privateCopy: boolean;
+  /** Received in a segment made for this process alone (mode 'copy'): it can be handed back like our own. */
+  exclusive: boolean;
   cached: CachedMapping | undefined;
 }
 
@@ -230,8 +232,9 @@ export class SegmentBook {
     if (info !== undefined && this.#canPassOn(info)) {
       const name = info.cached?.name ?? info.name;
       this.hold([name]);
-      // A task's result made in our own segment is handed over: no copy-on-write needed.
-      const handedOver = intent === 'handover' && this.pool.get(name) !== undefined;
+      // A task's result made in our own segment, or in one made for this task alone (an argument
+      // returned), is handed over: no copy-on-write needed, and its owner sees its own segment again.
+      const handedOver = intent === 'handover' && (info.exclusive || this.pool.get(name) !== undefined);
       return {
         name,
         capacity: info.capacity,
@@ -289,7 +292,9 @@ export class SegmentBook {
       }
       const view = native.view(entry.mapping, ref.dataOffset, ref.byteLength);
       entry.views++;
-      this.#track(view, ref.name, ref.capacity, ref.dataOffset, ref.byteLength, entry.mapping, entry);
+      this.#track(view, ref.name, ref.capacity, ref.dataOffset, ref.byteLength, entry.mapping, entry, {
+        exclusive: ref.mode === 'copy',
+      });
       return view;
     }
     const own = this.pool.get(ref.name);
@@ -301,16 +306,10 @@ export class SegmentBook {
     }
     const privateCopy = ref.mode === 'private';
     const mapping = this.store.attach(ref.name, ref.dataOffset, ref.byteLength, privateCopy);
-    this.#track(
-      mapping,
-      ref.name,
-      ref.capacity,
-      ref.dataOffset,
-      ref.byteLength,
-      undefined,
-      undefined,
+    this.#track(mapping, ref.name, ref.capacity, ref.dataOffset, ref.byteLength, undefined, undefined, {
       privateCopy,
-    );
+      exclusive: ref.mode === 'copy',
+    });
     return mapping;
   }
 
@@ -322,9 +321,18 @@ export class SegmentBook {
     byteLength: number,
     mapping: ArrayBuffer | undefined,
     cached: CachedMapping | undefined,
-    privateCopy = false,
+    { privateCopy = false, exclusive = false } = {},
   ): void {
-    this.#views.set(buffer, { name, capacity, dataOffset, byteLength, mapping, cached, privateCopy });
+    this.#views.set(buffer, {
+      name,
+      capacity,
+      dataOffset,
+      byteLength,
+      mapping,
+      cached,
+      privateCopy,
+      exclusive,
+    });
     this.bytesTracked += byteLength;
     this.#registry.register(buffer, { name, cached }, buffer);
   }
