@@ -193,7 +193,10 @@ test('hostile and unsupported files are refused with a reason', () => {
   const cases: Array<[string, () => string, RegExp, string?]> = [
     [
       'bad magic',
-      () => (writeFileSync(join(dir, 'magic.npy'), 'NUMPY not really'), join(dir, 'magic.npy')),
+      () => {
+        writeFileSync(join(dir, 'magic.npy'), 'NUMPY not really');
+        return join(dir, 'magic.npy');
+      },
       /does not start with the magic/,
     ],
     [
