@@ -104,8 +104,12 @@ export class BrokenExecutorError extends ShmexError {
 export class NotTransferableError extends ShmexError {
   /** Where the value sits, for example `args[1].weights.get("a")`. */
   readonly path: string;
-  constructor(path: string, what: string, hint: string) {
-    super('ERR_SHMEX_NOT_TRANSFERABLE', `${path} cannot be sent to another process: ${what}. ${hint}`);
+  constructor(path: string, what: string, hint: string, options?: ErrorOptions) {
+    super(
+      'ERR_SHMEX_NOT_TRANSFERABLE',
+      `${path} cannot be sent to another process: ${what}. ${hint}`,
+      options,
+    );
     this.path = path;
   }
 }
@@ -160,6 +164,23 @@ export class MissingPeerDependencyError extends ShmexError {
 export class MalformedPayloadError extends ShmexError {
   constructor(detail: string, options?: ErrorOptions) {
     super('ERR_SHMEX_MALFORMED_PAYLOAD', `malformed shmex payload: ${detail}`, options);
+  }
+}
+
+/**
+ * A codec's `decode` threw while rebuilding a received value (see
+ * registerArrayCodec). `cause` is what it threw.
+ */
+export class CodecError extends ShmexError {
+  /** The name the codec is registered under. */
+  readonly codec: string;
+  constructor(codec: string, cause: unknown) {
+    super(
+      'ERR_SHMEX_CODEC_FAILED',
+      `codec '${codec}' failed to decode a value: ${(cause as Error)?.message ?? String(cause)}`,
+      { cause },
+    );
+    this.codec = codec;
   }
 }
 

@@ -19,6 +19,7 @@ import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapAr
 import { describeValue, rejectUnknownKeys } from './options.js';
 import { ProcessPool, type TaskLimits, type WorkItem } from './pool/process-pool.js';
 import type { TaskRef } from './pool/protocol.js';
+import { processExiting } from './process-exit.js';
 import { chooseDirectory, unusableBecause } from './shm/directory-choice.js';
 import { type SegmentBook, segmentBook, setHelperDirectory } from './shm/segment-book.js';
 import { DEFAULT_SHM_DIR } from './shm/segment-store.js';
@@ -183,6 +184,9 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
       });
     }
     if (this.#shutdown) throw new ShutdownError();
+    if (processExiting()) {
+      throw new ShutdownError('cannot submit a task: the process is exiting, so no new task can run');
+    }
   }
 
   #taskRef(task: unknown, where: string): TaskRef {

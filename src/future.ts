@@ -5,7 +5,7 @@ import { AbortError, CancelledError, InvalidArgumentError, TimeoutError } from '
 import { describeValue } from './options.js';
 import type { TaskRef } from './pool/protocol.js';
 import type { TaskTally } from './stats.js';
-import { kObserve, kWhenDone } from './symbols.js';
+import { kForgetDone, kObserve, kWhenDone } from './symbols.js';
 import { track, type Unobserved, untrack } from './unobserved.js';
 
 type State = 'pending' | 'running' | 'cancelled' | 'finished';
@@ -204,6 +204,16 @@ export class Future<T> implements PromiseLike<T> {
   [kWhenDone](callback: DoneCallback<T>): void {
     if (this.done()) queueMicrotask(() => this.#invoke(callback));
     else this.#callbacks.push(callback);
+  }
+
+  /**
+   * @internal removes `callback` if it has not been called yet. A waiter
+   * (wait, asCompleted) does this when it returns: its callback on a Future
+   * still pending would keep every other Future of the call alive.
+   */
+  [kForgetDone](callback: DoneCallback<T>): void {
+    const at = this.#callbacks.indexOf(callback);
+    if (at !== -1) this.#callbacks.splice(at, 1);
   }
 
   // biome-ignore lint/suspicious/noThenProperty: a Future is awaitable by design

@@ -18,6 +18,7 @@ export {
   AbortError,
   BrokenExecutorError,
   CancelledError,
+  CodecError,
   InvalidArgumentError,
   InvalidTaskError,
   MalformedPayloadError,

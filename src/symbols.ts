@@ -5,3 +5,5 @@
 export const kObserve = Symbol('shmex.observe');
 /** future[kWhenDone](callback): a done-callback of shmex itself, which does not count as observing. */
 export const kWhenDone = Symbol('shmex.whenDone');
+/** future[kForgetDone](callback): removes a done-callback not yet called (a waiter letting go of its Futures). */
+export const kForgetDone = Symbol('shmex.forgetDone');

@@ -3,7 +3,7 @@
 import { InvalidArgumentError, TimeoutError } from './errors.js';
 import { checkTimeout, type Future } from './future.js';
 import { describeValue } from './options.js';
-import { kObserve } from './symbols.js';
+import { kForgetDone, kObserve } from './symbols.js';
 
 export const FIRST_COMPLETED = 'FIRST_COMPLETED';
 export const FIRST_EXCEPTION = 'FIRST_EXCEPTION';
@@ -36,15 +36,22 @@ export function asCompleted<T>(
   const deadline = limit === undefined ? undefined : Date.now() + limit;
   const ready: Future<T>[] = [];
   let wake: (() => void) | undefined;
+  const onDone = (future: Future<T>) => {
+    ready.push(future);
+    wake?.();
+  };
   for (const future of pending) {
     if (future.done()) ready.push(future);
-    else {
-      future.addDoneCallback((f) => {
-        ready.push(f);
-        wake?.();
-      });
-    }
+    else future.addDoneCallback(onDone);
   }
+  // Ends the iteration (timed out or closed) and lets go of the Futures: onDone, left on a
+  // Future still pending, would keep every other one reachable (CPython bpo-14406).
+  const close = () => {
+    for (const future of pending) future[kForgetDone]?.(onDone);
+    pending.clear();
+    ready.length = 0;
+    wake?.();
+  };
   const next = async (): Promise<IteratorResult<Future<T>>> => {
     while (pending.size > 0) {
       const future = ready.shift();
@@ -54,7 +61,9 @@ export function asCompleted<T>(
       }
       const left = deadline === undefined ? undefined : deadline - Date.now();
       if (left !== undefined && left <= 0) {
-        throw new TimeoutError(`${pending.size} (of ${total}) futures unfinished after ${limit} ms`);
+        const unfinished = pending.size;
+        close();
+        throw new TimeoutError(`${unfinished} (of ${total}) futures unfinished after ${limit} ms`);
       }
       await new Promise<void>((resolve) => {
         const timer = left === undefined ? undefined : setTimeout(resolve, left);
@@ -70,7 +79,7 @@ export function asCompleted<T>(
   return {
     next,
     return: async () => {
-      pending.clear();
+      close();
       return { value: undefined, done: true };
     },
     [Symbol.asyncIterator]() {
@@ -113,20 +122,22 @@ export async function wait<T>(
     return false;
   };
   if (!satisfied() && limit !== 0) {
+    const waiting = [...all].filter((f) => !f.done());
     await new Promise<void>((resolve) => {
       let finished = false;
       const finish = () => {
         if (finished) return;
         finished = true;
         clearTimeout(timer);
+        // Lets go of the Futures still pending: check() keeps every Future of the call reachable.
+        for (const future of waiting) future[kForgetDone]?.(check);
         resolve();
       };
+      const check = () => {
+        if (satisfied()) finish();
+      };
       const timer = limit === undefined ? undefined : setTimeout(finish, limit);
-      for (const future of all) {
-        future.addDoneCallback(() => {
-          if (satisfied()) finish();
-        });
-      }
+      for (const future of waiting) future.addDoneCallback(check);
     });
   }
   const done = new Set<Future<T>>();

@@ -3,7 +3,7 @@
 // out, views rebuilt with their type, byteOffset and length, records, wrapper
 // instances and codec values rebuilt. On failure every hold is given back.
 import { Deserializer } from 'node:v8';
-import { MalformedPayloadError, ShmexError } from '../errors.js';
+import { CodecError, MalformedPayloadError, ShmexError } from '../errors.js';
 import { MAX_NPY_HEADER_LENGTH } from '../shm/npy-header.js';
 import type { Peer, SegmentBook, SegmentRef } from '../shm/segment-book.js';
 import { requireSegmentName } from '../shm/segment-names.js';
@@ -176,11 +176,7 @@ function rebuildSpecial(header: SpecialHeader, buffers: ArrayBufferLike[]): unkn
       try {
         return codec.decode(header.parts);
       } catch (error) {
-        throw new ShmexError(
-          'ERR_SHMEX_CODEC_FAILED',
-          `codec '${header.name}' failed to decode a value: ${(error as Error)?.message ?? String(error)}`,
-          { cause: error },
-        );
+        throw new CodecError(header.name, error);
       }
     }
     case 'wrapper': {

@@ -258,6 +258,7 @@ class Scan {
           renderPath(path),
           `its codec '${codec.name}' failed to encode it: ${(error as Error)?.message ?? String(error)}`,
           'Check the value, or pass its arrays yourself.',
+          { cause: error },
         );
       }
       this.codecParts.set(value, { codec, parts });
