@@ -14,6 +14,7 @@ import type { Encoded, Payload } from '../transfer/encode.js';
 import { rebuildError } from '../transfer/remote-error.js';
 import type { PoolWorker, WorkerEvents, WorkerState } from './pool-worker.js';
 import type { FromWorker, TaskOutcome, TaskRef, WorkerConfig } from './protocol.js';
+import { classifyUnanswered } from './worker-death.js';
 import { WorkerProcess } from './worker-process.js';
 import { WorkerThread } from './worker-thread.js';
 
@@ -259,7 +260,7 @@ export class ProcessPool {
     const limit = this.#options.maxTasksPerChild;
     const batches = new Map<Worker, WorkItem[]>();
     const room = (w: Worker, next: WorkItem) => {
-      if (w.state !== 'idle' && w.state !== 'busy') return 0;
+      if ((w.state !== 'idle' && w.state !== 'busy') || w.exited) return 0;
       const taken = w.inflight.length + (batches.get(w)?.length ?? 0);
       // A task that may be stopped runs alone: stopping it kills its worker, and nothing else with it.
       if (taken > 0 && (next.limits !== undefined || w.inflight[0]?.limits !== undefined)) return 0;
@@ -351,8 +352,8 @@ export class ProcessPool {
   }
 
   #onMessage(worker: Worker, message: FromWorker): void {
-    // A child process's IPC messages may still arrive after its 'exit': its holds were settled
-    // then (#onExit), and its outcomes counted as lost or failed.
+    // Nothing comes after a process's 'close', unless its channel outlived it (see WorkerProcess):
+    // its holds were settled in #onExit, and its outcomes counted as lost or failed.
     if (worker.state === 'dead') return;
     switch (message.type) {
       case 'segments': {
@@ -439,12 +440,30 @@ export class ProcessPool {
     // the rest of what it created goes, also what nobody mapped yet (a half-sent result, say).
     if (worker.threadId === undefined) book.removePeer(worker);
     if (worker.owner !== undefined) removeSegmentsOf(worker.owner, book.store);
-    // The worker runs its tasks in the order sent, and counts in its receipts page those it
-    // started and finished. Of the tasks whose outcome never arrived: those it finished had
-    // their results lost with it, and the one it started last was running: they fail. The
-    // others never started (their arguments untouched): they run elsewhere.
+    // Every outcome it sent has been settled (a process's 'close' comes after its last message).
     const items = worker.takeAll();
     this.#pastBusyMs += worker.busyMs(performance.now());
+    const { lost, unknown, crashed, notStarted } = classifyUnanswered(
+      items,
+      worker.progress(),
+      worker.tasksRun,
+    );
+    for (const item of items) item.worker = undefined;
+    // Those already settled (aborted, timed out) are not run again.
+    const requeued = notStarted.filter((item) => !item.future.done());
+    for (const item of requeued) item.stopTimer?.();
+    worker.giveBackHolds(
+      book,
+      requeued.map((item) => item.args.leases),
+      [...lost, ...unknown, ...(crashed ? [crashed] : [])].map((item) => item.passedHolds ?? []),
+    );
+    if (this.#broken === undefined) this.#queue.unshift(...requeued);
+    else {
+      for (const item of requeued) {
+        book.free(item.args.leases);
+        item.control.reject(this.#broken);
+      }
+    }
     // A thread's pid is this process's: errors name a thread by its threadId alone.
     const crashError = (when: string | undefined) =>
       new WorkerCrashedError(
@@ -455,32 +474,6 @@ export class ProcessPool {
         worker.fatalError,
         worker.threadId,
       );
-    const { started, finished } = worker.progress();
-    const ran = Math.min(items.length, Math.max(0, started - worker.tasksRun));
-    const lost = items.slice(0, Math.min(ran, Math.max(0, finished - worker.tasksRun)));
-    const crashed = ran > lost.length ? items[ran - 1] : undefined;
-    // Without a receipts page every task sent counts as started: those before the last fail too.
-    const unknown = items.slice(lost.length, Math.max(lost.length, ran - 1));
-    for (const item of items) item.worker = undefined;
-    // Those already settled (aborted, timed out) are not run again.
-    const requeued = items.slice(ran).filter((item) => !item.future.done());
-    for (const item of requeued) {
-      item.stopTimer?.();
-      // Their argument holds go with them to the next worker.
-      for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 1) - 1);
-    }
-    // What it held of other processes' segments, it will never free; nor the results it lost.
-    for (const [name, count] of worker.holds) for (let i = 0; i < count; i++) book.free([name]);
-    worker.holds.clear();
-    for (const item of [...lost, ...unknown, ...(crashed ? [crashed] : [])])
-      book.free(item.passedHolds ?? []);
-    if (this.#broken === undefined) this.#queue.unshift(...requeued);
-    else {
-      for (const item of requeued) {
-        book.free(item.args.leases);
-        item.control.reject(this.#broken);
-      }
-    }
     for (const item of unknown) {
       item.control.reject(crashError('before it could tell whether it had run this task'));
     }

@@ -132,24 +132,54 @@ function rawBuffers(outcome: TaskOutcome): ArrayBuffer[] {
   return [...new Set(views.map((v) => v.buffer as ArrayBuffer))].filter((b) => b.byteLength > 0);
 }
 
+/** Results messages handed to the channel and not yet written to it; and who waits for them. */
+let unwritten = 0;
+let whenWritten: (() => void) | undefined;
+
 function flush(): void {
   if (outbox.length === 0) return;
   const outcomes = outbox.splice(0);
   // Through a thread's port, the results' own copies move instead of being cloned again.
   const transfer = channel.thread ? outcomes.flatMap(rawBuffers) : [];
+  unwritten++;
   channel.send(
     { type: 'results', outcomes },
     (error) => {
       if (error) for (const outcome of outcomes) if (outcome.ok) book.free(outcome.leases);
+      if (--unwritten === 0) whenWritten?.();
     },
     transfer,
   );
 }
 
+/**
+ * Resolves once every results message sent so far is written to the channel
+ * (in the kernel's buffer, where it outlives this process). A task may end
+ * the process (process.exit, a crash): results the channel had not written
+ * yet would be lost with it, and tasks that finished would fail.
+ */
+function written(): Promise<void> | undefined {
+  if (unwritten === 0) return undefined;
+  return new Promise((resolve) => {
+    whenWritten = () => {
+      whenWritten = undefined;
+      resolve();
+    };
+  });
+}
+
+// A task that calls process.exit ends this worker between tasks' outcomes: those gathered so far
+// go out first. The channel writes at once what its buffer has room for, and that reaches the
+// parent after this process is gone (a larger message is cut short, and the parent counts those
+// tasks as finished with their results lost, as for any crash).
+process.on('exit', flush);
+
 async function drain(): Promise<void> {
   draining = true;
   while (queue.length > 0) {
     const message = queue.shift()!;
+    const pending = written();
+    if (pending !== undefined) await pending;
     const t0 = performance.now();
     receipts[0]!++;
     outbox.push(await runOne(message));
@@ -237,6 +267,7 @@ function fatal(error: unknown): void {
   process.off('uncaughtException', fatal);
   process.off('unhandledRejection', fatal);
   console.error('shmex worker: an error no task caught; this worker exits:', error);
+  flush(); // the outcomes gathered so far go ahead of it
   const exit = () => process.exit(1);
   setTimeout(exit, 1000); // if the message cannot be written in time
   channel.send({ type: 'fatal', error: serializeError(error) }, exit);
