@@ -5,12 +5,7 @@
 // payload forged deeper than that is a MalformedPayloadError, not a crash.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  MalformedPayloadError,
-  NotTransferableError,
-  ProcessPoolExecutor,
-  ThreadPoolExecutor,
-} from 'shmex';
+import { MalformedPayloadError, NotTransferableError, ProcessPoolExecutor, ThreadPoolExecutor } from 'shmex';
 import { SegmentBook } from '../dist/shm/segment-book.js';
 import { SegmentStore } from '../dist/shm/segment-store.js';
 import { decode } from '../dist/transfer/decode.js';

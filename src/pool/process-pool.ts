@@ -2,21 +2,24 @@
 // worker processes. One place owns every state change: items move from the
 // queue to an idle worker and back out as a settled Future; a worker that
 // dies fails only the item it was running and is replaced on demand.
-import { AbortError, BrokenExecutorError, TaskTimeoutError, WorkerCrashedError } from '../errors.js';
+import { BrokenExecutorError, WorkerCrashedError } from '../errors.js';
 import type { Future, FutureControl } from '../future.js';
 import { CollectionPolicy } from '../shm/collect.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
 import type { ExecutorStats } from '../stats.js';
-import { kWhenDone } from '../symbols.js';
 import { decode } from '../transfer/decode.js';
 import type { Encoded, Payload } from '../transfer/encode.js';
 import { rebuildError } from '../transfer/remote-error.js';
 import type { PoolWorker, WorkerEvents, WorkerState } from './pool-worker.js';
 import type { FromWorker, TaskOutcome, TaskRef, WorkerConfig } from './protocol.js';
+import { SpaceReclaim } from './reclaim.js';
+import { type TaskLimits, watchLimits } from './task-limits.js';
 import { classifyUnanswered } from './worker-death.js';
 import { WorkerProcess } from './worker-process.js';
 import { WorkerThread } from './worker-thread.js';
+
+export type { TaskLimits } from './task-limits.js';
 
 export interface WorkItem {
   id: number;
@@ -38,13 +41,6 @@ export interface WorkItem {
   startTimer?: () => void;
   /** Stops it, when the task goes back to the queue (its worker died before starting it). */
   stopTimer?: () => void;
-}
-
-/** Per-task ways to stop a task (see TaskOptions in executor-options.ts). */
-export interface TaskLimits {
-  signal?: AbortSignal;
-  /** Milliseconds from when a worker takes the task. */
-  timeout?: number;
 }
 
 export interface PoolOptions {
@@ -105,8 +101,10 @@ export class ProcessPool {
   readonly #createdAt = performance.now();
   /** Busy time (see PoolWorker.busyMs) of the workers that have exited. */
   #pastBusyMs = 0;
+  readonly #reclaim: SpaceReclaim;
   constructor(options: PoolOptions) {
     this.#options = options;
+    this.#reclaim = new SpaceReclaim(options.book);
     livePools.add(this);
   }
 
@@ -125,7 +123,15 @@ export class ProcessPool {
   }
 
   enqueue(item: WorkItem): void {
-    if (item.limits !== undefined) this.#watch(item, item.limits);
+    if (item.limits !== undefined) {
+      watchLimits(item, item.limits, (queued) => {
+        // Started once, then put back after its worker died: not in any worker now.
+        const at = this.#queue.indexOf(queued);
+        if (at < 0) return;
+        this.#queue.splice(at, 1);
+        this.#options.book.free(queued.args.leases);
+      });
+    }
     this.#queue.push(item);
     // Tasks submitted in one go (a loop of submit(), map) are dispatched together, several to a message.
     if (!this.#pumpScheduled) {
@@ -135,41 +141,6 @@ export class ProcessPool {
         this.#pump();
       });
     }
-  }
-
-  /**
-   * Stops the item when its signal aborts or its time is up: if still queued,
-   * it is cancelled; if its worker has it, the worker is killed (it runs this
-   * task alone, see #dispatch) and replaced, and the Future rejects at once.
-   */
-  #watch(item: WorkItem, { signal, timeout }: TaskLimits): void {
-    let timer: NodeJS.Timeout | undefined;
-    const stop = (error: Error) => {
-      if (item.control.cancel(error)) return; // not started: drop() has freed it
-      const queuedAt = this.#queue.indexOf(item);
-      if (queuedAt >= 0) {
-        // Started once, then put back after its worker died: not in any worker now.
-        this.#queue.splice(queuedAt, 1);
-        this.#options.book.free(item.args.leases);
-      }
-      item.control.reject(error);
-      item.worker?.kill();
-    };
-    const onAbort = () =>
-      stop(new AbortError('the task was aborted by its AbortSignal', { cause: signal?.reason }));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (timeout !== undefined) {
-      item.stopTimer = () => clearTimeout(timer);
-      item.startTimer = () => {
-        clearTimeout(timer); // sent again after its first worker died: the clock restarts
-        timer = setTimeout(() => stop(new TaskTimeoutError(timeout)), timeout);
-        timer.unref();
-      };
-    }
-    item.future[kWhenDone](() => {
-      signal?.removeEventListener('abort', onAbort);
-      clearTimeout(timer);
-    });
   }
 
   /** A queued item was cancelled: drop it and free its argument segments. */
@@ -375,6 +346,12 @@ export class ProcessPool {
       case 'fatal':
         worker.fatalError = rebuildError(message.error);
         return;
+      case 'reclaim':
+        this.#reclaim.request(worker, message.id, this.#workers);
+        return;
+      case 'reclaimed':
+        this.#reclaim.answered(worker, message.id);
+        return;
       case 'ready':
         worker.receiptsMapped();
         this.#startupFailures = 0;
@@ -435,6 +412,7 @@ export class ProcessPool {
 
   #onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null, previous: WorkerState): void {
     this.#workers.delete(worker);
+    this.#reclaim.workerGone(worker);
     const { book } = this.#options;
     // Its segments that our arrays still live in are ours now (they stay usable, also in tasks);
     // the rest of what it created goes, also what nobody mapped yet (a half-sent result, say).

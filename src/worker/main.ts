@@ -22,6 +22,7 @@ import { decode } from '../transfer/decode.js';
 import { type Encoded, encode } from '../transfer/encode.js';
 import { serializeError } from '../transfer/remote-error.js';
 import { channel } from './channel.js';
+import { askForRoom, giveBackIdle, roomMade } from './reclaim.js';
 import { type TaskFunction, TaskLoader } from './task-loader.js';
 
 markWorkerProcess(channel.thread);
@@ -105,10 +106,12 @@ async function runOne(message: TaskMessage): Promise<TaskOutcome> {
     try {
       payload = encodeResult(message.id, result);
     } catch (error) {
-      // The space may be held by arrays of earlier tasks that only garbage collection gives back.
+      // The space may be held by arrays of earlier tasks that only garbage collection gives back,
+      // or by idle segments of the other processes of the executor.
       if (!(error instanceof SharedMemoryError && error.errno === 'ENOSPC')) throw error;
       collectGarbage();
       await new Promise((resolve) => setImmediate(resolve)); // finalizers run, frees go out
+      await askForRoom();
       payload = encodeResult(message.id, result);
     }
     return { id: message.id, ok: true, result: payload.data, leases: payload.leases };
@@ -253,6 +256,8 @@ async function init(message: ToWorker & { type: 'init' }): Promise<void> {
 channel.onMessage((message: ToWorker) => {
   if (message.type === 'run') onRun(message);
   else if (message.type === 'segments') book.onControl(message.control);
+  else if (message.type === 'reclaim') giveBackIdle(message.id);
+  else if (message.type === 'reclaimed') roomMade(message.id);
   else if (message.type === 'init') void init(message);
   else if (message.type === 'exit') process.exit(0);
 });
