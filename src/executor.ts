@@ -127,7 +127,13 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
         ? undefined
         : encode(
             options.initargs ?? [],
-            { book: this.#book, threshold: Infinity, inlineOnly: true, structuredClone: kind === 'thread' },
+            {
+              book: this.#book,
+              threshold: Infinity,
+              inlineOnly: true,
+              structuredClone: kind === 'thread',
+              outerLevels: 1,
+            },
             'initargs',
           ).data;
     // Segments whose owners died (a crashed run, a killed parent) go now.
@@ -228,7 +234,12 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     try {
       payload = encode(
         args,
-        { book: this.#book, threshold: this.#threshold, structuredClone: this.#kind === 'thread' },
+        {
+          book: this.#book,
+          threshold: this.#threshold,
+          structuredClone: this.#kind === 'thread',
+          outerLevels: chunk ? 2 : 1,
+        },
         chunk ? 'chunk' : 'args',
       );
     } catch (error) {

@@ -2,20 +2,24 @@
 // worker processes. One place owns every state change: items move from the
 // queue to an idle worker and back out as a settled Future; a worker that
 // dies fails only the item it was running and is replaced on demand.
-import { AbortError, BrokenExecutorError, TaskTimeoutError, WorkerCrashedError } from '../errors.js';
+import { BrokenExecutorError, WorkerCrashedError } from '../errors.js';
 import type { Future, FutureControl } from '../future.js';
 import { CollectionPolicy } from '../shm/collect.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
 import type { ExecutorStats } from '../stats.js';
-import { kWhenDone } from '../symbols.js';
 import { decode } from '../transfer/decode.js';
 import type { Encoded, Payload } from '../transfer/encode.js';
 import { rebuildError } from '../transfer/remote-error.js';
 import type { PoolWorker, WorkerEvents, WorkerState } from './pool-worker.js';
 import type { FromWorker, TaskOutcome, TaskRef, WorkerConfig } from './protocol.js';
+import { SpaceReclaim } from './reclaim.js';
+import { type TaskLimits, watchLimits } from './task-limits.js';
+import { classifyUnanswered } from './worker-death.js';
 import { WorkerProcess } from './worker-process.js';
 import { WorkerThread } from './worker-thread.js';
+
+export type { TaskLimits } from './task-limits.js';
 
 export interface WorkItem {
   id: number;
@@ -37,13 +41,6 @@ export interface WorkItem {
   startTimer?: () => void;
   /** Stops it, when the task goes back to the queue (its worker died before starting it). */
   stopTimer?: () => void;
-}
-
-/** Per-task ways to stop a task (see TaskOptions in executor-options.ts). */
-export interface TaskLimits {
-  signal?: AbortSignal;
-  /** Milliseconds from when a worker takes the task. */
-  timeout?: number;
 }
 
 export interface PoolOptions {
@@ -104,8 +101,10 @@ export class ProcessPool {
   readonly #createdAt = performance.now();
   /** Busy time (see PoolWorker.busyMs) of the workers that have exited. */
   #pastBusyMs = 0;
+  readonly #reclaim: SpaceReclaim;
   constructor(options: PoolOptions) {
     this.#options = options;
+    this.#reclaim = new SpaceReclaim(options.book);
     livePools.add(this);
   }
 
@@ -124,7 +123,15 @@ export class ProcessPool {
   }
 
   enqueue(item: WorkItem): void {
-    if (item.limits !== undefined) this.#watch(item, item.limits);
+    if (item.limits !== undefined) {
+      watchLimits(item, item.limits, (queued) => {
+        // Started once, then put back after its worker died: not in any worker now.
+        const at = this.#queue.indexOf(queued);
+        if (at < 0) return;
+        this.#queue.splice(at, 1);
+        this.#options.book.free(queued.args.leases);
+      });
+    }
     this.#queue.push(item);
     // Tasks submitted in one go (a loop of submit(), map) are dispatched together, several to a message.
     if (!this.#pumpScheduled) {
@@ -134,41 +141,6 @@ export class ProcessPool {
         this.#pump();
       });
     }
-  }
-
-  /**
-   * Stops the item when its signal aborts or its time is up: if still queued,
-   * it is cancelled; if its worker has it, the worker is killed (it runs this
-   * task alone, see #dispatch) and replaced, and the Future rejects at once.
-   */
-  #watch(item: WorkItem, { signal, timeout }: TaskLimits): void {
-    let timer: NodeJS.Timeout | undefined;
-    const stop = (error: Error) => {
-      if (item.control.cancel(error)) return; // not started: drop() has freed it
-      const queuedAt = this.#queue.indexOf(item);
-      if (queuedAt >= 0) {
-        // Started once, then put back after its worker died: not in any worker now.
-        this.#queue.splice(queuedAt, 1);
-        this.#options.book.free(item.args.leases);
-      }
-      item.control.reject(error);
-      item.worker?.kill();
-    };
-    const onAbort = () =>
-      stop(new AbortError('the task was aborted by its AbortSignal', { cause: signal?.reason }));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (timeout !== undefined) {
-      item.stopTimer = () => clearTimeout(timer);
-      item.startTimer = () => {
-        clearTimeout(timer); // sent again after its first worker died: the clock restarts
-        timer = setTimeout(() => stop(new TaskTimeoutError(timeout)), timeout);
-        timer.unref();
-      };
-    }
-    item.future[kWhenDone](() => {
-      signal?.removeEventListener('abort', onAbort);
-      clearTimeout(timer);
-    });
   }
 
   /** A queued item was cancelled: drop it and free its argument segments. */
@@ -259,7 +231,7 @@ export class ProcessPool {
     const limit = this.#options.maxTasksPerChild;
     const batches = new Map<Worker, WorkItem[]>();
     const room = (w: Worker, next: WorkItem) => {
-      if (w.state !== 'idle' && w.state !== 'busy') return 0;
+      if ((w.state !== 'idle' && w.state !== 'busy') || w.exited) return 0;
       const taken = w.inflight.length + (batches.get(w)?.length ?? 0);
       // A task that may be stopped runs alone: stopping it kills its worker, and nothing else with it.
       if (taken > 0 && (next.limits !== undefined || w.inflight[0]?.limits !== undefined)) return 0;
@@ -351,8 +323,8 @@ export class ProcessPool {
   }
 
   #onMessage(worker: Worker, message: FromWorker): void {
-    // A child process's IPC messages may still arrive after its 'exit': its holds were settled
-    // then (#onExit), and its outcomes counted as lost or failed.
+    // Nothing comes after a process's 'close', unless its channel outlived it (see WorkerProcess):
+    // its holds were settled in #onExit, and its outcomes counted as lost or failed.
     if (worker.state === 'dead') return;
     switch (message.type) {
       case 'segments': {
@@ -373,6 +345,12 @@ export class ProcessPool {
       }
       case 'fatal':
         worker.fatalError = rebuildError(message.error);
+        return;
+      case 'reclaim':
+        this.#reclaim.request(worker, message.id, this.#workers);
+        return;
+      case 'reclaimed':
+        this.#reclaim.answered(worker, message.id);
         return;
       case 'ready':
         worker.receiptsMapped();
@@ -434,17 +412,36 @@ export class ProcessPool {
 
   #onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null, previous: WorkerState): void {
     this.#workers.delete(worker);
+    this.#reclaim.workerGone(worker);
     const { book } = this.#options;
     // Its segments that our arrays still live in are ours now (they stay usable, also in tasks);
     // the rest of what it created goes, also what nobody mapped yet (a half-sent result, say).
     if (worker.threadId === undefined) book.removePeer(worker);
     if (worker.owner !== undefined) removeSegmentsOf(worker.owner, book.store);
-    // The worker runs its tasks in the order sent, and counts in its receipts page those it
-    // started and finished. Of the tasks whose outcome never arrived: those it finished had
-    // their results lost with it, and the one it started last was running: they fail. The
-    // others never started (their arguments untouched): they run elsewhere.
+    // Every outcome it sent has been settled (a process's 'close' comes after its last message).
     const items = worker.takeAll();
     this.#pastBusyMs += worker.busyMs(performance.now());
+    const { lost, unknown, crashed, notStarted } = classifyUnanswered(
+      items,
+      worker.progress(),
+      worker.tasksRun,
+    );
+    for (const item of items) item.worker = undefined;
+    // Those already settled (aborted, timed out) are not run again.
+    const requeued = notStarted.filter((item) => !item.future.done());
+    for (const item of requeued) item.stopTimer?.();
+    worker.giveBackHolds(
+      book,
+      requeued.map((item) => item.args.leases),
+      [...lost, ...unknown, ...(crashed ? [crashed] : [])].map((item) => item.passedHolds ?? []),
+    );
+    if (this.#broken === undefined) this.#queue.unshift(...requeued);
+    else {
+      for (const item of requeued) {
+        book.free(item.args.leases);
+        item.control.reject(this.#broken);
+      }
+    }
     // A thread's pid is this process's: errors name a thread by its threadId alone.
     const crashError = (when: string | undefined) =>
       new WorkerCrashedError(
@@ -455,32 +452,6 @@ export class ProcessPool {
         worker.fatalError,
         worker.threadId,
       );
-    const { started, finished } = worker.progress();
-    const ran = Math.min(items.length, Math.max(0, started - worker.tasksRun));
-    const lost = items.slice(0, Math.min(ran, Math.max(0, finished - worker.tasksRun)));
-    const crashed = ran > lost.length ? items[ran - 1] : undefined;
-    // Without a receipts page every task sent counts as started: those before the last fail too.
-    const unknown = items.slice(lost.length, Math.max(lost.length, ran - 1));
-    for (const item of items) item.worker = undefined;
-    // Those already settled (aborted, timed out) are not run again.
-    const requeued = items.slice(ran).filter((item) => !item.future.done());
-    for (const item of requeued) {
-      item.stopTimer?.();
-      // Their argument holds go with them to the next worker.
-      for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 1) - 1);
-    }
-    // What it held of other processes' segments, it will never free; nor the results it lost.
-    for (const [name, count] of worker.holds) for (let i = 0; i < count; i++) book.free([name]);
-    worker.holds.clear();
-    for (const item of [...lost, ...unknown, ...(crashed ? [crashed] : [])])
-      book.free(item.passedHolds ?? []);
-    if (this.#broken === undefined) this.#queue.unshift(...requeued);
-    else {
-      for (const item of requeued) {
-        book.free(item.args.leases);
-        item.control.reject(this.#broken);
-      }
-    }
     for (const item of unknown) {
       item.control.reject(crashError('before it could tell whether it had run this task'));
     }

@@ -43,6 +43,10 @@ export type ToWorker =
   | { type: 'run'; tasks: TaskMessage[] }
   /** Holds and frees of segments (see shm/segment-book.ts), both ways. */
   | { type: 'segments'; control: SegmentControl }
+  /** Another worker is out of space: give back idle segments, then answer 'reclaimed'. */
+  | { type: 'reclaim'; id: number }
+  /** The answer to this worker's 'reclaim': every process has given back what it could. */
+  | { type: 'reclaimed'; id: number }
   | { type: 'exit' };
 
 export type FromWorker =
@@ -52,4 +56,12 @@ export type FromWorker =
   | { type: 'results'; outcomes: TaskOutcome[] }
   /** An error no task caught (a throw in a timer, an unhandled rejection): the worker exits next. */
   | { type: 'fatal'; error: SerializedError }
-  | { type: 'segments'; control: SegmentControl };
+  | { type: 'segments'; control: SegmentControl }
+  /**
+   * The directory is full (ENOSPC) and this worker's own idle segments are
+   * gone: the parent gives back its own and asks every other worker to, then
+   * answers 'reclaimed'.
+   */
+  | { type: 'reclaim'; id: number }
+  /** The answer to the parent's 'reclaim'. */
+  | { type: 'reclaimed'; id: number };

@@ -6,11 +6,15 @@ import type { SegmentStore } from '../shm/segment-store.js';
 import { PoolWorker, type WorkerEvents } from './pool-worker.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
+/** How long after a worker's exit its channel may take to close before the pool stops waiting. */
+const CLOSE_AFTER_EXIT_MS = 1000;
+
 export const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 
 export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   readonly child: ChildProcess;
   readonly owner: SegmentOwner | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
 
   constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
     super(store);
@@ -24,12 +28,25 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
     const start = pid === undefined ? undefined : processStartTime(pid);
     this.owner = pid !== undefined && start !== undefined ? { pid, start } : undefined;
     this.child.on('message', (message: FromWorker) => events.message(this, message));
-    this.child.on('exit', (code, signal) => this.ended(events, code, signal));
-    // A process that could not be spawned (no pid: EMFILE, EAGAIN...) emits 'error' and no 'exit'.
-    this.child.on('error', () => {
-      if (this.child.pid === undefined || this.child.exitCode !== null)
-        this.ended(events, this.child.exitCode, null);
+    // Node documents no order between 'exit' and the last messages of the channel: results the
+    // worker wrote just before it ended may still be unread. 'close' comes once the channel is
+    // closed too (every message read and emitted), so its tasks are classified only then.
+    this.child.on('exit', (code, signal) => this.#exited(events, code, signal));
+    this.child.on('close', (code, signal) => {
+      clearTimeout(this.#closeTimer);
+      this.ended(events, code, signal);
     });
+    // A process that could not be spawned (no pid: EMFILE, EAGAIN...) emits 'error', no 'exit' nor 'close'.
+    this.child.on('error', () => {
+      if (this.child.pid === undefined) this.ended(events, this.child.exitCode, null);
+    });
+  }
+
+  #exited(events: WorkerEvents, code: number | null, signal: NodeJS.Signals | null): void {
+    this.exited = true;
+    // The channel closes when the last process that has it does: if the worker passed it on to
+    // a process of its own that lives on, 'close' would never come.
+    this.#closeTimer = setTimeout(() => this.ended(events, code, signal), CLOSE_AFTER_EXIT_MS);
   }
 
   get pid(): number | undefined {
@@ -37,7 +54,7 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   }
 
   send(message: ToWorker): void {
-    if (this.child.connected) this.child.send(message);
+    if (this.child.connected && !this.exited) this.child.send(message);
   }
 
   retire(): void {

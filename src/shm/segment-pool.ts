@@ -172,7 +172,7 @@ export class SegmentPool {
       // once more. Unlinking alone does not free their space while a worker still maps them (it
       // caches what it was lent) until it hears of the trim: their pages are punched out first.
       if ((error as { code?: string }).code === 'ENOSPC' && this.#idleBytes > 0) {
-        this.#destroy([...this.#free.values()].flat(), true);
+        this.reclaim();
         return this.acquire(bytes);
       }
       throw explainCreateError(error, name, capacity, this.#store.dir);
@@ -235,6 +235,15 @@ export class SegmentPool {
     const cutoff = Date.now() - olderThanMs;
     const doomed = [...this.#free.values()].flat().filter((s) => s.idleSince <= cutoff);
     return this.#destroy(doomed);
+  }
+
+  /**
+   * The directory is full: every free segment goes now, its pages punched
+   * out first, since unlinking alone frees nothing while another process
+   * still maps it (a borrower unmaps only once it hears of the trim).
+   */
+  reclaim(): string[] {
+    return this.#destroy([...this.#free.values()].flat(), true);
   }
 
   /** Unlinks and unmaps free segments; `punch` frees their space now, even where others still map them. */

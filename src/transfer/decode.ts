@@ -10,7 +10,7 @@ import { requireSegmentName } from '../shm/segment-names.js';
 import { checkSegmentHeader } from '../shm/segment-store.js';
 import { VIEW_KINDS } from './array-kinds.js';
 import { codecNamed } from './codecs.js';
-import type { Encoded } from './encode.js';
+import { type Encoded, MAX_DEPTH } from './encode.js';
 import { ownView } from './own-view.js';
 import { RecordArray } from './records.js';
 import {
@@ -78,6 +78,13 @@ function asPayloadError(error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof ShmexError) return error;
   if ((error as { code?: unknown }).code !== undefined || /allocation failed/i.test(error.message))
     return error;
+  if (error instanceof RangeError && /call stack/i.test(error.message)) {
+    // V8's deserializer checks its stack: a forged payload nested far deeper than any encoder sends.
+    return new MalformedPayloadError(
+      `its value is nested too deeply to decode (shmex sends at most ${MAX_DEPTH} levels)`,
+      { cause: error },
+    );
+  }
   return new MalformedPayloadError(error.message, { cause: error });
 }
 

@@ -42,7 +42,24 @@ export interface EncodeOptions {
    * a Buffer into a Uint8Array: values with a Buffer take the payload format.
    */
   structuredClone?: boolean;
+  /**
+   * Levels shmex adds around the caller's values (the argument list: 1; a
+   * chunk's list of argument lists: 2), which MAX_DEPTH does not count.
+   */
+  outerLevels?: number;
 }
+
+/**
+ * How deeply objects (arrays, plain objects, Maps, Sets, class instances;
+ * not typed arrays, which hold no other value) may sit inside each other in
+ * a value that travels. V8's
+ * serializer, which carries the value, recurses: it throws a RangeError a
+ * few thousand levels down (nested plain objects: under 2,000 to
+ * deserialize, with the whole default stack), and less when called from deep
+ * in the stack. CPython's pickle stops at its recursion limit, 1,000 by
+ * default; shmex rejects deeper values up front with a NotTransferableError.
+ */
+export const MAX_DEPTH = 1000;
 
 /**
  * An encoded value as it crosses the IPC channel: our payload format, or, for
@@ -106,10 +123,14 @@ class Scan {
   readonly #book: SegmentBook;
   /** Inside an Error's cause: V8 serializes it, so only what V8 carries as it is may sit there. */
   #inErrorCause = 0;
+  /** Objects entered, from the root; and how many of them are shmex's own (see outerLevels). */
+  #depth = 0;
+  readonly #outerLevels: number;
 
-  constructor(threshold: number, book: SegmentBook) {
+  constructor(threshold: number, book: SegmentBook, outerLevels: number) {
     this.#threshold = threshold;
     this.#book = book;
+    this.#outerLevels = outerLevels;
   }
 
   addBuffer(buffer: ArrayBufferLike, path: PathNode, descr?: string, shape?: number[]): void {
@@ -145,6 +166,33 @@ class Scan {
       }
       return;
     }
+    if (isBufferLike(value)) {
+      this.#visitObject(value, path); // holds no other value: not a level
+      return;
+    }
+    if (this.#depth >= MAX_DEPTH + this.#outerLevels) this.#tooDeep(value, path);
+    this.#depth++;
+    try {
+      this.#visitObject(value, path);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  /** Rejects a value nested deeper than MAX_DEPTH, naming the caller's value and its whole depth. */
+  #tooDeep(value: object, path: PathNode): never {
+    const below = depthOf(value);
+    const depth =
+      below === undefined ? `more than ${MAX_DEPTH}` : String(this.#depth - this.#outerLevels + below);
+    throw new NotTransferableError(
+      renderPath(path, this.#outerLevels),
+      `it is nested ${depth} levels deep (objects or arrays inside each other), and shmex sends values nested ` +
+        `at most ${MAX_DEPTH} levels deep (V8's serializer, which carries them, fails a few thousand levels down)`,
+      'Flatten it: for example keep the nodes of a tree or a linked list in an array and refer to them by index.',
+    );
+  }
+
+  #visitObject(value: object, path: PathNode): void {
     if (types.isProxy(value)) {
       throw new NotTransferableError(
         renderPath(path),
@@ -309,6 +357,34 @@ class Scan {
       `Pass a plain object, or register the class with registerArrayWrapper(${name}, field) in both processes.`,
     );
   }
+}
+
+/** A typed array, DataView or (Shared)ArrayBuffer: an object that holds no other value. */
+function isBufferLike(value: object): boolean {
+  return ArrayBuffer.isView(value) || value instanceof ArrayBuffer || isShared(value as ArrayBufferLike);
+}
+
+/**
+ * How many objects deep `root` is (1 for an object holding only primitives
+ * and arrays), walked without recursion; undefined if it has too many
+ * objects to count.
+ */
+function depthOf(root: object, maxObjects = 1_000_000): number | undefined {
+  const seen = new Set<object>();
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  let deepest = 0;
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (typeof value !== 'object' || value === null || seen.has(value) || isBufferLike(value)) continue;
+    if (seen.size >= maxObjects) return undefined;
+    seen.add(value);
+    deepest = Math.max(deepest, depth);
+    if (types.isProxy(value)) continue;
+    const children =
+      value instanceof Map ? [...value].flat() : value instanceof Set ? [...value] : Object.values(value);
+    for (const child of children) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 /** Values V8 cannot carry as they are, replaced by marker views in a copy of the value. */
@@ -520,7 +596,7 @@ function hasBuffer(value: unknown): boolean {
 /** Encodes `value` (named `label` in error messages, e.g. 'args[0]'). */
 export function encode(value: unknown, options: EncodeOptions, label = 'value'): Payload {
   const { book, threshold } = options;
-  const scan = new Scan(threshold, book);
+  const scan = new Scan(threshold, book, options.outerLevels ?? 0);
   scan.visit(value, { label });
   const leases: string[] = [];
   try {
@@ -566,6 +642,14 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
     return { data: serializer.releaseBuffer(), leases };
   } catch (error) {
     book.free(leases);
+    if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      // Within MAX_DEPTH, but encoded from deep in the call stack (V8 recurses on the same stack).
+      throw new NotTransferableError(
+        label,
+        'V8 ran out of stack serializing it (it is nested deeply, and was sent from deep in the call stack)',
+        'Flatten it, or send it from a shallower call.',
+      );
+    }
     throw error;
   }
 }

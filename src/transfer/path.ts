@@ -20,14 +20,23 @@ function show(value: unknown): string {
   return `<${typeof value}>`;
 }
 
-export function renderPath(node: PathNode): string {
-  if ('label' in node) return node.label;
-  const up = renderPath(node.up);
-  if ('key' in node) {
-    if (typeof node.key === 'number') return `${up}[${node.key}]`;
-    return /^[A-Za-z_$][\w$]*$/.test(node.key) ? `${up}.${node.key}` : `${up}[${JSON.stringify(node.key)}]`;
+/** The path to `node`; with `steps`, only its first `steps` steps below the label. */
+export function renderPath(node: PathNode, steps = Number.POSITIVE_INFINITY): string {
+  // Iterative: a path may be as long as a value is deep.
+  const chain: Exclude<PathNode, { label: string }>[] = [];
+  let at = node;
+  while (!('label' in at)) {
+    chain.push(at);
+    at = at.up;
   }
-  if (node.how === 'key') return `${up}.keys() entry ${show(node.of)}`;
-  if (node.how === 'get') return `${up}.get(${show(node.of)})`;
-  return `${up}.has(${show(node.of)})`;
+  let out = at.label;
+  for (const link of chain.reverse().slice(0, steps)) {
+    if ('key' in link) {
+      if (typeof link.key === 'number') out += `[${link.key}]`;
+      else out += /^[A-Za-z_$][\w$]*$/.test(link.key) ? `.${link.key}` : `[${JSON.stringify(link.key)}]`;
+    } else if (link.how === 'key') out += `.keys() entry ${show(link.of)}`;
+    else if (link.how === 'get') out += `.get(${show(link.of)})`;
+    else out += `.has(${show(link.of)})`;
+  }
+  return out;
 }

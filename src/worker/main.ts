@@ -22,6 +22,7 @@ import { decode } from '../transfer/decode.js';
 import { type Encoded, encode } from '../transfer/encode.js';
 import { serializeError } from '../transfer/remote-error.js';
 import { channel } from './channel.js';
+import { askForRoom, giveBackIdle, roomMade } from './reclaim.js';
 import { type TaskFunction, TaskLoader } from './task-loader.js';
 
 markWorkerProcess(channel.thread);
@@ -105,10 +106,12 @@ async function runOne(message: TaskMessage): Promise<TaskOutcome> {
     try {
       payload = encodeResult(message.id, result);
     } catch (error) {
-      // The space may be held by arrays of earlier tasks that only garbage collection gives back.
+      // The space may be held by arrays of earlier tasks that only garbage collection gives back,
+      // or by idle segments of the other processes of the executor.
       if (!(error instanceof SharedMemoryError && error.errno === 'ENOSPC')) throw error;
       collectGarbage();
       await new Promise((resolve) => setImmediate(resolve)); // finalizers run, frees go out
+      await askForRoom();
       payload = encodeResult(message.id, result);
     }
     return { id: message.id, ok: true, result: payload.data, leases: payload.leases };
@@ -132,24 +135,54 @@ function rawBuffers(outcome: TaskOutcome): ArrayBuffer[] {
   return [...new Set(views.map((v) => v.buffer as ArrayBuffer))].filter((b) => b.byteLength > 0);
 }
 
+/** Results messages handed to the channel and not yet written to it; and who waits for them. */
+let unwritten = 0;
+let whenWritten: (() => void) | undefined;
+
 function flush(): void {
   if (outbox.length === 0) return;
   const outcomes = outbox.splice(0);
   // Through a thread's port, the results' own copies move instead of being cloned again.
   const transfer = channel.thread ? outcomes.flatMap(rawBuffers) : [];
+  unwritten++;
   channel.send(
     { type: 'results', outcomes },
     (error) => {
       if (error) for (const outcome of outcomes) if (outcome.ok) book.free(outcome.leases);
+      if (--unwritten === 0) whenWritten?.();
     },
     transfer,
   );
 }
 
+/**
+ * Resolves once every results message sent so far is written to the channel
+ * (in the kernel's buffer, where it outlives this process). A task may end
+ * the process (process.exit, a crash): results the channel had not written
+ * yet would be lost with it, and tasks that finished would fail.
+ */
+function written(): Promise<void> | undefined {
+  if (unwritten === 0) return undefined;
+  return new Promise((resolve) => {
+    whenWritten = () => {
+      whenWritten = undefined;
+      resolve();
+    };
+  });
+}
+
+// A task that calls process.exit ends this worker between tasks' outcomes: those gathered so far
+// go out first. The channel writes at once what its buffer has room for, and that reaches the
+// parent after this process is gone (a larger message is cut short, and the parent counts those
+// tasks as finished with their results lost, as for any crash).
+process.on('exit', flush);
+
 async function drain(): Promise<void> {
   draining = true;
   while (queue.length > 0) {
     const message = queue.shift()!;
+    const pending = written();
+    if (pending !== undefined) await pending;
     const t0 = performance.now();
     receipts[0]!++;
     outbox.push(await runOne(message));
@@ -223,6 +256,8 @@ async function init(message: ToWorker & { type: 'init' }): Promise<void> {
 channel.onMessage((message: ToWorker) => {
   if (message.type === 'run') onRun(message);
   else if (message.type === 'segments') book.onControl(message.control);
+  else if (message.type === 'reclaim') giveBackIdle(message.id);
+  else if (message.type === 'reclaimed') roomMade(message.id);
   else if (message.type === 'init') void init(message);
   else if (message.type === 'exit') process.exit(0);
 });
@@ -237,6 +272,7 @@ function fatal(error: unknown): void {
   process.off('uncaughtException', fatal);
   process.off('unhandledRejection', fatal);
   console.error('shmex worker: an error no task caught; this worker exits:', error);
+  flush(); // the outcomes gathered so far go ahead of it
   const exit = () => process.exit(1);
   setTimeout(exit, 1000); // if the message cannot be written in time
   channel.send({ type: 'fatal', error: serializeError(error) }, exit);
