@@ -149,7 +149,7 @@ export function release(array: Releasable): boolean {
 export interface SharedMemoryOptions {
   /**
    * Where empty(), zeros() and from() make arrays in this process.
-   * @default '/dev/shm', or the directory of the latest executor made with another shmDir (or fallbackDir)
+   * @default $SHMEX_SHM_DIR (else '/dev/shm'), or the directory of the latest executor made with another shmDir (or fallbackDir)
    */
   dir?: string;
   /** Free pooled segments idle this long (ms) are unlinked. @default 2000 */

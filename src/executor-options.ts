@@ -26,7 +26,7 @@ export interface ExecutorOptions {
   maxTasksPerChild?: number;
   /** Buffers of at least this many bytes travel through shared memory. @default 65536 (64 KiB) */
   threshold?: number;
-  /** Directory of the shared-memory segments. @default '/dev/shm' */
+  /** Directory of the shared-memory segments. @default $SHMEX_SHM_DIR, else '/dev/shm' */
   shmDir?: string;
   /**
    * Used instead of `shmDir` when, as the executor starts, `shmDir` is missing,

@@ -22,7 +22,7 @@ import type { TaskRef } from './pool/protocol.js';
 import { processExiting } from './process-exit.js';
 import { chooseDirectory, unusableBecause } from './shm/directory-choice.js';
 import { type SegmentBook, segmentBook, setHelperDirectory } from './shm/segment-book.js';
-import { DEFAULT_SHM_DIR } from './shm/segment-store.js';
+import { defaultShmDir } from './shm/segment-store.js';
 import { shmClear } from './shm/sweep.js';
 import { type ExecutorStats, TaskTally } from './stats.js';
 import { FunctionTasks, type ModuleFunction, moduleTaskRef, taskRefOf } from './task-ref.js';
@@ -94,7 +94,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
         );
       }
     }
-    const shmDir = chooseDirectory(options.shmDir ?? DEFAULT_SHM_DIR, options.fallbackDir).dir;
+    const shmDir = chooseDirectory(options.shmDir ?? defaultShmDir(), options.fallbackDir).dir;
     this.#shmDir = shmDir;
     // Threads get none by default: process-wide options apply to them anyway, and new Worker()
     // refuses many (V8 options, -e), so inheriting the parent's would break programs run with them.
@@ -140,7 +140,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     shmClear({ dir: shmDir });
     // Arrays made with empty()/zeros()/from() in this process go where this executor's segments
     // go (so they travel without a copy), unless configureSharedMemory({ dir }) chose already.
-    if (resolve(shmDir) !== DEFAULT_SHM_DIR && unusableBecause(shmDir, 0) === undefined) {
+    if (resolve(shmDir) !== resolve(defaultShmDir()) && unusableBecause(shmDir, 0) === undefined) {
       setHelperDirectory(shmDir, false);
     }
     this.#pool = new ProcessPool({

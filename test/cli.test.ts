@@ -17,13 +17,25 @@ const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'shmex-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function shmex(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the command with this environment (default: this process's, with the file's SHMEX_SHM_DIR). */
+function shmexIn(env: NodeJS.ProcessEnv, ...args: string[]): Run {
   const run = spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8',
     timeout: 60_000,
     stdio: 'pipe',
+    env,
   });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+function shmex(...args: string[]): Run {
+  return shmexIn(process.env, ...args);
 }
 
 interface Listed {
@@ -116,4 +128,24 @@ test('help, --help, and exit code 2 for bad usage', () => {
   const missing = shmex('ls', '--dir', join(dir, 'nope'));
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /does not exist/);
+});
+
+test('without --dir, ls and clear use SHMEX_SHM_DIR, else /dev/shm', () => {
+  const own = mkdtempSync(join(tmpdir(), 'shmex-cli-env-'));
+  try {
+    const env = { ...process.env, SHMEX_SHM_DIR: own };
+    assert.equal(shmexIn(env, 'ls').stdout, `no shmex segments in ${own}\n`);
+    const dead = segmentName(deadOwner());
+    writeFileSync(join(own, dead), 'x');
+    assert.equal(shmexIn(env, 'clear').stdout, `removed 1 segments from ${own}\n  ${dead}\n`);
+    assert.deepEqual(readdirSync(own), []);
+  } finally {
+    rmSync(own, { recursive: true, force: true });
+  }
+  // On /dev/shm itself, other processes' segments may come and go: only the directory is checked.
+  const { SHMEX_SHM_DIR: _, ...withoutDir } = process.env;
+  const cleared = shmexIn(withoutDir, 'clear');
+  assert.equal(cleared.status, 0, cleared.stderr);
+  assert.match(cleared.stdout, /^removed \d+ segments from \/dev\/shm\n/);
+  assert.match(shmexIn(withoutDir, 'ls', '--help').stdout, /default \$SHMEX_SHM_DIR, else \/dev\/shm/);
 });

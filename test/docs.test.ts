@@ -7,7 +7,8 @@ import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { prepareExamples, runProgram } from './helpers/doc-examples.js';
-import { guardSharedMemory } from './helpers/shm-guard.js';
+import { segmentsOf } from './helpers/segments.js';
+import { DEV_SHM, guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
 
@@ -32,9 +33,11 @@ for (const [doc, fewest] of Object.entries(DOCUMENTS)) {
 
   for (const program of programs) {
     test(`docs/${doc}.md example ${program.index} runs and prints what it says`, () => {
-      const { stdout, stderr, status } = runProgram(program, dir);
+      const { stdout, stderr, status, pid } = runProgram(program, dir);
       assert.equal(status, 0, `exit ${status}\n${stderr}`);
       assert.deepEqual(stdout.trim().split('\n'), program.expected);
+      // One that ran on /dev/shm itself is checked here: the guard cannot tell its segments from others'.
+      assert.deepEqual(segmentsOf(pid!, DEV_SHM), [], 'the program left segments in /dev/shm');
     });
   }
 }

@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { prepareExamples, runProgram } from './helpers/doc-examples.js';
-import { guardSharedMemory } from './helpers/shm-guard.js';
+import { segmentsOf } from './helpers/segments.js';
+import { DEV_SHM, guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
 
@@ -59,8 +60,10 @@ test('the links of README.md and docs/*.md lead to files and headings that exist
 
 for (const program of programs) {
   test(`README example ${program.index} (${program.language}) runs and prints what it says`, () => {
-    const { stdout, stderr, status } = runProgram(program, dir);
+    const { stdout, stderr, status, pid } = runProgram(program, dir);
     assert.equal(status, 0, `exit ${status}\n${stderr}`);
     assert.deepEqual(stdout.trim().split('\n'), program.expected);
+    // One that ran on /dev/shm itself is checked here: the guard cannot tell its segments from others'.
+    assert.deepEqual(segmentsOf(pid!, DEV_SHM), [], 'the program left segments in /dev/shm');
   });
 }

@@ -31,7 +31,8 @@ import { SegmentStore } from '../dist/shm/segment-store.js';
 import { familySegments, ownerPid, ownSegments } from './helpers/segments.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
-guardSharedMemory();
+// About /dev/shm itself (its mode, its sticky bit): this file works there, not in a directory of its own.
+guardSharedMemory({ devShm: true });
 
 const SHM = '/dev/shm';
 const dirs: string[] = [];

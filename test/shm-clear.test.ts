@@ -1,22 +1,25 @@
 // shmClear() and listSegmentNames(): removing segments whose owner died, and
-// the sweep a new executor does. Segment files are made by hand here.
+// the sweep a new executor does; the default directory (SHMEX_SHM_DIR, else
+// /dev/shm) and when it is read. Segment files are made by hand here.
 // shmClear({ all: true }) runs on private directories only: on /dev/shm it
 // would remove the live segments of any shmex process running meanwhile.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, afterEach, test } from 'node:test';
 import {
+  empty,
   InvalidArgumentError,
   listSegmentNames,
   ProcessPoolExecutor,
   release,
+  segmentPath,
   shmClear,
   trimSharedMemory,
 } from 'shmex';
 import { deadOwner, segmentName, self } from './helpers/segments.js';
-import { guardSharedMemory } from './helpers/shm-guard.js';
+import { DEV_SHM, guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
 
@@ -29,6 +32,28 @@ function makeFile(dir: string, name: string): string {
   writeFileSync(path, 'not really a segment', { flag: 'wx' });
   made.push(path);
   return path;
+}
+
+/** The directory shmex uses where none is given: this file's own (SHMEX_SHM_DIR, set by the guard). */
+function defaultDir(): string {
+  return process.env.SHMEX_SHM_DIR ?? DEV_SHM;
+}
+
+/** Runs `body` with SHMEX_SHM_DIR set to `dir` (or unset), then restores it. */
+async function withShmDirVariable(dir: string | undefined, body: () => Promise<void>): Promise<void> {
+  const saved = process.env.SHMEX_SHM_DIR;
+  if (dir === undefined) delete process.env.SHMEX_SHM_DIR;
+  else process.env.SHMEX_SHM_DIR = dir;
+  try {
+    await body();
+  } finally {
+    if (saved === undefined) delete process.env.SHMEX_SHM_DIR;
+    else process.env.SHMEX_SHM_DIR = saved;
+  }
+}
+
+function withoutShmDirVariable(body: () => Promise<void>): Promise<void> {
+  return withShmDirVariable(undefined, body);
 }
 
 function privateDir(): string {
@@ -44,9 +69,9 @@ after(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-test("shmClear() removes a dead owner's segment from /dev/shm and returns its name", () => {
-  const dead = makeFile('/dev/shm', segmentName(deadOwner()));
-  const name = dead.slice('/dev/shm/'.length);
+test("shmClear() removes a dead owner's segment from the default directory and returns its name", () => {
+  const dead = makeFile(defaultDir(), segmentName(deadOwner()));
+  const name = basename(dead);
   assert.ok(listSegmentNames().includes(name));
   const removed = shmClear();
   assert.ok(removed.includes(name), `removed: ${removed.join(', ')}`);
@@ -54,24 +79,62 @@ test("shmClear() removes a dead owner's segment from /dev/shm and returns its na
   assert.equal(listSegmentNames().includes(name), false);
 });
 
-test('shmClear() keeps a segment of a live owner (this process), in /dev/shm too', () => {
-  const live = makeFile('/dev/shm', segmentName(self));
+test('shmClear() keeps a segment of a live owner (this process)', () => {
+  const live = makeFile(defaultDir(), segmentName(self));
   const removed = shmClear();
-  assert.equal(removed.includes(live.slice('/dev/shm/'.length)), false);
+  assert.equal(removed.includes(basename(live)), false);
   assert.equal(existsSync(live), true);
 });
 
 test('a pid that is alive but with another start time is a dead owner (the pid was reused)', () => {
   const reused = makeFile(
-    '/dev/shm',
+    defaultDir(),
     segmentName({ pid: process.pid, start: String(Number(self.start) + 1) }),
   );
-  const gone = makeFile('/dev/shm', segmentName({ pid: 4_194_000, start: '1' })); // no such process
+  const gone = makeFile(defaultDir(), segmentName({ pid: 4_194_000, start: '1' })); // no such process
   const removed = shmClear();
   assert.equal(existsSync(reused), false);
   assert.equal(existsSync(gone), false);
-  assert.ok(removed.includes(reused.slice('/dev/shm/'.length)));
-  assert.ok(removed.includes(gone.slice('/dev/shm/'.length)));
+  assert.ok(removed.includes(basename(reused)));
+  assert.ok(removed.includes(basename(gone)));
+});
+
+// On /dev/shm itself other shmex processes may sweep too, so these check what is left, not what was returned.
+test('without SHMEX_SHM_DIR, shmClear(), listSegmentNames() and a new executor work on /dev/shm', async () => {
+  const owner = deadOwner();
+  const dead = [makeFile(DEV_SHM, segmentName(owner)), makeFile(DEV_SHM, segmentName(owner))];
+  const live = makeFile(DEV_SHM, segmentName(self));
+  await withoutShmDirVariable(async () => {
+    assert.ok(listSegmentNames().includes(basename(live)));
+    shmClear();
+    for (const path of dead) assert.equal(existsSync(path), false, `${path} is still there`);
+    assert.equal(existsSync(live), true);
+    rmSync(live);
+    const stray = makeFile(DEV_SHM, segmentName(owner));
+    await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+    assert.equal(ex.shmDir, DEV_SHM);
+    assert.equal(existsSync(stray), false, 'the executor swept /dev/shm as it started');
+    assert.equal(await ex.submit((a: Float64Array) => a.length, new Float64Array(1 << 16)), 1 << 16);
+  });
+});
+
+test('SHMEX_SHM_DIR is read when used: set after import, the executor, its workers and empty() use it', async () => {
+  const dir = privateDir();
+  await withShmDirVariable(dir, async () => {
+    assert.equal(defaultDir(), dir);
+    const dead = makeFile(dir, segmentName(deadOwner()));
+    await using ex = new ProcessPoolExecutor({ maxWorkers: 1, threshold: 1 });
+    assert.equal(ex.shmDir, dir);
+    assert.equal(existsSync(dead), false, 'the executor swept its directory');
+    const made = (await ex.submit(() => empty(Float64Array, 8))) as Float64Array;
+    assert.equal(dirname(segmentPath(made)!), dir, 'empty() in the worker');
+    assert.equal(release(made), true);
+    const x = empty(Float64Array, 8);
+    assert.equal(dirname(segmentPath(x)!), dir, 'empty() in this process');
+    assert.equal(release(x), true);
+  });
+  trimSharedMemory();
+  assert.deepEqual(listSegmentNames(dir), []);
 });
 
 test('shmClear({ dir }) and shmClear({ dir, all: true }) in a private directory', () => {
@@ -107,16 +170,6 @@ test('shmClear() on a directory that does not exist removes nothing; bad options
   assert.deepEqual(listSegmentNames(join(privateDir(), 'missing')), []);
   assert.throws(() => shmClear(null as never), InvalidArgumentError);
   assert.throws(() => shmClear('all' as never), { code: 'ERR_SHMEX_INVALID_ARGUMENT' });
-});
-
-test("a new ProcessPoolExecutor sweeps a dead owner's segments from /dev/shm", async () => {
-  const owner = deadOwner();
-  const dead = [makeFile('/dev/shm', segmentName(owner)), makeFile('/dev/shm', segmentName(owner))];
-  const live = makeFile('/dev/shm', segmentName(self));
-  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
-  for (const path of dead) assert.equal(existsSync(path), false, `${path} is still there`);
-  assert.equal(existsSync(live), true);
-  assert.equal(await ex.submit((a: Float64Array) => a.length, new Float64Array(1 << 16)), 1 << 16);
 });
 
 test('an executor with its own shmDir sweeps that directory and moves arrays through it', async () => {

@@ -70,9 +70,13 @@ type Report = Record<string, any>;
 
 /** Runs the fixture: `prefix` (a command and its arguments, e.g. prlimit) before node, then `node script mode dir ...args`. */
 function runFixture(command: string[], mode: string, dir: string, args: string[] = []): Report {
+  // The fixture names its directory; the rest is about /dev/shm (in a namespace, a tmpfs of its own
+  // that hides this file's directory under /dev/shm), so it runs without SHMEX_SHM_DIR.
+  const { SHMEX_SHM_DIR: _, ...env } = process.env;
   const r = spawnSync(command[0]!, [...command.slice(1), process.execPath, script, mode, dir, ...args], {
     encoding: 'utf8',
     timeout: 60_000,
+    env,
   });
   const lines = r.stdout.trim().split('\n');
   let report: Report;

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SHM_DIR } from '../shm/segment-store.js';
+import { DEFAULT_SHM_DIR, defaultShmDir } from '../shm/segment-store.js';
 import { clearSegments } from './clear.js';
 import { formatSegments, listSegments } from './ls.js';
 
@@ -30,13 +30,13 @@ Exit codes: 0 done, 1 failed or declined, 2 bad usage.
 `,
   ls: `Usage: shmex ls [--dir DIR] [--json]
 
-  --dir DIR   the shared-memory directory (default ${DEFAULT_SHM_DIR})
+  --dir DIR   the shared-memory directory (default $SHMEX_SHM_DIR, else ${DEFAULT_SHM_DIR})
   --json      one JSON array of { name, pid, alive, bytes, ageSeconds, dtype, shape }
 `,
   clear: `Usage: shmex clear [--dir DIR] [--all [--yes]]
 
 Removes the segments of processes that are no longer running.
-  --dir DIR   the shared-memory directory (default ${DEFAULT_SHM_DIR})
+  --dir DIR   the shared-memory directory (default $SHMEX_SHM_DIR, else ${DEFAULT_SHM_DIR})
   --all       remove every shmex segment, also of running processes (asks first)
   --yes       with --all: do not ask
 `,
@@ -105,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(USAGE[command]!);
     return fail((error as Error).message, 2);
   }
-  const dir = values.dir ?? DEFAULT_SHM_DIR;
+  const dir = values.dir ?? defaultShmDir();
   switch (command) {
     case 'ls': {
       if (!existsSync(dir)) return fail(`${dir} does not exist`, 1);

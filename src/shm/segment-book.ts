@@ -15,7 +15,7 @@ import { native } from './native.js';
 import { type NpyLayout, npyHeaderLength, writeNpyHeader } from './npy-header.js';
 import { newSegmentName, parseSegmentName } from './segment-names.js';
 import { type PooledSegment, SegmentPool, type SegmentPoolOptions } from './segment-pool.js';
-import { DEFAULT_SHM_DIR, SegmentStore } from './segment-store.js';
+import { defaultShmDir, SegmentStore } from './segment-store.js';
 
 /**
  * How the receiver maps a segment: 'copy' (a copy made for it alone),
@@ -512,14 +512,14 @@ export function segmentBooks(): Iterable<SegmentBook> {
   return books.values();
 }
 
-let helperDir = DEFAULT_SHM_DIR;
+let helperDir: string | undefined; // undefined: the default directory, read when used
 let helperDirChosen = false;
 
 /**
  * Where empty(), zeros() and from() allocate: in a worker, its executor's
  * directory; in a program, the one configureSharedMemory({ dir }) chose
  * (`chosen`), else that of the latest executor made on another directory
- * than /dev/shm.
+ * than the default one ($SHMEX_SHM_DIR, else /dev/shm).
  */
 export function setHelperDirectory(dir: string, chosen = true): void {
   if (!chosen && helperDirChosen) return;
@@ -528,12 +528,12 @@ export function setHelperDirectory(dir: string, chosen = true): void {
 }
 
 export function getHelperDirectory(): string {
-  return helperDir;
+  return helperDir ?? resolve(defaultShmDir());
 }
 
 /** The book empty(), zeros() and from() allocate in. */
 export function helperBook(): SegmentBook {
-  return segmentBook(helperDir);
+  return segmentBook(getHelperDirectory());
 }
 
 /** The process-wide book for a shared-memory directory. */

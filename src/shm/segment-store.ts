@@ -17,6 +17,16 @@ import { requireSegmentName, showName } from './segment-names.js';
 
 export const DEFAULT_SHM_DIR = '/dev/shm';
 
+/**
+ * The directory used where none is given: $SHMEX_SHM_DIR, else /dev/shm.
+ * Read at each use, not at import, so a program (or a test file) may set it
+ * after importing shmex, and the processes it spawns inherit it.
+ */
+export function defaultShmDir(): string {
+  const dir = process.env.SHMEX_SHM_DIR;
+  return dir === undefined || dir === '' ? DEFAULT_SHM_DIR : dir;
+}
+
 interface NativeError extends Error {
   code?: string;
   syscall?: string;
@@ -102,7 +112,7 @@ export function checkSegmentHeader(
 export class SegmentStore {
   readonly dir: string;
 
-  constructor(dir: string = DEFAULT_SHM_DIR) {
+  constructor(dir: string = defaultShmDir()) {
     this.dir = dir;
   }
 

@@ -10,17 +10,17 @@ import {
   type SegmentOwner,
   segmentNamesOf,
 } from './segment-names.js';
-import { DEFAULT_SHM_DIR, SegmentStore } from './segment-store.js';
+import { defaultShmDir, SegmentStore } from './segment-store.js';
 
 export interface ShmClearOptions {
   /** Also remove segments whose owner is alive (they may be in use!). @default false */
   all?: boolean;
-  /** The shared-memory directory. @default '/dev/shm' */
+  /** The shared-memory directory. @default $SHMEX_SHM_DIR, else '/dev/shm' */
   dir?: string;
 }
 
 /** Names of this project's segments in `dir`. */
-export function listSegmentNames(dir: string = DEFAULT_SHM_DIR): string[] {
+export function listSegmentNames(dir: string = defaultShmDir()): string[] {
   let entries: string[];
   try {
     entries = readdirSync(dir);
@@ -38,7 +38,7 @@ export function shmClear(options: ShmClearOptions = {}): string[] {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('shmClear(options): options must be an object such as { all: true }');
   }
-  const store = new SegmentStore(options.dir ?? DEFAULT_SHM_DIR);
+  const store = new SegmentStore(options.dir ?? defaultShmDir());
   const alive = new Map<string, boolean>();
   const ownerAlive = (name: string): boolean => {
     const owner = parseSegmentName(name)!;

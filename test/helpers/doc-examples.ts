@@ -62,19 +62,26 @@ export function prepareExamples(markdownPath: string, dir: string): DocProgram[]
   return programs;
 }
 
+/**
+ * Runs a program as a user would. One that mentions /dev/shm (it prints where
+ * its arrays live) runs there, without the test file's SHMEX_SHM_DIR; `pid`
+ * tells which segments would be its own.
+ */
 export function runProgram(
   program: DocProgram,
   dir: string,
-): { stdout: string; stderr: string; status: number | null } {
+): { stdout: string; stderr: string; status: number | null; pid: number | undefined } {
   const file = join(dir, `example-${program.index}.${program.language === 'ts' ? 'ts' : 'mjs'}`);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, program.code);
   // JavaScript runs as users run it: plain node, no loader.
   const loader = program.language === 'ts' ? ['--import', 'tsx'] : [];
+  const { SHMEX_SHM_DIR, ...withoutDir } = process.env;
   const result = spawnSync(process.execPath, [...loader, file], {
     cwd: dir,
     encoding: 'utf8',
     timeout: 120_000,
+    env: program.code.includes('/dev/shm') ? withoutDir : { ...withoutDir, SHMEX_SHM_DIR },
   });
-  return { stdout: result.stdout, stderr: result.stderr, status: result.status };
+  return { stdout: result.stdout, stderr: result.stderr, status: result.status, pid: result.pid };
 }

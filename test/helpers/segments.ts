@@ -1,4 +1,4 @@
-// Looking at /dev/shm from a test without changing anything: which shmex
+// Looking at the shared-memory directory from a test without changing anything: which shmex
 // segments exist now that this process or one of its live workers made
 // (unlike ourSegments() in shm-guard.ts, nothing is trimmed first), and a
 // full garbage collection for tests that drop arrays on purpose.
@@ -50,9 +50,9 @@ export function familySegments(): string[] {
   });
 }
 
-/** Segments made by process `pid`, now. */
-export function segmentsOf(pid: number): string[] {
-  return listSegmentNames().filter((name) => ownerPid(name) === pid);
+/** Segments made by process `pid`, now (in `dir`, default the file's own directory). */
+export function segmentsOf(pid: number, dir?: string): string[] {
+  return listSegmentNames(dir).filter((name) => ownerPid(name) === pid);
 }
 
 /** Polls `condition` (collecting garbage between tries) until it holds or `timeoutMs` has passed; returns whether it held. */

@@ -57,7 +57,8 @@ const TASKS_URL = new URL('./soak-tasks.js', import.meta.url);
 const MiB = 1024 * 1024;
 /** The executor's default threshold: arrays at least this big travel through shared memory. */
 const THRESHOLD = 64 * 1024;
-const SHM_DIR = '/dev/shm';
+/** The executor's directory: shmex's default, $SHMEX_SHM_DIR or /dev/shm (the soak passes no shmDir). */
+const SHM_DIR = process.env.SHMEX_SHM_DIR || '/dev/shm';
 
 export interface SoakOptions {
   /** Tasks to submit. */
