@@ -9,16 +9,18 @@ import type { Future, FutureControl } from '../future.js';
 import { CollectionPolicy } from '../shm/collect.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
-import type { ExecutorStats } from '../stats.js';
 import { decode } from '../transfer/decode.js';
 import type { Encoded, Payload } from '../transfer/encode.js';
 import { rebuildError } from '../transfer/remote-error.js';
+import { planDispatch } from './dispatch.js';
+import { countPool, type PoolStats } from './pool-stats.js';
 import type { PoolWorker, WorkerEvents, WorkerKind, WorkerState } from './pool-worker.js';
 import type { FromWorker, TaskOutcome, TaskRef, WorkerConfig } from './protocol.js';
 import { SpaceReclaim } from './reclaim.js';
 import { type TaskLimits, watchLimits } from './task-limits.js';
-import { classifyUnanswered, type Unanswered } from './worker-death.js';
+import { classifyUnanswered, failUnanswered, type Unanswered } from './worker-death.js';
 
+export type { PoolStats } from './pool-stats.js';
 export type { TaskLimits } from './task-limits.js';
 
 export interface WorkItem {
@@ -59,11 +61,6 @@ export interface PoolOptions {
 
 type Worker = PoolWorker<WorkItem>;
 
-export type PoolStats = Pick<
-  ExecutorStats,
-  'workers' | 'busyWorkers' | 'idleWorkers' | 'queuedTasks' | 'runningTasks' | 'utilization'
->;
-
 /** Pools not yet closed; one 'exit' listener for all of them. */
 const livePools = new Set<WorkerPool>();
 process.on('exit', () => {
@@ -77,11 +74,6 @@ process.on('exit', () => {
  * milliseconds on a small heap), at most every 100 ms.
  */
 const parentCollection = new CollectionPolicy(256 * 1024 * 1024, 100);
-
-/** Tasks that take less than this (ms, on average) are sent several to a worker at a time. */
-const QUICK_TASK_MS = 1;
-/** How many quick tasks a worker may have been sent and not finished. */
-const PREFETCH = 16;
 
 /** Consecutive workers that die before they are ready, before the pool gives up. */
 const MAX_STARTUP_FAILURES = 3;
@@ -166,27 +158,8 @@ export class WorkerPool {
 
   /** The pool's part of ExecutorStats: its workers and the tasks it holds now, and its busy time. */
   stats(): PoolStats {
-    const now = performance.now();
-    let busyWorkers = 0;
-    let idleWorkers = 0;
-    let runningTasks = 0;
-    let busyMs = this.#pastBusyMs;
-    for (const worker of this.#workers) {
-      if (worker.inflight.length > 0) busyWorkers++;
-      else if (worker.state === 'idle') idleWorkers++;
-      // An aborted task stays with the worker being killed for it, settled already.
-      for (const item of worker.inflight) if (!item.future.done()) runningTasks++;
-      busyMs += worker.busyMs(now);
-    }
-    const capacity = (now - this.#createdAt) * this.#options.maxWorkers;
-    return {
-      workers: this.#workers.size,
-      busyWorkers,
-      idleWorkers,
-      queuedTasks: this.#queue.length,
-      runningTasks,
-      utilization: capacity > 0 ? Math.min(1, busyMs / capacity) : 0,
-    };
+    const { maxWorkers } = this.#options;
+    return countPool(this.#workers, this.#queue.length, this.#pastBusyMs, this.#createdAt, maxWorkers);
   }
 
   /** Items still queued, oldest first. */
@@ -217,44 +190,16 @@ export class WorkerPool {
     for (const worker of this.#workers) worker.hold(active);
   }
 
-  /**
-   * Hands queued items to workers: one each to idle workers first; when tasks
-   * are quick (they have taken under QUICK_TASK_MS on average), also a few
-   * more to every worker, so that one message carries many tasks and a
-   * worker never waits for the parent between them. Long tasks are never
-   * queued behind each other in a worker, where another worker could run them.
-   */
+  /** Hands queued items to workers (see dispatch.ts). */
   #dispatch(): void {
     if (this.#queue.length === 0) return;
-    const depth = this.#taskMs < QUICK_TASK_MS ? PREFETCH : 1;
-    const limit = this.#options.maxTasksPerChild;
-    const batches = new Map<Worker, WorkItem[]>();
-    const room = (w: Worker, next: WorkItem) => {
-      if ((w.state !== 'idle' && w.state !== 'busy') || w.exited) return 0;
-      const taken = w.inflight.length + (batches.get(w)?.length ?? 0);
-      // A task that may be stopped runs alone: stopping it kills its worker, and nothing else with it.
-      if (taken > 0 && (next.limits !== undefined || w.inflight[0]?.limits !== undefined)) return 0;
-      if (batches.get(w)?.[0]?.limits !== undefined) return 0;
-      const left = limit === undefined ? depth : Math.min(depth, limit - w.tasksRun);
-      return left - taken;
-    };
-    const ready = [...this.#workers].sort((a, b) => a.inflight.length - b.inflight.length);
-    let placed = true;
-    while (this.#queue.length > 0 && placed) {
-      placed = false;
-      for (const worker of ready) {
-        if (this.#queue.length === 0) break;
-        if (room(worker, this.#queue[0]!) <= 0) continue;
-        const item = this.#queue.shift()!;
-        // false: cancelled meanwhile; drop() already freed it.
-        if (!item.started && !item.control.start()) continue;
-        item.started = true;
-        const batch = batches.get(worker);
-        if (batch === undefined) batches.set(worker, [item]);
-        else batch.push(item);
-        placed = true;
-      }
-    }
+    const limits = { taskMs: this.#taskMs, maxTasksPerChild: this.#options.maxTasksPerChild };
+    const batches = planDispatch(this.#queue, this.#workers, limits, (item) => {
+      // false: cancelled meanwhile; drop() already freed it.
+      if (!item.started && !item.control.start()) return false;
+      item.started = true;
+      return true;
+    });
     for (const [worker, items] of batches) this.#send(worker, items);
   }
 
@@ -409,7 +354,7 @@ export class WorkerPool {
     const requeued = fates.notStarted.filter((item) => !item.future.done());
     this.#rollBackHolds(worker, fates, requeued);
     this.#requeue(requeued);
-    this.#failUnanswered(worker, fates, code, signal);
+    failUnanswered(fates, (when) => worker.crashError(code, signal, when));
     if (
       fates.crashed === undefined &&
       previous === 'starting' &&
@@ -452,26 +397,6 @@ export class WorkerPool {
       this.#options.book.free(item.args.leases);
       item.control.reject(this.#broken);
     }
-  }
-
-  /** The one place a dead worker's tasks fail: those it may have run, finished, or was running. */
-  #failUnanswered(
-    worker: Worker,
-    { unknown, lost, crashed }: Unanswered<WorkItem>,
-    code: number | null,
-    signal: NodeJS.Signals | null,
-  ): void {
-    for (const item of unknown) {
-      item.control.reject(
-        worker.crashError(code, signal, 'before it could tell whether it had run this task'),
-      );
-    }
-    for (const item of lost) {
-      item.control.reject(
-        worker.crashError(code, signal, 'after it finished this task, before its result was sent'),
-      );
-    }
-    crashed?.control.reject(worker.crashError(code, signal, undefined));
   }
 
   /** A worker died before it was ready: after MAX_STARTUP_FAILURES in a row, the pool breaks (true). */
