@@ -2,7 +2,7 @@
 // ProcessPoolExecutor and ThreadPoolExecutor (executor.ts) and withOptions().
 import { InvalidArgumentError } from './errors.js';
 import { describeValue, rejectUnknownKeys } from './options.js';
-import type { TaskLimits } from './pool/process-pool.js';
+import type { TaskLimits } from './pool/worker-pool.js';
 import type { ModuleFunction } from './task-ref.js';
 
 /**

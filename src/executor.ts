@@ -8,7 +8,6 @@ import {
   DEFAULT_THRESHOLD,
   EXECUTOR_OPTIONS,
   type ExecutorOptions,
-  inheritableExecArgv,
   MAX_WORKERS_ALIASES,
   positiveInteger,
   type ShutdownOptions,
@@ -17,8 +16,11 @@ import {
 import { Future, type FutureControl } from './future.js';
 import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapArguments } from './map.js';
 import { describeValue, rejectUnknownKeys } from './options.js';
-import { ProcessPool, type TaskLimits, type WorkItem } from './pool/process-pool.js';
+import type { WorkerKind } from './pool/pool-worker.js';
 import type { TaskRef } from './pool/protocol.js';
+import { type TaskLimits, WorkerPool, type WorkItem } from './pool/worker-pool.js';
+import { processWorkers } from './pool/worker-process.js';
+import { threadWorkers } from './pool/worker-thread.js';
 import { processExiting } from './process-exit.js';
 import { chooseDirectory, unusableBecause } from './shm/directory-choice.js';
 import { type SegmentBook, segmentBook, setHelperDirectory } from './shm/segment-book.js';
@@ -56,7 +58,7 @@ export type ModuleTasks<M> = {
  * kind of worker. Not constructed directly.
  */
 export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
-  readonly #pool: ProcessPool;
+  readonly #pool: WorkerPool;
   readonly #book: SegmentBook;
   readonly #threshold: number;
   readonly #functions = new FunctionTasks();
@@ -64,14 +66,14 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
   readonly #moduleFunctions = new WeakMap<AnyFunction, TaskRef>();
   readonly #maxWorkers: number;
   readonly #shmDir: string;
-  readonly #kind: 'process' | 'thread';
+  readonly #kind: WorkerKind;
   readonly #tally = new TaskTally();
   readonly #reportUnobserved: boolean;
   #nextId = 1;
   #shutdown = false;
 
-  protected constructor(options: ExecutorOptions, kind: 'process' | 'thread') {
-    const where = kind === 'thread' ? 'ThreadPoolExecutor' : 'ProcessPoolExecutor';
+  protected constructor(options: ExecutorOptions, kind: WorkerKind) {
+    const where = kind.executorName;
     this.#kind = kind;
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError(`${where}: options must be an object, got ${describeValue(options)}`);
@@ -96,9 +98,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     }
     const shmDir = chooseDirectory(options.shmDir ?? defaultShmDir(), options.fallbackDir).dir;
     this.#shmDir = shmDir;
-    // Threads get none by default: process-wide options apply to them anyway, and new Worker()
-    // refuses many (V8 options, -e), so inheriting the parent's would break programs run with them.
-    const execArgv = options.execArgv ?? (kind === 'thread' ? [] : inheritableExecArgv(process.execArgv));
+    const execArgv = options.execArgv ?? kind.defaultExecArgv();
     if (execArgv !== undefined && (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string'))) {
       const bad = Array.isArray(execArgv) ? execArgv.find((a) => typeof a !== 'string') : execArgv;
       throw new InvalidArgumentError(
@@ -131,7 +131,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
               book: this.#book,
               threshold: Infinity,
               inlineOnly: true,
-              structuredClone: kind === 'thread',
+              structuredClone: kind.structuredClone,
               outerLevels: 1,
             },
             'initargs',
@@ -143,7 +143,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     if (resolve(shmDir) !== resolve(defaultShmDir()) && unusableBecause(shmDir, 0) === undefined) {
       setHelperDirectory(shmDir, false);
     }
-    this.#pool = new ProcessPool({
+    this.#pool = new WorkerPool({
       kind,
       maxWorkers: this.#maxWorkers,
       maxTasksPerChild,
@@ -237,7 +237,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
         {
           book: this.#book,
           threshold: this.#threshold,
-          structuredClone: this.#kind === 'thread',
+          structuredClone: this.#kind.structuredClone,
           outerLevels: chunk ? 2 : 1,
         },
         chunk ? 'chunk' : 'args',
@@ -383,7 +383,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
  */
 export class ProcessPoolExecutor extends PoolExecutor {
   constructor(options: ExecutorOptions = {}) {
-    super(options, 'process');
+    super(options, processWorkers);
   }
 }
 
@@ -397,6 +397,6 @@ export class ProcessPoolExecutor extends PoolExecutor {
  */
 export class ThreadPoolExecutor extends PoolExecutor {
   constructor(options: ExecutorOptions = {}) {
-    super(options, 'thread');
+    super(options, threadWorkers);
   }
 }

@@ -1,26 +1,58 @@
 // What the pool knows about one worker, process or thread: its state, the
 // tasks sent to it, the segment holds it was given, and its receipts page.
-// worker-process.ts and worker-thread.ts say how it runs.
+// worker-process.ts and worker-thread.ts say how it runs, and every way the
+// two differ (the pool asks the worker, never which kind it is).
+import type { WorkerCrashedError } from '../errors.js';
 import { native } from '../shm/native.js';
 import type { Peer, SegmentBook, SegmentControl } from '../shm/segment-book.js';
 import { newSegmentName, type SegmentOwner } from '../shm/segment-names.js';
 import type { SegmentStore } from '../shm/segment-store.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
+/**
+ * starting --ready--> idle <--take / finish--> busy
+ *     \                 \                      /
+ *      +----retire------> exiting <-----------+      (any) --ended--> dead
+ */
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'exiting' | 'dead';
+
+/** The moves each state allows; any other is ignored (a late 'ready', a retire() after death). */
+const MOVES: Record<WorkerState, readonly WorkerState[]> = {
+  starting: ['idle', 'exiting', 'dead'],
+  idle: ['busy', 'exiting', 'dead'],
+  busy: ['idle', 'exiting', 'dead'],
+  exiting: ['dead'],
+  dead: [],
+};
 
 export interface WorkerEvents {
   message(worker: PoolWorker, message: FromWorker): void;
   exit(worker: PoolWorker, code: number | null, signal: NodeJS.Signals | null, previous: WorkerState): void;
 }
 
+/** A kind of worker (processes, threads): what the executor and the pool need to know of it. */
+export interface WorkerKind {
+  /** The executor that runs workers of this kind, as errors name it. */
+  readonly executorName: string;
+  /**
+   * Messages to these workers are copied by structured clone (a thread's
+   * port), not serialized by the IPC channel: arrays may travel as they are.
+   */
+  readonly structuredClone: boolean;
+  /** The Node options of a worker when the executor's options give none. */
+  defaultExecArgv(): readonly string[];
+  start<Item>(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents): PoolWorker<Item>;
+}
+
 export abstract class PoolWorker<Item = unknown> implements Peer {
   /** Who owns the segments this worker creates, for sweeping them if it dies (none for a thread). */
   abstract readonly owner: SegmentOwner | undefined;
   abstract readonly pid: number | undefined;
-  /** Set for a worker thread: errors name it by this id. */
-  readonly threadId: number | undefined = undefined;
-  state: WorkerState = 'starting';
+  /** Whether it makes segments of its own (a thread does not: its results travel inline). */
+  abstract readonly makesSegments: boolean;
+  /** Its messages come by structured clone (see WorkerKind.structuredClone). */
+  abstract readonly structuredClone: boolean;
+  #state: WorkerState = 'starting';
   /** It has ended, and its last messages are still being read: it takes no task (ended() follows). */
   exited = false;
   readonly #inflight: Item[] = [];
@@ -62,8 +94,25 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
     return this.#inflight;
   }
 
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  /** The only place the state changes; false if `next` is no move from the current state. */
+  #moveTo(next: WorkerState): boolean {
+    if (!MOVES[this.#state].includes(next)) return false;
+    this.#state = next;
+    return true;
+  }
+
+  /** It said 'ready': it takes tasks. */
+  started(): void {
+    this.#moveTo('idle');
+  }
+
   /** A task was sent to it. */
   take(item: Item): void {
+    this.#moveTo('busy');
     if (this.#inflight.length === 0) this.#busySince = performance.now();
     this.#inflight.push(item);
   }
@@ -72,8 +121,16 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
   finish(index: number): Item | undefined {
     if (index < 0) return undefined; // splice(-1) would take the last one
     const [item] = this.#inflight.splice(index, 1);
-    if (this.#inflight.length === 0) this.#endBusySpan();
+    if (this.#inflight.length === 0) {
+      this.#endBusySpan();
+      if (this.#state === 'busy') this.#moveTo('idle');
+    }
     return item;
+  }
+
+  /** It is asked to exit (see retire()); false if it is exiting or dead already. */
+  protected retiring(): boolean {
+    return this.#moveTo('exiting');
   }
 
   /** Every task it had: it died. */
@@ -95,10 +152,9 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
 
   /** Called by the subclass once the worker has ended, with how. */
   protected ended(events: WorkerEvents, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.state === 'dead') return;
+    const previous = this.#state;
+    if (!this.#moveTo('dead')) return;
     this.receiptsMapped();
-    const previous = this.state;
-    this.state = 'dead';
     events.exit(this, code, signal, previous);
     if (this.#receipts !== undefined) native.release(this.#receipts.buffer as ArrayBuffer);
   }
@@ -135,9 +191,24 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
   }
 
   /** How errors name it: 'worker process <pid>' or 'worker thread <id>'. */
-  get label(): string {
-    return `worker process ${this.pid}`;
-  }
+  abstract readonly label: string;
+
+  /** The error of a task it lost by dying; `when`: at what point of the task, if not while running it. */
+  abstract crashError(
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    when: string | undefined,
+  ): WorkerCrashedError;
+
+  /** It joins the pool: the book routes to it the holds on segments it made. */
+  abstract joinBook(book: SegmentBook): void;
+
+  /**
+   * It died: of the segments it made, those our arrays still live in are
+   * adopted (they stay usable, also in tasks), the rest is removed, also
+   * what nobody mapped yet (a half-sent result, say).
+   */
+  abstract leaveBook(book: SegmentBook): void;
 
   abstract send(message: ToWorker): void;
 

@@ -33,11 +33,11 @@ export class SpaceReclaim {
   /** `asker` is out of space (its request `id`); `workers`: every worker of the pool. */
   request(asker: PoolWorker, id: number, workers: Iterable<PoolWorker>): void {
     this.#book.pool.reclaim();
-    // Threads make no segments; a worker still starting has none idle yet.
+    // A worker still starting has no idle segments yet.
     const others = [...workers].filter(
       (w) =>
         w !== asker &&
-        w.threadId === undefined &&
+        w.makesSegments &&
         !w.exited &&
         (w.state === 'idle' || w.state === 'busy' || w.state === 'exiting'),
     );

@@ -1,6 +1,6 @@
 // Stopping a task by its AbortSignal or its timeout: queued, it is
 // cancelled; running, its Future rejects at once and its worker, which runs
-// that task alone (see ProcessPool's dispatch), is killed and replaced.
+// that task alone (see WorkerPool's dispatch), is killed and replaced.
 import { AbortError, TaskTimeoutError } from '../errors.js';
 import type { Future, FutureControl } from '../future.js';
 import { kWhenDone } from '../symbols.js';
@@ -12,7 +12,7 @@ export interface TaskLimits {
   timeout?: number;
 }
 
-/** What watchLimits needs of a work item (see WorkItem in process-pool.ts). */
+/** What watchLimits needs of a work item (see WorkItem in worker-pool.ts). */
 export interface Stoppable {
   control: FutureControl<unknown>;
   future: Future<unknown>;

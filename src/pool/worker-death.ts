@@ -40,3 +40,27 @@ export function classifyUnanswered<Item>(
     notStarted: items.slice(ran),
   };
 }
+
+/** What failUnanswered settles. */
+export interface Rejectable {
+  control: { reject(error: unknown): void };
+}
+
+/**
+ * The one place a dead worker's tasks fail: those it may have run, those it
+ * finished, and the one it was running. `crashError(when)`: the worker's
+ * error, `when` saying at what point of the task it died (undefined: while
+ * running it).
+ */
+export function failUnanswered<Item extends Rejectable>(
+  { unknown, lost, crashed }: Unanswered<Item>,
+  crashError: (when: string | undefined) => Error,
+): void {
+  for (const item of unknown) {
+    item.control.reject(crashError('before it could tell whether it had run this task'));
+  }
+  for (const item of lost) {
+    item.control.reject(crashError('after it finished this task, before its result was sent'));
+  }
+  crashed?.control.reject(crashError(undefined));
+}

@@ -1,9 +1,13 @@
 // A worker that is a child process running src/worker/main.ts.
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { WorkerCrashedError } from '../errors.js';
+import { inheritableExecArgv } from '../executor-options.js';
+import type { SegmentBook } from '../shm/segment-book.js';
 import { processStartTime, type SegmentOwner } from '../shm/segment-names.js';
 import type { SegmentStore } from '../shm/segment-store.js';
-import { PoolWorker, type WorkerEvents } from './pool-worker.js';
+import { removeSegmentsOf } from '../shm/sweep.js';
+import { PoolWorker, type WorkerEvents, type WorkerKind } from './pool-worker.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 /** How long after a worker's exit its channel may take to close before the pool stops waiting. */
@@ -11,9 +15,19 @@ const CLOSE_AFTER_EXIT_MS = 1000;
 
 export const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 
+/** Child processes: ProcessPoolExecutor. */
+export const processWorkers: WorkerKind = {
+  executorName: 'ProcessPoolExecutor',
+  structuredClone: false,
+  defaultExecArgv: () => inheritableExecArgv(process.execArgv),
+  start: (execArgv, store, events) => new WorkerProcess(execArgv, store, events),
+};
+
 export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   readonly child: ChildProcess;
   readonly owner: SegmentOwner | undefined;
+  readonly makesSegments = true;
+  readonly structuredClone = false;
   #closeTimer: NodeJS.Timeout | undefined;
 
   constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
@@ -53,13 +67,33 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
     return this.child.pid;
   }
 
+  get label(): string {
+    return `worker process ${this.pid}`;
+  }
+
+  crashError(
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    when: string | undefined,
+  ): WorkerCrashedError {
+    return new WorkerCrashedError(this.pid, code, signal, when, this.fatalError);
+  }
+
+  joinBook(book: SegmentBook): void {
+    book.addPeer(this);
+  }
+
+  leaveBook(book: SegmentBook): void {
+    book.removePeer(this);
+    if (this.owner !== undefined) removeSegmentsOf(this.owner, book.store);
+  }
+
   send(message: ToWorker): void {
     if (this.child.connected && !this.exited) this.child.send(message);
   }
 
   retire(): void {
-    if (this.state === 'dead' || this.state === 'exiting') return;
-    this.state = 'exiting';
+    if (!this.retiring()) return;
     if (this.child.connected) this.child.send({ type: 'exit' } satisfies ToWorker);
     else this.child.kill('SIGKILL');
   }

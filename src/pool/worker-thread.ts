@@ -1,23 +1,39 @@
 // A worker that is a thread of this process running src/worker/main.ts
 // (worker_threads). It maps the segments of this process but makes none, so
-// it owns nothing to sweep; terminate() stops it even in synchronous code.
+// it owns nothing to sweep and is no peer of the book (nothing is routed to
+// it by name); terminate() stops it even in synchronous code.
 import { Worker } from 'node:worker_threads';
+import { WorkerCrashedError } from '../errors.js';
 import type { SegmentOwner } from '../shm/segment-names.js';
 import type { SegmentStore } from '../shm/segment-store.js';
-import { PoolWorker, type WorkerEvents } from './pool-worker.js';
+import { WORKER_THREAD_DATA } from '../worker/role.js';
+import { PoolWorker, type WorkerEvents, type WorkerKind } from './pool-worker.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { WORKER_ENTRY } from './worker-process.js';
+
+/** Threads of this process: ThreadPoolExecutor. */
+export const threadWorkers: WorkerKind = {
+  executorName: 'ThreadPoolExecutor',
+  structuredClone: true,
+  // Process-wide options apply to threads anyway, and new Worker() refuses many (V8 options,
+  // -e), so inheriting the parent's would break programs run with them.
+  defaultExecArgv: () => [],
+  start: (execArgv, store, events) => new WorkerThread(execArgv, store, events),
+};
 
 export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
   readonly thread: Worker;
   readonly owner: SegmentOwner | undefined = undefined;
-  override readonly threadId: number;
+  readonly makesSegments = false;
+  readonly structuredClone = true;
+  /** Errors name it by this id (its pid is this process's). */
+  readonly threadId: number;
   #exited = false;
 
-  constructor(execArgv: readonly string[] | undefined, store: SegmentStore, events: WorkerEvents) {
+  constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
     super(store);
     try {
-      this.thread = new Worker(WORKER_ENTRY, execArgv === undefined ? {} : { execArgv: [...execArgv] });
+      this.thread = new Worker(WORKER_ENTRY, { execArgv: [...execArgv], workerData: WORKER_THREAD_DATA });
     } catch (error) {
       this.discardReceipts();
       throw error;
@@ -39,17 +55,28 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
     return process.pid;
   }
 
-  override get label(): string {
+  get label(): string {
     return `worker thread ${this.threadId}`;
   }
+
+  crashError(
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    when: string | undefined,
+  ): WorkerCrashedError {
+    return new WorkerCrashedError(undefined, code, signal, when, this.fatalError, this.threadId);
+  }
+
+  joinBook(): void {}
+
+  leaveBook(): void {}
 
   send(message: ToWorker): void {
     if (!this.#exited) this.thread.postMessage(message);
   }
 
   retire(): void {
-    if (this.state === 'dead' || this.state === 'exiting') return;
-    this.state = 'exiting';
+    if (!this.retiring()) return;
     this.send({ type: 'exit' });
   }
 

@@ -11,6 +11,7 @@
 import { linkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SharedMemoryError } from '../errors.js';
+import { workerRole } from '../worker/role.js';
 import { native } from './native.js';
 import { type NpyLayout, npyHeaderLength, writeNpyHeader } from './npy-header.js';
 import { newSegmentName, parseSegmentName } from './segment-names.js';
@@ -482,15 +483,10 @@ export class SegmentBook {
 }
 
 const books = new Map<string, SegmentBook>();
-let workerProcess = false;
+/** In a worker process: at exit it leaves the segments its parent holds arrays in. */
+const workerProcess = workerRole === 'process';
 /** In a worker thread: it maps its parent's segments but makes none (see isWorkerThread). */
-let workerThread = false;
-
-/** Called by a shmex worker at start: at exit it leaves the segments its parent holds arrays in. */
-export function markWorkerProcess(thread = false): void {
-  workerProcess = !thread;
-  workerThread = thread;
-}
+const workerThread = workerRole === 'thread';
 
 /** Names of segments adopted by this process (both names of each), which sweeps must leave alone. */
 export function adoptedSegmentNames(): Set<string> {

@@ -1,21 +1,32 @@
 // How a worker talks to its parent: a child process over Node's IPC channel,
-// or a worker thread over its parentPort. The rest of the worker does not
-// know which it is.
+// or a worker thread over its parentPort. Every way the two differ is a
+// member of Channel: the rest of the worker does not ask which it is.
 import { isMainThread, parentPort, threadId } from 'node:worker_threads';
-import type { FromWorker, ToWorker } from '../pool/protocol.js';
+import type { FromWorker, TaskOutcome, ToWorker } from '../pool/protocol.js';
 import { native } from '../shm/native.js';
 import { processStartTime, SEGMENT_PREFIX, selfOwner } from '../shm/segment-names.js';
 
 export interface Channel {
-  /** A worker thread, not a process. */
-  readonly thread: boolean;
   /** Who the parent is, for routing segment holds (see SegmentBook). */
   readonly parentPid: number;
   /**
-   * Sends a message; `done` runs once it is written (or could not be: `error`).
-   * `transfer`: buffers a thread's port moves instead of copying (ignored by a process).
+   * Whether this worker makes segments of its own (a thread does not: see
+   * isWorkerThread): if not, its results travel inline and it has no idle
+   * segments to give back when another worker is out of space.
    */
-  send(message: FromWorker, done?: (error: Error | null) => void, transfer?: ArrayBuffer[]): void;
+  readonly makesSegments: boolean;
+  /**
+   * Messages cross by structured clone (a thread's port), not serialized by
+   * the IPC channel: views arrive owning their buffers, and arrays may be
+   * sent as they are.
+   */
+  readonly structuredClone: boolean;
+  /**
+   * Sends a message; `done` runs once it is written (or could not be: `error`).
+   * A thread's port moves the buffers of results that travel as they are,
+   * instead of copying them.
+   */
+  send(message: FromWorker, done?: (error: Error | null) => void): void;
   onMessage(handler: (message: ToWorker) => void): void;
   /**
    * From now on, when the parent dies this worker removes the parent's
@@ -32,8 +43,9 @@ function processChannel(): Channel {
   // up and exits; if it handles them and goes on, its workers go on too.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
   return {
-    thread: false,
     parentPid,
+    makesSegments: true,
+    structuredClone: false,
     send(message, done) {
       if (!process.connected) {
         done?.(new Error('the channel to the parent is closed'));
@@ -65,12 +77,13 @@ function processChannel(): Channel {
 function threadChannel(): Channel {
   const port = parentPort!;
   return {
-    thread: true,
     // A thread's parent is this very process.
     parentPid: process.pid,
-    send(message, done, transfer) {
+    makesSegments: false,
+    structuredClone: true,
+    send(message, done) {
       try {
-        port.postMessage(message, transfer ?? []);
+        port.postMessage(message, message.type === 'results' ? message.outcomes.flatMap(rawBuffers) : []);
         done?.(null);
       } catch (error) {
         done?.(error as Error);
@@ -83,6 +96,14 @@ function threadChannel(): Channel {
       // A thread ends with its process.
     },
   };
+}
+
+/** The buffers of a result that travels as it is (snapshots made by encode: nobody else has them). */
+function rawBuffers(outcome: TaskOutcome): ArrayBuffer[] {
+  if (!outcome.ok || outcome.result instanceof Uint8Array) return [];
+  const raw = outcome.result.raw;
+  const views = (Array.isArray(raw) ? raw : [raw]).filter((v) => ArrayBuffer.isView(v));
+  return [...new Set(views.map((v) => v.buffer as ArrayBuffer))].filter((b) => b.byteLength > 0);
 }
 
 export const channel: Channel = isMainThread ? processChannel() : threadChannel();

@@ -11,13 +11,7 @@ import type {
   WorkerConfig,
 } from '../pool/protocol.js';
 import { collectGarbage } from '../shm/collect.js';
-import {
-  markWorkerProcess,
-  type Peer,
-  type SegmentBook,
-  segmentBook,
-  setHelperDirectory,
-} from '../shm/segment-book.js';
+import { type Peer, type SegmentBook, segmentBook, setHelperDirectory } from '../shm/segment-book.js';
 import { decode } from '../transfer/decode.js';
 import { type Encoded, encode } from '../transfer/encode.js';
 import { serializeError } from '../transfer/remote-error.js';
@@ -25,7 +19,6 @@ import { channel } from './channel.js';
 import { askForRoom, giveBackIdle, roomMade } from './reclaim.js';
 import { type TaskFunction, TaskLoader } from './task-loader.js';
 
-markWorkerProcess(channel.thread);
 const loader = new TaskLoader();
 const IDLE_COLLECTION_MS = 5;
 let idleCollection: NodeJS.Timeout | undefined;
@@ -69,7 +62,7 @@ async function call(task: TaskRef, args: Encoded, leases: string[], chunk: boole
     throw error;
   }
   // From here on the arguments' holds are given back when their arrays are collected.
-  const decoded = decode(args, book, parent, leases, channel.thread) as unknown[];
+  const decoded = decode(args, book, parent, leases, channel.structuredClone) as unknown[];
   if (!chunk) return await fn(...decoded);
   const results: unknown[] = [];
   for (const one of decoded as unknown[][]) results.push(await fn(...one));
@@ -79,15 +72,14 @@ async function call(task: TaskRef, args: Encoded, leases: string[], chunk: boole
 function encodeResult(id: number, result: unknown): ReturnType<typeof encode> {
   book.holdTag = id;
   try {
-    // A thread makes no segments: its results travel inline (see isWorkerThread).
     return encode(
       result,
       {
         book,
         threshold: config.threshold,
         handover: true,
-        inlineOnly: channel.thread,
-        structuredClone: channel.thread,
+        inlineOnly: !channel.makesSegments,
+        structuredClone: channel.structuredClone,
       },
       'result',
     );
@@ -127,14 +119,6 @@ let draining = false;
 const QUICK_TASK_MS = 1;
 const MAX_GATHERED = 64;
 
-/** The buffers of a result that travels as it is (snapshots made by encode: nobody else has them). */
-function rawBuffers(outcome: TaskOutcome): ArrayBuffer[] {
-  if (!outcome.ok || outcome.result instanceof Uint8Array) return [];
-  const raw = outcome.result.raw;
-  const views = (Array.isArray(raw) ? raw : [raw]).filter((v) => ArrayBuffer.isView(v));
-  return [...new Set(views.map((v) => v.buffer as ArrayBuffer))].filter((b) => b.byteLength > 0);
-}
-
 /** Results messages handed to the channel and not yet written to it; and who waits for them. */
 let unwritten = 0;
 let whenWritten: (() => void) | undefined;
@@ -142,17 +126,11 @@ let whenWritten: (() => void) | undefined;
 function flush(): void {
   if (outbox.length === 0) return;
   const outcomes = outbox.splice(0);
-  // Through a thread's port, the results' own copies move instead of being cloned again.
-  const transfer = channel.thread ? outcomes.flatMap(rawBuffers) : [];
   unwritten++;
-  channel.send(
-    { type: 'results', outcomes },
-    (error) => {
-      if (error) for (const outcome of outcomes) if (outcome.ok) book.free(outcome.leases);
-      if (--unwritten === 0) whenWritten?.();
-    },
-    transfer,
-  );
+  channel.send({ type: 'results', outcomes }, (error) => {
+    if (error) for (const outcome of outcomes) if (outcome.ok) book.free(outcome.leases);
+    if (--unwritten === 0) whenWritten?.();
+  });
 }
 
 /**

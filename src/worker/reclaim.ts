@@ -13,7 +13,7 @@ let nextId = 0;
  * parent is gone).
  */
 export function askForRoom(): Promise<void> {
-  if (channel.thread) return Promise.resolve();
+  if (!channel.makesSegments) return Promise.resolve();
   const id = ++nextId;
   return new Promise((resolve) => {
     waiting.set(id, resolve);

@@ -1,24 +1,26 @@
-// The engine behind ProcessPoolExecutor: a queue of work items and a set of
-// worker processes. One place owns every state change: items move from the
-// queue to an idle worker and back out as a settled Future; a worker that
-// dies fails only the item it was running and is replaced on demand.
-import { BrokenExecutorError, WorkerCrashedError } from '../errors.js';
+// The engine behind ProcessPoolExecutor and ThreadPoolExecutor: a queue of
+// work items and a set of workers of one kind (WorkerKind: processes or
+// threads; the pool never asks which). One place owns every state change:
+// items move from the queue to an idle worker and back out as a settled
+// Future; a worker that dies fails only the item it was running and is
+// replaced on demand.
+import { BrokenExecutorError } from '../errors.js';
 import type { Future, FutureControl } from '../future.js';
 import { CollectionPolicy } from '../shm/collect.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
-import type { ExecutorStats } from '../stats.js';
 import { decode } from '../transfer/decode.js';
 import type { Encoded, Payload } from '../transfer/encode.js';
 import { rebuildError } from '../transfer/remote-error.js';
-import type { PoolWorker, WorkerEvents, WorkerState } from './pool-worker.js';
+import { planDispatch } from './dispatch.js';
+import { countPool, type PoolStats } from './pool-stats.js';
+import type { PoolWorker, WorkerEvents, WorkerKind, WorkerState } from './pool-worker.js';
 import type { FromWorker, TaskOutcome, TaskRef, WorkerConfig } from './protocol.js';
 import { SpaceReclaim } from './reclaim.js';
 import { type TaskLimits, watchLimits } from './task-limits.js';
-import { classifyUnanswered } from './worker-death.js';
-import { WorkerProcess } from './worker-process.js';
-import { WorkerThread } from './worker-thread.js';
+import { classifyUnanswered, failUnanswered, type Unanswered } from './worker-death.js';
 
+export type { PoolStats } from './pool-stats.js';
 export type { TaskLimits } from './task-limits.js';
 
 export interface WorkItem {
@@ -45,11 +47,10 @@ export interface WorkItem {
 
 export interface PoolOptions {
   /** Child processes, or threads of this process. */
-  kind: 'process' | 'thread';
+  kind: WorkerKind;
   maxWorkers: number;
   maxTasksPerChild: number | undefined;
-  /** Undefined: a thread inherits the parent's options. */
-  execArgv: readonly string[] | undefined;
+  execArgv: readonly string[];
   /** What every worker gets; each one's receipts segment is added per worker. */
   config: Omit<WorkerConfig, 'receipts'>;
   book: SegmentBook;
@@ -60,13 +61,8 @@ export interface PoolOptions {
 
 type Worker = PoolWorker<WorkItem>;
 
-export type PoolStats = Pick<
-  ExecutorStats,
-  'workers' | 'busyWorkers' | 'idleWorkers' | 'queuedTasks' | 'runningTasks' | 'utilization'
->;
-
 /** Pools not yet closed; one 'exit' listener for all of them. */
-const livePools = new Set<ProcessPool>();
+const livePools = new Set<WorkerPool>();
 process.on('exit', () => {
   for (const pool of livePools) pool.killWorkers();
 });
@@ -79,15 +75,10 @@ process.on('exit', () => {
  */
 const parentCollection = new CollectionPolicy(256 * 1024 * 1024, 100);
 
-/** Tasks that take less than this (ms, on average) are sent several to a worker at a time. */
-const QUICK_TASK_MS = 1;
-/** How many quick tasks a worker may have been sent and not finished. */
-const PREFETCH = 16;
-
 /** Consecutive workers that die before they are ready, before the pool gives up. */
 const MAX_STARTUP_FAILURES = 3;
 
-export class ProcessPool {
+export class WorkerPool {
   readonly #options: PoolOptions;
   readonly #queue: WorkItem[] = [];
   readonly #workers = new Set<Worker>();
@@ -167,27 +158,8 @@ export class ProcessPool {
 
   /** The pool's part of ExecutorStats: its workers and the tasks it holds now, and its busy time. */
   stats(): PoolStats {
-    const now = performance.now();
-    let busyWorkers = 0;
-    let idleWorkers = 0;
-    let runningTasks = 0;
-    let busyMs = this.#pastBusyMs;
-    for (const worker of this.#workers) {
-      if (worker.inflight.length > 0) busyWorkers++;
-      else if (worker.state === 'idle') idleWorkers++;
-      // An aborted task stays with the worker being killed for it, settled already.
-      for (const item of worker.inflight) if (!item.future.done()) runningTasks++;
-      busyMs += worker.busyMs(now);
-    }
-    const capacity = (now - this.#createdAt) * this.#options.maxWorkers;
-    return {
-      workers: this.#workers.size,
-      busyWorkers,
-      idleWorkers,
-      queuedTasks: this.#queue.length,
-      runningTasks,
-      utilization: capacity > 0 ? Math.min(1, busyMs / capacity) : 0,
-    };
+    const { maxWorkers } = this.#options;
+    return countPool(this.#workers, this.#queue.length, this.#pastBusyMs, this.#createdAt, maxWorkers);
   }
 
   /** Items still queued, oldest first. */
@@ -218,49 +190,20 @@ export class ProcessPool {
     for (const worker of this.#workers) worker.hold(active);
   }
 
-  /**
-   * Hands queued items to workers: one each to idle workers first; when tasks
-   * are quick (they have taken under QUICK_TASK_MS on average), also a few
-   * more to every worker, so that one message carries many tasks and a
-   * worker never waits for the parent between them. Long tasks are never
-   * queued behind each other in a worker, where another worker could run them.
-   */
+  /** Hands queued items to workers (see dispatch.ts). */
   #dispatch(): void {
     if (this.#queue.length === 0) return;
-    const depth = this.#taskMs < QUICK_TASK_MS ? PREFETCH : 1;
-    const limit = this.#options.maxTasksPerChild;
-    const batches = new Map<Worker, WorkItem[]>();
-    const room = (w: Worker, next: WorkItem) => {
-      if ((w.state !== 'idle' && w.state !== 'busy') || w.exited) return 0;
-      const taken = w.inflight.length + (batches.get(w)?.length ?? 0);
-      // A task that may be stopped runs alone: stopping it kills its worker, and nothing else with it.
-      if (taken > 0 && (next.limits !== undefined || w.inflight[0]?.limits !== undefined)) return 0;
-      if (batches.get(w)?.[0]?.limits !== undefined) return 0;
-      const left = limit === undefined ? depth : Math.min(depth, limit - w.tasksRun);
-      return left - taken;
-    };
-    const ready = [...this.#workers].sort((a, b) => a.inflight.length - b.inflight.length);
-    let placed = true;
-    while (this.#queue.length > 0 && placed) {
-      placed = false;
-      for (const worker of ready) {
-        if (this.#queue.length === 0) break;
-        if (room(worker, this.#queue[0]!) <= 0) continue;
-        const item = this.#queue.shift()!;
-        // false: cancelled meanwhile; drop() already freed it.
-        if (!item.started && !item.control.start()) continue;
-        item.started = true;
-        const batch = batches.get(worker);
-        if (batch === undefined) batches.set(worker, [item]);
-        else batch.push(item);
-        placed = true;
-      }
-    }
+    const limits = { taskMs: this.#taskMs, maxTasksPerChild: this.#options.maxTasksPerChild };
+    const batches = planDispatch(this.#queue, this.#workers, limits, (item) => {
+      // false: cancelled meanwhile; drop() already freed it.
+      if (!item.started && !item.control.start()) return false;
+      item.started = true;
+      return true;
+    });
     for (const [worker, items] of batches) this.#send(worker, items);
   }
 
   #send(worker: Worker, items: WorkItem[]): void {
-    worker.state = 'busy';
     const now = performance.now();
     worker.send({
       type: 'run',
@@ -286,13 +229,10 @@ export class ProcessPool {
       message: (w, message) => this.#onMessage(w as Worker, message),
       exit: (w, code, signal, previous) => this.#onExit(w as Worker, code, signal, previous),
     };
-    const { execArgv, book } = this.#options;
+    const { kind, execArgv, book } = this.#options;
     let worker: Worker;
     try {
-      worker =
-        this.#options.kind === 'thread'
-          ? new WorkerThread<WorkItem>(execArgv, book.store, events)
-          : new WorkerProcess<WorkItem>(execArgv ?? [], book.store, events);
+      worker = kind.start<WorkItem>(execArgv, book.store, events);
     } catch (error) {
       // new Worker() refuses options it does not accept (ERR_WORKER_INVALID_EXEC_ARGV), for one.
       this.#breakPool(
@@ -303,8 +243,7 @@ export class ProcessPool {
       return;
     }
     this.#workers.add(worker);
-    // A thread makes no segments: nothing is routed to it by name (it is no peer of the book).
-    if (worker.threadId === undefined) book.addPeer(worker);
+    worker.joinBook(book);
     const { initializer, initargs, config } = this.#options;
     worker.send({
       type: 'init',
@@ -355,7 +294,7 @@ export class ProcessPool {
       case 'ready':
         worker.receiptsMapped();
         this.#startupFailures = 0;
-        if (worker.state === 'starting') worker.state = 'idle';
+        worker.started();
         break;
       case 'init-failed':
         this.#breakPool(
@@ -367,7 +306,6 @@ export class ProcessPool {
         return;
       case 'results':
         for (const outcome of message.outcomes) this.#settle(worker, outcome);
-        if (worker.inflight.length === 0 && worker.state === 'busy') worker.state = 'idle';
         if (
           this.#options.maxTasksPerChild !== undefined &&
           worker.tasksRun >= this.#options.maxTasksPerChild
@@ -395,13 +333,7 @@ export class ProcessPool {
     }
     let value: unknown;
     try {
-      value = decode(
-        outcome.result,
-        this.#options.book,
-        worker,
-        outcome.leases,
-        worker.threadId !== undefined,
-      );
+      value = decode(outcome.result, this.#options.book, worker, outcome.leases, worker.structuredClone);
     } catch (error) {
       item.control.reject(error);
       return;
@@ -410,68 +342,73 @@ export class ProcessPool {
     if (outcome.leases.length > 0) parentCollection.note(this.#options.book.bytesTracked);
   }
 
+  // --- a worker died: its steps, in order ---
+
   #onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null, previous: WorkerState): void {
-    this.#workers.delete(worker);
-    this.#reclaim.workerGone(worker);
-    const { book } = this.#options;
-    // Its segments that our arrays still live in are ours now (they stay usable, also in tasks);
-    // the rest of what it created goes, also what nobody mapped yet (a half-sent result, say).
-    if (worker.threadId === undefined) book.removePeer(worker);
-    if (worker.owner !== undefined) removeSegmentsOf(worker.owner, book.store);
+    this.#forget(worker);
     // Every outcome it sent has been settled (a process's 'close' comes after its last message).
     const items = worker.takeAll();
-    this.#pastBusyMs += worker.busyMs(performance.now());
-    const { lost, unknown, crashed, notStarted } = classifyUnanswered(
-      items,
-      worker.progress(),
-      worker.tasksRun,
-    );
     for (const item of items) item.worker = undefined;
+    const fates = classifyUnanswered(items, worker.progress(), worker.tasksRun);
     // Those already settled (aborted, timed out) are not run again.
-    const requeued = notStarted.filter((item) => !item.future.done());
-    for (const item of requeued) item.stopTimer?.();
+    const requeued = fates.notStarted.filter((item) => !item.future.done());
+    this.#rollBackHolds(worker, fates, requeued);
+    this.#requeue(requeued);
+    failUnanswered(fates, (when) => worker.crashError(code, signal, when));
+    if (
+      fates.crashed === undefined &&
+      previous === 'starting' &&
+      this.#countStartupFailure(worker, code, signal)
+    )
+      return; // broken: #breakPool has pumped
+    this.#pump();
+  }
+
+  /** It is no longer one of the pool's workers; its segments go (see PoolWorker.leaveBook). */
+  #forget(worker: Worker): void {
+    this.#workers.delete(worker);
+    this.#reclaim.workerGone(worker);
+    worker.leaveBook(this.#options.book);
+    this.#pastBusyMs += worker.busyMs(performance.now());
+  }
+
+  /**
+   * The one place a dead worker's holds are rolled back: it will never free
+   * those it had; the leases of tasks that go back to the queue stay held
+   * for their next worker; the holds it took for results it lost go too.
+   */
+  #rollBackHolds(worker: Worker, fates: Unanswered<WorkItem>, requeued: WorkItem[]): void {
+    const { lost, unknown, crashed } = fates;
     worker.giveBackHolds(
-      book,
+      this.#options.book,
       requeued.map((item) => item.args.leases),
       [...lost, ...unknown, ...(crashed ? [crashed] : [])].map((item) => item.passedHolds ?? []),
     );
-    if (this.#broken === undefined) this.#queue.unshift(...requeued);
-    else {
-      for (const item of requeued) {
-        book.free(item.args.leases);
-        item.control.reject(this.#broken);
-      }
+  }
+
+  /** Tasks it never started run elsewhere, first; a broken pool fails them instead. */
+  #requeue(requeued: WorkItem[]): void {
+    for (const item of requeued) item.stopTimer?.();
+    if (this.#broken === undefined) {
+      this.#queue.unshift(...requeued);
+      return;
     }
-    // A thread's pid is this process's: errors name a thread by its threadId alone.
-    const crashError = (when: string | undefined) =>
-      new WorkerCrashedError(
-        worker.threadId === undefined ? worker.pid : undefined,
-        code,
-        signal,
-        when,
-        worker.fatalError,
-        worker.threadId,
-      );
-    for (const item of unknown) {
-      item.control.reject(crashError('before it could tell whether it had run this task'));
+    for (const item of requeued) {
+      this.#options.book.free(item.args.leases);
+      item.control.reject(this.#broken);
     }
-    for (const item of lost) {
-      item.control.reject(crashError('after it finished this task, before its result was sent'));
-    }
-    if (crashed !== undefined) {
-      crashed.control.reject(crashError(undefined));
-    } else if (previous === 'starting' && this.#broken === undefined) {
-      if (++this.#startupFailures >= MAX_STARTUP_FAILURES) {
-        this.#breakPool(
-          new BrokenExecutorError(
-            `${MAX_STARTUP_FAILURES} workers in a row died while starting (last: ${worker.label}, ${signal ?? `exit code ${code}`})`,
-            worker.fatalError === undefined ? undefined : { cause: worker.fatalError },
-          ),
-        );
-        return;
-      }
-    }
-    this.#pump();
+  }
+
+  /** A worker died before it was ready: after MAX_STARTUP_FAILURES in a row, the pool breaks (true). */
+  #countStartupFailure(worker: Worker, code: number | null, signal: NodeJS.Signals | null): boolean {
+    if (this.#broken !== undefined || ++this.#startupFailures < MAX_STARTUP_FAILURES) return false;
+    this.#breakPool(
+      new BrokenExecutorError(
+        `${MAX_STARTUP_FAILURES} workers in a row died while starting (last: ${worker.label}, ${signal ?? `exit code ${code}`})`,
+        worker.fatalError === undefined ? undefined : { cause: worker.fatalError },
+      ),
+    );
+    return true;
   }
 
   #breakPool(error: Error): void {
