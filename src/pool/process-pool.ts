@@ -11,6 +11,7 @@ import type { ExecutorStats } from '../stats.js';
 import { decode } from '../transfer/decode.js';
 import type { Encoded, Payload } from '../transfer/encode.js';
 import { rebuildError } from '../transfer/remote-error.js';
+import { PARENT_COLLECTION, PREFETCH, QUICK_TASK_MS } from '../tuning.js';
 import type { PoolWorker, WorkerEvents, WorkerState } from './pool-worker.js';
 import type { FromWorker, TaskOutcome, TaskRef, WorkerConfig } from './protocol.js';
 import { SpaceReclaim } from './reclaim.js';
@@ -71,18 +72,8 @@ process.on('exit', () => {
   for (const pool of livePools) pool.killWorkers();
 });
 
-/**
- * Results dropped without release() hold their workers' segments until this
- * process collects them; V8 collects lazily, so a loop over large results
- * would pile up segments. After every 256 MiB of results, a collection (a few
- * milliseconds on a small heap), at most every 100 ms.
- */
-const parentCollection = new CollectionPolicy(256 * 1024 * 1024, 100);
-
-/** Tasks that take less than this (ms, on average) are sent several to a worker at a time. */
-const QUICK_TASK_MS = 1;
-/** How many quick tasks a worker may have been sent and not finished. */
-const PREFETCH = 16;
+/** Collections that give back the segments of results dropped without release() (see tuning.ts). */
+const parentCollection = new CollectionPolicy(PARENT_COLLECTION);
 
 /** Consecutive workers that die before they are ready, before the pool gives up. */
 const MAX_STARTUP_FAILURES = 3;
