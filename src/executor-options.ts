@@ -1,19 +1,10 @@
-// The options of the executors: their types, defaults and checks, shared by
-// ProcessPoolExecutor and ThreadPoolExecutor (executor.ts) and withOptions().
+// The options of the executors and of withOptions(): their public types, and
+// the check of withOptions(). The executors' options are resolved (checked,
+// defaults applied) by resolve-options.ts.
 import { InvalidArgumentError } from './errors.js';
 import { describeValue, rejectUnknownKeys } from './options.js';
 import type { TaskLimits } from './pool/worker-pool.js';
 import type { ModuleFunction } from './task-ref.js';
-
-/**
- * Arrays (buffers) of at least this many bytes travel through shared memory;
- * smaller ones are copied inline into the message. Measured here with
- * recycled segments (node --import tsx bench/threshold.ts): a segment round
- * trip costs 0.83x the inline one at 16 KiB, 0.62x at 64 KiB, 0.44x at
- * 128 KiB. 64 KiB is also the smallest segment, so nothing smaller is worth
- * a segment of its own.
- */
-export const DEFAULT_THRESHOLD = 64 * 1024;
 
 export interface ExecutorOptions {
   /** Workers (processes, or threads for a ThreadPoolExecutor) at most. @default os.availableParallelism() */
@@ -100,87 +91,3 @@ export function checkTaskOptions(options: unknown): TaskLimits {
   if (timeout !== undefined) limits.timeout = timeout;
   return limits;
 }
-
-/** Options that make a process something else than a worker (run code given inline, a REPL, a test runner...). */
-const NOT_INHERITED = new Set([
-  '-e',
-  '--eval',
-  '-p',
-  '--print',
-  '-pe',
-  '-i',
-  '--interactive',
-  '-c',
-  '--check',
-  '--test',
-  '--watch',
-]);
-const NOT_INHERITED_WITH_VALUE = new Set([
-  '-e',
-  '--eval',
-  '-p',
-  '--print',
-  '-pe',
-  '--watch-path',
-  '--inspect-port',
-]);
-
-/**
- * The parent's Node.js options minus those workers must not get: with
- * `node -e code`, a worker inheriting `-e code` would run that code (and start
- * workers of its own) instead of being a worker; debugger ports would clash.
- */
-export function inheritableExecArgv(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const flag = arg.split('=', 1)[0]!;
-    if (
-      NOT_INHERITED.has(flag) ||
-      NOT_INHERITED_WITH_VALUE.has(flag) ||
-      /^--(inspect|debug|test|watch)/.test(flag)
-    ) {
-      if (NOT_INHERITED_WITH_VALUE.has(arg)) i++; // its value is the next argument
-      continue;
-    }
-    out.push(arg);
-  }
-  return out;
-}
-
-export function positiveInteger(value: unknown, name: string, where: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidArgumentError(
-      `${where}: ${name} must be a positive integer, got ${describeValue(value)}`,
-    );
-  }
-  return value;
-}
-
-export const EXECUTOR_OPTIONS: readonly (keyof ExecutorOptions)[] = [
-  'maxWorkers',
-  'initializer',
-  'initargs',
-  'maxTasksPerChild',
-  'threshold',
-  'shmDir',
-  'fallbackDir',
-  'execArgv',
-  'unobservedFailures',
-];
-
-/** Names other pool libraries give the number of workers. */
-export const MAX_WORKERS_ALIASES: Readonly<Record<string, string>> = Object.fromEntries(
-  [
-    'threads',
-    'workers',
-    'processes',
-    'concurrency',
-    'max_workers',
-    'maxthreads',
-    'numworkers',
-    'poolsize',
-    'size',
-  ].map((alias) => [alias, 'maxWorkers']),
-);

@@ -1,31 +1,26 @@
-// ProcessPoolExecutor: the facade users see. It validates, encodes arguments
+// ProcessPoolExecutor: the facade users see. Its options are resolved by
+// resolve-options.ts and set up by executor-setup.ts; it encodes arguments
 // (arrays into shared memory) at submit time, and hands work to the pool.
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
-import { AbortError, BrokenExecutorError, InvalidArgumentError, ShutdownError } from './errors.js';
+import { AbortError, BrokenExecutorError, ShutdownError } from './errors.js';
 import {
   checkTaskOptions,
-  DEFAULT_THRESHOLD,
-  EXECUTOR_OPTIONS,
   type ExecutorOptions,
-  MAX_WORKERS_ALIASES,
-  positiveInteger,
   type ShutdownOptions,
   type TaskOptions,
 } from './executor-options.js';
+import { setUpExecutor } from './executor-setup.js';
 import { Future, type FutureControl } from './future.js';
 import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapArguments } from './map.js';
-import { describeValue, rejectUnknownKeys } from './options.js';
 import type { WorkerKind } from './pool/pool-worker.js';
 import type { TaskRef } from './pool/protocol.js';
 import { type TaskLimits, WorkerPool, type WorkItem } from './pool/worker-pool.js';
 import { processWorkers } from './pool/worker-process.js';
 import { threadWorkers } from './pool/worker-thread.js';
 import { processExiting } from './process-exit.js';
-import { chooseDirectory, unusableBecause } from './shm/directory-choice.js';
-import { type SegmentBook, segmentBook, setHelperDirectory } from './shm/segment-book.js';
+import { resolveOptions } from './resolve-options.js';
+import type { SegmentBook } from './shm/segment-book.js';
 import { defaultShmDir } from './shm/segment-store.js';
-import { shmClear } from './shm/sweep.js';
 import { type ExecutorStats, TaskTally } from './stats.js';
 import { FunctionTasks, type ModuleFunction, moduleTaskRef, taskRefOf } from './task-ref.js';
 import { encode } from './transfer/encode.js';
@@ -73,85 +68,28 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
   #shutdown = false;
 
   protected constructor(options: ExecutorOptions, kind: WorkerKind) {
-    const where = kind.executorName;
+    const env = {
+      execArgv: process.execArgv,
+      availableParallelism: availableParallelism(),
+      defaultShmDir: defaultShmDir(),
+    };
+    const resolved = resolveOptions(options, kind.name, env);
+    const setup = setUpExecutor(resolved, kind.structuredClone, this.#functions, env.defaultShmDir);
     this.#kind = kind;
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError(`${where}: options must be an object, got ${describeValue(options)}`);
-    }
-    rejectUnknownKeys(options, EXECUTOR_OPTIONS, where, MAX_WORKERS_ALIASES);
-    this.#maxWorkers = positiveInteger(options.maxWorkers, 'maxWorkers', where) ?? availableParallelism();
-    const maxTasksPerChild = positiveInteger(options.maxTasksPerChild, 'maxTasksPerChild', where);
-    const threshold = options.threshold ?? DEFAULT_THRESHOLD;
-    if (typeof threshold !== 'number' || Number.isNaN(threshold) || threshold < 0) {
-      throw new InvalidArgumentError(
-        `${where}: threshold must be a number of bytes >= 0, got ${describeValue(threshold)}`,
-      );
-    }
-    this.#threshold = Math.max(threshold, 1); // empty buffers always travel inline
-    for (const key of ['shmDir', 'fallbackDir'] as const) {
-      const dir = options[key];
-      if (dir !== undefined && (typeof dir !== 'string' || dir === '')) {
-        throw new InvalidArgumentError(
-          `${where}: ${key} must be a directory path, got ${describeValue(dir)}`,
-        );
-      }
-    }
-    const shmDir = chooseDirectory(options.shmDir ?? defaultShmDir(), options.fallbackDir).dir;
-    this.#shmDir = shmDir;
-    const execArgv = options.execArgv ?? kind.defaultExecArgv();
-    if (execArgv !== undefined && (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string'))) {
-      const bad = Array.isArray(execArgv) ? execArgv.find((a) => typeof a !== 'string') : execArgv;
-      throw new InvalidArgumentError(
-        `${where}: execArgv must be an array of strings, got ${Array.isArray(execArgv) ? 'an array holding ' : ''}${describeValue(bad)}`,
-      );
-    }
-    if (options.initargs !== undefined && !Array.isArray(options.initargs)) {
-      throw new InvalidArgumentError(
-        `${where}: initargs must be an array, got ${describeValue(options.initargs)}`,
-      );
-    }
-    const unobserved = options.unobservedFailures ?? 'warn';
-    if (unobserved !== 'warn' && unobserved !== 'ignore') {
-      throw new InvalidArgumentError(
-        `${where}: unobservedFailures must be 'warn' or 'ignore', got ${describeValue(unobserved)}`,
-      );
-    }
-    this.#reportUnobserved = unobserved === 'warn';
-    this.#book = segmentBook(shmDir);
-    const initializer =
-      options.initializer === undefined
-        ? undefined
-        : taskRefOf(options.initializer, this.#functions, 'initializer');
-    const initargs =
-      initializer === undefined
-        ? undefined
-        : encode(
-            options.initargs ?? [],
-            {
-              book: this.#book,
-              threshold: Infinity,
-              inlineOnly: true,
-              structuredClone: kind.structuredClone,
-              outerLevels: 1,
-            },
-            'initargs',
-          ).data;
-    // Segments whose owners died (a crashed run, a killed parent) go now.
-    shmClear({ dir: shmDir });
-    // Arrays made with empty()/zeros()/from() in this process go where this executor's segments
-    // go (so they travel without a copy), unless configureSharedMemory({ dir }) chose already.
-    if (resolve(shmDir) !== resolve(defaultShmDir()) && unusableBecause(shmDir, 0) === undefined) {
-      setHelperDirectory(shmDir, false);
-    }
+    this.#maxWorkers = resolved.maxWorkers;
+    this.#threshold = resolved.threshold;
+    this.#reportUnobserved = resolved.reportUnobserved;
+    this.#shmDir = setup.shmDir;
+    this.#book = setup.book;
     this.#pool = new WorkerPool({
       kind,
-      maxWorkers: this.#maxWorkers,
-      maxTasksPerChild,
-      execArgv,
-      config: { shmDir, threshold: this.#threshold },
-      book: this.#book,
-      initializer,
-      initargs,
+      maxWorkers: resolved.maxWorkers,
+      maxTasksPerChild: resolved.maxTasksPerChild,
+      execArgv: resolved.execArgv,
+      config: { shmDir: setup.shmDir, threshold: resolved.threshold },
+      book: setup.book,
+      initializer: setup.initializer,
+      initargs: setup.initargs,
     });
   }
 

@@ -40,12 +40,7 @@ export {
   type TaskRunner,
   ThreadPoolExecutor,
 } from './executor.js';
-export {
-  DEFAULT_THRESHOLD,
-  type ExecutorOptions,
-  type ShutdownOptions,
-  type TaskOptions,
-} from './executor-options.js';
+export type { ExecutorOptions, ShutdownOptions, TaskOptions } from './executor-options.js';
 export { type DoneCallback, Future } from './future.js';
 export { type LoadNpyOptions, loadNpy, type NpyArray, type NpyMode } from './load.js';
 export type { MapInputs, MapIterator, MapOptions } from './map.js';
@@ -65,6 +60,7 @@ export {
 } from './transfer/records.js';
 export { RemoteStack } from './transfer/remote-error.js';
 export { type ArrayWrapperOptions, registerArrayWrapper, type WrapperClass } from './transfer/wrappers.js';
+export { DEFAULT_THRESHOLD } from './tuning.js';
 export {
   ALL_COMPLETED,
   asCompleted,

@@ -4,12 +4,8 @@
 // worker, so that one message carries many tasks and a worker never waits
 // for the parent between them. Long tasks are never queued behind each
 // other in a worker, where another worker could run them.
+import { PREFETCH, QUICK_TASK_MS } from '../tuning.js';
 import type { WorkerState } from './pool-worker.js';
-
-/** Tasks that take less than this (ms, on average) are sent several to a worker at a time. */
-export const QUICK_TASK_MS = 1;
-/** How many quick tasks a worker may have been sent and not finished. */
-const PREFETCH = 16;
 
 /** What dispatch reads of a queued item. */
 export interface Dispatchable {

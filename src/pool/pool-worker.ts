@@ -32,15 +32,13 @@ export interface WorkerEvents {
 
 /** A kind of worker (processes, threads): what the executor and the pool need to know of it. */
 export interface WorkerKind {
-  /** The executor that runs workers of this kind, as errors name it. */
-  readonly executorName: string;
+  /** Which kind: resolve-options.ts derives the executor's name and default execArgv from it. */
+  readonly name: 'process' | 'thread';
   /**
    * Messages to these workers are copied by structured clone (a thread's
    * port), not serialized by the IPC channel: arrays may travel as they are.
    */
   readonly structuredClone: boolean;
-  /** The Node options of a worker when the executor's options give none. */
-  defaultExecArgv(): readonly string[];
   start<Item>(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents): PoolWorker<Item>;
 }
 

@@ -12,6 +12,7 @@ import { removeSegmentsOf } from '../shm/sweep.js';
 import { decode } from '../transfer/decode.js';
 import type { Encoded, Payload } from '../transfer/encode.js';
 import { rebuildError } from '../transfer/remote-error.js';
+import { PARENT_COLLECTION } from '../tuning.js';
 import { planDispatch } from './dispatch.js';
 import { countPool, type PoolStats } from './pool-stats.js';
 import type { PoolWorker, WorkerEvents, WorkerKind, WorkerState } from './pool-worker.js';
@@ -67,13 +68,8 @@ process.on('exit', () => {
   for (const pool of livePools) pool.killWorkers();
 });
 
-/**
- * Results dropped without release() hold their workers' segments until this
- * process collects them; V8 collects lazily, so a loop over large results
- * would pile up segments. After every 256 MiB of results, a collection (a few
- * milliseconds on a small heap), at most every 100 ms.
- */
-const parentCollection = new CollectionPolicy(256 * 1024 * 1024, 100);
+/** Collections that give back the segments of results dropped without release() (see tuning.ts). */
+const parentCollection = new CollectionPolicy(PARENT_COLLECTION);
 
 /** Consecutive workers that die before they are ready, before the pool gives up. */
 const MAX_STARTUP_FAILURES = 3;

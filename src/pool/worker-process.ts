@@ -2,7 +2,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { WorkerCrashedError } from '../errors.js';
-import { inheritableExecArgv } from '../executor-options.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { processStartTime, type SegmentOwner } from '../shm/segment-names.js';
 import type { SegmentStore } from '../shm/segment-store.js';
@@ -17,9 +16,8 @@ export const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.me
 
 /** Child processes: ProcessPoolExecutor. */
 export const processWorkers: WorkerKind = {
-  executorName: 'ProcessPoolExecutor',
+  name: 'process',
   structuredClone: false,
-  defaultExecArgv: () => inheritableExecArgv(process.execArgv),
   start: (execArgv, store, events) => new WorkerProcess(execArgv, store, events),
 };
 

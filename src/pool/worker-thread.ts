@@ -13,11 +13,10 @@ import { WORKER_ENTRY } from './worker-process.js';
 
 /** Threads of this process: ThreadPoolExecutor. */
 export const threadWorkers: WorkerKind = {
-  executorName: 'ThreadPoolExecutor',
+  name: 'thread',
   structuredClone: true,
   // Process-wide options apply to threads anyway, and new Worker() refuses many (V8 options,
   // -e), so inheriting the parent's would break programs run with them.
-  defaultExecArgv: () => [],
   start: (execArgv, store, events) => new WorkerThread(execArgv, store, events),
 };
 

@@ -35,33 +35,75 @@ export function collectGarbage(): void {
   gc();
 }
 
+export interface CollectionRules {
+  /** Collect once this many bytes have been mapped or made in segments since the last collection... */
+  bytes: number;
+  /** ...and at least this many ms have passed since it. */
+  minIntervalMs: number;
+  /** Also collect once idle this long (ms) after any bytes were mapped (see CollectionPolicy.busy). */
+  idleMs?: number;
+  /** Collect on a later turn of the event loop (so that the caller's code has dropped what it will drop), not at once. */
+  nextTurn: boolean;
+}
+
 /**
- * Collects once `bytesSince()` reaches `bytes`, on a later turn of the event
- * loop (so that the caller's code has dropped what it will drop), at most
- * once per `minIntervalMs`.
+ * When a process collects garbage to give segments back (the rules are in
+ * tuning.ts: PARENT_COLLECTION, WORKER_COLLECTION). The process tells it how
+ * many bytes it has tracked so far with note(), and whether it is busy.
  */
 export class CollectionPolicy {
-  readonly #bytes: number;
-  readonly #minIntervalMs: number;
+  readonly #rules: CollectionRules;
+  readonly #collect: () => void;
   #collectedAtBytes = 0;
   #lastAt = 0;
   #scheduled = false;
+  #tracked = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #idleDue = false;
+  /** While true (a worker running a batch of tasks), a collection for being idle waits until it is false at a note(). */
+  busy = false;
 
-  constructor(bytes: number, minIntervalMs: number) {
-    this.#bytes = bytes;
-    this.#minIntervalMs = minIntervalMs;
+  constructor(rules: CollectionRules, collect: () => void = collectGarbage) {
+    this.#rules = rules;
+    this.#collect = collect;
   }
 
   /** `tracked`: bytes of arrays mapped or made in segments so far, ever. */
   note(tracked: number): void {
-    if (this.#scheduled || tracked - this.#collectedAtBytes < this.#bytes) return;
-    if (performance.now() - this.#lastAt < this.#minIntervalMs) return;
+    this.#tracked = tracked;
+    const pending = tracked - this.#collectedAtBytes;
+    if (this.#scheduled || pending <= 0) return;
+    const { bytes, minIntervalMs, idleMs } = this.#rules;
+    const full = pending >= bytes && performance.now() - this.#lastAt >= minIntervalMs;
+    if (full || (this.#idleDue && !this.busy)) {
+      this.#collectNow(tracked);
+      return;
+    }
+    if (idleMs === undefined) return;
+    this.#idleTimer ??= setTimeout(() => {
+      this.#idleTimer = undefined;
+      this.#idleDue = true;
+      if (!this.busy) this.note(this.#tracked);
+    }, idleMs);
+  }
+
+  #collectNow(tracked: number): void {
+    this.#idleDue = false;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    const collect = () => {
+      this.#collectedAtBytes = tracked;
+      this.#lastAt = performance.now();
+      this.#collect();
+    };
+    if (!this.#rules.nextTurn) {
+      collect();
+      return;
+    }
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      this.#collectedAtBytes = tracked;
-      this.#lastAt = performance.now();
-      collectGarbage();
+      collect();
     }).unref();
   }
 }

@@ -2,9 +2,7 @@
 // does with a small /dev/shm (containers often get 64 MiB), a fallback
 // directory when shmDir cannot be used or has too little room left.
 import { accessSync, constants, statfsSync, statSync } from 'node:fs';
-
-/** Below this much free space in shmDir when the executor starts, the fallback directory is used. */
-export const FALLBACK_BELOW_BYTES = 1024 * 1024 * 1024;
+import { FALLBACK_BELOW_BYTES } from '../tuning.js';
 
 export interface DirectoryChoice {
   dir: string;

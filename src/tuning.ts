@@ -1,0 +1,57 @@
+// Every number shmex was tuned with, in one place: what it trades off and
+// where it was measured. The code that uses them says why it needs them.
+import type { CollectionRules } from './shm/collect.js';
+
+/**
+ * Arrays (buffers) of at least this many bytes travel through shared memory;
+ * smaller ones are copied inline into the message. Measured here with
+ * recycled segments (node --import tsx bench/threshold.ts): a segment round
+ * trip costs 0.83x the inline one at 16 KiB, 0.62x at 64 KiB, 0.44x at
+ * 128 KiB. 64 KiB is also the smallest segment, so nothing smaller is worth
+ * a segment of its own.
+ */
+export const DEFAULT_THRESHOLD = 64 * 1024;
+
+/** Below this much free space in shmDir when the executor starts, the fallback directory is used. */
+export const FALLBACK_BELOW_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * A task that takes less than this (ms) is quick. The parent sends quick
+ * tasks (on average) several to a worker at a time; a worker gathers the
+ * outcomes of quick tasks into one message while more tasks wait.
+ */
+export const QUICK_TASK_MS = 1;
+
+/** How many quick tasks a worker may have been sent and not finished. */
+export const PREFETCH = 16;
+
+/** Outcomes a worker gathers into one 'results' message at most. */
+export const MAX_GATHERED = 64;
+
+/**
+ * The parent: results dropped without release() hold their workers'
+ * segments until this process collects them; V8 collects lazily, so a loop
+ * over large results would pile up segments. After every 256 MiB of
+ * results, a collection (a few milliseconds on a small heap), at most every
+ * 100 ms, on a later turn of the event loop (the caller's code has dropped
+ * what it will drop by then).
+ */
+export const PARENT_COLLECTION: CollectionRules = {
+  bytes: 256 * 1024 * 1024,
+  minIntervalMs: 100,
+  nextTurn: true,
+};
+
+/**
+ * A worker: arrays in segments (arguments, and arrays made with empty()
+ * whose results went to the parent) hold their segments until the worker
+ * collects them. A worker allocates little on its own heap, so V8 may not
+ * collect for a long time: collect once 64 MiB have been mapped since the
+ * last collection, between tasks, or once idle for 5 ms after any were.
+ */
+export const WORKER_COLLECTION: CollectionRules = {
+  bytes: 64 * 1024 * 1024,
+  minIntervalMs: 0,
+  idleMs: 5,
+  nextTurn: false,
+};

@@ -1,0 +1,201 @@
+// What a worker does, as one object with explicit parts (CPython's
+// _process_worker(call_queue, result_queue, initializer, initargs) is the
+// model): tasks come in through the channel, run one after another, and
+// their outcomes go out through it, several to a message when tasks are
+// quick. main.ts builds one from the parent's 'init' message; a test drives
+// one in-process with a fake channel.
+//
+//   'run' ---> queue ---> #drain: decode args, call, encode result ---> Outbox ---> 'results'
+//                          |  receipts[0]++ before, receipts[1]++ after (see WorkerConfig.receipts)
+//                          +--> CollectionPolicy.note() after each task
+import { SharedMemoryError, TaskClosureError } from '../errors.js';
+import type { TaskMessage, TaskOutcome, TaskRef, ToWorker, WorkerConfig } from '../pool/protocol.js';
+import { CollectionPolicy } from '../shm/collect.js';
+import type { Peer, SegmentBook } from '../shm/segment-book.js';
+import { decode } from '../transfer/decode.js';
+import { type Encoded, encode, type Payload } from '../transfer/encode.js';
+import { serializeError } from '../transfer/remote-error.js';
+import { MAX_GATHERED, QUICK_TASK_MS, WORKER_COLLECTION } from '../tuning.js';
+import type { Channel } from './channel.js';
+import { Outbox } from './outbox.js';
+import { RoomRequests } from './reclaim.js';
+import type { TaskFunction } from './task-loader.js';
+
+/** Finds the function a TaskRef names (TaskLoader, or a test's table). */
+export interface TaskResolver {
+  resolve(ref: TaskRef): Promise<TaskFunction>;
+}
+
+/** The messages a runtime handles; main.ts handles 'init' (it makes the runtime) and 'exit'. */
+export type RuntimeMessage = Exclude<ToWorker, { type: 'init' } | { type: 'exit' }>;
+
+/** A function task that reads a variable it does not define gets an error that says why. */
+export function explain(error: unknown, task: TaskRef | undefined): unknown {
+  if (task?.kind !== 'source' || !(error instanceof ReferenceError)) return error;
+  const match = /^(\S+) is not defined$/.exec(error.message);
+  if (match === null) return error;
+  return new TaskClosureError(
+    `task ${task.name || '<anonymous>'} uses '${match[1]}', which does not exist in the worker: a function task is sent as ` +
+      'its source text, so it cannot see variables or imports from outside itself. Pass the value as an argument, ' +
+      'or export the function from a module and run it with executor.module(url).',
+    { cause: error },
+  );
+}
+
+export class WorkerRuntime {
+  readonly #channel: Channel;
+  readonly #loader: TaskResolver;
+  readonly #book: SegmentBook;
+  readonly #config: WorkerConfig;
+  /** The parent, as the book sees it: holds and frees of its segments go to it. */
+  readonly #parent: Peer;
+  readonly #outbox: Outbox;
+  readonly #room: RoomRequests;
+  readonly #collection = new CollectionPolicy(WORKER_COLLECTION);
+  readonly #queue: TaskMessage[] = [];
+  #draining = false;
+  /** [tasks started, tasks finished] over this worker's life (see WorkerConfig.receipts). */
+  #receipts = new Float64Array(2);
+  /** How long tasks take is measured with it (a test passes its own clock). */
+  readonly #now: () => number;
+
+  constructor(
+    channel: Channel,
+    loader: TaskResolver,
+    book: SegmentBook,
+    config: WorkerConfig,
+    now: () => number = () => performance.now(),
+  ) {
+    this.#channel = channel;
+    this.#now = now;
+    this.#loader = loader;
+    this.#book = book;
+    this.#config = config;
+    this.#parent = {
+      pid: channel.parentPid,
+      sendControl: (control) => channel.send({ type: 'segments', control }),
+    };
+    book.setUpstream(this.#parent);
+    book.addPeer(this.#parent);
+    this.#outbox = new Outbox(channel, (leases) => book.free(leases));
+    this.#room = new RoomRequests(channel);
+  }
+
+  /** Maps the receipts, runs the initializer, then tells the parent 'ready' (or 'init-failed'). */
+  async start(initializer?: TaskRef, initargs?: Encoded): Promise<void> {
+    try {
+      if (this.#config.receipts !== '') {
+        const mapping = this.#book.store.attach(this.#config.receipts, 0, 16, false);
+        this.#receipts = new Float64Array(mapping, 0, 2);
+      }
+      if (initializer !== undefined) {
+        const fn = await this.#loader.resolve(initializer);
+        const args =
+          initargs === undefined ? [] : (decode(initargs, this.#book, this.#parent, []) as unknown[]);
+        await fn(...args);
+      }
+      this.#channel.send({ type: 'ready' });
+    } catch (error) {
+      const message = { type: 'init-failed', error: serializeError(explain(error, initializer)) } as const;
+      this.#channel.send(message);
+    }
+  }
+
+  onMessage(message: RuntimeMessage): void {
+    if (message.type === 'run') {
+      this.#queue.push(...message.tasks);
+      if (!this.#draining) void this.#drain();
+    } else if (message.type === 'segments') this.#book.onControl(message.control);
+    else if (message.type === 'reclaim') this.#room.giveBackIdle(message.id);
+    else if (message.type === 'reclaimed') this.#room.roomMade(message.id);
+  }
+
+  /** Sends the outcomes gathered so far (also as the process exits, or before a fatal error). */
+  flush(): void {
+    this.#outbox.flush();
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    this.#collection.busy = true;
+    while (this.#queue.length > 0) {
+      const message = this.#queue.shift()!;
+      const pending = this.#outbox.written();
+      if (pending !== undefined) await pending;
+      const t0 = this.#now();
+      this.#receipts[0]!++;
+      this.#outbox.push(await this.#runOne(message));
+      this.#receipts[1]!++;
+      // Outcomes of quick tasks are gathered into one message while more tasks wait.
+      const quick = this.#now() - t0 <= QUICK_TASK_MS;
+      if (this.#queue.length === 0 || !quick || this.#outbox.length >= MAX_GATHERED) this.#outbox.flush();
+      this.#collection.note(this.#book.bytesTracked);
+    }
+    this.#draining = false;
+    this.#collection.busy = false;
+    this.#collection.note(this.#book.bytesTracked);
+  }
+
+  /** Runs one task and encodes its outcome; the arguments' holds go back when their arrays are collected. */
+  async #runOne(message: TaskMessage): Promise<TaskOutcome> {
+    try {
+      const result = await this.#call(message.task, message.args, message.leases, message.chunk);
+      const payload = await this.#encodeResult(message.id, result);
+      return { id: message.id, ok: true, result: payload.data, leases: payload.leases };
+    } catch (error) {
+      return { id: message.id, ok: false, error: serializeError(explain(error, message.task)) };
+    }
+  }
+
+  async #call(task: TaskRef, args: Encoded, leases: string[], chunk: boolean): Promise<unknown> {
+    // The task's module first: importing it may register the wrapper classes the arguments need.
+    let fn: TaskFunction;
+    try {
+      fn = await this.#loader.resolve(task);
+    } catch (error) {
+      this.#book.free(leases); // the arguments will never be mapped
+      throw error;
+    }
+    // From here on the arguments' holds are given back when their arrays are collected.
+    const decoded = decode(
+      args,
+      this.#book,
+      this.#parent,
+      leases,
+      this.#channel.structuredClone,
+    ) as unknown[];
+    if (!chunk) return await fn(...decoded);
+    const results: unknown[] = [];
+    for (const one of decoded as unknown[][]) results.push(await fn(...one));
+    return results;
+  }
+
+  /** Encodes a result; if the directory is full, once more after making room (see reclaim.ts). */
+  async #encodeResult(id: number, result: unknown): Promise<Payload> {
+    try {
+      return this.#encode(id, result);
+    } catch (error) {
+      if (!(error instanceof SharedMemoryError && error.errno === 'ENOSPC')) throw error;
+      await this.#room.makeRoom();
+      return this.#encode(id, result);
+    }
+  }
+
+  #encode(id: number, result: unknown): Payload {
+    // Holds this result takes on segments it passes on are tagged with the task: if its outcome
+    // is lost with this process, the parent gives them back.
+    this.#book.holdTag = id;
+    try {
+      const options = {
+        book: this.#book,
+        threshold: this.#config.threshold,
+        handover: true,
+        inlineOnly: !this.#channel.makesSegments, // a thread's results travel inline
+        structuredClone: this.#channel.structuredClone,
+      };
+      return encode(result, options, 'result');
+    } finally {
+      this.#book.holdTag = undefined;
+    }
+  }
+}

@@ -1,0 +1,62 @@
+// CollectionPolicy, the one rule for when a process collects garbage to give
+// segments back, tested in this process with a counting collect function.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises';
+import { CollectionPolicy } from '../dist/shm/collect.js';
+import { guardSharedMemory } from './helpers/shm-guard.js';
+
+guardSharedMemory();
+
+function counted(rules: ConstructorParameters<typeof CollectionPolicy>[0]) {
+  const count = { n: 0 };
+  return { policy: new CollectionPolicy(rules, () => count.n++), count };
+}
+
+const worker = { bytes: 100, minIntervalMs: 0, idleMs: 5, nextTurn: false };
+const parent = { bytes: 100, minIntervalMs: 200, nextTurn: true };
+
+test('at once, when `bytes` have been tracked since the last collection', () => {
+  const { policy, count } = counted({ ...worker, idleMs: undefined });
+  policy.note(99);
+  assert.equal(count.n, 0);
+  policy.note(100);
+  assert.equal(count.n, 1);
+  policy.note(150);
+  assert.equal(count.n, 1, 'counted from the last collection');
+  policy.note(200);
+  assert.equal(count.n, 2);
+});
+
+test('once idle for idleMs after any bytes were tracked; not while busy', async () => {
+  const { policy, count } = counted(worker);
+  policy.note(0);
+  await sleep(20);
+  assert.equal(count.n, 0, 'nothing tracked: nothing to collect');
+  policy.busy = true;
+  policy.note(10);
+  await sleep(20);
+  assert.equal(count.n, 0, 'busy: the idle collection waits');
+  policy.busy = false;
+  policy.note(10);
+  assert.equal(count.n, 1, 'no longer busy: collected at once');
+  policy.note(20);
+  await sleep(20);
+  assert.equal(count.n, 2, 'idle again');
+});
+
+test('on a later turn of the event loop, at most once per minIntervalMs', async () => {
+  const { policy, count } = counted(parent);
+  await sleep(Math.max(0, 200 - performance.now())); // the interval counts from the process's start
+  policy.note(100);
+  assert.equal(count.n, 0, 'not during the caller');
+  await turn();
+  assert.equal(count.n, 1);
+  policy.note(500);
+  await turn();
+  assert.equal(count.n, 1, 'too soon after the last one');
+  await sleep(250);
+  policy.note(500);
+  await turn();
+  assert.equal(count.n, 2);
+});
