@@ -77,23 +77,19 @@ async function call(task: TaskRef, args: Encoded, leases: string[], chunk: boole
 }
 
 function encodeResult(id: number, result: unknown): ReturnType<typeof encode> {
-  book.holdTag = id;
-  try {
-    // A thread makes no segments: its results travel inline (see isWorkerThread).
-    return encode(
-      result,
-      {
-        book,
-        threshold: config.threshold,
-        handover: true,
-        inlineOnly: channel.thread,
-        structuredClone: channel.thread,
-      },
-      'result',
-    );
-  } finally {
-    book.holdTag = undefined;
-  }
+  // A thread makes no segments: its results travel inline (see isWorkerThread).
+  return encode(
+    result,
+    {
+      book,
+      threshold: config.threshold,
+      handover: true,
+      holdTag: id,
+      inlineOnly: channel.thread,
+      structuredClone: channel.thread,
+    },
+    'result',
+  );
 }
 
 /** Runs one task and encodes its outcome; the arguments' holds go back when their arrays are collected. */
