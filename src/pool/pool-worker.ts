@@ -1,7 +1,8 @@
 // What the pool knows about one worker, process or thread: its state, the
-// tasks sent to it, the segment holds it was given, and its receipts page.
-// worker-process.ts and worker-thread.ts say how it runs, and every way the
-// two differ (the pool asks the worker, never which kind it is).
+// tasks sent to it, and its receipts page (the holds it was given are the
+// book's ledger's: see hold-ledger.ts). worker-process.ts and
+// worker-thread.ts say how it runs, and every way the two differ (the pool
+// asks the worker, never which kind it is).
 import type { WorkerCrashedError } from '../errors.js';
 import { native } from '../shm/native.js';
 import type { Peer, SegmentBook, SegmentControl } from '../shm/segment-book.js';
@@ -64,8 +65,6 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
   readonly knownSources = new Set<number>();
   /** The error no task caught that this worker reported before exiting, if any. */
   fatalError: unknown;
-  /** Segment holds this worker has been given and not freed yet, by name: given back if it dies. */
-  readonly holds = new Map<string, number>();
 
   /** The receipts segment (see WorkerConfig.receipts); '' if it could not be made. */
   readonly receiptsName: string;
@@ -172,20 +171,6 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
   progress(): { started: number; finished: number } {
     if (this.#receipts === undefined) return { started: Number.POSITIVE_INFINITY, finished: 0 };
     return { started: this.#receipts[0]!, finished: this.#receipts[1]! };
-  }
-
-  /**
-   * It died: gives back, through `book`, the holds it had on other processes'
-   * segments, which it will never free. The leases of tasks that go back to
-   * the queue stay held for their next worker; the holds it took for results
-   * it lost are given back too.
-   */
-  giveBackHolds(book: SegmentBook, requeuedLeases: string[][], lostResultHolds: string[][]): void {
-    for (const leases of requeuedLeases)
-      for (const name of leases) this.holds.set(name, (this.holds.get(name) ?? 1) - 1);
-    for (const [name, count] of this.holds) for (let i = 0; i < count; i++) book.free([name]);
-    this.holds.clear();
-    for (const names of lostResultHolds) book.free(names);
   }
 
   /** How errors name it: 'worker process <pid>' or 'worker thread <id>'. */

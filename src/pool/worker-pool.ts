@@ -33,8 +33,6 @@ export interface WorkItem {
   future: Future<unknown>;
   /** The Future was moved to running (it may go back to the queue if its worker died before taking it). */
   started?: boolean;
-  /** Holds its worker took for segments its result passes on; given back if the result is lost. */
-  passedHolds?: string[];
   sentAt?: number;
   /** How the task may be stopped while it runs; such a task runs alone in its worker. */
   limits?: TaskLimits;
@@ -208,7 +206,7 @@ export class WorkerPool {
         item.worker = worker;
         item.startTimer?.();
         worker.take(item);
-        for (const name of item.args.leases) worker.holds.set(name, (worker.holds.get(name) ?? 0) + 1);
+        this.#options.book.lentTo(worker, item.args.leases);
         return {
           id: item.id,
           task: this.#withSource(worker, item.task),
@@ -262,22 +260,9 @@ export class WorkerPool {
     // its holds were settled in #onExit, and its outcomes counted as lost or failed.
     if (worker.state === 'dead') return;
     switch (message.type) {
-      case 'segments': {
-        const { task } = message.control;
-        if (message.control.type === 'hold' && task !== undefined) {
-          const item = worker.inflight.find((i) => i.id === task);
-          if (item !== undefined) item.passedHolds = [...(item.passedHolds ?? []), ...message.control.names];
-        }
-        if (message.control.type === 'free') {
-          for (const name of message.control.names) {
-            const held = worker.holds.get(name) ?? 0;
-            if (held <= 1) worker.holds.delete(name);
-            else worker.holds.set(name, held - 1);
-          }
-        }
-        this.#options.book.onControl(message.control);
+      case 'segments':
+        this.#options.book.onControl(message.control, worker);
         return;
-      }
       case 'fatal':
         worker.fatalError = rebuildError(message.error);
         return;
@@ -316,6 +301,7 @@ export class WorkerPool {
   #settle(worker: Worker, outcome: TaskOutcome): void {
     const item = worker.finish(worker.inflight.findIndex((i) => i.id === outcome.id));
     if (item === undefined) return;
+    this.#options.book.answered(worker, item.id);
     item.worker = undefined;
     worker.tasksRun++;
     // Service time: from the later of sending and the previous result, to this result.
@@ -375,10 +361,10 @@ export class WorkerPool {
    */
   #rollBackHolds(worker: Worker, fates: Unanswered<WorkItem>, requeued: WorkItem[]): void {
     const { lost, unknown, crashed } = fates;
-    worker.giveBackHolds(
-      this.#options.book,
+    this.#options.book.workerGone(
+      worker,
       requeued.map((item) => item.args.leases),
-      [...lost, ...unknown, ...(crashed ? [crashed] : [])].map((item) => item.passedHolds ?? []),
+      [...lost, ...unknown, ...(crashed ? [crashed] : [])].map((item) => item.id),
     );
   }
 

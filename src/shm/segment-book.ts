@@ -1,87 +1,30 @@
-// The shared memory of one process: the segments it owns (a recycling pool),
-// the segments other processes lend it (mapped once and cached when the
-// owner lends them again), and which ArrayBuffers live in which segment.
+// The shared memory of one process, for one directory: the segments it owns
+// (a recycling pool), the segments other processes lend it, and which
+// ArrayBuffers live in which segment. It is a facade over parts with one job
+// each:
 //
-// Holds. A segment goes back to its owner's pool when nothing refers to it:
-// the owner counts one hold per array that lives in it, in any process. An
-// array's hold is released when the array is garbage-collected or given to
-// release(). A borrower releases by sending 'free' to the owner; a process
-// that passes a borrowed segment on (zero-copy) first sends 'hold'. Workers
-// talk only to the parent, which routes a name to its owner by the pid in it.
-import { linkSync } from 'node:fs';
+//   SegmentPool   (segment-pool.ts)   the segments this process owns
+//   MappingCache  (mapping-cache.ts)  shared mappings of others' segments
+//   ViewRegistry  (view-registry.ts)  ArrayBuffer -> segment, finalizers
+//   HoldLedger    (hold-ledger.ts)    every hold count, its protocol, routes
+//   HoldOutbox    (hold-outbox.ts)    holds and frees sent to their owners
+//
+// Every hold change goes through the ledger; the book does what it answers.
 import { resolve } from 'node:path';
 import { SharedMemoryError } from '../errors.js';
 import { workerRole } from '../worker/role.js';
+import { HoldLedger, type HoldStep } from './hold-ledger.js';
+import { HoldOutbox } from './hold-outbox.js';
+import { MappingCache } from './mapping-cache.js';
 import { native } from './native.js';
 import { type NpyLayout, npyHeaderLength, writeNpyHeader } from './npy-header.js';
-import { newSegmentName, parseSegmentName } from './segment-names.js';
-import { type PooledSegment, SegmentPool, type SegmentPoolOptions } from './segment-pool.js';
+import type { Peer, SegmentControl, SegmentRef } from './segment-control.js';
+import { parseSegmentName } from './segment-names.js';
+import { SegmentPool, type SegmentPoolOptions } from './segment-pool.js';
 import { defaultShmDir, SegmentStore } from './segment-store.js';
+import { type DroppedView, type ViewInfo, ViewRegistry } from './view-registry.js';
 
-/**
- * How the receiver maps a segment: 'copy' (a copy made for it alone),
- * 'private' (a segment someone else uses too: mapped copy-on-write) or
- * 'shared' (by reference: writes reach everyone).
- */
-export type SegmentMode = 'copy' | 'private' | 'shared';
-
-/** What travels in a payload for one buffer. */
-export interface SegmentRef {
-  name: string;
-  capacity: number;
-  dataOffset: number;
-  byteLength: number;
-  mode: SegmentMode;
-}
-
-export interface SegmentControl {
-  type: 'free' | 'hold' | 'trimmed';
-  names: string[];
-  /** For a 'hold' a worker takes for the result of this task (see SegmentBook.holdTag). */
-  task?: number;
-}
-
-/** Another process this one exchanges segments with. */
-export interface Peer {
-  readonly pid: number | undefined;
-  sendControl(message: SegmentControl): void;
-}
-
-interface CachedMapping {
-  /** The segment's name now (an adopted segment has a second name, ours). */
-  name: string;
-  mapping: ArrayBuffer;
-  views: number;
-  /** The owner trimmed the segment: unmap once the last view is gone. */
-  doomed: boolean;
-  /**
-   * Its owner died while arrays of ours still lived in it, or tasks queued
-   * here still named it: we hard-link it under a name of ours (so sweeps see
-   * a live owner, and it can still be passed to tasks), keep the former name
-   * for tasks already encoded with it, and remove both once our views and the
-   * tasks we lent it to are done with it. `lent` counts those tasks.
-   */
-  adopted?: { lent: number; formerName: string };
-}
-
-interface ViewInfo {
-  name: string;
-  capacity: number;
-  dataOffset: number;
-  byteLength: number;
-  /** Keeps the mapping this view points into alive for as long as the view (an ephemeron). */
-  mapping: ArrayBuffer | undefined;
-  /** Mapped copy-on-write: what this process wrote is not in the segment, so it cannot be passed on by name. */
-  privateCopy: boolean;
-  /** Received in a segment made for this process alone (mode 'copy'): it can be handed back like our own. */
-  exclusive: boolean;
-  cached: CachedMapping | undefined;
-}
-
-interface Token {
-  name: string;
-  cached: CachedMapping | undefined;
-}
+export type { Peer, SegmentControl, SegmentMode, SegmentRef } from './segment-control.js';
 
 /** Pool limits for every book of this process; see configureSharedMemory(). */
 let poolOptions: SegmentPoolOptions = { idleMs: 2000, maxIdleBytes: 2 ** 31 };
@@ -99,100 +42,67 @@ export class SegmentBook {
   readonly store: SegmentStore;
   readonly pool: SegmentPool;
   /** Owner pid of the segments this book makes: none (0) in a worker thread, which makes none. */
-  readonly #self = workerThread ? 0 : process.pid;
-  readonly #cache = new Map<string, CachedMapping>();
-  readonly #views = new WeakMap<ArrayBufferLike, ViewInfo>();
-  readonly #registry = new FinalizationRegistry<Token>((token) => this.#dropped(token));
-  readonly #peers = new Map<number, Peer>();
-  /** In a worker: the parent, to which every name this process does not own is routed. */
-  #upstream: Peer | undefined;
-  readonly #outbox = new Map<Peer, { free: string[]; hold: string[] }>();
-  /**
-   * Holds on other processes' segments that this process is to free, by
-   * name: those it posted (lending a segment on to a task) and those taken
-   * for it (the leases of payloads it received; see owe()). A task queued
-   * with such a name needs the segment even after its owner dies and our own
-   * arrays in it are gone: removePeer() adopts it then.
-   */
-  readonly #posted = new Map<string, number>();
-  /** Tags the holds this process takes while set (a worker: the task whose result is encoded). */
-  holdTag: number | undefined;
-  /** Bytes of arrays this process has mapped or made in segments, ever: their holds end only at GC. */
-  bytesTracked = 0;
-  #flushing = false;
-  #flushSoon = false;
+  readonly #ledger = new HoldLedger<Peer>(workerThread ? 0 : process.pid);
+  readonly #outbox = new HoldOutbox();
+  readonly #cache: MappingCache;
+  readonly #views = new ViewRegistry((view) => this.#dropped(view));
 
   constructor(store: SegmentStore, options: SegmentPoolOptions = poolOptions) {
     this.store = store;
+    this.#cache = new MappingCache(store);
     this.pool = new SegmentPool(store, options);
     this.pool.onTrim = (names) => {
-      for (const peer of new Set([...this.#peers.values(), ...(this.#upstream ? [this.#upstream] : [])])) {
-        peer.sendControl({ type: 'trimmed', names });
-      }
+      this.#ledger.forget(names);
+      this.#announceTrim(names);
     };
   }
 
+  /** Bytes of arrays this process has mapped or made in segments, ever: their holds end only at GC. */
+  get bytesTracked(): number {
+    return this.#views.bytesTracked;
+  }
+
   addPeer(peer: Peer): void {
-    if (peer.pid !== undefined) this.#peers.set(peer.pid, peer);
+    this.#ledger.join(peer);
   }
 
   setUpstream(peer: Peer): void {
-    this.#upstream = peer;
+    this.#ledger.setUpstream(peer);
   }
 
   /**
    * A peer died. Its segments that arrays of ours still live in, or that
-   * tasks we lent them to still name, are adopted (see CachedMapping.adopted);
+   * tasks we lent them to still name, are adopted (see MappingCache.adopt);
    * the rest of its cache goes.
    */
   removePeer(peer: Peer): void {
-    if (peer.pid !== undefined && this.#peers.get(peer.pid) === peer) this.#peers.delete(peer.pid);
-    this.#outbox.delete(peer);
-    for (const [name, entry] of [...this.#cache]) {
-      if (parseSegmentName(name)?.pid !== peer.pid) continue;
-      // Of the holds we are to free, one per array of ours goes when that array does (#dropped);
-      // the others are tasks' (lent on).
-      const lent = Math.max(0, (this.#posted.get(name) ?? 0) - entry.views);
-      this.#posted.delete(name);
-      if ((entry.views === 0 && lent === 0) || entry.doomed) {
-        this.#uncache(name, entry);
+    this.#ledger.leave(peer);
+    this.#outbox.forget(peer);
+    if (peer.pid === undefined) return;
+    const mapped = this.#cache.ofOwner(peer.pid);
+    const needed = this.#ledger.ownerDied(
+      peer.pid,
+      mapped.map(([name]) => name),
+    );
+    for (const [name, entry] of mapped) {
+      const lent = needed.get(name);
+      if (lent === undefined || entry.doomed) {
+        this.#cache.uncache(name, entry, this.#ledger.views(name));
         continue;
       }
-      // A second name, ours, so sweeps see a live owner; the old one stays too, for tasks
-      // already encoded with it. Both go when our arrays and tasks are done with it.
-      const adopted = newSegmentName();
-      try {
-        linkSync(this.store.path(name), this.store.path(adopted));
-      } catch {
-        // Gone already: the arrays stay readable, but can no longer be passed on by name.
-        this.#cache.delete(name);
-        entry.doomed = true;
-        continue;
-      }
-      entry.adopted = { lent, formerName: name };
-      entry.name = adopted;
-      this.#cache.set(adopted, entry);
-    }
-    // Holds on its segments that nothing of ours maps (private copies): nobody to free them to now.
-    for (const name of this.#posted.keys()) {
-      if (parseSegmentName(name)?.pid === peer.pid) this.#posted.delete(name);
+      // Both names go when our arrays and tasks are done with it (the ledger says 'settle').
+      if (this.#cache.adopt(name, entry)) this.#ledger.adopt(name, entry.name, lent);
     }
   }
 
   /** Both names of every adopted segment. */
   adoptedNames(): string[] {
-    return [...new Set(this.#cache.values())]
-      .filter((entry) => entry.adopted !== undefined)
-      .flatMap((entry) => [entry.name, entry.adopted!.formerName]);
+    return this.#ledger.adoptedNames();
   }
 
-  #settleAdopted(entry: CachedMapping): void {
-    if (entry.views > 0 || (entry.adopted?.lent ?? 0) > 0) return;
-    const names = [entry.name, entry.adopted!.formerName];
-    for (const name of names) this.#cache.delete(name);
-    this.store.remove(names);
-    native.release(entry.mapping);
-    this.pool.onTrim?.(names); // workers that cached it by reference unmap it
+  /** Tells every peer that these segments are gone: those that cached them unmap them. */
+  #announceTrim(names: string[]): void {
+    for (const peer of this.#ledger.peers()) peer.sendControl({ type: 'trimmed', names });
   }
 
   /** The segment an ArrayBuffer lives in, if it lives in one. */
@@ -206,6 +116,7 @@ export class SegmentBook {
   allocate(byteLength: number, layout: NpyLayout): ArrayBuffer {
     const dataOffset = npyHeaderLength(layout);
     const segment = this.pool.acquire(dataOffset + byteLength);
+    this.#ledger.acquired(segment.name);
     writeNpyHeader(new Uint8Array(segment.mapping, 0, dataOffset), layout);
     const view = native.view(segment.mapping, dataOffset, byteLength);
     this.#track(view, segment.name, segment.capacity, dataOffset, byteLength, segment.mapping, undefined);
@@ -216,11 +127,17 @@ export class SegmentBook {
 
   /**
    * The reference a receiver needs for `buffer`. A buffer that lives in a
-   * segment goes as it is (zero-copy, with a new hold); any other is copied
-   * into a pooled segment. Every ref returned holds its segment until the
-   * receiver frees it, or the sender calls free() because it was never sent.
+   * segment goes as it is (zero-copy, with a new hold, tagged with `task` if
+   * given: the task whose result this is); any other is copied into a pooled
+   * segment. Every ref returned holds its segment until the receiver frees
+   * it, or the sender calls free() because it was never sent.
    */
-  lend(buffer: ArrayBufferLike, layout: NpyLayout, intent: 'value' | 'reference' | 'handover'): SegmentRef {
+  lend(
+    buffer: ArrayBufferLike,
+    layout: NpyLayout,
+    intent: 'value' | 'reference' | 'handover',
+    task?: number,
+  ): SegmentRef {
     const info = this.#views.get(buffer);
     if (info !== undefined && intent === 'reference' && !this.#canPassOn(info)) {
       throw new SharedMemoryError(
@@ -232,7 +149,7 @@ export class SegmentBook {
     }
     if (info !== undefined && this.#canPassOn(info)) {
       const name = info.cached?.name ?? info.name;
-      this.hold([name]);
+      this.hold([name], task);
       // A task's result made in our own segment, or in one made for this task alone (an argument
       // returned), is handed over: no copy-on-write needed, and its owner sees its own segment again.
       const handedOver = intent === 'handover' && (info.exclusive || this.pool.get(name) !== undefined);
@@ -244,13 +161,20 @@ export class SegmentBook {
         mode: intent === 'reference' || handedOver ? 'shared' : 'private',
       };
     }
+    return this.#copyIn(buffer, layout);
+  }
+
+  /** A copy of `buffer` in a pooled segment, made for one receiver (mode 'copy'). */
+  #copyIn(buffer: ArrayBufferLike, layout: NpyLayout): SegmentRef {
     const dataOffset = npyHeaderLength(layout);
     const segment = this.pool.acquire(dataOffset + buffer.byteLength);
+    this.#ledger.acquired(segment.name);
     try {
       writeNpyHeader(new Uint8Array(segment.mapping, 0, dataOffset), layout);
       new Uint8Array(segment.mapping, dataOffset, buffer.byteLength).set(new Uint8Array(buffer));
     } catch (error) {
       this.pool.discard(segment);
+      this.#ledger.forget([segment.name]);
       throw error;
     }
     return {
@@ -269,9 +193,8 @@ export class SegmentBook {
    */
   #canPassOn(info: ViewInfo): boolean {
     if (info.privateCopy || info.cached?.doomed) return false;
-    if (info.cached?.adopted !== undefined) return true;
-    const pid = parseSegmentName(info.name)?.pid;
-    return pid === this.#self || (pid !== undefined && (this.#peers.has(pid) || this.#upstream?.pid === pid));
+    if (info.cached?.formerName !== undefined) return true;
+    return this.#ledger.ownerAlive(parseSegmentName(info.name)?.pid);
   }
 
   // --- receiving ---
@@ -281,18 +204,9 @@ export class SegmentBook {
     const ownedBySender = from.pid !== undefined && parseSegmentName(ref.name)?.pid === from.pid;
     // A worker thread maps afresh each time: it is not told when its parent trims a segment.
     if (ref.mode !== 'private' && ownedBySender && !workerThread) {
-      let entry = this.#cache.get(ref.name);
-      if (entry === undefined) {
-        entry = {
-          name: ref.name,
-          mapping: this.store.attach(ref.name, 0, ref.capacity, false),
-          views: 0,
-          doomed: false,
-        };
-        this.#cache.set(ref.name, entry);
-      }
+      const entry = this.#cache.open(ref.name, ref.capacity);
       const view = native.view(entry.mapping, ref.dataOffset, ref.byteLength);
-      entry.views++;
+      this.#ledger.mapped(ref.name);
       this.#track(view, ref.name, ref.capacity, ref.dataOffset, ref.byteLength, entry.mapping, entry, {
         exclusive: ref.mode === 'copy',
       });
@@ -321,10 +235,10 @@ export class SegmentBook {
     dataOffset: number,
     byteLength: number,
     mapping: ArrayBuffer | undefined,
-    cached: CachedMapping | undefined,
+    cached: ViewInfo['cached'],
     { privateCopy = false, exclusive = false } = {},
   ): void {
-    this.#views.set(buffer, {
+    this.#views.track(buffer, {
       name,
       capacity,
       dataOffset,
@@ -334,136 +248,104 @@ export class SegmentBook {
       privateCopy,
       exclusive,
     });
-    this.bytesTracked += byteLength;
-    this.#registry.register(buffer, { name, cached }, buffer);
   }
 
   /** Gives up an array's hold now and makes it unusable (length 0). False if it holds none. */
   release(buffer: ArrayBufferLike): boolean {
-    const info = this.#views.get(buffer);
+    const info = this.#views.untrack(buffer);
     if (info === undefined) return false;
-    this.#views.delete(buffer);
-    this.#registry.unregister(buffer);
     native.release(buffer as ArrayBuffer);
     this.#dropped({ name: info.name, cached: info.cached });
     // Frees are batched until a later turn; an explicit release goes out before this turn ends,
     // ahead of any task submitted right after it, which may need the space it gives back.
-    if (!this.#flushSoon) {
-      this.#flushSoon = true;
-      queueMicrotask(() => {
-        this.#flushSoon = false;
-        this.#flush();
-      });
-    }
+    this.#outbox.flushSoon();
     return true;
   }
 
-  #dropped(token: Token): void {
-    const entry = token.cached;
-    if (entry !== undefined) {
-      entry.views--;
-      if (entry.adopted !== undefined) {
-        this.#settleAdopted(entry);
-        return; // its owner is gone: nobody to free it to
-      }
-      if (entry.doomed && entry.views === 0) native.release(entry.mapping);
+  /** An array in a segment is gone: its hold ends (and a doomed mapping with no array left goes). */
+  #dropped({ name, cached }: DroppedView): void {
+    const step = this.#ledger.dropped(name, cached !== undefined);
+    if (cached?.doomed && cached.formerName === undefined && this.#ledger.views(name) === 0) {
+      native.release(cached.mapping);
     }
-    this.free([token.name]);
+    this.#apply(step, name, 'free', undefined);
   }
 
   // --- holds ---
 
-  #owned(name: string): PooledSegment | undefined {
-    return this.pool.get(name);
-  }
-
-  #route(name: string): Peer | undefined {
-    const pid = parseSegmentName(name)?.pid;
-    return (pid === undefined ? undefined : this.#peers.get(pid)) ?? this.#upstream;
-  }
-
   /** Holds a peer took for this process (a payload's leases): this process frees them. */
   owe(names: readonly string[]): void {
-    for (const name of names) {
-      if (this.#owned(name) !== undefined || this.#cache.get(name)?.adopted !== undefined) continue;
-      if (parseSegmentName(name)?.pid === this.#self) continue;
-      this.#posted.set(name, (this.#posted.get(name) ?? 0) + 1);
-    }
+    this.#ledger.owe(names);
   }
 
-  hold(names: readonly string[]): void {
-    for (const name of names) {
-      const own = this.#owned(name);
-      const adopted = this.#cache.get(name)?.adopted;
-      if (own !== undefined) this.pool.hold(own);
-      else if (adopted !== undefined) adopted.lent++;
-      else this.#post(name, 'hold');
-    }
+  /** One more hold on each of `names`; `task`: the task whose result it is taken for (in a worker). */
+  hold(names: readonly string[], task?: number): void {
+    for (const name of names) this.#apply(this.#ledger.hold(name), name, 'hold', task);
   }
 
   free(names: readonly string[]): void {
-    for (const name of names) {
-      const own = this.#owned(name);
-      const entry = this.#cache.get(name);
-      if (own !== undefined) this.pool.unhold(own);
-      else if (entry?.adopted !== undefined) {
-        entry.adopted.lent = Math.max(0, entry.adopted.lent - 1);
-        this.#settleAdopted(entry);
-      } else if (parseSegmentName(name)?.pid !== this.#self) this.#post(name, 'free');
+    for (const name of names) this.#apply(this.#ledger.free(name), name, 'free', undefined);
+  }
+
+  #apply(step: HoldStep<Peer>, name: string, kind: 'hold' | 'free', task: number | undefined): void {
+    switch (step.kind) {
+      case 'take':
+      case 'recycle': {
+        const segment = this.pool.get(name);
+        if (segment === undefined) return;
+        if (step.kind === 'take') this.pool.take(segment);
+        else this.pool.recycle(segment);
+        return;
+      }
+      case 'settle':
+        // An adopted segment nothing needs now: workers that cached it by reference unmap it.
+        this.#cache.removeAdopted(step.names);
+        this.#announceTrim([...step.names]);
+        return;
+      case 'send':
+        if (kind === 'hold') this.#outbox.hold(step.to, name, task);
+        else this.#outbox.free(step.to, name);
+        return;
+      case 'none':
+        return;
     }
   }
 
-  #post(name: string, kind: 'free' | 'hold'): void {
-    const peer = this.#route(name);
-    if (peer === undefined) return; // its owner is gone, and so is the segment's name
-    const posted = (this.#posted.get(name) ?? 0) + (kind === 'hold' ? 1 : -1);
-    if (posted > 0) this.#posted.set(name, posted);
-    else this.#posted.delete(name);
-    let box = this.#outbox.get(peer);
-    if (box === undefined) {
-      box = { free: [], hold: [] };
-      this.#outbox.set(peer, box);
+  /** A control message from a peer; `from`, in the parent: the worker that sent it. */
+  onControl(message: SegmentControl, from?: object): void {
+    if (from !== undefined && message.type !== 'trimmed') {
+      this.#ledger.noted(from, message.type, message.names, message.task);
     }
-    if (kind === 'hold') {
-      // Holds go out at once: they must reach the owner before any free that follows them.
-      this.#flush();
-      peer.sendControl(
-        this.holdTag === undefined
-          ? { type: 'hold', names: [name] }
-          : { type: 'hold', names: [name], task: this.holdTag },
-      );
-      return;
-    }
-    box.free.push(name);
-    if (!this.#flushing) {
-      this.#flushing = true;
-      setImmediate(() => this.#flush());
-    }
-  }
-
-  #flush(): void {
-    this.#flushing = false;
-    for (const [peer, box] of this.#outbox) {
-      if (box.free.length > 0) peer.sendControl({ type: 'free', names: box.free.splice(0) });
-    }
-  }
-
-  /** A control message from a peer. */
-  onControl(message: SegmentControl): void {
     if (message.type === 'free') this.free(message.names);
     else if (message.type === 'hold') this.hold(message.names);
     else {
       for (const name of message.names) {
         const entry = this.#cache.get(name);
-        if (entry !== undefined) this.#uncache(name, entry);
+        if (entry !== undefined) this.#cache.uncache(name, entry, this.#ledger.views(name));
       }
     }
   }
 
-  #uncache(name: string, entry: CachedMapping): void {
-    this.#cache.delete(name);
-    entry.doomed = true;
-    if (entry.views === 0) native.release(entry.mapping);
+  // --- holds lent to workers (the parent) ---
+
+  /** A task was sent to `worker` with these leases: if it dies, they are freed for it. */
+  lentTo(worker: object, leases: readonly string[]): void {
+    this.#ledger.lentTo(worker, leases);
+  }
+
+  /** The outcome of `task` arrived from `worker`: the holds it took for it are ours to free now. */
+  answered(worker: object, task: number): void {
+    this.#ledger.answered(worker, task);
+  }
+
+  /**
+   * `worker` is gone: gives back the holds it had on other processes'
+   * segments, which it will never free. The leases of tasks that go back to
+   * the queue stay held for their next worker; the holds it took for the
+   * results of `lostTasks` are given back too.
+   */
+  workerGone(worker: object, requeuedLeases: readonly string[][], lostTasks: readonly number[]): void {
+    for (const name of this.#ledger.borrowerDied(worker, requeuedLeases, lostTasks)) this.free([name]);
   }
 
   /**

@@ -15,8 +15,7 @@ export interface PooledSegment {
   readonly capacity: number;
   /** This process's shared mapping of the whole file. */
   readonly mapping: ArrayBuffer;
-  /** Outstanding holds: local arrays and leases to other processes. 0 = free. */
-  holds: number;
+  /** When it last became free (its holds are counted by the ledger, hold-ledger.ts). */
   idleSince: number;
 }
 
@@ -153,14 +152,13 @@ export class SegmentPool {
     return this.#byName.size;
   }
 
-  /** A segment of at least `bytes`, with one hold. */
+  /** A segment of at least `bytes`, taken off the free list or made: its first hold is the caller's to count. */
   acquire(bytes: number): PooledSegment {
     const capacity = sizeClass(bytes);
     const reused = this.#free.get(capacity)?.pop();
     if (reused !== undefined) {
       this.stats.reused++;
       this.#idleBytes -= capacity;
-      reused.holds = 1;
       return reused;
     }
     const name = newSegmentName();
@@ -178,24 +176,23 @@ export class SegmentPool {
       throw explainCreateError(error, name, capacity, this.#store.dir);
     }
     this.stats.created++;
-    const segment: PooledSegment = { name, capacity, mapping, holds: 1, idleSince: 0 };
+    const segment: PooledSegment = { name, capacity, mapping, idleSince: 0 };
     this.#byName.set(name, segment);
     return segment;
   }
 
-  hold(segment: PooledSegment, count = 1): void {
-    if (segment.holds === 0) {
-      const list = this.#free.get(segment.capacity)!;
-      list.splice(list.indexOf(segment), 1);
-      this.#idleBytes -= segment.capacity;
-    }
-    segment.holds += count;
+  /** A free segment is held again: off the free list. */
+  take(segment: PooledSegment): void {
+    const list = this.#free.get(segment.capacity);
+    const at = list?.indexOf(segment) ?? -1;
+    if (at < 0) return;
+    list!.splice(at, 1);
+    this.#idleBytes -= segment.capacity;
   }
 
-  unhold(segment: PooledSegment, count = 1): void {
-    if (segment.holds <= 0 || !this.#byName.has(segment.name)) return;
-    segment.holds = Math.max(0, segment.holds - count);
-    if (segment.holds > 0) return;
+  /** Nothing holds the segment any more: onto the free list, to be reused or trimmed. */
+  recycle(segment: PooledSegment): void {
+    if (!this.#byName.has(segment.name)) return;
     segment.idleSince = Date.now();
     let list = this.#free.get(segment.capacity);
     if (list === undefined) {
@@ -277,12 +274,12 @@ export class SegmentPool {
 
   /** Names of the segments this process owns: all, or only the free ones. */
   names(freeOnly = false): string[] {
-    return [...this.#byName.values()].filter((s) => !freeOnly || s.holds === 0).map((s) => s.name);
+    if (freeOnly) return [...this.#free.values()].flat().map((s) => s.name);
+    return [...this.#byName.keys()];
   }
 
   /** A segment that could not be created or written is not worth keeping. */
   discard(segment: PooledSegment): void {
-    segment.holds = 0;
     this.#byName.delete(segment.name);
     this.#store.remove([segment.name]);
     native.release(segment.mapping);

@@ -33,6 +33,12 @@ export interface EncodeOptions {
   book: SegmentBook;
   /** A result handed over by a task: arrays that live in this process's own segments go by reference. */
   handover?: boolean;
+  /**
+   * The task whose result this is (in a worker): the holds taken on segments
+   * it passes on are tagged with it, so the parent gives them back if the
+   * result is lost with the worker.
+   */
+  holdTag?: number;
   /** Copy every buffer into the payload, none through segments (for bytes decoded by many receivers). */
   inlineOnly?: boolean;
   /** Buffers of at least this many bytes travel through a segment. */
@@ -609,7 +615,7 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
           shape: entry.shape ?? [entry.buffer.byteLength],
         };
         const intent = entry.byReference ? 'reference' : options.handover ? 'handover' : 'value';
-        entry.segment = book.lend(entry.buffer, layout, intent);
+        entry.segment = book.lend(entry.buffer, layout, intent, options.holdTag);
         leases.push(entry.segment.name);
       }
     }

@@ -182,20 +182,16 @@ export class WorkerRuntime {
   }
 
   #encode(id: number, result: unknown): Payload {
-    // Holds this result takes on segments it passes on are tagged with the task: if its outcome
-    // is lost with this process, the parent gives them back.
-    this.#book.holdTag = id;
-    try {
-      const options = {
-        book: this.#book,
-        threshold: this.#config.threshold,
-        handover: true,
-        inlineOnly: !this.#channel.makesSegments, // a thread's results travel inline
-        structuredClone: this.#channel.structuredClone,
-      };
-      return encode(result, options, 'result');
-    } finally {
-      this.#book.holdTag = undefined;
-    }
+    const options = {
+      book: this.#book,
+      threshold: this.#config.threshold,
+      handover: true,
+      // Holds this result takes on segments it passes on are tagged with the task: if its outcome
+      // is lost with this process, the parent gives them back.
+      holdTag: id,
+      inlineOnly: !this.#channel.makesSegments, // a thread's results travel inline
+      structuredClone: this.#channel.structuredClone,
+    };
+    return encode(result, options, 'result');
   }
 }

@@ -1,0 +1,55 @@
+// Which ArrayBuffer of this process lives in which segment, and the
+// finalizers that report an array gone: each one held its segment (see
+// hold-ledger.ts), and its hold ends when it is collected or released.
+import type { CachedMapping } from './mapping-cache.js';
+
+export interface ViewInfo {
+  name: string;
+  capacity: number;
+  dataOffset: number;
+  byteLength: number;
+  /** Keeps the mapping this view points into alive for as long as the view (an ephemeron). */
+  mapping: ArrayBuffer | undefined;
+  /** Mapped copy-on-write: what this process wrote is not in the segment, so it cannot be passed on by name. */
+  privateCopy: boolean;
+  /** Received in a segment made for this process alone (mode 'copy'): it can be handed back like our own. */
+  exclusive: boolean;
+  cached: CachedMapping | undefined;
+}
+
+/** What the finalizer of an array knows: its segment, as it was named when the array was made. */
+export interface DroppedView {
+  name: string;
+  cached: CachedMapping | undefined;
+}
+
+export class ViewRegistry {
+  readonly #views = new WeakMap<ArrayBufferLike, ViewInfo>();
+  readonly #registry: FinalizationRegistry<DroppedView>;
+  /** Bytes of arrays this process has mapped or made in segments, ever: their holds end only at GC. */
+  bytesTracked = 0;
+
+  /** `onDropped` runs when a tracked array is collected. */
+  constructor(onDropped: (view: DroppedView) => void) {
+    this.#registry = new FinalizationRegistry(onDropped);
+  }
+
+  get(buffer: ArrayBufferLike): ViewInfo | undefined {
+    return this.#views.get(buffer);
+  }
+
+  track(buffer: ArrayBuffer, info: ViewInfo): void {
+    this.#views.set(buffer, info);
+    this.bytesTracked += info.byteLength;
+    this.#registry.register(buffer, { name: info.name, cached: info.cached }, buffer);
+  }
+
+  /** Stops tracking `buffer` (it is being released); its info, if it was tracked. */
+  untrack(buffer: ArrayBufferLike): ViewInfo | undefined {
+    const info = this.#views.get(buffer);
+    if (info === undefined) return undefined;
+    this.#views.delete(buffer);
+    this.#registry.unregister(buffer);
+    return info;
+  }
+}
