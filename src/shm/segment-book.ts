@@ -8,7 +8,6 @@
 // release(). A borrower releases by sending 'free' to the owner; a process
 // that passes a borrowed segment on (zero-copy) first sends 'hold'. Workers
 // talk only to the parent, which routes a name to its owner by the pid in it.
-import { linkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SharedMemoryError } from '../errors.js';
 import { native } from './native.js';
@@ -161,7 +160,7 @@ export class SegmentBook {
       // already encoded with it. Both go when our arrays and tasks are done with it.
       const adopted = newSegmentName();
       try {
-        linkSync(this.store.path(name), this.store.path(adopted));
+        this.store.link(name, adopted);
       } catch {
         // Gone already: the arrays stay readable, but can no longer be passed on by name.
         this.#cache.delete(name);
