@@ -183,7 +183,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
 // what was checked is what gets mapped. Never follows a symbolic link (ELOOP);
 // O_NONBLOCK so that a FIFO put where a segment was expected cannot block the
 // open until someone writes to it (it changes nothing for a regular file). The
-// caller closes the descriptor.
+// caller closes the descriptor with close().
 static napi_value open_file(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -199,6 +199,22 @@ static napi_value open_file(napi_env env, napi_callback_info info) {
   }
   napi_value result;
   napi_create_int32(env, fd, &result);
+  return result;
+}
+
+// close(fd): closes a descriptor from open(). Node's fs.closeSync would warn
+// about a descriptor it did not open itself (in a worker thread, which tracks
+// its descriptors). False if it was not open; nothing to report otherwise: the
+// file was only read, and its mapping does not need the descriptor.
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  napi_value result;
+  bool closed = napi_get_value_int32(env, argv[0], &fd) == napi_ok && fd >= 0 &&
+                (close(fd) == 0 || errno != EBADF);
+  napi_get_boolean(env, closed, &result);
   return result;
 }
 
@@ -499,6 +515,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"create", NULL, create, NULL, NULL, NULL, napi_enumerable, NULL},
       {"open", NULL, open_file, NULL, NULL, NULL, napi_enumerable, NULL},
       {"map", NULL, map_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"release", NULL, release, NULL, NULL, NULL, napi_enumerable, NULL},
       {"view", NULL, view, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unlink", NULL, unlink_path, NULL, NULL, NULL, napi_enumerable, NULL},

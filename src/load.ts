@@ -3,7 +3,7 @@
 // The file is opened once and checked on that descriptor as a received
 // segment is (not a symbolic link, FIFO or other special file; a strict .npy
 // header that fits the file), then that descriptor is mapped (shm/open-file.ts).
-import { closeSync, readSync, type Stats } from 'node:fs';
+import { readSync, type Stats } from 'node:fs';
 import { InvalidArgumentError, SharedMemoryError } from './errors.js';
 import { describeValue, rejectUnknownKeys } from './options.js';
 import { native } from './shm/native.js';
@@ -113,7 +113,7 @@ export function loadNpy(path: string, options: LoadNpyOptions = {}): NpyArray {
     loaded.add(buffer);
     return { array: make(buffer), shape: [...header.shape], dtype };
   } finally {
-    closeSync(fd);
+    native.close(fd);
   }
 }
 

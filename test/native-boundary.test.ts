@@ -2,7 +2,7 @@
 // (shm/native-errors.ts) words each code for each operation, and the store
 // maps a file through the one descriptor it checked (shm/open-file.ts).
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -108,7 +108,7 @@ test('attach maps the file it checked: a name replaced after open() does not cha
     native.release(mapping);
     assert.throws(() => native.map(opened.fd, 0, 4097, false, false), { code: 'EINVAL' });
   } finally {
-    closeSync(opened.fd);
+    native.close(opened.fd);
   }
   const missing = openFile(join(dir, 'shmex.1.1.ffffffffffffffffffffffff'), false);
   assert.ok(!missing.ok);

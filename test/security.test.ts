@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
   chownSync,
-  closeSync,
   existsSync,
   lstatSync,
   mkdtempSync,
@@ -249,7 +248,7 @@ function openAndMap(path: string, offset: number, length: number): ArrayBuffer {
   try {
     return native.map(fd, offset, length, false, false);
   } finally {
-    closeSync(fd);
+    native.close(fd);
   }
 }
 

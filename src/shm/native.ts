@@ -8,9 +8,11 @@ export interface NativeShm {
   create(path: string, size: number): ArrayBuffer;
   /**
    * Opens an existing file (never following a symbolic link, never blocking on a FIFO) and returns
-   * its descriptor, to be checked and given to map(); the caller closes it.
+   * its descriptor, to be checked and given to map(); the caller closes it with close().
    */
   open(path: string, readWrite: boolean): number;
+  /** Closes a descriptor from open() (not fs.closeSync, which warns in a worker thread about one it did not open). */
+  close(fd: number): boolean;
   /**
    * Maps the whole file open on `fd`; the buffer covers [offset, offset + length). Refuses (EPERM) a
    * file that is not a regular file of this user, and (EINVAL) a range beyond its end. `fd` stays open.

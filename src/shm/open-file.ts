@@ -4,7 +4,7 @@
 // with native.map, then closes it. This is what CPython's shared_memory.py
 // does (os.fstat(fd), then mmap.mmap(fd, size)): the file checked is the file
 // mapped, since nothing is opened again by its path in between.
-import { closeSync, fstatSync, lstatSync, type Stats } from 'node:fs';
+import { fstatSync, lstatSync, type Stats } from 'node:fs';
 import { native } from './native.js';
 
 export type Opened =
@@ -53,7 +53,7 @@ export function openFile(path: string, readWrite: boolean): Opened {
   try {
     return { ok: true, fd, stat: fstatSync(fd) };
   } catch (error) {
-    closeSync(fd);
+    native.close(fd);
     return { ok: false, error, code: (error as { code?: string }).code, kind: undefined };
   }
 }

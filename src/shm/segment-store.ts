@@ -11,7 +11,7 @@
 // a symbolic link, directory or FIFO), large enough, and, where the data
 // starts after a header, a .npy header that describes exactly the bytes the
 // sender said are there.
-import { closeSync, linkSync, readSync } from 'node:fs';
+import { linkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { SharedMemoryError } from '../errors.js';
 import { native } from './native.js';
@@ -150,7 +150,7 @@ export class SegmentStore {
         throw explainNativeError(error, { op: 'map', dir: this.dir, name });
       }
     } finally {
-      closeSync(fd);
+      native.close(fd);
     }
   }
 
