@@ -178,61 +178,93 @@ static napi_value create(napi_env env, napi_callback_info info) {
   return buffer;
 }
 
-// attach(path, offset, length, writable, private): maps an existing file and
-// returns [offset, offset + length) of it. The file must be a regular file
-// owned by this user and large enough; `private` maps copy-on-write.
-static napi_value attach(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+// open(path, readWrite): a descriptor for an existing file, to be checked by
+// the caller (fstat, header) and then given to map(): one open per mapping, so
+// what was checked is what gets mapped. Never follows a symbolic link (ELOOP);
+// O_NONBLOCK so that a FIFO put where a segment was expected cannot block the
+// open until someone writes to it (it changes nothing for a regular file). The
+// caller closes the descriptor with close().
+static napi_value open_file(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char path[PATH_CAP];
-  size_t offset, length;
-  bool writable = false, priv = false;
-  if (!get_path(env, argv[0], path) || !get_size(env, argv[1], &offset) ||
-      !get_size(env, argv[2], &length))
-    return NULL;
-  napi_get_value_bool(env, argv[3], &writable);
-  napi_get_value_bool(env, argv[4], &priv);
-  // O_NONBLOCK: a FIFO put where a segment was expected must fail (fstat below), not block
-  // open() until someone writes to it. It changes nothing for a regular file.
-  int fd = open(path,
-                ((writable && !priv) ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  bool read_write = false;
+  if (!get_path(env, argv[0], path)) return NULL;
+  napi_get_value_bool(env, argv[1], &read_write);
+  int fd = open(path, (read_write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     throw_errno(env, "open", errno);
     return NULL;
   }
+  napi_value result;
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
+// close(fd): closes a descriptor from open(). Node's fs.closeSync would warn
+// about a descriptor it did not open itself (in a worker thread, which tracks
+// its descriptors). False if it was not open; nothing to report otherwise: the
+// file was only read, and its mapping does not need the descriptor.
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  napi_value result;
+  bool closed = napi_get_value_int32(env, argv[0], &fd) == napi_ok && fd >= 0 &&
+                (close(fd) == 0 || errno != EBADF);
+  napi_get_boolean(env, closed, &result);
+  return result;
+}
+
+// map(fd, offset, length, writable, private): maps the whole file open on `fd`
+// and returns [offset, offset + length) of it; `private` maps copy-on-write.
+// The descriptor stays open. The caller has checked the file already, with
+// the words to say why it refuses one; this is the floor beneath it, read
+// from the same descriptor: a regular file of this user (EPERM), the range
+// within it (EINVAL), so that no mapping ever reaches past the end of its
+// file (SIGBUS at the first access). CPython's mmap checks the size the same way.
+static napi_value map_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  size_t offset, length;
+  bool writable = false, priv = false;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, "ERR_SHMEX_NATIVE", "fd must be an open file descriptor");
+    return NULL;
+  }
+  if (!get_size(env, argv[1], &offset) || !get_size(env, argv[2], &length)) return NULL;
+  napi_get_value_bool(env, argv[3], &writable);
+  napi_get_value_bool(env, argv[4], &priv);
   // statx, not fstat: glibc gave fstat a new symbol version in 2.33, and the
   // prebuilt binary should load on distributions from glibc 2.28 on.
   struct statx st;
   if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_UID | STATX_SIZE, &st) != 0) {
-    int err = errno;
-    close(fd);
-    throw_errno(env, "fstat", err);
+    throw_errno(env, "fstat", errno);
     return NULL;
   }
   if (!S_ISREG(st.stx_mode) || st.stx_uid != geteuid()) {
-    close(fd);
     throw_errno(env, "fstat", EPERM);
     return NULL;
   }
   size_t file_size = (size_t)st.stx_size;
   if (file_size == 0 || offset > file_size || length > file_size - offset) {
-    close(fd);
     throw_errno(env, "fstat", EINVAL);
     return NULL;
   }
   int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
   void* base = mmap(NULL, file_size, prot, priv ? MAP_PRIVATE : MAP_SHARED, fd, 0);
-  int err = errno;
-  close(fd);
   if (base == MAP_FAILED) {
-    throw_errno(env, "mmap", err);
+    throw_errno(env, "mmap", errno);
     return NULL;
   }
   return wrap_mapping(env, base, file_size, offset, length);
 }
 
-// release(buffer): detaches a buffer made by create/attach and unmaps it now,
+// release(buffer): detaches a buffer made by create/map and unmaps it now,
 // instead of on a later turn after GC. Returns false for any other buffer or
 // one already released.
 static napi_value release(napi_env env, napi_callback_info info) {
@@ -274,7 +306,7 @@ static napi_value release(napi_env env, napi_callback_info info) {
 }
 
 // discard(mapping): gives the pages of a segment mapped shared and writable by
-// create/attach back to its file system now (MADV_REMOVE punches them out of
+// create/map back to its file system now (MADV_REMOVE punches them out of
 // the file), even while other processes still map it. For a segment nobody
 // uses any more and that is about to be unlinked: the space is free at once,
 // not when the last process that mapped it unmaps it. Whatever still maps it
@@ -311,7 +343,7 @@ static void finalize_view(napi_env env, void* data, void* hint) {
 }
 
 // view(mapping, offset, length): a new ArrayBuffer over part of a mapping made
-// by create/attach, sharing its memory. The caller keeps `mapping` alive for
+// by create/map, sharing its memory. The caller keeps `mapping` alive for
 // as long as the view may be used (release() the view before dropping it).
 static napi_value view(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -481,7 +513,9 @@ static napi_value watch_parent(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"create", NULL, create, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"attach", NULL, attach, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"open", NULL, open_file, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"map", NULL, map_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"release", NULL, release, NULL, NULL, NULL, napi_enumerable, NULL},
       {"view", NULL, view, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unlink", NULL, unlink_path, NULL, NULL, NULL, napi_enumerable, NULL},

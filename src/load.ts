@@ -1,9 +1,9 @@
 // loadNpy: maps a .npy file (one numpy wrote, or a segment) as a typed array
 // or records, without reading it: numpy's np.load(path, mmap_mode='c' | 'r+').
-// The file is checked as a received segment is (not a symbolic link, FIFO or
-// other special file; a strict .npy header that fits the file) before the
-// native layer maps the data that follows the header.
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+// The file is opened once and checked on that descriptor as a received
+// segment is (not a symbolic link, FIFO or other special file; a strict .npy
+// header that fits the file), then that descriptor is mapped (shm/open-file.ts).
+import { readSync, type Stats } from 'node:fs';
 import { InvalidArgumentError, SharedMemoryError } from './errors.js';
 import { describeValue, rejectUnknownKeys } from './options.js';
 import { native } from './shm/native.js';
@@ -14,6 +14,7 @@ import {
   NpyHeaderError,
   parseNpyHeader,
 } from './shm/npy-header.js';
+import { fileKind, openFile } from './shm/open-file.js';
 import type { TypedArray, TypedArrayConstructor } from './transfer/array-kinds.js';
 import { RecordArray, RecordLayout } from './transfer/records.js';
 
@@ -70,15 +71,6 @@ function refuse(path: string, why: string, errno = 'EINVAL', cause?: unknown): S
   );
 }
 
-function fileKind(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  return 'not a regular file';
-}
-
 /**
  * Maps the .npy file at `path`: a typed array for a numeric dtype in this
  * machine's byte order, a RecordArray for a structured dtype of such fields.
@@ -102,72 +94,81 @@ export function loadNpy(path: string, options: LoadNpyOptions = {}): NpyArray {
         "'copy-on-write' leaves the file unchanged)",
     );
   }
-  const header = inspect(path);
-  const { make, dtype } = viewMaker(path, header);
-  if (header.dataLength === 0) return { array: make(new ArrayBuffer(0)), shape: [...header.shape], dtype };
-  let buffer: ArrayBuffer;
+  const opened = openFile(path, mode === 'shared');
+  if (!opened.ok) throw cannotOpen(path, mode, opened.error, opened.code, opened.kind);
+  const { fd } = opened;
   try {
-    buffer = native.attach(path, header.headerLength, header.dataLength, true, mode === 'copy-on-write');
-  } catch (error) {
-    const e = error as Error & { code?: string; syscall?: string };
-    throw new SharedMemoryError(
-      `cannot load ${JSON.stringify(path)}: ${e.message}` +
-        (e.code === 'EACCES' && mode === 'shared'
-          ? " (mode 'shared' needs write permission; 'copy-on-write' needs only read)"
-          : ''),
-      e.syscall,
-      e.code,
-      { cause: error },
-    );
+    const header = inspect(path, fd, opened.stat);
+    const { make, dtype } = viewMaker(path, header);
+    if (header.dataLength === 0) return { array: make(new ArrayBuffer(0)), shape: [...header.shape], dtype };
+    let buffer: ArrayBuffer;
+    try {
+      buffer = native.map(fd, header.headerLength, header.dataLength, true, mode === 'copy-on-write');
+    } catch (error) {
+      const e = error as Error & { code?: string; syscall?: string };
+      throw new SharedMemoryError(`cannot load ${JSON.stringify(path)}: ${e.message}`, e.syscall, e.code, {
+        cause: error,
+      });
+    }
+    loaded.add(buffer);
+    return { array: make(buffer), shape: [...header.shape], dtype };
+  } finally {
+    native.close(fd);
   }
-  loaded.add(buffer);
-  return { array: make(buffer), shape: [...header.shape], dtype };
 }
 
-/** Opens without following a symbolic link or blocking on a FIFO, and reads and checks the header. */
-function inspect(path: string): NpyHeader {
-  let fd: number;
+function cannotOpen(
+  path: string,
+  mode: NpyMode,
+  error: unknown,
+  code: string | undefined,
+  kind: string | undefined,
+): SharedMemoryError {
+  if (kind === 'a symbolic link')
+    return refuse(path, 'it is a symbolic link; pass the path it leads to', 'ELOOP', error);
+  if (kind !== undefined) return refuse(path, `it is ${kind}, not a regular file`, code, error);
+  const e = error as Error & { syscall?: string };
+  return new SharedMemoryError(
+    `cannot load ${JSON.stringify(path)}: ${e.message}` +
+      (code === 'EACCES' && mode === 'shared'
+        ? " (mode 'shared' needs write permission; 'copy-on-write' needs only read)"
+        : ''),
+    e.syscall,
+    code,
+    { cause: error },
+  );
+}
+
+/** Checks the file open on `fd` and reads its header from it. */
+function inspect(path: string, fd: number, st: Stats): NpyHeader {
+  if (!st.isFile()) throw refuse(path, `it is ${fileKind(st)}, not a regular file`);
+  const bytes = Buffer.alloc(Math.min(st.size, MAX_NPY_HEADER_LENGTH));
+  const read = readSync(fd, bytes, 0, bytes.length, 0);
+  let header: NpyHeader;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    header = parseNpyHeader(bytes.subarray(0, read));
   } catch (error) {
-    const e = error as Error & { code?: string };
-    if (e.code === 'ELOOP')
-      throw refuse(path, 'it is a symbolic link; pass the path it leads to', 'ELOOP', error);
-    throw refuse(path, e.message, e.code, error);
+    if (!(error instanceof NpyHeaderError)) throw error;
+    const object = /unknown dtype "[<>|=]?O/.test(error.message)
+      ? ' (an object array holds Python objects, which only Python can read: save numeric data)'
+      : '';
+    throw refuse(path, `its .npy header ${error.message}${object}`, 'EINVAL', error);
   }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw refuse(path, `it is ${fileKind(st)}, not a regular file`);
-    const bytes = Buffer.alloc(Math.min(st.size, MAX_NPY_HEADER_LENGTH));
-    const read = readSync(fd, bytes, 0, bytes.length, 0);
-    let header: NpyHeader;
-    try {
-      header = parseNpyHeader(bytes.subarray(0, read));
-    } catch (error) {
-      if (!(error instanceof NpyHeaderError)) throw error;
-      const object = /unknown dtype "[<>|=]?O/.test(error.message)
-        ? ' (an object array holds Python objects, which only Python can read: save numeric data)'
-        : '';
-      throw refuse(path, `its .npy header ${error.message}${object}`, 'EINVAL', error);
-    }
-    if (header.fortranOrder && header.shape.filter((n) => n > 1).length > 1) {
-      throw refuse(
-        path,
-        'it is in Fortran order (column-major), which shmex does not map; ' +
-          'save np.ascontiguousarray(a) instead, or the transpose a.T',
-      );
-    }
-    if (header.headerLength + header.dataLength > st.size) {
-      throw refuse(
-        path,
-        `it is truncated: its header describes ${header.dataLength} bytes of data after byte ` +
-          `${header.headerLength}, but the file has ${st.size} bytes`,
-      );
-    }
-    return header;
-  } finally {
-    closeSync(fd);
+  if (header.fortranOrder && header.shape.filter((n) => n > 1).length > 1) {
+    throw refuse(
+      path,
+      'it is in Fortran order (column-major), which shmex does not map; ' +
+        'save np.ascontiguousarray(a) instead, or the transpose a.T',
+    );
   }
+  if (header.headerLength + header.dataLength > st.size) {
+    throw refuse(
+      path,
+      `it is truncated: its header describes ${header.dataLength} bytes of data after byte ` +
+        `${header.headerLength}, but the file has ${st.size} bytes`,
+    );
+  }
+  return header;
 }
 
 /** How to view the mapped data, and the dtype to report; refuses dtypes shmex cannot view. */

@@ -243,7 +243,17 @@ test('native create() never opens what is already at its path: EEXIST, and the f
   assert.equal(existsSync(huge), false, 'a failed create() left its file behind');
 });
 
-test('native attach() refuses a FIFO (without blocking) and a file of another user', (t) => {
+/** native.open, then native.map of that descriptor (as SegmentStore.attach does, without its checks). */
+function openAndMap(path: string, offset: number, length: number): ArrayBuffer {
+  const fd = native.open(path, false);
+  try {
+    return native.map(fd, offset, length, false, false);
+  } finally {
+    native.close(fd);
+  }
+}
+
+test('native open() and map() refuse a FIFO (without blocking) and a file of another user', (t) => {
   const dir = privateDir();
   const fifo = join(dir, 'fifo');
   if (spawnSync('mkfifo', [fifo]).status !== 0) {
@@ -255,21 +265,21 @@ test('native attach() refuses a FIFO (without blocking) and a file of another us
   const nativePath = new URL('../dist/shm/native.js', import.meta.url).href;
   const script = `
     const { native } = await import(${JSON.stringify(nativePath)});
-    try { native.attach(process.argv[1], 0, 16, false, false); console.log('mapped'); }
+    try { native.map(native.open(process.argv[1], false), 0, 16, false, false); console.log('mapped'); }
     catch (e) { console.log(e.code); }
   `;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, fifo], {
     encoding: 'utf8',
     timeout: 10_000,
   });
-  assert.equal(r.signal, null, 'attach() of a FIFO blocked (the child was killed after 10 s)');
+  assert.equal(r.signal, null, 'open() of a FIFO blocked (the child was killed after 10 s)');
   assert.equal(r.stdout.trim(), 'EPERM', r.stderr);
 
   if (process.getuid?.() === 0) {
     const foreign = join(dir, 'foreign');
     writeFileSync(foreign, Buffer.alloc(1 << 16, 1));
     chownSync(foreign, 65534, 65534);
-    assert.throws(() => native.attach(foreign, 0, 1 << 16, false, false), { code: 'EPERM' });
+    assert.throws(() => openAndMap(foreign, 0, 1 << 16), { code: 'EPERM' });
   }
 });
 

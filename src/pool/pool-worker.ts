@@ -78,7 +78,7 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
     let name = newSegmentName();
     let receipts: Float64Array | undefined;
     try {
-      receipts = new Float64Array(native.create(store.path(name), 16), 0, 2);
+      receipts = new Float64Array(store.create(name, 16), 0, 2);
     } catch {
       name = '';
     }

@@ -2,7 +2,6 @@
 // lends a segment again (a recycled one) costs the receiver neither mmap nor
 // page faults. How many arrays live in each is counted by the ledger
 // (hold-ledger.ts, views); this keeps the mappings and their names.
-import { linkSync } from 'node:fs';
 import { native } from './native.js';
 import { newSegmentName, parseSegmentName } from './segment-names.js';
 import type { SegmentStore } from './segment-store.js';
@@ -64,7 +63,7 @@ export class MappingCache {
   adopt(name: string, entry: CachedMapping): boolean {
     const adopted = newSegmentName();
     try {
-      linkSync(this.#store.path(name), this.#store.path(adopted));
+      this.#store.link(name, adopted);
     } catch {
       this.#byName.delete(name);
       entry.doomed = true;

@@ -6,15 +6,25 @@ import { fileURLToPath } from 'node:url';
 export interface NativeShm {
   /** Creates `path` exclusively (mode 0600), reserves `size` bytes, maps it shared and writable. */
   create(path: string, size: number): ArrayBuffer;
-  /** Maps an existing file; the buffer covers [offset, offset + length). */
-  attach(path: string, offset: number, length: number, writable: boolean, privateCopy: boolean): ArrayBuffer;
-  /** A new ArrayBuffer over [offset, offset + length) of a mapping made by create/attach, sharing its memory. */
+  /**
+   * Opens an existing file (never following a symbolic link, never blocking on a FIFO) and returns
+   * its descriptor, to be checked and given to map(); the caller closes it with close().
+   */
+  open(path: string, readWrite: boolean): number;
+  /** Closes a descriptor from open() (not fs.closeSync, which warns in a worker thread about one it did not open). */
+  close(fd: number): boolean;
+  /**
+   * Maps the whole file open on `fd`; the buffer covers [offset, offset + length). Refuses (EPERM) a
+   * file that is not a regular file of this user, and (EINVAL) a range beyond its end. `fd` stays open.
+   */
+  map(fd: number, offset: number, length: number, writable: boolean, privateCopy: boolean): ArrayBuffer;
+  /** A new ArrayBuffer over [offset, offset + length) of a mapping made by create/map, sharing its memory. */
   view(mapping: ArrayBuffer, offset: number, length: number): ArrayBuffer;
-  /** Detaches (and, for create/attach, unmaps) a buffer made here; false for any other buffer. */
+  /** Detaches (and, for create/map, unmaps) a buffer made here; false for any other buffer. */
   release(buffer: ArrayBuffer): boolean;
   /** Removes a name; false if it was already gone. */
   unlink(path: string): boolean;
-  /** Frees a create/attach mapping's pages in its file now (MADV_REMOVE); false for any other buffer. */
+  /** Frees a create/map mapping's pages in its file now (MADV_REMOVE); false for any other buffer. */
   discard(mapping: ArrayBuffer): boolean;
   /**
    * From now on, when the parent dies (killed, or ended by a signal without running exit handlers),

@@ -3,11 +3,10 @@
 // faulted one only the copy. Segments come in size classes; a free one is
 // reused by the next array of its class, and trimmed (unlinked and unmapped)
 // after it has been idle for a while or when too many bytes sit idle.
-import { statfsSync } from 'node:fs';
 import { SharedMemoryError } from '../errors.js';
 import { native } from './native.js';
 import { newSegmentName } from './segment-names.js';
-import { explainNativeError, type SegmentStore } from './segment-store.js';
+import type { SegmentStore } from './segment-store.js';
 
 export interface PooledSegment {
   readonly name: string;
@@ -27,80 +26,6 @@ export interface SegmentPoolOptions {
 }
 
 const MIN_CLASS = 64 * 1024;
-
-function mib(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-}
-
-/** Free and total bytes of the file system holding `dir`, as a phrase, or '' if it cannot be read. */
-function spaceOf(dir: string): string {
-  try {
-    const fs = statfsSync(dir);
-    return ` (${mib(fs.bavail * fs.bsize)} free of ${mib(fs.blocks * fs.bsize)})`;
-  } catch {
-    return '';
-  }
-}
-
-/**
- * Why a new segment could not be made, and what to do about it. Creating a
- * segment fails for reasons of the directory (missing, not writable, full)
- * or of the process (address space, file descriptors), never of the segment
- * itself: say which.
- */
-export function explainCreateError(
-  error: unknown,
-  name: string,
-  capacity: number,
-  dir: string,
-): SharedMemoryError {
-  const e = error as { code?: string; syscall?: string; message?: string };
-  const code = e.code ?? 'EUNKNOWN';
-  const what = `cannot create a shared-memory segment of ${capacity} bytes in ${dir}: ${e.message} (${code}).`;
-  let hint: string | undefined;
-  switch (code) {
-    case 'ENOSPC':
-    case 'EDQUOT':
-      hint =
-        `The shared-memory directory ${dir} is full${spaceOf(dir)}: release() arrays you no longer need, ` +
-        'remove segments of dead processes with shmClear(), pass smaller arrays, or give the executor a ' +
-        'larger directory (shmDir, or a bigger tmpfs).';
-      break;
-    case 'EFBIG':
-      hint = `${capacity} bytes is more than this process may write to one file (ulimit -f): pass smaller arrays.`;
-      break;
-    case 'ENOENT':
-    case 'ENOTDIR':
-      hint = `The shared-memory directory ${dir} does not exist or is not a directory: create it, or pass an existing directory as shmDir.`;
-      break;
-    case 'EACCES':
-    case 'EPERM':
-    case 'EROFS':
-      hint =
-        `This process (uid ${process.geteuid?.() ?? '?'}) may not create files in the shared-memory directory ${dir}: ` +
-        'make it writable (a tmpfs such as /dev/shm), or pass another directory as shmDir.';
-      break;
-    case 'EEXIST':
-      hint =
-        `A file named ${name} is already there. Segment names are random, so another program made it: ` +
-        'shmex never opens or reuses a file it did not create itself.';
-      break;
-    case 'ENOMEM':
-      hint =
-        `This process cannot map ${capacity} more bytes: its address space limit (ulimit -v) or its number of ` +
-        'mappings (vm.max_map_count) is reached. release() arrays you no longer need, or pass smaller ones.';
-      break;
-    case 'EMFILE':
-    case 'ENFILE':
-      hint =
-        'No file descriptor is left (ulimit -n): a segment needs one only while it is being created, ' +
-        'so something else in this process holds them.';
-      break;
-  }
-  if (hint === undefined)
-    return explainNativeError(error, `create a shared-memory segment of ${capacity} bytes in ${dir}`, dir);
-  return new SharedMemoryError(`${what} ${hint}`, e.syscall, code, { cause: error });
-}
 
 /** Capacity for `bytes`: at least 64 KiB, else rounded up to an eighth of its power of two (<= 12.5% slack). */
 export function sizeClass(bytes: number): number {
@@ -164,16 +89,16 @@ export class SegmentPool {
     const name = newSegmentName();
     let mapping: ArrayBuffer;
     try {
-      mapping = native.create(this.#store.path(name), capacity);
+      mapping = this.#store.create(name, capacity);
     } catch (error) {
       // Idle segments of other classes may be what fills the directory: give them back and try
       // once more. Unlinking alone does not free their space while a worker still maps them (it
       // caches what it was lent) until it hears of the trim: their pages are punched out first.
-      if ((error as { code?: string }).code === 'ENOSPC' && this.#idleBytes > 0) {
+      if (error instanceof SharedMemoryError && error.errno === 'ENOSPC' && this.#idleBytes > 0) {
         this.reclaim();
         return this.acquire(bytes);
       }
-      throw explainCreateError(error, name, capacity, this.#store.dir);
+      throw error;
     }
     this.stats.created++;
     const segment: PooledSegment = { name, capacity, mapping, idleSince: 0 };

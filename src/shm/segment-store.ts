@@ -1,18 +1,23 @@
-// Where segments live (a shared-memory directory, default /dev/shm), and
-// native errors turned into SharedMemoryError with a message that says what
-// to do.
+// Where segments live (a shared-memory directory, default /dev/shm), and the
+// one way to make, name, remove and map their files: create / link / remove /
+// attach. Nothing else in shmex creates or removes a segment file (the one
+// exception is native/shm.c's parent-death handler, which may call nothing
+// but async-signal-safe functions).
 //
 // Names arrive from other processes, so everything that turns a name into a
 // path checks it first (requireSegmentName: nothing outside the directory can
-// be named), and attach() looks at the file before mapping it: a regular
-// file of this user (not a symbolic link, directory or FIFO), large enough,
-// and, where the data starts after a header, a .npy header that describes
-// exactly the bytes the sender said are there.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
+// be named), and attach() opens the file once and checks it on that
+// descriptor before mapping that descriptor: a regular file of this user (not
+// a symbolic link, directory or FIFO), large enough, and, where the data
+// starts after a header, a .npy header that describes exactly the bytes the
+// sender said are there.
+import { linkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { SharedMemoryError } from '../errors.js';
 import { native } from './native.js';
+import { explainNativeError } from './native-errors.js';
 import { MAX_NPY_HEADER_LENGTH, NpyHeaderError, parseNpyHeader } from './npy-header.js';
+import { fileKind, type Opened, openFile } from './open-file.js';
 import { requireSegmentName, showName } from './segment-names.js';
 
 export const DEFAULT_SHM_DIR = '/dev/shm';
@@ -27,27 +32,6 @@ export function defaultShmDir(): string {
   return dir === undefined || dir === '' ? DEFAULT_SHM_DIR : dir;
 }
 
-interface NativeError extends Error {
-  code?: string;
-  syscall?: string;
-}
-
-export function explainNativeError(error: unknown, action: string, dir: string): SharedMemoryError {
-  const e = error as NativeError;
-  const code = e.code ?? 'EUNKNOWN';
-  let hint = '';
-  if (code === 'ENOSPC' || code === 'EFBIG') {
-    hint = ` The shared-memory directory ${dir} is full: free space there (shmClear() removes segments of dead processes) or pass smaller arrays.`;
-  } else if (code === 'EMFILE' || code === 'ENFILE' || code === 'ENOMEM') {
-    hint = ' The process ran out of file descriptors or mappings: release arrays you no longer need.';
-  } else if (code === 'ENOENT') {
-    hint = ' The segment is gone: its owner removed it or died.';
-  }
-  return new SharedMemoryError(`cannot ${action}: ${e.message} (${code}).${hint}`, e.syscall, code, {
-    cause: error,
-  });
-}
-
 /** The error for a segment that must not be mapped. */
 function refuse(name: string, why: string, errno = 'EINVAL', cause?: unknown): SharedMemoryError {
   return new SharedMemoryError(
@@ -60,16 +44,6 @@ function refuse(name: string, why: string, errno = 'EINVAL', cause?: unknown): S
 
 function isSize(n: unknown): n is number {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-}
-
-function fileKind(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSymbolicLink()) return 'a symbolic link';
-  return 'not a regular file';
 }
 
 /**
@@ -123,65 +97,23 @@ export class SegmentStore {
   }
 
   /**
-   * Maps [offset, offset + length) of a segment another process made. With
-   * `offset` > 0 the range is a segment's data, after its .npy header, and
-   * the header must describe it; `offset` 0 maps a whole file (a segment
-   * whose header the caller checks, or a headerless page).
+   * A new segment of `size` bytes, mapped shared and writable: created
+   * exclusively (never someone else's file, EEXIST) with mode 0600, its space
+   * reserved, so that a full directory fails here (ENOSPC) and not with
+   * SIGBUS at the first write.
    */
-  attach(name: string, offset: number, length: number, privateCopy: boolean): ArrayBuffer {
-    if (!isSize(offset) || !isSize(length)) {
-      throw refuse(name, `bad byte range [${offset}, +${length}): not non-negative integers`);
-    }
+  create(name: string, size: number): ArrayBuffer {
     const path = this.path(name);
-    this.#inspect(name, path, offset, length);
     try {
-      return native.attach(path, offset, length, true, privateCopy);
+      return native.create(path, size);
     } catch (error) {
-      throw explainNativeError(error, `map shared-memory segment ${name}`, this.dir);
+      throw explainNativeError(error, { op: 'create', dir: this.dir, name, capacity: size });
     }
   }
 
-  /**
-   * Opens the file without following a symbolic link and without blocking
-   * (a FIFO would block an ordinary open until someone writes to it), and
-   * checks what it is before the native layer opens it again to map it.
-   */
-  #inspect(name: string, path: string, offset: number, length: number): void {
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    } catch (error) {
-      const code = (error as NativeError).code;
-      if (code === 'ELOOP') throw refuse(name, 'it is a symbolic link, not a segment', 'ELOOP', error);
-      // A socket cannot be opened at all (ENXIO): say what it is.
-      let st: Stats | undefined;
-      try {
-        st = code === 'ENOENT' ? undefined : lstatSync(path, { throwIfNoEntry: false });
-      } catch {
-        st = undefined;
-      }
-      if (st !== undefined && !st.isFile())
-        throw refuse(name, `it is ${fileKind(st)}, not a regular file`, code, error);
-      throw explainNativeError(error, `map shared-memory segment ${name}`, this.dir);
-    }
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw refuse(name, `it is ${fileKind(st)}, not a regular file`);
-      const euid = process.geteuid?.();
-      if (euid !== undefined && st.uid !== euid) {
-        throw refuse(name, `it belongs to user ${st.uid}, not to this process's user ${euid}`, 'EPERM');
-      }
-      if (st.size === 0 || offset + length > st.size) {
-        throw refuse(name, `the range [${offset}, +${length}) lies beyond its ${st.size} bytes`);
-      }
-      if (offset > 0) {
-        const bytes = Buffer.allocUnsafe(Math.min(offset, MAX_NPY_HEADER_LENGTH));
-        const read = readSync(fd, bytes, 0, bytes.length, 0);
-        checkSegmentHeader(name, bytes.subarray(0, read), offset, length);
-      }
-    } finally {
-      closeSync(fd);
-    }
+  /** A second name for a segment (a hard link); throws if `name` is gone or `newName` taken. */
+  link(name: string, newName: string): void {
+    linkSync(this.path(name), this.path(newName));
   }
 
   /** Removes names that may still exist; names already gone, and names that are not segment names, are skipped. */
@@ -193,5 +125,50 @@ export class SegmentStore {
         // Nothing more can be done for a name we may not remove; sweeps report it.
       }
     }
+  }
+
+  /**
+   * Maps [offset, offset + length) of a segment another process made. With
+   * `offset` > 0 the range is a segment's data, after its .npy header, and
+   * the header must describe it; `offset` 0 maps a whole file (a segment
+   * whose header the caller checks in the mapped bytes, or a headerless page).
+   */
+  attach(name: string, offset: number, length: number, privateCopy: boolean): ArrayBuffer {
+    if (!isSize(offset) || !isSize(length)) {
+      throw refuse(name, `bad byte range [${offset}, +${length}): not non-negative integers`);
+    }
+    const opened = openFile(this.path(name), !privateCopy);
+    if (!opened.ok) throw this.#cannotOpen(name, opened);
+    const { fd, stat } = opened;
+    try {
+      if (!stat.isFile()) throw refuse(name, `it is ${fileKind(stat)}, not a regular file`);
+      const euid = process.geteuid?.();
+      if (euid !== undefined && stat.uid !== euid) {
+        throw refuse(name, `it belongs to user ${stat.uid}, not to this process's user ${euid}`, 'EPERM');
+      }
+      if (stat.size === 0 || offset + length > stat.size) {
+        throw refuse(name, `the range [${offset}, +${length}) lies beyond its ${stat.size} bytes`);
+      }
+      if (offset > 0) {
+        const bytes = Buffer.allocUnsafe(Math.min(offset, MAX_NPY_HEADER_LENGTH));
+        const read = readSync(fd, bytes, 0, bytes.length, 0);
+        checkSegmentHeader(name, bytes.subarray(0, read), offset, length);
+      }
+      try {
+        return native.map(fd, offset, length, true, privateCopy);
+      } catch (error) {
+        throw explainNativeError(error, { op: 'map', dir: this.dir, name });
+      }
+    } finally {
+      native.close(fd);
+    }
+  }
+
+  #cannotOpen(name: string, failed: Extract<Opened, { ok: false }>): SharedMemoryError {
+    if (failed.kind === 'a symbolic link')
+      return refuse(name, 'it is a symbolic link, not a segment', 'ELOOP', failed.error);
+    if (failed.kind !== undefined)
+      return refuse(name, `it is ${failed.kind}, not a regular file`, failed.code, failed.error);
+    return explainNativeError(failed.error, { op: 'map', dir: this.dir, name });
   }
 }
