@@ -11,7 +11,9 @@ export function isPlainObject(value: object): boolean {
 
 export const plainObjectKind: ValueKind<Record<string, unknown>> = {
   name: 'plain object',
-  test: (_value, proto): _value is Record<string, unknown> => proto === Object.prototype || proto === null,
+  // Not a view whose prototype was changed: that is refused as a view of an unknown class.
+  test: (value, proto): value is Record<string, unknown> =>
+    (proto === Object.prototype || proto === null) && !ArrayBuffer.isView(value),
   scan(value, path, s) {
     for (const key of Object.keys(value)) s.visit(value[key], step(path, key));
   },

@@ -4,9 +4,9 @@
 // classified once, by the first kind whose test accepts it.
 //
 //   kind                file                 scan                         special
-//   view                buffers.ts           lists its buffer             - (host object)
 //   plain object        containers.ts        walks its own keys           -
 //   array               containers.ts        walks its elements           -
+//   view                buffers.ts           lists its buffer             - (host object)
 //   ArrayBuffer         buffers.ts           lists it (bare)              - (transferred)
 //   SharedArrayBuffer   buffers.ts           lists it                     'sab'
 //   Map, Set            containers.ts        walks entries                -
@@ -30,9 +30,9 @@ import { sharedReferenceKind } from './shared-reference.js';
 import type { SpecialReader, ValueKind } from './types.js';
 
 const KINDS: readonly ValueKind[] = [
-  viewKind,
   plainObjectKind,
   plainArrayKind,
+  viewKind,
   arrayBufferKind,
   sharedArrayBufferKind,
   mapKind,
