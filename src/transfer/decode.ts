@@ -3,28 +3,25 @@
 // out, views rebuilt with their type, byteOffset and length, records, wrapper
 // instances and codec values rebuilt. On failure every hold is given back.
 import { Deserializer } from 'node:v8';
-import { CodecError, MalformedPayloadError, ShmexError } from '../errors.js';
+import { MalformedPayloadError, ShmexError } from '../errors.js';
 import { MAX_NPY_HEADER_LENGTH } from '../shm/npy-header.js';
 import type { Peer, SegmentBook, SegmentRef } from '../shm/segment-book.js';
 import { requireSegmentName } from '../shm/segment-names.js';
 import { checkSegmentHeader } from '../shm/segment-store.js';
-import { VIEW_KINDS } from './array-kinds.js';
-import { codecNamed } from './codecs.js';
-import { type Encoded, MAX_DEPTH } from './encode.js';
+import type { Encoded } from './encode.js';
+import { readView } from './kinds/buffers.js';
+import { readerOf } from './kinds/table.js';
 import { ownView } from './own-view.js';
-import { RecordArray } from './records.js';
+import { MAX_DEPTH } from './scan.js';
 import {
   BUFFER_BARE,
   BUFFER_SEGMENT,
   BUFFER_SHARED,
   SEGMENT_MODES,
   type SpecialHeader,
-  TAG_BYTES,
   TAG_SPECIAL,
-  TAG_VIEW,
   WIRE_VERSION,
 } from './wire.js';
-import { wrapperNamed } from './wrappers.js';
 
 class PayloadDeserializer extends Deserializer {
   buffers: ArrayBufferLike[] = [];
@@ -37,35 +34,7 @@ class PayloadDeserializer extends Deserializer {
       if (index >= this.specials.length) throw new MalformedPayloadError(`special ${index} is not defined`);
       return this.specials[index];
     }
-    const kindIndex = this.readUint32();
-    const kind = VIEW_KINDS[kindIndex];
-    if (kind === undefined) throw new MalformedPayloadError(`unknown view kind ${kindIndex}`);
-    if (tag === TAG_BYTES) {
-      const length = this.readDouble();
-      if (!isWhole(length, kind.bytesPerElement))
-        throw new MalformedPayloadError(`bad inline view length ${length}`);
-      const bytes = this.readRawBytes(length) as Buffer;
-      const copy = new ArrayBuffer(length);
-      new Uint8Array(copy).set(bytes);
-      return kind.make(copy, 0, length);
-    }
-    if (tag !== TAG_VIEW) throw new MalformedPayloadError(`unknown host object tag ${tag}`);
-    const index = this.readUint32();
-    const byteOffset = this.readDouble();
-    const byteLength = this.readDouble();
-    const buffer = this.buffers[index];
-    if (buffer === undefined) throw new MalformedPayloadError(`buffer ${index} is not defined`);
-    if (!(byteOffset >= 0 && byteLength >= 0 && byteOffset + byteLength <= buffer.byteLength)) {
-      throw new MalformedPayloadError(
-        `a view [${byteOffset}, +${byteLength}) exceeds its buffer of ${buffer.byteLength}`,
-      );
-    }
-    if (!isWhole(byteOffset, kind.bytesPerElement) || !isWhole(byteLength, kind.bytesPerElement)) {
-      throw new MalformedPayloadError(
-        `a view [${byteOffset}, +${byteLength}) is not aligned to its ${kind.bytesPerElement}-byte elements`,
-      );
-    }
-    return kind.make(buffer, byteOffset, byteLength);
+    return readView(this, tag, this.buffers);
   }
 }
 
@@ -86,11 +55,6 @@ function asPayloadError(error: unknown): unknown {
     );
   }
   return new MalformedPayloadError(error.message, { cause: error });
-}
-
-/** A non-negative integer multiple of `unit`. */
-function isWhole(n: number, unit: number): boolean {
-  return Number.isSafeInteger(n) && n >= 0 && n % unit === 0;
 }
 
 /** Longest name a payload may carry: a shmex name has at most 62 characters. */
@@ -165,57 +129,23 @@ function readBuffer(d: PayloadDeserializer, r: Receiving): { buffer: ArrayBuffer
   return { buffer: out, bare };
 }
 
-function rebuildSpecial(header: SpecialHeader, buffers: ArrayBufferLike[]): unknown {
-  switch (header.k) {
-    case 'record':
-      return new RecordArray(header.layout, header.data.buffer, header.data.byteOffset, header.length);
-    case 'sab':
-      return buffers[header.index];
-    case 'codec': {
-      const codec = codecNamed(header.name);
-      if (codec === undefined) {
-        throw new ShmexError(
-          'ERR_SHMEX_UNKNOWN_CODEC',
-          `received a value of codec '${header.name}', which is not registered in this process (pid ${process.pid}); ` +
-            'import the module that registers it (for example shmex/arrow) here too, for example in the task module',
-        );
-      }
-      try {
-        return codec.decode(header.parts);
-      } catch (error) {
-        throw new CodecError(header.name, error);
-      }
-    }
-    case 'wrapper': {
-      const entry = wrapperNamed(header.name);
-      if (entry === undefined) {
-        throw new ShmexError(
-          'ERR_SHMEX_UNKNOWN_WRAPPER',
-          `received an instance of array wrapper '${header.name}', which is not registered in this process (pid ${process.pid}); ` +
-            `call registerArrayWrapper(${header.name}, field) here too, for example in the task module or the executor's initializer`,
-        );
-      }
-      return Object.create(entry.cls.prototype);
-    }
-    default:
-      throw new MalformedPayloadError('unknown special value');
-  }
-}
-
 /**
- * Gives a rebuilt wrapper instance its own fields. Defined, as class fields
- * are, not assigned: assignment would run the class's setters (or throw on
- * a getter-only accessor) and would turn an own '__proto__' into the prototype.
+ * Rebuilds the specials, in the order the encoder met them, each by the
+ * reader of its kind (kinds/table.ts); then gives late fields to those that
+ * have them (wrappers, which may refer to each other).
  */
-function defineProps(target: object, props: object): void {
-  for (const key of Object.keys(props)) {
-    Object.defineProperty(target, key, {
-      value: (props as Record<string, unknown>)[key],
-      writable: true,
-      enumerable: true,
-      configurable: true,
-    });
+function readSpecials(d: PayloadDeserializer): void {
+  const count = d.readUint32();
+  const headers: SpecialHeader[] = [];
+  for (let i = 0; i < count; i++) {
+    const header = d.readValue() as SpecialHeader;
+    headers.push(header);
+    d.specials.push(readerOf(header).read(header, d));
   }
+  headers.forEach((header, i) => {
+    const reader = readerOf(header);
+    if (reader.hasLate?.(header)) reader.readLate!(header, d.specials[i], d.readValue());
+  });
 }
 
 /**
@@ -252,16 +182,7 @@ export function decode(
       d.buffers.push(buffer);
       if (bare) d.transferArrayBuffer(i, buffer as ArrayBuffer);
     }
-    const specialCount = d.readUint32();
-    const headers: SpecialHeader[] = [];
-    for (let i = 0; i < specialCount; i++) {
-      const header = d.readValue() as SpecialHeader;
-      headers.push(header);
-      d.specials.push(rebuildSpecial(header, d.buffers));
-    }
-    headers.forEach((header, i) => {
-      if (header.k === 'wrapper') defineProps(d.specials[i] as object, d.readValue() as object);
-    });
+    readSpecials(d);
     return d.readValue();
   } catch (error) {
     for (const buffer of d.buffers) book.release(buffer);

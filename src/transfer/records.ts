@@ -3,6 +3,7 @@
 // travels with the data, offsets and padding included.
 import { InvalidArgumentError } from '../errors.js';
 import { describeValue } from '../options.js';
+import { registerBuiltinCodec } from './codecs.js';
 
 export type FieldValue = number | bigint | boolean;
 
@@ -327,3 +328,25 @@ export class RecordArray {
     return out;
   }
 }
+
+/**
+ * Records travel through a built-in codec: the layout and the count in the
+ * special's header, the bytes as a view of the record buffer, which the scan
+ * lists with the records' numpy descr (so a segment's .npy header describes
+ * the records).
+ */
+registerBuiltinCodec<RecordArray, { layout: RecordLayoutSpec; length: number; data: Uint8Array }>(
+  {
+    name: 'shmex.record',
+    test: (value): value is RecordArray => value instanceof RecordArray,
+    encode: (value) => ({ layout: value.layout.toSpec(), length: value.length, data: value.bytes() }),
+    decode: ({ layout, length, data }) => new RecordArray(layout, data.buffer, data.byteOffset, length),
+    scan(value, path, s) {
+      const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
+      if (whole) s.addBuffer(value.buffer, path, value.layout.npyDescr(), [value.length]);
+      else s.addBuffer(value.buffer, path);
+      return this.encode(value);
+    },
+  },
+  'first',
+);

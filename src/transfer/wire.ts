@@ -7,13 +7,15 @@
 //   either (segment) u32 name length, name bytes, f64 capacity, f64 data
 //   offset, u32 mode (index in SEGMENT_MODES),
 //   or (inline) the bytes themselves.
-// specials (values V8 cannot carry as they are: records, wrapper instances,
-//   bare SharedArrayBuffers): u32 count, one header value each, then the
-//   props of each wrapper, so wrappers may refer to each other in cycles.
+// specials (values V8 cannot carry as they are: bare SharedArrayBuffers, and
+//   codec values, records and wrapper instances included): u32 count, one
+//   header value each, then the late fields of each header that has them (a
+//   wrapper's own fields), so wrappers may refer to each other in cycles.
+//   Each kind of value writes and reads its own (see kinds/).
 // In the root and in specials, views are host objects (TAG_*); bare
 // ArrayBuffers in the table are passed as V8 "transferred" buffers whose id
 // is their table index.
-export const WIRE_VERSION = 2;
+export const WIRE_VERSION = 3;
 
 export const BUFFER_SHARED = 1; // a SharedArrayBuffer: rebuilt as one
 export const BUFFER_SEGMENT = 2; // bytes live in a segment, not in the payload
@@ -29,8 +31,6 @@ export const TAG_BYTES = 2; // u32 kind, f64 byteLength, bytes (small Node Buffe
 export const TAG_SPECIAL = 3; // u32 special index
 
 export type SpecialHeader =
-  | { k: 'record'; layout: import('./records.js').RecordLayoutSpec; length: number; data: Uint8Array }
-  | { k: 'wrapper'; name: string }
   | { k: 'sab'; index: number }
-  /** A value of another library, as its codec's parts (see codecs.ts). */
+  /** A value of a codec (records and wrappers included), as its parts (see codecs.ts). */
   | { k: 'codec'; name: string; parts: unknown };

@@ -1,7 +1,9 @@
 // User classes that wrap an array. An instance travels as its class name and
 // its own fields (the wrapped array through shared memory) and is rebuilt on
 // the other side as an instance of the class registered under that name.
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, NotTransferableError, ShmexError } from '../errors.js';
+import { registerBuiltinCodec } from './codecs.js';
+import { renderPath, step } from './path.js';
 
 // Any class, whatever its constructor takes.
 export type WrapperClass = abstract new (...args: any[]) => object;
@@ -62,4 +64,59 @@ export function wrapperOf(value: object): WrapperEntry | undefined {
 
 export function wrapperNamed(name: string): WrapperEntry | undefined {
   return byName.get(name);
+}
+
+/**
+ * Wrapper instances travel through a built-in codec, tried after the user's:
+ * the class name as parts, the own fields late (see BuiltinCodec), so
+ * wrappers may refer to each other. The instance is made without calling its
+ * constructor, which may want arguments we do not have.
+ */
+registerBuiltinCodec<object, { name: string }>(
+  {
+    name: 'shmex.wrapper',
+    test: (value): value is object => wrapperOf(value) !== undefined,
+    encode: (value) => ({ name: wrapperOf(value)!.name }),
+    decode({ name }) {
+      const entry = wrapperNamed(name);
+      if (entry === undefined) {
+        throw new ShmexError(
+          'ERR_SHMEX_UNKNOWN_WRAPPER',
+          `received an instance of array wrapper '${name}', which is not registered in this process (pid ${process.pid}); ` +
+            `call registerArrayWrapper(${name}, field) here too, for example in the task module or the executor's initializer`,
+        );
+      }
+      return Object.create(entry.cls.prototype) as object;
+    },
+    scan(value, path, s) {
+      const wrapper = wrapperOf(value)!;
+      if (!Object.hasOwn(value, wrapper.field)) {
+        throw new NotTransferableError(
+          renderPath(path),
+          `this ${wrapper.name} has no own property '${wrapper.field}', the field it was registered with`,
+          'Register the class with the name of the own property that holds the array.',
+        );
+      }
+      for (const key of Object.keys(value)) s.visit((value as Record<string, unknown>)[key], step(path, key));
+      return { name: wrapper.name };
+    },
+    late: { of: (value) => value, fill: defineProps },
+  },
+  'last',
+);
+
+/**
+ * Gives a rebuilt wrapper instance its own fields. Defined, as class fields
+ * are, not assigned: assignment would run the class's setters (or throw on
+ * a getter-only accessor) and would turn an own '__proto__' into the prototype.
+ */
+function defineProps(target: object, props: Record<string, unknown>): void {
+  for (const key of Object.keys(props)) {
+    Object.defineProperty(target, key, {
+      value: props[key],
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  }
 }

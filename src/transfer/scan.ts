@@ -1,0 +1,162 @@
+// The encoder's walk over a value: checks that everything can travel, lists
+// the buffers behind the views, and lets each kind (kinds/table.ts) do its
+// part. Also where values nested deeper than MAX_DEPTH are refused.
+import { types } from 'node:util';
+import { NotTransferableError } from '../errors.js';
+import type { SegmentBook } from '../shm/segment-book.js';
+import { isBufferLike, isShared } from './kinds/buffers.js';
+import { kindOf } from './kinds/table.js';
+import type { BufferEntry, CodedValue, ScanContext, ValueKind } from './kinds/types.js';
+import { type PathNode, renderPath } from './path.js';
+
+/**
+ * How deeply objects (arrays, plain objects, Maps, Sets, class instances;
+ * not typed arrays, which hold no other value) may sit inside each other in
+ * a value that travels. V8's
+ * serializer, which carries the value, recurses: it throws a RangeError a
+ * few thousand levels down (nested plain objects: under 2,000 to
+ * deserialize, with the whole default stack), and less when called from deep
+ * in the stack. CPython's pickle stops at its recursion limit, 1,000 by
+ * default; shmex rejects deeper values up front with a NotTransferableError.
+ */
+export const MAX_DEPTH = 1000;
+
+function isDetached(buffer: ArrayBufferLike): boolean {
+  try {
+    new Uint8Array(buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Walks a value once: checks that everything can travel and lists the buffers. */
+export class Scan implements ScanContext {
+  readonly buffers = new Map<ArrayBufferLike, BufferEntry>();
+  needsCopy = false;
+  /** Values handled by a codec, and the parts each travels as (encoded once). */
+  readonly codedValues = new Map<object, CodedValue>();
+  /** Every object met, and its kind (the writer dispatches on it again). */
+  readonly kinds = new Map<object, ValueKind>();
+  readonly threshold: number;
+  readonly book: SegmentBook;
+  /** Inside an Error's cause: V8 serializes it, so only what V8 carries as it is may sit there. */
+  #inErrorCause = 0;
+  /** Objects entered, from the root; and how many of them are shmex's own (see outerLevels). */
+  #depth = 0;
+  readonly #outerLevels: number;
+
+  constructor(threshold: number, book: SegmentBook, outerLevels: number) {
+    this.threshold = threshold;
+    this.book = book;
+    this.#outerLevels = outerLevels;
+  }
+
+  addBuffer(buffer: ArrayBufferLike, path: PathNode, descr?: string, shape?: number[]): BufferEntry {
+    let entry = this.buffers.get(buffer);
+    if (entry === undefined) {
+      if (buffer.byteLength === 0 && isDetached(buffer)) {
+        throw new NotTransferableError(
+          renderPath(path),
+          'its ArrayBuffer is detached (released or transferred), so it holds no data',
+          'Pass an array that is still usable.',
+        );
+      }
+      entry = { index: this.buffers.size, buffer, shared: isShared(buffer) };
+      this.buffers.set(buffer, entry);
+    }
+    if (entry.descr === undefined && descr !== undefined) {
+      entry.descr = descr;
+      entry.shape = shape;
+    }
+    return entry;
+  }
+
+  visit(value: unknown, path: PathNode): void {
+    if (typeof value !== 'object' || value === null) {
+      if (typeof value === 'function') {
+        throw new NotTransferableError(
+          renderPath(path),
+          `it is a function (${value.name || 'anonymous'})`,
+          'Pass data only; to run code in the worker, make it the task or import it in a task module.',
+        );
+      }
+      if (typeof value === 'symbol') {
+        throw new NotTransferableError(renderPath(path), 'it is a symbol', 'Use a string instead.');
+      }
+      return;
+    }
+    const seen = this.kinds.get(value);
+    const kind = seen ?? kindOf(value);
+    if (kind.leaf) {
+      this.#visitObject(value, kind, seen !== undefined, path); // holds no other value: not a level
+      return;
+    }
+    if (this.#depth >= MAX_DEPTH + this.#outerLevels) this.#tooDeep(value, path);
+    this.#depth++;
+    try {
+      this.#visitObject(value, kind, seen !== undefined, path);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  visitCause(value: unknown, path: PathNode): void {
+    this.#inErrorCause++;
+    try {
+      this.visit(value, path);
+    } finally {
+      this.#inErrorCause--;
+    }
+  }
+
+  #visitObject(value: object, kind: ValueKind, seen: boolean, path: PathNode): void {
+    // Checked before `seen`: the same object may sit both next to an Error and in its cause.
+    if (this.#inErrorCause > 0 && kind.special) {
+      throw new NotTransferableError(
+        renderPath(path),
+        "it sits in an Error's cause, where only plain values, arrays and buffers can travel",
+        'Put it next to the error instead.',
+      );
+    }
+    if (seen) return;
+    this.kinds.set(value, kind);
+    kind.scan(value, path, this);
+  }
+
+  /** Rejects a value nested deeper than MAX_DEPTH, naming the caller's value and its whole depth. */
+  #tooDeep(value: object, path: PathNode): never {
+    const below = depthOf(value);
+    const depth =
+      below === undefined ? `more than ${MAX_DEPTH}` : String(this.#depth - this.#outerLevels + below);
+    throw new NotTransferableError(
+      renderPath(path, this.#outerLevels),
+      `it is nested ${depth} levels deep (objects or arrays inside each other), and shmex sends values nested ` +
+        `at most ${MAX_DEPTH} levels deep (V8's serializer, which carries them, fails a few thousand levels down)`,
+      'Flatten it: for example keep the nodes of a tree or a linked list in an array and refer to them by index.',
+    );
+  }
+}
+
+/**
+ * How many objects deep `root` is (1 for an object holding only primitives
+ * and arrays), walked without recursion; undefined if it has too many
+ * objects to count.
+ */
+function depthOf(root: object, maxObjects = 1_000_000): number | undefined {
+  const seen = new Set<object>();
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  let deepest = 0;
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (typeof value !== 'object' || value === null || seen.has(value) || isBufferLike(value)) continue;
+    if (seen.size >= maxObjects) return undefined;
+    seen.add(value);
+    deepest = Math.max(deepest, depth);
+    if (types.isProxy(value)) continue;
+    const children =
+      value instanceof Map ? [...value].flat() : value instanceof Set ? [...value] : Object.values(value);
+    for (const child of children) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
