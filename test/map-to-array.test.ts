@@ -1,74 +1,9 @@
-// executor.map(...).toArray(): every result in input order (Node 20 has no
-// Array.fromAsync); on a failure it rejects with that error and closes the map
-// as return() does: inputs closed, queued tasks cancelled.
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { Executor, onWhat } from './helpers/executor.js';
+// The map(...).toArray() tests on ProcessPoolExecutor; threads-api.test.ts binds the same suite
+// (test/suites/map-to-array.ts) to ThreadPoolExecutor.
+import { ProcessPoolExecutor } from 'shmex';
 import { guardSharedMemory } from './helpers/shm-guard.js';
+import { mapToArraySuite } from './suites/map-to-array.js';
 
 guardSharedMemory();
 
-test(`toArray collects every result in input order${onWhat}`, async () => {
-  await using ex = new Executor({ maxWorkers: 2 });
-  const xs = Array.from({ length: 50 }, (_, i) => i);
-  assert.deepEqual(
-    await ex.map((x: number) => x * 2, xs).toArray(),
-    xs.map((x) => x * 2),
-  );
-  assert.deepEqual(
-    await ex.map((x: number) => x * 2, xs, { chunksize: 7 }).toArray(),
-    xs.map((x) => x * 2),
-  );
-  async function* letters() {
-    yield* ['a', 'b', 'c'];
-  }
-  assert.deepEqual(await ex.map((s: string, n: number) => s.repeat(n), letters(), [1, 2, 3, 4]).toArray(), [
-    'a',
-    'bb',
-    'ccc',
-  ]);
-  assert.deepEqual(await ex.map((x: number) => x, []).toArray(), []);
-  const withOptions = ex.withOptions({ timeout: 60_000 }).map((x: number) => -x, [1, 2]);
-  assert.deepEqual(await withOptions.toArray(), [-1, -2]);
-});
-
-test(`toArray after next() collects the rest; the map is then done${onWhat}`, async () => {
-  await using ex = new Executor({ maxWorkers: 2 });
-  const results = ex.map((x: number) => x + 1, [1, 2, 3, 4]);
-  assert.deepEqual(await results.next(), { value: 2, done: false });
-  assert.deepEqual(await results.toArray(), [3, 4, 5]);
-  assert.deepEqual(await results.next(), { value: undefined, done: true });
-  assert.deepEqual(await results.toArray(), []);
-});
-
-test(`toArray rejects with the first error and closes the map as return() does${onWhat}`, async () => {
-  await using ex = new Executor({ maxWorkers: 2 });
-  let pulled = 0;
-  let closed = false;
-  function* naturals(): Generator<number> {
-    try {
-      for (let i = 0; ; i++) {
-        pulled++;
-        yield i;
-      }
-    } finally {
-      closed = true;
-    }
-  }
-  const failAt3 = (x: number) => {
-    if (x === 3) throw new RangeError(`bad item ${x}`);
-    return x;
-  };
-  const results = ex.map(failAt3, naturals());
-  await assert.rejects(results.toArray(), { name: 'RangeError', message: 'bad item 3' });
-  assert.equal(closed, true, 'the (infinite) input was closed');
-  const pulledAtError = pulled;
-  assert.ok(pulledAtError <= 4 + 2 * 2, `read ${pulledAtError} items: a bounded window past the error`);
-  assert.deepEqual(await results.next(), { value: undefined, done: true });
-  await ex.shutdown(); // every task that was going to run has run now
-  assert.equal(pulled, pulledAtError, 'nothing more was read');
-  // Each item read became one task, and each ended: the one that failed, and the rest ran or were cancelled.
-  const { completedTasks, failedTasks, cancelledTasks } = ex.stats();
-  assert.equal(failedTasks, 1);
-  assert.equal(completedTasks + failedTasks + cancelledTasks, pulledAtError);
-});
+mapToArraySuite(ProcessPoolExecutor, '');

@@ -1,12 +1,18 @@
-// The API tests of futures, map and waiting (future.test.ts, map.test.ts,
-// map-to-array.test.ts, waiting.test.ts) again, on a ThreadPoolExecutor: their semantics are the
-// same for both executors.
-process.env.SHMEX_TEST_EXECUTOR = 'thread';
-await import('./future.test.js');
-await import('./map.test.js');
-await import('./map-to-array.test.js');
-await import('./waiting.test.js');
+// The API tests of futures, map and waiting on a ThreadPoolExecutor: the
+// suites of future.test.ts, map.test.ts, map-to-array.test.ts and
+// waiting.test.ts, bound here to the other executor kind (their semantics are
+// the same for both). Each name ends in " (threads)".
+import { ThreadPoolExecutor } from 'shmex';
+import { guardSharedMemory } from './helpers/shm-guard.js';
+import { futuresSuite } from './suites/futures.js';
+import { mapSuite } from './suites/map.js';
+import { mapToArraySuite } from './suites/map-to-array.js';
+import { waitingSuite } from './suites/waiting.js';
 
-const { Executor } = await import('./helpers/executor.js');
-const { ThreadPoolExecutor } = await import('shmex');
-if (Executor !== ThreadPoolExecutor) throw new Error('the API tests did not switch to ThreadPoolExecutor');
+guardSharedMemory();
+
+const label = ' (threads)';
+futuresSuite(ThreadPoolExecutor, label);
+mapSuite(ThreadPoolExecutor, label);
+mapToArraySuite(ThreadPoolExecutor, label);
+waitingSuite(ThreadPoolExecutor, label);
