@@ -5,15 +5,9 @@
 import { InvalidArgumentError } from './errors.js';
 import { releaseLoaded } from './load.js';
 import { describeValue, rejectUnknownKeys } from './options.js';
+import { getPoolOptions, helperBook, segmentBooks, setHelperDirectory, setPoolOptions } from './shm/books.js';
 import { quoteDescr } from './shm/npy-header.js';
-import {
-  getPoolOptions,
-  helperBook,
-  isWorkerThread,
-  segmentBooks,
-  setHelperDirectory,
-  setPoolOptions,
-} from './shm/segment-book.js';
+import { isWorkerThread } from './shm/segment-book.js';
 import {
   requireTypedArrayConstructor,
   type TypedArray,

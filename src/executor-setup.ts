@@ -5,8 +5,9 @@
 import { resolve } from 'node:path';
 import type { TaskRef } from './pool/protocol.js';
 import type { ResolvedOptions } from './resolve-options.js';
+import { segmentBook, setHelperDirectory } from './shm/books.js';
 import { chooseDirectory, unusableBecause } from './shm/directory-choice.js';
-import { type SegmentBook, segmentBook, setHelperDirectory } from './shm/segment-book.js';
+import type { SegmentBook } from './shm/segment-book.js';
 import { shmClear } from './shm/sweep.js';
 import { type FunctionTasks, taskRefOf } from './task-ref.js';
 import { type Encoded, encode } from './transfer/encode.js';

@@ -1,6 +1,7 @@
 // Every number shmex was tuned with, in one place: what it trades off and
 // where it was measured. The code that uses them says why it needs them.
 import type { CollectionRules } from './shm/collect.js';
+import type { SegmentPoolOptions } from './shm/segment-pool.js';
 
 /**
  * Arrays (buffers) of at least this many bytes travel through shared memory;
@@ -55,3 +56,10 @@ export const WORKER_COLLECTION: CollectionRules = {
   idleMs: 5,
   nextTurn: false,
 };
+
+/**
+ * Each process's pool of segments, unless configureSharedMemory() says
+ * otherwise: idle segments are unlinked after 2 to 4 s, and at most 2 GiB of
+ * them are kept idle.
+ */
+export const POOL_DEFAULTS: SegmentPoolOptions = { idleMs: 2000, maxIdleBytes: 2 ** 31 };

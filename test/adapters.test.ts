@@ -161,7 +161,7 @@ test('codec parts may hold records; a codec whose decode throws fails with Codec
   assert.equal((back as { code?: string }).code, 'ERR_SHMEX_UNKNOWN_CODEC');
   const { encode } = await import('../dist/transfer/encode.js');
   const { decode } = await import('../dist/transfer/decode.js');
-  const { segmentBook } = await import('../dist/shm/segment-book.js');
+  const { segmentBook } = await import('../dist/shm/books.js');
   const book = segmentBook('/dev/shm');
   const self = { pid: process.pid, sendControl: () => {} };
   const roundTrip = (value: unknown) => {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RecordArray, registerArrayCodec, registerArrayWrapper, shared } from 'shmex';
-import { segmentBook } from '../dist/shm/segment-book.js';
+import { segmentBook } from '../dist/shm/books.js';
 import { decode } from '../dist/transfer/decode.js';
 import { encode } from '../dist/transfer/encode.js';
 import { kindOf } from '../dist/transfer/kinds/table.js';

@@ -10,8 +10,10 @@
 //   HoldOutbox    (hold-outbox.ts)    holds and frees sent to their owners
 //
 // Every hold change goes through the ledger; the book does what it answers.
-import { resolve } from 'node:path';
+// The process-wide state (one book per directory, where the array helpers
+// allocate, the pool limits) is books.ts.
 import { SharedMemoryError } from '../errors.js';
+import { POOL_DEFAULTS } from '../tuning.js';
 import { workerRole } from '../worker/role.js';
 import { HoldLedger, type HoldStep } from './hold-ledger.js';
 import { HoldOutbox } from './hold-outbox.js';
@@ -21,22 +23,10 @@ import { type NpyLayout, npyHeaderLength, writeNpyHeader } from './npy-header.js
 import type { Peer, SegmentControl, SegmentRef } from './segment-control.js';
 import { parseSegmentName } from './segment-names.js';
 import { SegmentPool, type SegmentPoolOptions } from './segment-pool.js';
-import { defaultShmDir, SegmentStore } from './segment-store.js';
+import type { SegmentStore } from './segment-store.js';
 import { type DroppedView, type ViewInfo, ViewRegistry } from './view-registry.js';
 
 export type { Peer, SegmentControl, SegmentMode, SegmentRef } from './segment-control.js';
-
-/** Pool limits for every book of this process; see configureSharedMemory(). */
-let poolOptions: SegmentPoolOptions = { idleMs: 2000, maxIdleBytes: 2 ** 31 };
-
-export function setPoolOptions(options: SegmentPoolOptions): void {
-  poolOptions = options;
-  for (const book of books.values()) book.pool.configure(options);
-}
-
-export function getPoolOptions(): SegmentPoolOptions {
-  return poolOptions;
-}
 
 export class SegmentBook {
   readonly store: SegmentStore;
@@ -47,7 +37,7 @@ export class SegmentBook {
   readonly #cache: MappingCache;
   readonly #views = new ViewRegistry((view) => this.#dropped(view));
 
-  constructor(store: SegmentStore, options: SegmentPoolOptions = poolOptions) {
+  constructor(store: SegmentStore, options: SegmentPoolOptions = POOL_DEFAULTS) {
     this.store = store;
     this.#cache = new MappingCache(store);
     this.pool = new SegmentPool(store, options);
@@ -364,16 +354,10 @@ export class SegmentBook {
   }
 }
 
-const books = new Map<string, SegmentBook>();
 /** In a worker process: at exit it leaves the segments its parent holds arrays in. */
 const workerProcess = workerRole === 'process';
 /** In a worker thread: it maps its parent's segments but makes none (see isWorkerThread). */
 const workerThread = workerRole === 'thread';
-
-/** Names of segments adopted by this process (both names of each), which sweeps must leave alone. */
-export function adoptedSegmentNames(): Set<string> {
-  return new Set([...books.values()].flatMap((book) => book.adoptedNames()));
-}
 
 /**
  * Whether this is a worker thread of a ThreadPoolExecutor. Such a thread maps
@@ -383,50 +367,4 @@ export function adoptedSegmentNames(): Set<string> {
  */
 export function isWorkerThread(): boolean {
   return workerThread;
-}
-
-/** Every book of this process, one per shared-memory directory used. */
-export function segmentBooks(): Iterable<SegmentBook> {
-  return books.values();
-}
-
-let helperDir: string | undefined; // undefined: the default directory, read when used
-let helperDirChosen = false;
-
-/**
- * Where empty(), zeros() and from() allocate: in a worker, its executor's
- * directory; in a program, the one configureSharedMemory({ dir }) chose
- * (`chosen`), else that of the latest executor made on another directory
- * than the default one ($SHMEX_SHM_DIR, else /dev/shm).
- */
-export function setHelperDirectory(dir: string, chosen = true): void {
-  if (!chosen && helperDirChosen) return;
-  helperDir = resolve(dir);
-  if (chosen) helperDirChosen = true;
-}
-
-export function getHelperDirectory(): string {
-  return helperDir ?? resolve(defaultShmDir());
-}
-
-/** The book empty(), zeros() and from() allocate in. */
-export function helperBook(): SegmentBook {
-  return segmentBook(getHelperDirectory());
-}
-
-/** The process-wide book for a shared-memory directory. */
-export function segmentBook(directory: string): SegmentBook {
-  const dir = resolve(directory); // '/dev/shm/' and '/dev/shm' are one directory, one book
-  let book = books.get(dir);
-  if (book === undefined) {
-    book = new SegmentBook(new SegmentStore(dir));
-    books.set(dir, book);
-    if (books.size === 1) {
-      // Names of segments this process owns must not outlive it (mappings elsewhere stay valid).
-      process.on('exit', () => {
-        for (const b of books.values()) b.store.remove(b.namesToRemoveAtExit());
-      });
-    }
-  }
-  return book;
 }

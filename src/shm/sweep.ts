@@ -2,7 +2,7 @@
 // clean up. Only names of this project's pattern are ever touched.
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { InvalidArgumentError } from '../errors.js';
-import { adoptedSegmentNames } from './segment-book.js';
+import { adoptedSegmentNames } from './books.js';
 import {
   isOwnerAlive,
   parseSegmentName,

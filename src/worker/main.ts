@@ -5,7 +5,7 @@
 // helpers' directory, the parent-death watch, the exit and
 // fatal-error hooks.
 import type { ToWorker } from '../pool/protocol.js';
-import { segmentBook, setHelperDirectory } from '../shm/segment-book.js';
+import { segmentBook, setHelperDirectory } from '../shm/books.js';
 import { serializeError } from '../transfer/remote-error.js';
 import { channel } from './channel.js';
 import { WorkerRuntime } from './runtime.js';

@@ -9,8 +9,9 @@
 //   of earlier tasks is collected (its segments become idle) and every other
 //   process gives back its idle segments; then the runtime encodes the
 //   result once more (WorkerRuntime, in runtime.ts).
+
+import { segmentBooks } from '../shm/books.js';
 import { collectGarbage } from '../shm/collect.js';
-import { segmentBooks } from '../shm/segment-book.js';
 import type { Channel } from './channel.js';
 
 export class RoomRequests {
