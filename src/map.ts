@@ -82,122 +82,155 @@ export function mapTasks(
   options: MapOptions,
   maxWorkers: number,
 ): MapIterator<unknown> {
-  const chunksize = options.chunksize ?? 1;
-  const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
-  // Enough to keep every worker busy with one task queued behind it.
-  const window = 2 * maxWorkers;
-  const iterators = iterables.map(iteratorOf);
-  /** Tasks submitted and not yet yielded, in input order, with the index of their first item. */
-  const inFlight: Array<{ future: Future<unknown>; first: number; count: number }> = [];
-  let submitted = 0;
-  let ready: unknown[] = [];
-  let exhausted = false;
-  let finished = false;
+  return new MapRun(executor, task, iterables.map(iteratorOf), options, maxWorkers);
+}
 
-  const readArgs = async (): Promise<unknown[] | undefined> => {
+/** A task submitted by a map and not yet yielded, with the index of its first item. */
+interface InFlight {
+  future: Future<unknown>;
+  first: number;
+  count: number;
+}
+
+/** One call of map(): reads its inputs as results are taken, keeping a window of tasks in flight. */
+class MapRun implements MapIterator<unknown> {
+  readonly #executor: Submitter;
+  readonly #task: TaskRef;
+  readonly #iterators: AnyIterator[];
+  readonly #chunksize: number;
+  readonly #timeout: number | undefined;
+  readonly #deadline: number | undefined;
+  /** Enough to keep every worker busy with one task queued behind it. */
+  readonly #window: number;
+  /** Tasks submitted and not yet yielded, in input order. */
+  readonly #inFlight: InFlight[] = [];
+  #submitted = 0;
+  #ready: unknown[] = [];
+  #exhausted = false;
+  #finished = false;
+
+  constructor(
+    executor: Submitter,
+    task: TaskRef,
+    iterators: AnyIterator[],
+    options: MapOptions,
+    maxWorkers: number,
+  ) {
+    this.#executor = executor;
+    this.#task = task;
+    this.#iterators = iterators;
+    this.#chunksize = options.chunksize ?? 1;
+    this.#timeout = options.timeout;
+    this.#deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
+    this.#window = 2 * maxWorkers;
+  }
+
+  async next(): Promise<IteratorResult<unknown>> {
+    if (this.#finished) return { value: undefined, done: true };
+    let head: Future<unknown> | undefined;
+    try {
+      if (this.#ready.length === 0) {
+        await this.#fill();
+        const entry = this.#inFlight.shift();
+        if (entry === undefined) {
+          await this.#close();
+          return { value: undefined, done: true };
+        }
+        head = entry.future;
+        head[kObserve](); // its outcome goes to the caller of next()
+        const value = await this.#resultOf(entry);
+        this.#ready = this.#chunksize === 1 ? [value] : (value as unknown[]);
+        await this.#fill(); // keep the window full while the caller works on this result
+      }
+      return { value: this.#ready.shift(), done: false };
+    } catch (error) {
+      head?.cancel(); // the result waited for (on a timeout) is no longer in flight: cancel it too
+      await this.#close();
+      throw error;
+    }
+  }
+
+  async return(): Promise<IteratorResult<unknown>> {
+    await this.#close();
+    return { value: undefined, done: true };
+  }
+
+  async toArray(): Promise<unknown[]> {
+    const results: unknown[] = [];
+    for (;;) {
+      const step = await this.next(); // on an error, next() has closed the map already
+      if (step.done) return results;
+      results.push(step.value);
+    }
+  }
+
+  [Symbol.asyncIterator](): MapIterator<unknown> {
+    return this;
+  }
+
+  /** Waits for a task's result until the map's deadline. */
+  async #resultOf(entry: InFlight): Promise<unknown> {
+    const head = entry.future;
+    const left = this.#deadline === undefined ? undefined : this.#deadline - Date.now();
+    if (left !== undefined && left <= 0 && !head.done()) throw this.#timeoutError(entry);
+    try {
+      return await head.result(left === undefined ? undefined : Math.max(0, left));
+    } catch (error) {
+      // The Future's own message would give the time left, not the timeout the caller gave.
+      throw error instanceof TimeoutError && !head.done() ? this.#timeoutError(entry) : error;
+    }
+  }
+
+  async #readArgs(): Promise<unknown[] | undefined> {
     const args: unknown[] = [];
-    for (const iterator of iterators) {
+    for (const iterator of this.#iterators) {
       const step = await iterator.next();
       if (step.done) return undefined;
       args.push(step.value);
     }
     return args;
-  };
+  }
 
-  const fill = async (): Promise<void> => {
-    while (!exhausted && inFlight.length < window) {
+  /** Submits tasks until the window is full or the inputs end. */
+  async #fill(): Promise<void> {
+    while (!this.#exhausted && this.#inFlight.length < this.#window) {
       const batch: unknown[][] = [];
-      while (batch.length < chunksize) {
-        const args = await readArgs();
+      while (batch.length < this.#chunksize) {
+        const args = await this.#readArgs();
         if (args === undefined) {
-          exhausted = true;
+          this.#exhausted = true;
           break;
         }
         batch.push(args);
       }
       if (batch.length === 0) break;
-      inFlight.push({
-        future:
-          chunksize === 1 ? executor.submitRef(task, batch[0], false) : executor.submitRef(task, batch, true),
-        first: submitted,
-        count: batch.length,
-      });
-      submitted += batch.length;
+      const future =
+        this.#chunksize === 1
+          ? this.#executor.submitRef(this.#task, batch[0], false)
+          : this.#executor.submitRef(this.#task, batch, true);
+      this.#inFlight.push({ future, first: this.#submitted, count: batch.length });
+      this.#submitted += batch.length;
     }
-  };
+  }
 
-  const mapTimeout = ({ first, count }: { first: number; count: number }): TimeoutError => {
+  #timeoutError({ first, count }: InFlight): TimeoutError {
     const items = count === 1 ? `element ${first}` : `elements ${first} to ${first + count - 1} (one chunk)`;
     return new TimeoutError(
-      `map: the result of ${items} was not ready within the map's timeout of ${options.timeout} ms ` +
+      `map: the result of ${items} was not ready within the map's timeout of ${this.#timeout} ms ` +
         '(counted from the call to map()); give a larger timeout, or none, to wait longer',
     );
-  };
+  }
 
-  const close = async (): Promise<void> => {
-    if (finished) return;
-    finished = true;
+  async #close(): Promise<void> {
+    if (this.#finished) return;
+    this.#finished = true;
     // Their failures, if any, are this map's: its caller has the first error, or stopped reading.
-    for (const { future } of inFlight.splice(0)) {
+    for (const { future } of this.#inFlight.splice(0)) {
       future[kObserve]();
       future.cancel();
     }
-    ready = [];
+    this.#ready = [];
     // Every input is closed, also the longer ones of a zip, so their `finally` blocks run.
-    await Promise.allSettled(iterators.map(async (iterator) => iterator.return?.()));
-  };
-
-  const next = async (): Promise<IteratorResult<unknown>> => {
-    if (finished) return { value: undefined, done: true };
-    let head: Future<unknown> | undefined;
-    try {
-      if (ready.length === 0) {
-        await fill();
-        const entry = inFlight.shift();
-        if (entry === undefined) {
-          await close();
-          return { value: undefined, done: true };
-        }
-        head = entry.future;
-        head[kObserve](); // its outcome goes to the caller of next()
-        const left = deadline === undefined ? undefined : deadline - Date.now();
-        if (left !== undefined && left <= 0 && !head.done()) throw mapTimeout(entry);
-        let value: unknown;
-        try {
-          value = await head.result(left === undefined ? undefined : Math.max(0, left));
-        } catch (error) {
-          // The Future's own message would give the time left, not the timeout the caller gave.
-          throw error instanceof TimeoutError && !head.done() ? mapTimeout(entry) : error;
-        }
-        ready = chunksize === 1 ? [value] : (value as unknown[]);
-        await fill(); // keep the window full while the caller works on this result
-      }
-      return { value: ready.shift(), done: false };
-    } catch (error) {
-      head?.cancel(); // the result waited for (on a timeout) is no longer in inFlight: cancel it too
-      await close();
-      throw error;
-    }
-  };
-
-  const toArray = async (): Promise<unknown[]> => {
-    const results: unknown[] = [];
-    for (;;) {
-      const step = await next(); // on an error, next() has closed the map already
-      if (step.done) return results;
-      results.push(step.value);
-    }
-  };
-
-  return {
-    next,
-    return: async () => {
-      await close();
-      return { value: undefined, done: true };
-    },
-    toArray,
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+    await Promise.allSettled(this.#iterators.map(async (iterator) => iterator.return?.()));
+  }
 }
