@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ExecutorClass } from './executor-class.js';
+import { CountedNaturals } from './inputs.js';
 
 /** Registers these tests for `Executor`, each name followed by `label` (' (threads)', or '' for processes). */
 export function mapToArraySuite(Executor: ExecutorClass, label: string): void {
@@ -42,30 +43,19 @@ export function mapToArraySuite(Executor: ExecutorClass, label: string): void {
 
   test(`toArray rejects with the first error and closes the map as return() does${label}`, async () => {
     await using ex = new Executor({ maxWorkers: 2 });
-    let pulled = 0;
-    let closed = false;
-    function* naturals(): Generator<number> {
-      try {
-        for (let i = 0; ; i++) {
-          pulled++;
-          yield i;
-        }
-      } finally {
-        closed = true;
-      }
-    }
+    const naturals = new CountedNaturals();
     const failAt3 = (x: number) => {
       if (x === 3) throw new RangeError(`bad item ${x}`);
       return x;
     };
-    const results = ex.map(failAt3, naturals());
+    const results = ex.map(failAt3, naturals);
     await assert.rejects(results.toArray(), { name: 'RangeError', message: 'bad item 3' });
-    assert.equal(closed, true, 'the (infinite) input was closed');
-    const pulledAtError = pulled;
+    assert.equal(naturals.closed, true, 'the (infinite) input was closed');
+    const pulledAtError = naturals.pulled;
     assert.ok(pulledAtError <= 4 + 2 * 2, `read ${pulledAtError} items: a bounded window past the error`);
     assert.deepEqual(await results.next(), { value: undefined, done: true });
     await ex.shutdown(); // every task that was going to run has run now
-    assert.equal(pulled, pulledAtError, 'nothing more was read');
+    assert.equal(naturals.pulled, pulledAtError, 'nothing more was read');
     // Each item read became one task, and each ended: the one that failed, and the rest ran or were cancelled.
     const { completedTasks, failedTasks, cancelledTasks } = ex.stats();
     assert.equal(failedTasks, 1);

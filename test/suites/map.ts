@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import type * as Control from '../fixtures/control-tasks.js';
 import { Gates } from '../fixtures/control-tasks.js';
 import type { ExecutorClass } from './executor-class.js';
+import { CountedNaturals } from './inputs.js';
 
 const CONTROL = new URL('../fixtures/control-tasks.js', import.meta.url);
 
@@ -130,29 +131,18 @@ export function mapSuite(Executor: ExecutorClass, label: string): void {
     using gates = new Gates();
     const control = ex.module<typeof Control>(CONTROL);
     const log = gates.path('ran.log');
-    let pulled = 0;
-    let closed = false;
-    function* naturals(): Generator<number> {
-      try {
-        for (let i = 0; ; i++) {
-          pulled++;
-          yield i;
-        }
-      } finally {
-        closed = true;
-      }
-    }
+    const naturals = new CountedNaturals();
     const seen: unknown[] = [];
-    for await (const value of ex.map(control.logged, repeat(log), naturals())) {
+    for await (const value of ex.map(control.logged, repeat(log), naturals)) {
       seen.push(value);
       if (seen.length === 5) break;
     }
     assert.deepEqual(seen, [0, 1, 2, 3, 4]);
-    assert.equal(closed, true, 'the input generator was closed');
-    const pulledAtBreak = pulled;
+    assert.equal(naturals.closed, true, 'the input generator was closed');
+    const pulledAtBreak = naturals.pulled;
     assert.ok(pulledAtBreak <= 5 + 2 * 2 + 2, `read ${pulledAtBreak} items for 5 results`);
     await ex.shutdown(); // every task that was going to run has run now
-    assert.equal(pulled, pulledAtBreak);
+    assert.equal(naturals.pulled, pulledAtBreak);
     const ran = gates.log('ran.log') as number[];
     assert.ok(ran.length <= pulledAtBreak, `ran ${ran.length} tasks but read only ${pulledAtBreak} items`);
     for (const value of [0, 1, 2, 3, 4]) assert.ok(ran.includes(value));
