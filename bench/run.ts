@@ -1,6 +1,21 @@
-// The benchmark suite: `npm run bench` (full, writes bench/results.{md,json})
+// The benchmark suite: `npm run bench` (full, writes bench/results.{md,json,svg})
 // or `npm run bench -- --quick` (a smoke run, writes bench/results-quick.*).
 // Exits non-zero if any result check fails or a shmex segment is left behind.
+//
+// Flags (combinable):
+//   --quick            small sizes and few repetitions (under a minute)
+//   --only LIST        run only these sections, comma-separated, in the suite's order:
+//                        a          (a) addOne on 160 MB (2e6 elements with --quick)
+//                        b          (b) addOne on 16 MB
+//                        tiny | c   (c) tiny tasks: throughput and latency, with the raw-pipe floor
+//                        compute | d  (d) compute-bound kernel in 2 halves
+//                        views | e  (e) a 10-element subarray vs slice of a 160 MB array, argument and result
+//                        reduction | f  (f) sum in 8 subarray chunks through ex.map, heap and from() input
+//                        strips | g (g) grayscale + 3x3 blur of a 4000x4000 RGBA image in 16 strips
+//                        burst | h  (h) 30 x submit(sum, 80 MB) in a loop: event-loop blocking, /dev/shm peak
+//                      A run with --only writes bench/results-only-<list>[-quick].{md,json}, so the
+//                      full report is never overwritten by a partial one.
+// Examples: npm run bench -- --only strips --quick;  npm run bench -- --only=a,views
 import { statfsSync } from 'node:fs';
 import { listSegmentNames, trimSharedMemory } from 'shmex';
 import { Checks } from './lib/check.js';
@@ -9,32 +24,22 @@ import { leftoverSegments } from './lib/leftovers.js';
 import { loadAverage, machineInfo } from './lib/machine.js';
 import { settle } from './lib/measure.js';
 import { MemorySampler } from './lib/memory.js';
+import { benchConfig, parseOptions } from './lib/options.js';
 import { progress } from './lib/progress.js';
 import { type Results, writeReport } from './lib/report.js';
+import { ShmPeakSampler } from './lib/shm-peak.js';
 import { runBigArrays, WORKERS } from './workloads/big-arrays.js';
 import { runCompute } from './workloads/compute.js';
+import { runReduction } from './workloads/reduction.js';
 import { runReleaseLoops } from './workloads/release-loop.js';
+import { runStrips } from './workloads/strips.js';
+import { runSubmitBurst } from './workloads/submit-burst.js';
 import { runTinyTasks } from './workloads/tiny-tasks.js';
+import { runViews } from './workloads/views.js';
 
-const quick = process.argv.includes('--quick');
-
-const CONFIG = quick
-  ? {
-      bigArrays: [
-        { id: '(a)', n: 2e6, warmupCalls: 2, timedCalls: 3, releaseIterations: 4 },
-        { id: '(b)', n: 2e5, warmupCalls: 2, timedCalls: 3, releaseIterations: 4 },
-      ],
-      tiny: { tasks: 200, rounds: 2, warmupTasks: 50 },
-      compute: { n: 2e6, warmupCalls: 1, timedCalls: 3 },
-    }
-  : {
-      bigArrays: [
-        { id: '(a)', n: 2e7, warmupCalls: 3, timedCalls: 11, releaseIterations: 12 },
-        { id: '(b)', n: 2e6, warmupCalls: 8, timedCalls: 25, releaseIterations: 30 },
-      ],
-      tiny: { tasks: 2000, rounds: 5, warmupTasks: 300 },
-      compute: { n: 2e7, warmupCalls: 2, timedCalls: 9 },
-    };
+const options = parseOptions(process.argv.slice(2));
+const quick = options.quick;
+const CONFIG = benchConfig(quick);
 
 const NOTES = [
   `Every runner executes the same functions, imported from bench/workers/tasks.mjs (shmex loads them as a module task, the peers as their worker file, the fork child imports them). Pools have ${WORKERS} workers; no worker gets a TypeScript loader (execArgv: []).`,
@@ -63,6 +68,7 @@ async function main(): Promise<Results> {
   const shm = statfsSync('/dev/shm');
   const results: Results = {
     mode: quick ? 'quick' : 'full',
+    ...(options.only ? { sections: options.sections } : {}),
     ok: false,
     machine: machineInfo(shm.blocks * shm.bsize),
     durationS: 0,
@@ -78,9 +84,13 @@ async function main(): Promise<Results> {
   progress.say(
     `shmex benchmark${quick ? ' (quick)' : ''}: ${results.machine.cores} cores, Node.js ${results.machine.node}`,
   );
-  progress.plan(CONFIG.bigArrays.length + 2);
+  const shmPeak = new ShmPeakSampler();
+  const run = new Set(options.sections);
+  progress.plan(options.sections.length);
   try {
-    for (const size of CONFIG.bigArrays) {
+    for (const key of ['a', 'b'] as const) {
+      if (!run.has(key)) continue;
+      const size = CONFIG.bigArrays[key];
       const prefix = `${size.id} ${size.n.toExponential(0).replace('e+', 'e')}`;
       progress.section(`${size.id} addOne on ${size.n} float64 (${(size.n * 8) / 1e6} MB)`);
       const plan = {
@@ -97,25 +107,61 @@ async function main(): Promise<Results> {
         })),
       );
     }
-    const tiny = CONFIG.tiny;
-    progress.section(`(c) ${tiny.tasks} tiny tasks, ${tiny.rounds} rounds`);
-    results.tinyTasks = await watched(() =>
-      runTinyTasks('(c)', tiny.tasks, tiny.rounds, tiny.warmupTasks, checks),
-    );
-    const compute = CONFIG.compute;
-    progress.section(`(d) compute-bound kernel on ${compute.n} float64, 2 halves`);
-    results.compute = await watched(() =>
-      runCompute(
-        '(d)',
-        compute.n,
-        { warmupCalls: compute.warmupCalls, timedCalls: compute.timedCalls, cold: false, sampler: undefined },
-        checks,
-      ),
-    );
+    if (run.has('tiny')) {
+      const tiny = CONFIG.tiny;
+      progress.section(`(c) ${tiny.tasks} tiny tasks, ${tiny.rounds} rounds`);
+      results.tinyTasks = await watched(() =>
+        runTinyTasks('(c)', tiny.tasks, tiny.rounds, tiny.warmupTasks, checks),
+      );
+    }
+    if (run.has('compute')) {
+      const compute = CONFIG.compute;
+      progress.section(`(d) compute-bound kernel on ${compute.n} float64, 2 halves`);
+      results.compute = await watched(() =>
+        runCompute(
+          '(d)',
+          compute.n,
+          {
+            warmupCalls: compute.warmupCalls,
+            timedCalls: compute.timedCalls,
+            cold: false,
+            sampler: undefined,
+          },
+          checks,
+        ),
+      );
+    }
+    if (run.has('views')) {
+      const views = CONFIG.views;
+      progress.section(`(e) 10-element views of ${views.n} float64, ${views.rounds} rounds`);
+      results.views = await watched(() => runViews('(e)', views.n, views, checks));
+    }
+    if (run.has('reduction')) {
+      const reduction = CONFIG.reduction;
+      progress.section(`(f) sum of ${reduction.n} float64 in 8 chunks, ${reduction.rounds} rounds`);
+      results.reduction = await watched(() =>
+        runReduction('(f)', reduction.n, { ...reduction, shm: shmPeak }, checks),
+      );
+    }
+    if (run.has('strips')) {
+      const strips = CONFIG.strips;
+      progress.section(
+        `(g) ${strips.width}x${strips.height} RGBA image in 16 strips, ${strips.rounds} rounds`,
+      );
+      results.strips = await watched(() => runStrips('(g)', strips, strips, checks));
+    }
+    if (run.has('burst')) {
+      const burst = CONFIG.burst;
+      progress.section(`(h) ${burst.count} x submit of ${burst.n} float64, ${burst.rounds} rounds`);
+      results.burst = await watched(() =>
+        runSubmitBurst('(h)', burst.n, burst.count, burst.rounds, shmPeak, checks),
+      );
+    }
   } catch (error) {
     checks.expect(false, `the benchmark threw: ${(error as Error)?.stack ?? String(error)}`);
   } finally {
     await sampler.close();
+    await shmPeak.close();
     await settle();
     trimSharedMemory();
   }

@@ -3,11 +3,16 @@
 import { writeFileSync } from 'node:fs';
 import type { BigArraysResult } from '../workloads/big-arrays.js';
 import type { ComputeResult } from '../workloads/compute.js';
+import type { ReductionResult } from '../workloads/reduction.js';
 import type { ReleaseLoopResult } from '../workloads/release-loop.js';
+import type { StripsResult } from '../workloads/strips.js';
+import type { BurstResult } from '../workloads/submit-burst.js';
 import type { TinyTasksResult } from '../workloads/tiny-tasks.js';
+import type { ViewsResult } from '../workloads/views.js';
 import { ratioChart } from './chart.js';
 import type { MachineInfo } from './machine.js';
 import type { VariantResult } from './measure.js';
+import { burstTable, interleavedTable, summaryLines, tinyRatioLines } from './report-cases.js';
 
 /** Percent of the machine's CPU time used by other processes while a section ran. */
 interface Disturbance {
@@ -21,6 +26,8 @@ export interface BigArraysSection extends BigArraysResult, Disturbance {
 
 export interface Results {
   mode: 'full' | 'quick';
+  /** The sections run, when --only narrowed the run. */
+  sections?: string[];
   ok: boolean;
   machine: MachineInfo;
   durationS: number;
@@ -28,6 +35,10 @@ export interface Results {
   bigArrays: BigArraysSection[];
   tinyTasks?: TinyTasksResult & Disturbance;
   compute?: ComputeResult & Disturbance;
+  views?: ViewsResult & Disturbance;
+  reduction?: ReductionResult & Disturbance;
+  strips?: StripsResult & Disturbance;
+  burst?: BurstResult & Disturbance;
   checks: { passed: number; failed: number; failures: string[] };
   leftoverSegments: string[];
   /** Over the whole run. */
@@ -185,6 +196,9 @@ export function toMarkdown(r: Results): string {
     out.push('');
     for (const f of r.checks.failures.slice(0, 20)) out.push(`- FAILED: ${f.split('\n')[0]}`);
   }
+  if (r.sections !== undefined) out.push('', `Sections run (--only): ${r.sections.join(', ')}.`);
+  const summary = summaryLines(r);
+  if (summary.length > 0) out.push('', ...summary);
   out.push('');
   out.push('## How it was measured');
   out.push('');
@@ -221,6 +235,7 @@ export function toMarkdown(r: Results): string {
     );
     out.push('');
     out.push(tinyTable(t));
+    out.push('', ...tinyRatioLines(t));
   }
   if (r.compute !== undefined) {
     const c = r.compute;
@@ -240,18 +255,80 @@ export function toMarkdown(r: Results): string {
       );
     }
   }
+  out.push(...caseSections(r));
   out.push('');
   return out.join('\n');
 }
 
+function noteLines(rows: Array<{ label: string; note?: string }>): string[] {
+  const notes = rows.filter((v) => v.note !== undefined).map((v) => `- *${v.label}*: ${v.note}`);
+  return notes.length > 0 ? ['', ...notes] : [];
+}
+
+/** Sections (e) to (h). */
+function caseSections(r: Results): string[] {
+  const out: string[] = [];
+  const speedup = (m: number, base: number) => base / m;
+  if (r.views !== undefined) {
+    const v = r.views;
+    out.push(
+      '',
+      `## (e) 10-element views of a ${sci(v.n)} float64 array (${v.arrayMB} MB): subarray vs slice, round-trip latency`,
+      '',
+      `Arguments: \`submit(sum, big.subarray(k, k + 10))\` against \`submit(sum, big.slice(k, k + 10))\`, big a heap array in this process. Results: a task returning a 10-element \`subarray\` of a big array the worker made, against one returning a \`slice\` of it. One call of each per round, ${v.variants[0]?.steady?.n ?? 0} rounds, interleaved (rotated order). ${disturbance(v)}`,
+      '',
+      interleavedTable(v.variants, 'arg-slice', '× argument slice', (m, base) => m / base, false),
+      ...noteLines(v.variants),
+    );
+  }
+  if (r.reduction !== undefined) {
+    const f = r.reduction;
+    out.push(
+      '',
+      `## (f) sum of ${sci(f.n)} float64 (${f.arrayMB} MB) in ${f.chunks} subarray chunks through ex.map, 2 workers`,
+      '',
+      `One call of each per round, interleaved (rotated order). The /dev/shm column is the peak growth of the space used in /dev/shm during the warm-up calls (statfs every ~1 ms in a worker thread), above what was in use before (the from() array itself is not counted). ${disturbance(f)}`,
+      '',
+      interleavedTable(f.variants, 'in-process', 'speedup (in-process / row)', speedup, true),
+      ...noteLines(f.variants),
+    );
+  }
+  if (r.strips !== undefined) {
+    const g = r.strips;
+    out.push(
+      '',
+      `## (g) ${g.width}×${g.height} RGBA image (${g.imageMB} MB) in ${g.strips} strips: grayscale then 3×3 box blur`,
+      '',
+      `Each task gets its strip with one halo row above and below (where the image has one) and returns the strip's blurred grayscale Uint8Array; the result is checked byte for byte (a digest) against the whole image done in-process. One call of each per round, interleaved (rotated order). ${disturbance(g)}`,
+      '',
+      interleavedTable(g.variants, 'in-process', 'speedup (in-process / row)', speedup, false),
+      ...noteLines(g.variants),
+    );
+  }
+  if (r.burst !== undefined) {
+    const b = r.burst;
+    out.push(
+      '',
+      `## (h) submit burst: ${b.count} × submit(sum, x) with x a heap Float64Array of ${sci(b.n)} (${b.arrayMB} MB), then all awaited`,
+      '',
+      `${b.rounds.length} rounds on one pool of 2 workers. The loop's time is how long it blocks the event loop; the max delay comes from perf_hooks.monitorEventLoopDelay (1 ms resolution) over the whole burst; /dev/shm growth is sampled every ~1 ms (statfs). Checks: ${checksCell(b)}. ${disturbance(b)}`,
+      '',
+      burstTable(b),
+    );
+  }
+  return out;
+}
+
 export function writeReport(r: Results): { md: string; json: string; svg?: string } {
-  const suffix = r.mode === 'quick' ? '-quick' : '';
+  const only = r.sections === undefined ? '' : `-only-${r.sections.join('-')}`;
+  const suffix = `${only}${r.mode === 'quick' ? '-quick' : ''}`;
   const md = new URL(`../results${suffix}.md`, import.meta.url);
   const json = new URL(`../results${suffix}.json`, import.meta.url);
   writeFileSync(md, toMarkdown(r));
   writeFileSync(json, `${JSON.stringify(r, null, 2)}\n`);
   const first = r.bigArrays[0];
-  const chart = first === undefined ? undefined : ratioChart(first);
+  // The chart is made from section (a) of a full suite only (the README shows it).
+  const chart = first === undefined || only !== '' ? undefined : ratioChart(first);
   if (chart === undefined) return { md: md.pathname, json: json.pathname };
   const svg = new URL(`../results${suffix}.svg`, import.meta.url);
   writeFileSync(svg, chart);

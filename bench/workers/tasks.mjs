@@ -52,3 +52,41 @@ export function kernelSpin(from, to) {
 export function noop() {
   return 0;
 }
+
+/**
+ * Grayscale then a 3x3 box blur of one horizontal strip of an RGBA image.
+ * `rgba` holds the strip's rows plus up to one halo row above (`haloTop`, 0
+ * or 1) and below; `rows` rows starting at row `haloTop` are produced. Rows
+ * beyond the ones passed (the image's edges) and columns beyond the edges are
+ * clamped, so strips with their halos give exactly the whole image's result.
+ */
+export function stripBlur(rgba, width, haloTop, rows) {
+  const rowsIn = rgba.length / (width * 4);
+  const gray = new Uint8Array(rowsIn * width);
+  for (let p = 0, q = 0; p < gray.length; p++, q += 4) {
+    gray[p] = (77 * rgba[q] + 150 * rgba[q + 1] + 29 * rgba[q + 2] + 128) >> 8;
+  }
+  const out = new Uint8Array(rows * width);
+  for (let r = 0; r < rows; r++) {
+    const y = r + haloTop;
+    const up = (y > 0 ? y - 1 : 0) * width;
+    const mid = y * width;
+    const down = (y < rowsIn - 1 ? y + 1 : y) * width;
+    for (let x = 0; x < width; x++) {
+      const l = x > 0 ? x - 1 : 0;
+      const rt = x < width - 1 ? x + 1 : x;
+      const s =
+        gray[up + l] +
+        gray[up + x] +
+        gray[up + rt] +
+        gray[mid + l] +
+        gray[mid + x] +
+        gray[mid + rt] +
+        gray[down + l] +
+        gray[down + x] +
+        gray[down + rt];
+      out[r * width + x] = ((s + 4) / 9) | 0;
+    }
+  }
+  return out;
+}

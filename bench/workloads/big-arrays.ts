@@ -1,7 +1,7 @@
 // Workloads (a) and (b): addOne on one big Float64Array, y[i] = x[i] + 1
 // into a new array, through every runner; plus shmex's in-place and
 // empty()-output variants, which run a different task and are labelled so.
-import { from, release, shared } from 'shmex';
+import { from, release, shared, ThreadPoolExecutor } from 'shmex';
 import { addOneMismatch, type Checks, pattern, sumOf } from '../lib/check.js';
 import { measureVariant, type Plan, type Variant, type VariantResult } from '../lib/measure.js';
 import { inProcessRunner, poolRunner } from '../lib/runner.js';
@@ -11,6 +11,7 @@ import { ShmexPool } from '../peers/shmex.js';
 import { TinypoolPool } from '../peers/tinypool.js';
 import { WorkerpoolPool } from '../peers/workerpool.js';
 import { addOne, addOneInPlace } from '../workers/tasks.mjs';
+import { CHILD_REFERENCE_VARIANTS, runChildReferences } from './child-reference.js';
 
 export const WORKERS = 2;
 
@@ -28,11 +29,13 @@ export const BIG_ARRAY_VARIANTS = [
   'shmex-zero-copy-in',
   'shmex-zero-copy-in-empty-out',
   'shmex-shared-in-place',
+  'shmex-threads-copy-in',
   'piscina-clone',
   'piscina-transfer',
   'tinypool',
   'workerpool-process',
   'fork-advanced',
+  ...CHILD_REFERENCE_VARIANTS,
   'in-process-again',
 ] as const;
 
@@ -42,7 +45,11 @@ function inPlaceMismatch(z: Float64Array, x: Float64Array, sumX: number, k: numb
   return addOneMismatch(z, n, { first: x[0]! + k, last: x[n - 1]! + k, sum: sumX + k * n });
 }
 
-export function bigArrayVariants(n: number): { variants: Variant[]; dispose: () => void } {
+export function bigArrayVariants(n: number): {
+  variants: Variant[];
+  expected: { first: number; last: number; sum: number };
+  dispose: () => void;
+} {
   const x = pattern(n);
   const sumX = sumOf(x);
   const expected = { first: x[0]! + 1, last: x[n - 1]! + 1, sum: sumX + n };
@@ -135,6 +142,16 @@ export function bigArrayVariants(n: number): { variants: Variant[]; dispose: () 
         ),
     },
     {
+      id: 'shmex-threads-copy-in',
+      label: 'shmex ThreadPoolExecutor, copy-in (heap array argument)',
+      open: () =>
+        poolRunner(
+          () => new ShmexPool(WORKERS, ThreadPoolExecutor),
+          (p) => p.run('addOne', x),
+          checkAddOne(x),
+        ),
+    },
+    {
       id: 'piscina-clone',
       label: 'piscina (structured clone both ways)',
       open: () =>
@@ -189,6 +206,7 @@ export function bigArrayVariants(n: number): { variants: Variant[]; dispose: () 
   ];
   return {
     variants,
+    expected,
     dispose: () => {
       // The shared-memory inputs go back now rather than at garbage collection.
       release(z);
@@ -203,9 +221,13 @@ export async function runBigArrays(
   plan: Plan,
   checks: Checks,
 ): Promise<BigArraysResult> {
-  const { variants, dispose } = bigArrayVariants(n);
+  const { variants, expected, dispose } = bigArrayVariants(n);
   const results: VariantResult[] = [];
-  for (const variant of variants) results.push(await measureVariant(prefix, variant, plan, checks));
+  const last = variants.at(-1)!; // the drift check comes after the child-process references
+  for (const variant of variants.slice(0, -1))
+    results.push(await measureVariant(prefix, variant, plan, checks));
   dispose();
+  results.push(...(await runChildReferences(prefix, n, plan, expected, checks)));
+  results.push(await measureVariant(prefix, last, plan, checks));
   return { n, arrayMB: (n * 8) / 1e6, variants: results };
 }

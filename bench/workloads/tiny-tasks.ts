@@ -2,6 +2,7 @@
 // sum) on pools of 2 workers. Throughput: all tasks submitted at once and
 // awaited together. Latency: one task at a time, each awaited before the next.
 // Peers are interleaved: every round runs each of them, in a rotated order.
+// The raw-pipe row is the floor: binary frames over plain pipes, nothing else.
 
 import { ThreadPoolExecutor } from 'shmex';
 import type { Checks } from '../lib/check.js';
@@ -9,6 +10,7 @@ import { settle } from '../lib/measure.js';
 import { fmtMs, progress } from '../lib/progress.js';
 import { type Summary, summarize } from '../lib/stats.js';
 import { ForkPool } from '../peers/fork.js';
+import { PipePool } from '../peers/pipe.js';
 import { PiscinaPool } from '../peers/piscina.js';
 import { ShmexPool } from '../peers/shmex.js';
 import { TinypoolPool } from '../peers/tinypool.js';
@@ -23,6 +25,7 @@ export const TINY_PEERS = [
   'tinypool',
   'workerpool-process',
   'fork-advanced',
+  'raw-pipe',
 ] as const;
 
 const LABELS: Record<(typeof TINY_PEERS)[number], string> = {
@@ -32,6 +35,7 @@ const LABELS: Record<(typeof TINY_PEERS)[number], string> = {
   tinypool: 'tinypool (worker threads)',
   'workerpool-process': "workerpool, process mode (serialization: 'advanced')",
   'fork-advanced': "child_process.fork, 2 children, id-tagged ('advanced')",
+  'raw-pipe': 'raw-pipe floor: 2 node children, binary frames over stdin/stdout, no serialization',
 };
 
 export interface TinyPeerResult {
@@ -84,6 +88,7 @@ export async function runTinyTasks(
     tinypool: () => new TinypoolPool(workers),
     'workerpool-process': () => new WorkerpoolPool(workers),
     'fork-advanced': () => new ForkPool(workers),
+    'raw-pipe': () => new PipePool(workers),
   };
   const peers = TINY_PEERS.map((id) => ({
     id,

@@ -1,0 +1,98 @@
+// Measuring variants side by side: every variant's runner is opened and
+// warmed first, then each round times one call of every variant, in an order
+// rotated from round to round, so drift and noise from other processes fall
+// on all of them alike. Every result is checked outside the timing. With a
+// ShmPeakSampler, the peak /dev/shm growth during each variant's warm-up
+// calls is recorded too.
+import type { Checks } from './check.js';
+import { type Runner, settle, type Variant } from './measure.js';
+import { fmtMs, progress } from './progress.js';
+import type { ShmPeakSampler } from './shm-peak.js';
+import { type Summary, summarize } from './stats.js';
+
+export interface InterleavedResult {
+  id: string;
+  label: string;
+  note?: string;
+  steady?: Summary;
+  samplesMs: number[];
+  /** Peak /dev/shm growth over the warm-up calls (MB), when sampled. */
+  shmPeakMB?: number;
+  checksPassed: number;
+  failures: string[];
+}
+
+export interface InterleavePlan {
+  warmupCalls: number;
+  rounds: number;
+  /** Samples /dev/shm during the warm-up calls. */
+  shm?: ShmPeakSampler;
+}
+
+export async function measureInterleaved(
+  prefix: string,
+  variants: Variant[],
+  plan: InterleavePlan,
+  checks: Checks,
+): Promise<InterleavedResult[]> {
+  const rows = variants.map((v) => ({
+    variant: v,
+    runner: undefined as Runner<unknown> | undefined,
+    out: {
+      id: v.id,
+      label: v.label,
+      ...(v.note === undefined ? {} : { note: v.note }),
+      samplesMs: [],
+      checksPassed: 0,
+      failures: [],
+    } as InterleavedResult,
+  }));
+  type Row = (typeof rows)[number];
+  const callChecked = async (row: Row, where: string): Promise<number> => {
+    const runner = row.runner!;
+    const t0 = performance.now();
+    const result = await runner.call();
+    const ms = performance.now() - t0;
+    const problem = runner.check(result);
+    if (checks.expect(problem === undefined, `${prefix} ${row.out.id} ${where}: ${problem}`))
+      row.out.checksPassed++;
+    else row.out.failures.push(`${where}: ${problem}`);
+    return ms;
+  };
+  try {
+    progress.step(`${prefix} starting ${rows.length} variants, warm-up:`);
+    for (const row of rows) {
+      row.runner = row.variant.open();
+      await row.runner.warm();
+    }
+    for (const row of rows) {
+      progress.update(`${row.out.id}…`);
+      await settle();
+      plan.shm?.start();
+      for (let i = 0; i < plan.warmupCalls; i++) await callChecked(row, `warm-up call ${i + 1}`);
+      if (plan.shm !== undefined) row.out.shmPeakMB = plan.shm.stop().addedPeakMB;
+    }
+    progress.done(`${plan.warmupCalls} calls each`);
+    progress.step(`${prefix} ${plan.rounds} rounds:`);
+    for (let round = 0; round < plan.rounds; round++) {
+      progress.update(`${round + 1}/${plan.rounds}`);
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[(i + round) % rows.length]!;
+        row.out.samplesMs.push(await callChecked(row, `round ${round + 1}`));
+      }
+    }
+    for (const row of rows) if (row.out.samplesMs.length > 0) row.out.steady = summarize(row.out.samplesMs);
+    progress.done(
+      rows.map((r) => `${r.out.id} ${r.out.steady ? fmtMs(r.out.steady.median) : '–'} ms`).join(', '),
+    );
+  } catch (error) {
+    const message = `threw: ${(error as Error)?.stack ?? String(error)}`;
+    checks.expect(false, `${prefix}: ${message}`);
+    for (const row of rows) if (row.out.samplesMs.length === 0) row.out.failures.push(message);
+  } finally {
+    plan.shm?.cancel();
+    await Promise.all(rows.map((r) => r.runner?.close().catch(() => {})));
+    await settle();
+  }
+  return rows.map((r) => r.out);
+}
