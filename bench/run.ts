@@ -37,7 +37,14 @@ import { runSubmitBurst } from './workloads/submit-burst.js';
 import { runTinyTasks } from './workloads/tiny-tasks.js';
 import { runViews } from './workloads/views.js';
 
-const options = parseOptions(process.argv.slice(2));
+const options = (() => {
+  try {
+    return parseOptions(process.argv.slice(2));
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+})();
 const quick = options.quick;
 const CONFIG = benchConfig(quick);
 
