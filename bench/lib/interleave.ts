@@ -5,6 +5,7 @@
 // ShmPeakSampler, the peak /dev/shm growth during each variant's warm-up
 // calls is recorded too.
 import type { Checks } from './check.js';
+import { gc, sleep } from './gc.js';
 import { type Runner, settle, type Variant } from './measure.js';
 import { fmtMs, progress } from './progress.js';
 import type { ShmPeakSampler } from './shm-peak.js';
@@ -27,6 +28,13 @@ export interface InterleavePlan {
   rounds: number;
   /** Samples /dev/shm during the warm-up calls. */
   shm?: ShmPeakSampler;
+  /**
+   * Collects garbage (and lets 'free' messages through) before each timed
+   * call, outside the timing: without it, dropping one variant's big results
+   * lands on whichever variant runs next, which swamps sub-millisecond rows.
+   * Idle segments are not trimmed, so recycling works as in back-to-back calls.
+   */
+  collectBetween?: boolean;
 }
 
 export async function measureInterleaved(
@@ -78,6 +86,10 @@ export async function measureInterleaved(
       progress.update(`${round + 1}/${plan.rounds}`);
       for (let i = 0; i < rows.length; i++) {
         const row = rows[(i + round) % rows.length]!;
+        if (plan.collectBetween === true) {
+          gc();
+          await sleep(5);
+        }
         row.out.samplesMs.push(await callChecked(row, `round ${round + 1}`));
       }
     }

@@ -275,7 +275,7 @@ function caseSections(r: Results): string[] {
       '',
       `## (e) 10-element views of a ${sci(v.n)} float64 array (${v.arrayMB} MB): subarray vs slice, round-trip latency`,
       '',
-      `Arguments: \`submit(sum, big.subarray(k, k + 10))\` against \`submit(sum, big.slice(k, k + 10))\`, big a heap array in this process. Results: a task returning a 10-element \`subarray\` of a big array the worker made, against one returning a \`slice\` of it. One call of each per round, ${v.variants[0]?.steady?.n ?? 0} rounds, interleaved (rotated order). ${disturbance(v)}`,
+      `Arguments: \`submit(sum, big.subarray(k, k + 10))\` against \`submit(sum, big.slice(k, k + 10))\`, big a heap array in this process. Results: a task returning a 10-element \`subarray\` of a big array the worker made, against one returning a \`slice\` of it. One call of each per round, ${v.variants[0]?.steady?.n ?? 0} rounds, interleaved (rotated order), with a garbage collection before each call (outside the timing) so that one row's dropped 160 MB results are not freed during the next row's call. ${disturbance(v)}`,
       '',
       interleavedTable(v.variants, 'arg-slice', '× argument slice', (m, base) => m / base, false),
       ...noteLines(v.variants),
