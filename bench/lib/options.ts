@@ -58,7 +58,7 @@ export function benchConfig(quick: boolean) {
         views: { n: 2e6, warmupCalls: 2, rounds: 5 },
         reduction: { n: 2e6, warmupCalls: 2, rounds: 3 },
         strips: { width: 400, height: 400, warmupCalls: 1, rounds: 3 },
-        burst: { n: 1e6, count: 30, rounds: 2 },
+        burst: { n: 5e5, count: 30, rounds: 2 },
       }
     : {
         bigArrays: {
