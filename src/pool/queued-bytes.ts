@@ -41,18 +41,18 @@ export function queuedBytesOf(
     const value = stack.pop()!;
     if (seen.has(value)) continue;
     seen.add(value);
-    let buffer: ArrayBufferLike | undefined;
+    let buffer: ArrayBufferLike;
     if (ArrayBuffer.isView(value)) {
       if (Buffer.isBuffer(value) && value.byteLength < threshold) continue;
       buffer = value.buffer;
+      if (seen.has(buffer)) continue;
+      seen.add(buffer);
     } else if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
       buffer = value;
     } else {
       pushChildren(value, stack);
       continue;
     }
-    if (seen.has(buffer)) continue;
-    seen.add(buffer);
     if (buffer.byteLength >= threshold && !inSegment(buffer)) bytes += buffer.byteLength;
   }
   return bytes;
