@@ -172,9 +172,9 @@ export class QueuedBytes {
     };
   }
 
-  /** Resolves once `bytes` fit (after the callers that asked before, in order). */
+  /** Resolves once `bytes` fit (after the callers that asked before, in order); 0 bytes never wait. */
   whenRoom(bytes: number): Promise<void> {
-    if (this.#waiters.length === 0 && this.fits(bytes)) return Promise.resolve();
+    if (bytes === 0 || (this.#waiters.length === 0 && this.fits(bytes))) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ bytes, resolve }));
   }
 
