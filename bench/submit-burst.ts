@@ -111,17 +111,21 @@ async function tinyBurst(dir: string, variant: Variant) {
   const x = new Float64Array(1000).fill(1);
   await Promise.all(Array.from({ length: 200 }, () => ex.submit(sum, x))); // warm: tasks measured quick
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: TINY }, () => ex.submit(sum, x)));
+  const futures: Promise<number>[] = [];
+  for (let i = 0; i < TINY; i++) futures.push(ex.submit(sum, x));
+  const submitUs = ((performance.now() - t0) * 1000) / TINY;
+  await Promise.all(futures);
   const tasksPerS = TINY / ((performance.now() - t0) / 1000);
   await ex.shutdown();
-  return { tasksPerS };
+  return { tasksPerS, submitUs };
 }
 
 const root = mkdtempSync('/dev/shm/shmex-burst-');
 try {
   const large = VARIANTS.map(() => [] as Awaited<ReturnType<typeof largeBurst>>[]);
   const tiny = VARIANTS.map(() => [] as number[]);
-  for (let round = 0; round <= ROUNDS; round++) {
+  const submitUs = VARIANTS.map(() => [] as number[]);
+  for (let round = 0; round <= ROUNDS && TASKS > 0; round++) {
     for (const v of round % 2 === 0 ? [0, 1] : [1, 0]) {
       const l = await largeBurst(mkdtempSync(join(root, 'r-')), VARIANTS[v]!);
       if (round > 0) large[v]!.push(l);
@@ -133,22 +137,25 @@ try {
   for (let round = 0; round <= TINY_ROUNDS; round++) {
     for (const v of round % 2 === 0 ? [0, 1] : [1, 0]) {
       const t = await tinyBurst(tinyDir, VARIANTS[v]!);
-      if (round > 0) tiny[v]!.push(t.tasksPerS);
-      process.stderr.write(`tiny, round ${round}, ${VARIANTS[v]!.name}: ${t.tasksPerS.toFixed(0)}/s\n`);
+      if (round > 0) {
+        tiny[v]!.push(t.tasksPerS);
+        submitUs[v]!.push(t.submitUs);
+      }
+      process.stderr.write(`tiny, round ${round}, ${VARIANTS[v]!.name}: ${JSON.stringify(t)}\n`);
     }
   }
-  const m = (xs: number[]) => median(xs).toFixed(0);
+  const m = (xs: number[]) => (xs.length === 0 ? '-' : median(xs).toFixed(0));
   console.log(
     `${TASKS} x ${values.mb} MB submits, 2 workers; medians of ${ROUNDS} interleaved rounds (tiny: ${TINY} tasks, ${TINY_ROUNDS} rounds)`,
   );
   console.log(
     '| maxQueuedBytes | submit loop ms | max event-loop delay ms | peak dir MiB | dir MiB after loop | burst ms | tiny tasks/s |',
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|');
   VARIANTS.forEach((variant, v) => {
     const r = large[v]!;
     console.log(
-      `| ${variant.name} | ${m(r.map((x) => x.loopMs))} | ${m(r.map((x) => x.maxDelayMs))} | ${m(r.map((x) => x.peakMiB))} | ${m(r.map((x) => x.afterLoopMiB))} | ${m(r.map((x) => x.totalMs))} | ${m(tiny[v]!)} |`,
+      `| ${variant.name} | ${m(r.map((x) => x.loopMs))} | ${m(r.map((x) => x.maxDelayMs))} | ${m(r.map((x) => x.peakMiB))} | ${m(r.map((x) => x.afterLoopMiB))} | ${m(r.map((x) => x.totalMs))} | ${m(tiny[v]!)} | ${median(submitUs[v]!).toFixed(1)} |`,
     );
   });
 } finally {

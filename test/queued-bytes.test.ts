@@ -65,7 +65,10 @@ function fakeItem() {
     control: { reject: (error: unknown) => rejected.push(error) },
     prepare: undefined as (() => boolean) | undefined,
   };
-  return { item, settle: () => done.forEach((c) => c()), rejected };
+  const settle = () => {
+    for (const callback of done) callback();
+  };
+  return { item, settle, rejected };
 }
 
 test('a task copied at submit counts until a worker takes it, once, even if its Future settles later', () => {
