@@ -31,10 +31,12 @@ export function queuedBytesOf(
   let stack: object[] | undefined;
   for (const arg of args) {
     if (typeof arg !== 'object' || arg === null) continue;
+    // The common case of small tasks: a view of a small buffer, which counts nothing (no Set made).
+    if (ArrayBuffer.isView(arg) && arg.buffer.byteLength < threshold) continue;
     if (stack === undefined) stack = [];
     stack.push(arg);
   }
-  if (stack === undefined) return 0; // the common case of small tasks: nothing but primitives
+  if (stack === undefined) return 0;
   const seen = new Set<object>();
   let bytes = 0;
   while (stack.length > 0 && seen.size < MAX_VISITS) {
