@@ -32,6 +32,18 @@ test('queuedBytesOf counts distinct large buffers at any depth, not small, share
     0,
     'already in a segment: lent',
   );
+  let reads = 0;
+  const trap = {
+    get big() {
+      reads++;
+      return big;
+    },
+  };
+  assert.equal(queuedBytesOf([trap], 64 * KiB, none), 0, 'getters are not run (the encoder runs them once)');
+  assert.equal(reads, 0);
+  const orphan = new Float64Array(16 * KiB);
+  Object.setPrototypeOf(orphan, null);
+  assert.equal(queuedBytesOf([orphan], 64 * KiB, none), 0, 'a view the encoder refuses counts nothing');
   const cycle: Record<string, unknown> = { big };
   cycle.self = cycle;
   assert.equal(queuedBytesOf([cycle, [cycle]], 64 * KiB, none), 128 * KiB);

@@ -28,6 +28,20 @@ export function queuedBytesOf(
   threshold: number,
   inSegment: (buffer: ArrayBufferLike) => boolean,
 ): number {
+  try {
+    return count(args, threshold, inSegment);
+  } catch {
+    // A value the encoder will refuse (a view without its prototype, a Proxy that throws):
+    // it counts nothing, so it is encoded at submit and its Future rejects there.
+    return 0;
+  }
+}
+
+function count(
+  args: readonly unknown[],
+  threshold: number,
+  inSegment: (buffer: ArrayBufferLike) => boolean,
+): number {
   let stack: object[] | undefined;
   for (const arg of args) {
     if (typeof arg !== 'object' || arg === null) continue;
@@ -60,6 +74,7 @@ export function queuedBytesOf(
   return bytes;
 }
 
+/** Pushes the values an object holds; only data properties, so that no getter of the caller's runs twice. */
 function pushChildren(value: object, stack: object[]): void {
   const push = (v: unknown) => {
     if (typeof v === 'object' && v !== null) stack.push(v);
@@ -71,7 +86,9 @@ function pushChildren(value: object, stack: object[]): void {
       push(v);
     }
   } else if (value instanceof Set) value.forEach(push);
-  else for (const key of Object.keys(value)) push((value as Record<string, unknown>)[key]);
+  else {
+    for (const key of Object.keys(value)) push(Object.getOwnPropertyDescriptor(value, key)?.value);
+  }
 }
 
 /**
