@@ -34,6 +34,15 @@ export interface ExecutorOptions {
    */
   execArgv?: string[];
   /**
+   * Bytes of shared memory the arguments of queued tasks (submitted, not yet
+   * taken by a worker) may hold. Within it, submit() copies large arguments
+   * at once; beyond it, a task's arrays are copied when a worker takes it, so
+   * the caller must not write to them until then (see waitForRoom()).
+   * `Infinity`: always copy at submit.
+   * @default 256 MiB, or a quarter of the directory's size if smaller
+   */
+  maxQueuedBytes?: number;
+  /**
    * What to do with a task's failure that nobody observes (awaits, asks the result of, passes to
    * wait/asCompleted/map...) before its Future is garbage-collected or the process exits: 'warn'
    * emits a process warning with code SHMEX_UNOBSERVED_FAILURE, naming the task and the error.

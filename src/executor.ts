@@ -1,6 +1,7 @@
 // ProcessPoolExecutor: the facade users see. Its options are resolved by
 // resolve-options.ts and set up by executor-setup.ts; it encodes arguments
-// (arrays into shared memory) at submit time, and hands work to the pool.
+// (arrays into shared memory) at submit time, within the queued-bytes
+// budget (pool/queued-bytes.ts), and hands work to the pool.
 import { availableParallelism } from 'node:os';
 import { AbortError, BrokenExecutorError, ShutdownError } from './errors.js';
 import {
@@ -14,6 +15,7 @@ import { Future, type FutureControl } from './future.js';
 import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapArguments } from './map.js';
 import type { WorkerKind } from './pool/pool-worker.js';
 import type { TaskRef } from './pool/protocol.js';
+import { defaultQueuedBytes, QueuedBytes, queuedBytesOf } from './pool/queued-bytes.js';
 import { type TaskLimits, WorkerPool, type WorkItem } from './pool/worker-pool.js';
 import { processWorkers } from './pool/worker-process.js';
 import { threadWorkers } from './pool/worker-thread.js';
@@ -23,9 +25,12 @@ import type { SegmentBook } from './shm/segment-book.js';
 import { defaultShmDir } from './shm/segment-store.js';
 import { type ExecutorStats, TaskTally } from './stats.js';
 import { FunctionTasks, type ModuleFunction, moduleTaskRef, taskRefOf } from './task-ref.js';
-import { encode } from './transfer/encode.js';
+import { encode, type Payload } from './transfer/encode.js';
 
 type AnyFunction = (...args: any[]) => any;
+
+/** The arguments of a task over the queued-bytes budget until a worker takes it: nothing held. */
+const NOT_COPIED: Payload = Object.freeze({ data: Object.freeze({ raw: undefined }), leases: [] });
 
 /** What submits tasks: an executor, or an executor's `withOptions(...)` view. */
 export interface TaskRunner {
@@ -64,6 +69,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
   readonly #kind: WorkerKind;
   readonly #tally = new TaskTally();
   readonly #reportUnobserved: boolean;
+  readonly #queuedBytes: QueuedBytes;
   #nextId = 1;
   #shutdown = false;
 
@@ -81,6 +87,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     this.#reportUnobserved = resolved.reportUnobserved;
     this.#shmDir = setup.shmDir;
     this.#book = setup.book;
+    this.#queuedBytes = new QueuedBytes(resolved.maxQueuedBytes ?? defaultQueuedBytes(setup.shmDir));
     this.#pool = new WorkerPool({
       kind,
       maxWorkers: resolved.maxWorkers,
@@ -140,8 +147,37 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     );
   }
 
-  /** @internal submits an already-resolved task; `args` is the argument list (or, for a chunk, the list of lists). */
-  submitRef(task: TaskRef, args: unknown, chunk: boolean, limits?: TaskLimits): Future<unknown> {
+  /** The most bytes the arguments of queued tasks hold in shared memory (maxQueuedBytes). */
+  get maxQueuedBytes(): number {
+    return this.#queuedBytes.limit;
+  }
+
+  /** Resolves once a task with these arguments would have them copied at submit (see maxQueuedBytes). */
+  waitForRoom(...args: unknown[]): Promise<void> {
+    this.#checkOpen();
+    return this.#queuedBytes.whenRoom(this.#bytesOf(args));
+  }
+
+  #bytesOf(args: unknown): number {
+    if (this.#queuedBytes.limit === Number.POSITIVE_INFINITY) return 0;
+    return queuedBytesOf(
+      args as unknown[],
+      this.#threshold,
+      (buffer) => this.#book.infoOf(buffer) !== undefined,
+    );
+  }
+
+  /**
+   * @internal submits an already-resolved task; `args` is the argument list (or, for a chunk, the
+   * list of lists). `eager`: copy its arguments now whatever the budget (map bounds its own window).
+   */
+  submitRef(
+    task: TaskRef,
+    args: unknown,
+    chunk: boolean,
+    limits?: TaskLimits,
+    eager = false,
+  ): Future<unknown> {
     this.#checkOpen();
     if (limits?.signal?.aborted) {
       // Nothing to encode nor to run: cancelled at once, as an abort while queued would.
@@ -168,9 +204,8 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
         reportAs: this.#reportUnobserved ? task : undefined,
       },
     );
-    let payload: WorkItem['args'];
-    try {
-      payload = encode(
+    const copy = () =>
+      encode(
         args,
         {
           book: this.#book,
@@ -180,12 +215,20 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
         },
         chunk ? 'chunk' : 'args',
       );
-    } catch (error) {
-      control.start();
-      control.reject(error);
-      return future;
+    const bytes = this.#bytesOf(args);
+    const now = eager || this.#queuedBytes.fits(bytes);
+    let payload: Payload = NOT_COPIED;
+    if (now) {
+      try {
+        payload = copy();
+      } catch (error) {
+        control.start();
+        control.reject(error);
+        return future;
+      }
     }
     item = { id: this.#nextId++, task, args: payload, chunk, control, future };
+    if (bytes > 0) this.#queuedBytes.admit(item, bytes, now ? undefined : copy);
     if (limits !== undefined && (limits.signal !== undefined || limits.timeout !== undefined)) {
       item.limits = limits;
     }
@@ -266,7 +309,8 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     const task = this.#taskRef(fn, 'map');
     const { iterables, options } = splitMapArguments(rest);
     const submitter = {
-      submitRef: (ref: TaskRef, args: unknown, chunk: boolean) => this.submitRef(ref, args, chunk, limits),
+      submitRef: (ref: TaskRef, args: unknown, chunk: boolean) =>
+        this.submitRef(ref, args, chunk, limits, true),
     };
     return mapTasks(submitter, task, iterables, options, this.#maxWorkers);
   }
@@ -302,6 +346,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
     const { wait = true, cancelFutures = false } = options;
     this.#shutdown = true;
+    this.#queuedBytes.releaseWaiters();
     if (cancelFutures) {
       for (const item of [...this.#pool.queued()]) item.future.cancel();
     }

@@ -34,6 +34,8 @@ export interface ResolvedOptions {
   initializer: ExecutorOptions['initializer'];
   initargs: unknown[];
   reportUnobserved: boolean;
+  /** undefined: the default, which depends on the directory (see defaultQueuedBytes). */
+  maxQueuedBytes: number | undefined;
 }
 
 export const EXECUTOR_OPTIONS: readonly (keyof ExecutorOptions)[] = [
@@ -46,6 +48,7 @@ export const EXECUTOR_OPTIONS: readonly (keyof ExecutorOptions)[] = [
   'fallbackDir',
   'execArgv',
   'unobservedFailures',
+  'maxQueuedBytes',
 ];
 
 /** Names other pool libraries give the number of workers. */
@@ -91,6 +94,15 @@ export function resolveOptions(options: unknown, kind: ExecutorKind, env: Resolv
   if (unobserved !== 'warn' && unobserved !== 'ignore') {
     throw fail(`unobservedFailures must be 'warn' or 'ignore', got ${describeValue(unobserved)}`);
   }
+  const maxQueuedBytes = o.maxQueuedBytes;
+  if (
+    maxQueuedBytes !== undefined &&
+    (typeof maxQueuedBytes !== 'number' || Number.isNaN(maxQueuedBytes) || maxQueuedBytes < 0)
+  ) {
+    throw fail(
+      `maxQueuedBytes must be a number of bytes >= 0 (or Infinity), got ${describeValue(maxQueuedBytes)}`,
+    );
+  }
   return {
     where,
     maxWorkers,
@@ -102,6 +114,7 @@ export function resolveOptions(options: unknown, kind: ExecutorKind, env: Resolv
     initializer: o.initializer,
     initargs: o.initargs ?? [],
     reportUnobserved: unobserved === 'warn',
+    maxQueuedBytes,
   };
 }
 

@@ -13,6 +13,16 @@ import type { SegmentPoolOptions } from './shm/segment-pool.js';
  */
 export const DEFAULT_THRESHOLD = 64 * 1024;
 
+/**
+ * maxQueuedBytes, unless given: the arguments of queued tasks hold at most
+ * this much shared memory (copied at submit), or this share of the
+ * directory's size if smaller (a container's 64 MiB /dev/shm). 256 MiB keeps
+ * ordinary bursts (many arrays up to a few MiB) fully copied at submit, and
+ * holds three 80 MB arrays; a burst of 30 such arrays no longer holds 2.4 GB.
+ */
+export const QUEUED_BYTES_CAP = 256 * 1024 * 1024;
+export const QUEUED_BYTES_DIR_SHARE = 1 / 4;
+
 /** Below this much free space in shmDir when the executor starts, the fallback directory is used. */
 export const FALLBACK_BELOW_BYTES = 1024 * 1024 * 1024;
 

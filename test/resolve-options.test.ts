@@ -24,6 +24,7 @@ const processDefaults: ResolvedOptions = {
   initializer: undefined,
   initargs: [],
   reportUnobserved: true,
+  maxQueuedBytes: undefined,
 };
 
 const init = () => {};
@@ -63,6 +64,13 @@ const resolved: [string, unknown, 'process' | 'thread', Partial<ResolvedOptions>
     { initializer: init, initargs: [1, 2] },
   ],
   ["unobservedFailures 'ignore'", { unobservedFailures: 'ignore' }, 'process', { reportUnobserved: false }],
+  ['maxQueuedBytes 0', { maxQueuedBytes: 0 }, 'process', { maxQueuedBytes: 0 }],
+  [
+    'maxQueuedBytes Infinity',
+    { maxQueuedBytes: Infinity },
+    'thread',
+    { where: 'ThreadPoolExecutor', execArgv: [], maxQueuedBytes: Infinity },
+  ],
   ['undefined values are defaults', { maxWorkers: undefined, threshold: undefined }, 'process', {}],
 ];
 
@@ -89,7 +97,7 @@ const refused: [string, unknown, 'process' | 'thread', RegExp][] = [
     'an unknown key close to a known one',
     { maxWorkrs: 2 },
     'process',
-    /^ProcessPoolExecutor: unknown option 'maxWorkrs'; did you mean 'maxWorkers'\? The known options are: maxWorkers, initializer, initargs, maxTasksPerChild, threshold, shmDir, fallbackDir, execArgv, unobservedFailures\.$/,
+    /^ProcessPoolExecutor: unknown option 'maxWorkrs'; did you mean 'maxWorkers'\? The known options are: maxWorkers, initializer, initargs, maxTasksPerChild, threshold, shmDir, fallbackDir, execArgv, unobservedFailures, maxQueuedBytes\.$/,
   ],
   [
     'a name other libraries use',
@@ -166,6 +174,24 @@ const refused: [string, unknown, 'process' | 'thread', RegExp][] = [
     /execArgv must be an array of strings, got an array holding the number 3$/,
   ],
   ['initargs not an array', { initargs: { a: 1 } }, 'process', /initargs must be an array, got an object$/],
+  [
+    'maxQueuedBytes negative',
+    { maxQueuedBytes: -1 },
+    'process',
+    /maxQueuedBytes must be a number of bytes >= 0 \(or Infinity\), got the number -1$/,
+  ],
+  [
+    'maxQueuedBytes NaN',
+    { maxQueuedBytes: Number.NaN },
+    'thread',
+    /^ThreadPoolExecutor: maxQueuedBytes must be .* got NaN$/,
+  ],
+  [
+    'maxQueuedBytes a string',
+    { maxQueuedBytes: '1G' },
+    'process',
+    /maxQueuedBytes must be .* got the string "1G"$/,
+  ],
   [
     'unobservedFailures unknown',
     { unobservedFailures: 'loud' },

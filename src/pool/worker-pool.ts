@@ -42,6 +42,11 @@ export interface WorkItem {
   startTimer?: () => void;
   /** Stops it, when the task goes back to the queue (its worker died before starting it). */
   stopTimer?: () => void;
+  /**
+   * Called as a worker takes it: the item leaves the queued-bytes budget,
+   * and a task over it copies its arguments now (false: that failed, and its Future is rejected).
+   */
+  prepare?: () => boolean;
 }
 
 export interface PoolOptions {
@@ -192,7 +197,7 @@ export class WorkerPool {
       // false: cancelled meanwhile; drop() already freed it.
       if (!item.started && !item.control.start()) return false;
       item.started = true;
-      return true;
+      return item.prepare?.() ?? true;
     });
     for (const [worker, items] of batches) this.#send(worker, items);
   }
