@@ -37,7 +37,6 @@ export class SpaceReclaim {
     const others = [...workers].filter(
       (w) =>
         w !== asker &&
-        w.makesSegments &&
         !w.exited &&
         (w.state === 'idle' || w.state === 'busy' || w.state === 'exiting'),
     );

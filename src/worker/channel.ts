@@ -1,20 +1,15 @@
 // How a worker talks to its parent: a child process over Node's IPC channel,
 // or a worker thread over its parentPort. Every way the two differ is a
 // member of Channel: the rest of the worker does not ask which it is.
-import { isMainThread, parentPort, threadId } from 'node:worker_threads';
+import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import type { FromWorker, TaskOutcome, ToWorker } from '../pool/protocol.js';
 import { native } from '../shm/native.js';
 import { processStartTime, SEGMENT_PREFIX, selfOwner } from '../shm/segment-names.js';
+import { parentOwnerKey } from './role.js';
 
 export interface Channel {
-  /** Who the parent is, for routing segment holds (see SegmentBook). */
+  /** Who the parent is, for routing segment holds: its owner key (see ownerKey in segment-names.ts). */
   readonly parentPid: number;
-  /**
-   * Whether this worker makes segments of its own (a thread does not: see
-   * isWorkerThread): if not, its results travel inline and it has no idle
-   * segments to give back when another worker is out of space.
-   */
-  readonly makesSegments: boolean;
   /**
    * Messages cross by structured clone (a thread's port), not serialized by
    * the IPC channel: views arrive owning their buffers, and arrays may be
@@ -44,7 +39,6 @@ function processChannel(): Channel {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
   return {
     parentPid,
-    makesSegments: true,
     structuredClone: false,
     send(message, done) {
       if (!process.connected) {
@@ -77,9 +71,8 @@ function processChannel(): Channel {
 function threadChannel(): Channel {
   const port = parentPort!;
   return {
-    // A thread's parent is this very process.
-    parentPid: process.pid,
-    makesSegments: false,
+    // A thread's parent is a thread of this very process (see threadWorkerData).
+    parentPid: parentOwnerKey(workerData),
     structuredClone: true,
     send(message, done) {
       try {

@@ -189,7 +189,6 @@ export class WorkerRuntime {
       // Holds this result takes on segments it passes on are tagged with the task: if its outcome
       // is lost with this process, the parent gives them back.
       holdTag: id,
-      inlineOnly: !this.#channel.makesSegments, // a thread's results travel inline
       structuredClone: this.#channel.structuredClone,
     };
     return encode(result, options, 'result');
