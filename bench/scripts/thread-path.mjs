@@ -25,7 +25,10 @@ const threads = new ThreadPoolExecutor({ maxWorkers: 2 });
 const procs = new ProcessPoolExecutor({ maxWorkers: 2 });
 const piscina = new Piscina({
   filename: new URL('../workers/piscina-worker.mjs', import.meta.url).href,
-  minThreads: 2, maxThreads: 2, idleTimeout: Infinity, execArgv: [],
+  minThreads: 2,
+  maxThreads: 2,
+  idleTimeout: Infinity,
+  execArgv: [],
 });
 const pools = { threads, processes: procs };
 
@@ -60,9 +63,16 @@ for (let r = -1; r < rounds; r++) {
     t0 = performance.now();
     for (let i = 0; i < 500; i++) await p.run();
     const us = ((performance.now() - t0) / 500) * 1000;
-    if (r >= 0) { thr[name].push(tput / 1000); lat[name].push(us); }
+    if (r >= 0) {
+      thr[name].push(tput / 1000);
+      lat[name].push(us);
+    }
   }
 }
-console.log(`tiny tasks: sum of 1000 float64 (${N} concurrent; 500 sequential), 2 workers: k tasks/s | µs latency, median (min-max)`);
+console.log(
+  `tiny tasks: sum of 1000 float64 (${N} concurrent; 500 sequential), 2 workers: k tasks/s | µs latency, median (min-max)`,
+);
 for (const k of Object.keys(tiny)) console.log(`  ${k.padEnd(10)} ${fmt(thr[k])} | ${fmt(lat[k])}`);
-await threads.shutdown(); await procs.shutdown(); await piscina.destroy();
+await threads.shutdown();
+await procs.shutdown();
+await piscina.destroy();
