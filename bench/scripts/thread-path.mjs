@@ -5,7 +5,6 @@ import { ProcessPoolExecutor, release, ThreadPoolExecutor } from '../../dist/ind
 
 const n = Number(process.argv[2] ?? 2e7);
 const rounds = Number(process.argv[3] ?? 7);
-const tasks = new URL('../workers/shmex-tasks.mjs', import.meta.url).href;
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const fmt = (a) => `${median(a).toFixed(1)} (${Math.min(...a).toFixed(1)}-${Math.max(...a).toFixed(1)})`;
 
