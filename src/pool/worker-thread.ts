@@ -95,8 +95,13 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
     if (this.state !== 'dead') void this.thread.terminate();
   }
 
+  /** Whether it keeps the event loop alive now (see hold()). */
+  #held: boolean | undefined;
+
   hold(active: boolean): void {
-    if (this.state === 'dead') return;
+    // The pool asks after every dispatch and every result: ref()/unref() only on a change.
+    if (this.state === 'dead' || active === this.#held) return;
+    this.#held = active;
     if (active) this.thread.ref();
     else this.thread.unref();
   }
