@@ -1,12 +1,18 @@
-// Threads vs processes (big round trip) and threads vs piscina (tiny tasks),
-// interleaved, medians. node bench/scripts/thread-path.mjs [n=2e7] [rounds=7]
+// Threads vs processes on a big round trip, and threads vs piscina on tiny
+// tasks: one process, every pool interleaved round by round, medians.
+//   npm run build && node bench/scripts/thread-path.mjs [elements=2e7] [rounds=7] [big|tiny|both]
+// With SHMEX_BASE=<another build's dist/index.js>, that build's executors run
+// too (rows "... before"), for a side-by-side comparison in the same run.
 import { Piscina } from 'piscina';
-import { ProcessPoolExecutor, release, ThreadPoolExecutor } from '../../dist/index.js';
+import * as current from '../../dist/index.js';
 
 const n = Number(process.argv[2] ?? 2e7);
 const rounds = Number(process.argv[3] ?? 7);
+const what = process.argv[4] ?? 'both';
+const base = process.env.SHMEX_BASE ? await import(process.env.SHMEX_BASE) : undefined;
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-const fmt = (a) => `${median(a).toFixed(1)} (${Math.min(...a).toFixed(1)}-${Math.max(...a).toFixed(1)})`;
+const fmt = (a) =>
+  `${median(a).toFixed(1).padStart(7)} (${Math.min(...a).toFixed(1)}-${Math.max(...a).toFixed(1)})`;
 
 function addOne(x) {
   const y = new Float64Array(x.length);
@@ -18,60 +24,70 @@ function sum(x) {
   for (let i = 0; i < x.length; i++) s += x[i];
   return s;
 }
-const small = new Float64Array(1000).fill(0.5);
 
-const threads = new ThreadPoolExecutor({ maxWorkers: 2 });
-const procs = new ProcessPoolExecutor({ maxWorkers: 2 });
+const builds = base ? { before: base, after: current } : { '': current };
+const pools = {};
+for (const kind of ['ThreadPoolExecutor', 'ProcessPoolExecutor']) {
+  for (const [tag, lib] of Object.entries(builds)) {
+    const name = `${kind === 'ThreadPoolExecutor' ? 'threads' : 'processes'} ${tag}`.trim();
+    pools[name] = [lib, new lib[kind]({ maxWorkers: 2 })];
+  }
+}
 const piscina = new Piscina({
   filename: new URL('../workers/piscina-worker.mjs', import.meta.url).href,
   minThreads: 2,
   maxThreads: 2,
-  idleTimeout: Infinity,
+  idleTimeout: Number.POSITIVE_INFINITY,
   execArgv: [],
 });
-const pools = { threads, processes: procs };
 
-const big = new Float64Array(n).fill(1);
-const bigT = { threads: [], processes: [] };
-for (let r = -1; r < rounds; r++) {
-  for (const [name, ex] of Object.entries(pools)) {
-    const t0 = performance.now();
-    const y = await ex.submit(addOne, big);
-    const ms = performance.now() - t0;
-    if (y[n - 1] !== 2) throw new Error('wrong');
-    release(y);
-    if (r >= 0) bigT[name].push(ms);
-  }
-}
-console.log(`round trip ${n} float64 (${(n * 8) / 1e6} MB), ms median (min-max):`);
-for (const [k, v] of Object.entries(bigT)) console.log(`  ${k.padEnd(10)} ${fmt(v)}`);
-
-const tiny = {
-  threads: { run: () => threads.submit(sum, small) },
-  processes: { run: () => procs.submit(sum, small) },
-  piscina: { run: () => piscina.run(small, { name: 'sum' }) },
-};
-const thr = { threads: [], processes: [], piscina: [] };
-const lat = { threads: [], processes: [], piscina: [] };
-const N = 2000;
-for (let r = -1; r < rounds; r++) {
-  for (const [name, p] of Object.entries(tiny)) {
-    let t0 = performance.now();
-    await Promise.all(Array.from({ length: N }, () => p.run()));
-    const tput = N / ((performance.now() - t0) / 1000);
-    t0 = performance.now();
-    for (let i = 0; i < 500; i++) await p.run();
-    const us = ((performance.now() - t0) / 500) * 1000;
-    if (r >= 0) {
-      thr[name].push(tput / 1000);
-      lat[name].push(us);
+if (what !== 'tiny') {
+  const big = new Float64Array(n).fill(1);
+  const times = Object.fromEntries(Object.keys(pools).map((k) => [k, []]));
+  for (let r = -1; r < rounds; r++) {
+    for (const [k, [lib, ex]] of Object.entries(pools)) {
+      const t0 = performance.now();
+      const y = await ex.submit(addOne, big);
+      const ms = performance.now() - t0;
+      if (y[n - 1] !== 2) throw new Error(`${k}: wrong result`);
+      lib.release(y);
+      if (r >= 0) times[k].push(ms);
     }
   }
+  console.log(
+    `round trip of ${n} float64 (${(n * 8) / 1e6} MB) through addOne, ms, median (min-max) of ${rounds}:`,
+  );
+  for (const [k, v] of Object.entries(times)) console.log(`  ${k.padEnd(17)} ${fmt(v)}`);
 }
-console.log(
-  `tiny tasks: sum of 1000 float64 (${N} concurrent; 500 sequential), 2 workers: k tasks/s | µs latency, median (min-max)`,
-);
-for (const k of Object.keys(tiny)) console.log(`  ${k.padEnd(10)} ${fmt(thr[k])} | ${fmt(lat[k])}`);
-await threads.shutdown();
-await procs.shutdown();
+
+if (what !== 'big') {
+  const small = new Float64Array(1000).fill(0.5);
+  const tiny = Object.fromEntries(
+    Object.entries(pools).map(([k, [, ex]]) => [k, () => ex.submit(sum, small)]),
+  );
+  tiny.piscina = () => piscina.run(small, { name: 'sum' });
+  const throughput = Object.fromEntries(Object.keys(tiny).map((k) => [k, []]));
+  const latency = Object.fromEntries(Object.keys(tiny).map((k) => [k, []]));
+  for (let r = -1; r < rounds; r++) {
+    for (const [k, run] of Object.entries(tiny)) {
+      let t0 = performance.now();
+      await Promise.all(Array.from({ length: 2000 }, run));
+      const perMs = 2000 / (performance.now() - t0);
+      t0 = performance.now();
+      for (let i = 0; i < 1000; i++) await run();
+      const us = performance.now() - t0; // 1000 tasks: ms total = µs each
+      if (r >= 0) {
+        throughput[k].push(perMs);
+        latency[k].push(us);
+      }
+    }
+  }
+  console.log(
+    `tiny tasks (sum of 1000 float64), 2 workers: k tasks/s (2000 at once) | µs each (1000 in a row), median (min-max) of ${rounds}:`,
+  );
+  for (const k of Object.keys(tiny))
+    console.log(`  ${k.padEnd(17)} ${fmt(throughput[k])} | ${fmt(latency[k])}`);
+}
+
+for (const [, ex] of Object.values(pools)) await ex.shutdown();
 await piscina.destroy();
