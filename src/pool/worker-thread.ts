@@ -32,11 +32,13 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
   /** Errors name it by this id (its pid is this process's). */
   readonly threadId: number;
   #exited = false;
+  /** Bumped after every message posted to it: an idle thread waits on it (see THREAD_IDLE_WAIT_MS). */
+  readonly #wake = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
     super(store);
     try {
-      const workerData = threadWorkerData(ownerKey(selfOwner()));
+      const workerData = threadWorkerData(ownerKey(selfOwner()), this.#wake);
       this.thread = new Worker(WORKER_ENTRY, { execArgv: [...execArgv], workerData });
     } catch (error) {
       this.discardReceipts();
@@ -83,7 +85,10 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
   }
 
   send(message: ToWorker): void {
-    if (!this.#exited) this.thread.postMessage(message);
+    if (this.#exited) return;
+    this.thread.postMessage(message);
+    Atomics.add(this.#wake, 0, 1);
+    Atomics.notify(this.#wake, 0);
   }
 
   retire(): void {

@@ -4,16 +4,18 @@
 import { fileURLToPath } from 'node:url';
 import { isMainThread, workerData } from 'node:worker_threads';
 
-/** The workerData of a shmex worker thread: the mark, and who its parent is. */
-interface ThreadWorkerData {
+/** The workerData of a shmex worker thread: the mark, who its parent is, and its wake-up counter. */
+export interface ThreadWorkerData {
   readonly shmex: 'worker thread';
   /** The owner key of the thread that started it (segment-names.ts ownerKey): holds on its segments go there. */
   readonly parentKey: number;
+  /** Bumped (and notified) by the parent after every message it posts: see THREAD_IDLE_WAIT_MS. */
+  readonly wake: Int32Array;
 }
 
 /** The workerData a pool gives a worker thread it starts from the thread whose owner key is `parentKey`. */
-export function threadWorkerData(parentKey: number): ThreadWorkerData {
-  return { shmex: 'worker thread', parentKey };
+export function threadWorkerData(parentKey: number, wake: Int32Array): ThreadWorkerData {
+  return { shmex: 'worker thread', parentKey, wake };
 }
 
 function isThreadWorkerData(data: unknown): data is ThreadWorkerData {
@@ -28,6 +30,11 @@ function isThreadWorkerData(data: unknown): data is ThreadWorkerData {
 /** In a worker thread: the owner key of its parent thread (read from its workerData). */
 export function parentOwnerKey(data: unknown): number {
   return isThreadWorkerData(data) ? data.parentKey : process.pid;
+}
+
+/** In a worker thread: the counter its parent bumps after every message (read from its workerData). */
+export function wakeCounter(data: unknown): Int32Array | undefined {
+  return isThreadWorkerData(data) && data.wake instanceof Int32Array ? data.wake : undefined;
 }
 
 /** The entry script of a worker process (pool/worker-process.ts forks it). */

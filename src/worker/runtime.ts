@@ -134,6 +134,7 @@ export class WorkerRuntime {
     this.#draining = false;
     this.#collection.busy = false;
     this.#collection.note(this.#book.bytesTracked);
+    this.#channel.idle?.();
   }
 
   /** Runs one task and encodes its outcome; the arguments' holds go back when their arrays are collected. */
