@@ -1,4 +1,5 @@
-// Threads vs processes on a big round trip, and threads vs piscina on tiny
+// Threads vs processes on a big round trip (the task's output on the heap,
+// or made by empty()), and threads vs piscina on tiny
 // tasks: one process, every pool interleaved round by round, medians.
 //   npm run build && node bench/scripts/thread-path.mjs [elements=2e7] [rounds=7] [big|tiny|both]
 // With SHMEX_BASE=<another build's dist/index.js>, that build's executors run
@@ -26,11 +27,17 @@ function sum(x) {
 }
 
 const builds = base ? { before: base, after: current } : { '': current };
+// The same task with its output made by empty() (in shared memory), from each build's own copy of it.
+const shmTasks = { '': new URL('../workers/shmex-tasks.mjs', import.meta.url) };
+shmTasks.after = shmTasks[''];
+if (base)
+  shmTasks.before = new URL('../bench/workers/shmex-tasks.mjs', new URL(process.env.SHMEX_BASE, 'file:///'));
 const pools = {};
 for (const kind of ['ThreadPoolExecutor', 'ProcessPoolExecutor']) {
   for (const [tag, lib] of Object.entries(builds)) {
     const name = `${kind === 'ThreadPoolExecutor' ? 'threads' : 'processes'} ${tag}`.trim();
-    pools[name] = [lib, new lib[kind]({ maxWorkers: 2 })];
+    const ex = new lib[kind]({ maxWorkers: 2 });
+    pools[name] = [lib, ex, ex.module(shmTasks[tag])];
   }
 }
 const piscina = new Piscina({
@@ -43,21 +50,29 @@ const piscina = new Piscina({
 
 if (what !== 'tiny') {
   const big = new Float64Array(n).fill(1);
-  const times = Object.fromEntries(Object.keys(pools).map((k) => [k, []]));
+  const heap = Object.fromEntries(Object.keys(pools).map((k) => [k, []]));
+  const viaEmpty = Object.fromEntries(Object.keys(pools).map((k) => [k, []]));
   for (let r = -1; r < rounds; r++) {
-    for (const [k, [lib, ex]] of Object.entries(pools)) {
-      const t0 = performance.now();
-      const y = await ex.submit(addOne, big);
-      const ms = performance.now() - t0;
-      if (y[n - 1] !== 2) throw new Error(`${k}: wrong result`);
-      lib.release(y);
-      if (r >= 0) times[k].push(ms);
+    for (const [k, [lib, ex, tasks]] of Object.entries(pools)) {
+      for (const [out, call] of [
+        [heap, () => ex.submit(addOne, big)],
+        [viaEmpty, () => tasks.addOneShmOut(big)],
+      ]) {
+        const t0 = performance.now();
+        const y = await call();
+        const ms = performance.now() - t0;
+        if (y[n - 1] !== 2) throw new Error(`${k}: wrong result`);
+        lib.release(y);
+        if (r >= 0) out[k].push(ms);
+      }
     }
   }
+  console.log(`round trip of ${n} float64 (${(n * 8) / 1e6} MB), ms, median (min-max) of ${rounds}:`);
   console.log(
-    `round trip of ${n} float64 (${(n * 8) / 1e6} MB) through addOne, ms, median (min-max) of ${rounds}:`,
+    `  ${''.padEnd(17)} ${'addOne (output on the heap)'.padEnd(30)} addOneShmOut (output by empty())`,
   );
-  for (const [k, v] of Object.entries(times)) console.log(`  ${k.padEnd(17)} ${fmt(v)}`);
+  for (const k of Object.keys(heap))
+    console.log(`  ${k.padEnd(17)} ${fmt(heap[k]).padEnd(30)} ${fmt(viaEmpty[k])}`);
 }
 
 if (what !== 'big') {
