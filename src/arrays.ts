@@ -7,7 +7,6 @@ import { releaseLoaded } from './load.js';
 import { describeValue, rejectUnknownKeys } from './options.js';
 import { getPoolOptions, helperBook, segmentBooks, setHelperDirectory, setPoolOptions } from './shm/books.js';
 import { quoteDescr } from './shm/npy-header.js';
-import { isWorkerThread } from './shm/segment-book.js';
 import {
   requireTypedArrayConstructor,
   type TypedArray,
@@ -54,7 +53,7 @@ export function empty(kind: TypedArrayConstructor | LayoutArgument, n: number): 
 function allocateRecords(spec: LayoutArgument, n: number, where: string): RecordArray {
   const layout = spec instanceof RecordLayout ? spec : new RecordLayout(spec);
   const count = length(n, where);
-  if (count === 0 || isWorkerThread()) return new RecordArray(layout, count);
+  if (count === 0) return new RecordArray(layout, count);
   const buffer = helperBook().allocate(count * layout.itemsize, {
     descr: layout.npyDescr(),
     shape: [count],
@@ -65,7 +64,7 @@ function allocateRecords(spec: LayoutArgument, n: number, where: string): Record
 function allocate<C extends TypedArrayConstructor>(ctor: C, n: number, where: string): InstanceType<C> {
   const Ctor = requireTypedArrayConstructor(ctor, where);
   const count = length(n, where);
-  if (count === 0 || isWorkerThread()) return new Ctor(count) as InstanceType<C>;
+  if (count === 0) return new Ctor(count) as InstanceType<C>;
   const kind = VIEW_KINDS[viewKindOf(new Ctor(0))!]!;
   const buffer = helperBook().allocate(count * Ctor.BYTES_PER_ELEMENT, {
     descr: quoteDescr(kind.dtype),

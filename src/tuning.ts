@@ -36,6 +36,14 @@ export const QUICK_TASK_MS = 1;
 /** How many quick tasks a worker may have been sent and not finished. */
 export const PREFETCH = 16;
 
+/**
+ * A worker thread that has run out of tasks sleeps this long (ms) on a
+ * shared counter its parent bumps with every message, and reads a message
+ * that comes meanwhile at once, without a turn of its event loop; then it
+ * goes back to its event loop (its timers wait that long at most).
+ */
+export const THREAD_IDLE_WAIT_MS = 2;
+
 /** Outcomes a worker gathers into one 'results' message at most. */
 export const MAX_GATHERED = 64;
 

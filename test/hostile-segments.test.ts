@@ -164,6 +164,20 @@ describe('segment names', () => {
     `shmex.\u0663.1.${HEX}`, // an Arabic-Indic digit
     `shmex\u20241.1.${HEX}`, // a one-dot leader, not a dot
     `shmex.1.1.${HEX}${'a'.repeat(5000)}`,
+    // forged thread names: the thread part is t<threadId>, 1 to 10 digits without a leading zero
+    `shmex.1.1.t.${HEX}`,
+    `shmex.1.1.t0.${HEX}`,
+    `shmex.1.1.t01.${HEX}`,
+    `shmex.1.1.t-1.${HEX}`,
+    `shmex.1.1.T1.${HEX}`,
+    `shmex.1.1.tt1.${HEX}`,
+    `shmex.1.1.t1.t2.${HEX}`,
+    `shmex.1.1.t12345678901.${HEX}`,
+    `shmex.1.1.t1${HEX}`,
+    `shmex.1.1.t1..${HEX}`,
+    `shmex.1.1.t1.${HEX.slice(1)}`,
+    `shmex.1.t1.1.${HEX}`,
+    `shmex.1.1.t1/../${HEX}`,
     'x'.repeat(70_000),
     undefined,
     null,
@@ -171,7 +185,7 @@ describe('segment names', () => {
     { toString: () => fakeName('a') },
   ];
 
-  test('anything but shmex.<pid>.<start>.<24 hex digits> is refused with a clear, escaped message', () => {
+  test('anything but shmex.<pid>.<start>.[t<thread>.]<24 hex digits> is refused with a clear, escaped message', () => {
     for (const name of BAD) {
       assert.equal(parseSegmentName(name as string), undefined, `parseSegmentName(${JSON.stringify(name)})`);
       const error = refusal(() => requireSegmentName(name), 'EINVAL', /not a shmex segment name/);
@@ -191,6 +205,16 @@ describe('segment names', () => {
       assert.equal(store.path(name), join(dir, name));
     }
     assert.deepEqual(requireSegmentName(`shmex.12.345.${HEX}`), { pid: 12, start: '345' });
+  });
+
+  test("a worker thread's names pass and say which thread of which process made them", () => {
+    const owner = { pid: 12, start: '345', thread: 7 };
+    assert.deepEqual(requireSegmentName(`shmex.12.345.t7.${HEX}`), owner);
+    assert.deepEqual(requireSegmentName(`shmex.12.345.t4294967295.${HEX}`), { ...owner, thread: 4294967295 });
+    const made = newSegmentName(owner);
+    assert.match(made, /^shmex\.12\.345\.t7\.[0-9a-f]{24}$/);
+    assert.deepEqual(parseSegmentName(made), owner);
+    assert.equal(store.path(made), join(dir, made));
   });
 
   test('a name that would reach a real file outside the directory is refused, not mapped, not removed', () => {

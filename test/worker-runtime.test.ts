@@ -21,7 +21,6 @@ const parent = { pid: process.pid, sendControl: () => {} };
 
 /** A channel that records what the worker sends; `hold()` keeps sends unwritten until `release()`. */
 class FakeChannel implements Channel {
-  readonly makesSegments = true;
   readonly structuredClone = false;
   readonly parentPid = process.pid;
   readonly sent: FromWorker[] = [];

@@ -44,11 +44,9 @@ export interface WorkerKind {
 }
 
 export abstract class PoolWorker<Item = unknown> implements Peer {
-  /** Who owns the segments this worker creates, for sweeping them if it dies (none for a thread). */
+  /** Who owns the segments this worker creates, for sweeping them if it dies. */
   abstract readonly owner: SegmentOwner | undefined;
   abstract readonly pid: number | undefined;
-  /** Whether it makes segments of its own (a thread does not: its results travel inline). */
-  abstract readonly makesSegments: boolean;
   /** Its messages come by structured clone (see WorkerKind.structuredClone). */
   abstract readonly structuredClone: boolean;
   #state: WorkerState = 'starting';

@@ -35,11 +35,7 @@ export class SpaceReclaim {
     this.#book.pool.reclaim();
     // A worker still starting has no idle segments yet.
     const others = [...workers].filter(
-      (w) =>
-        w !== asker &&
-        w.makesSegments &&
-        !w.exited &&
-        (w.state === 'idle' || w.state === 'busy' || w.state === 'exiting'),
+      (w) => w !== asker && !w.exited && (w.state === 'idle' || w.state === 'busy' || w.state === 'exiting'),
     );
     const roundId = ++this.#nextId;
     let timer: NodeJS.Timeout | undefined;

@@ -24,7 +24,6 @@ export const processWorkers: WorkerKind = {
 export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   readonly child: ChildProcess;
   readonly owner: SegmentOwner | undefined;
-  readonly makesSegments = true;
   readonly structuredClone = false;
   #closeTimer: NodeJS.Timeout | undefined;
 

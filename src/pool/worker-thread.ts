@@ -1,12 +1,17 @@
 // A worker that is a thread of this process running src/worker/main.ts
-// (worker_threads). It maps the segments of this process but makes none, so
-// it owns nothing to sweep and is no peer of the book (nothing is routed to
-// it by name); terminate() stops it even in synchronous code.
+// (worker_threads). Like a worker process it makes segments of its own, named
+// for it (`shmex.<pid>.<start>.t<threadId>.<random>`: see segment-names.ts),
+// and is a peer of the book: holds on its segments are routed to it by the
+// thread part of their names. When it ends (retired, terminated, crashed),
+// the parent adopts those its arrays still need and removes the rest, as for
+// a dead worker process. terminate() stops it even in synchronous code.
 import { Worker } from 'node:worker_threads';
 import { WorkerCrashedError } from '../errors.js';
-import type { SegmentOwner } from '../shm/segment-names.js';
+import type { SegmentBook } from '../shm/segment-book.js';
+import { ownerKey, type SegmentOwner, selfOwner } from '../shm/segment-names.js';
 import type { SegmentStore } from '../shm/segment-store.js';
-import { WORKER_THREAD_DATA } from '../worker/role.js';
+import { removeSegmentsOf } from '../shm/sweep.js';
+import { threadWorkerData } from '../worker/role.js';
 import { PoolWorker, type WorkerEvents, type WorkerKind } from './pool-worker.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { WORKER_ENTRY } from './worker-process.js';
@@ -22,22 +27,26 @@ export const threadWorkers: WorkerKind = {
 
 export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
   readonly thread: Worker;
-  readonly owner: SegmentOwner | undefined = undefined;
-  readonly makesSegments = false;
+  readonly owner: SegmentOwner;
   readonly structuredClone = true;
   /** Errors name it by this id (its pid is this process's). */
   readonly threadId: number;
   #exited = false;
+  /** Bumped after every message posted to it: an idle thread waits on it (see THREAD_IDLE_WAIT_MS). */
+  readonly #wake = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
     super(store);
     try {
-      this.thread = new Worker(WORKER_ENTRY, { execArgv: [...execArgv], workerData: WORKER_THREAD_DATA });
+      const workerData = threadWorkerData(ownerKey(selfOwner()), this.#wake);
+      this.thread = new Worker(WORKER_ENTRY, { execArgv: [...execArgv], workerData });
     } catch (error) {
       this.discardReceipts();
       throw error;
     }
     this.threadId = this.thread.threadId;
+    const { pid, start } = selfOwner();
+    this.owner = { pid, start, thread: this.threadId };
     this.thread.on('message', (message: FromWorker) => events.message(this, message));
     // An error thrown while the thread loads, or that ends it (out of memory): the cause of its failure.
     this.thread.on('error', (error) => {
@@ -49,9 +58,9 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
     });
   }
 
-  /** A thread's segment holds go through this process: it is its own peer's process. */
+  /** Its owner key (see ownerKey): the ledger routes holds on its segments by it. */
   get pid(): number {
-    return process.pid;
+    return ownerKey(this.owner);
   }
 
   get label(): string {
@@ -66,12 +75,20 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
     return new WorkerCrashedError(undefined, code, signal, when, this.fatalError, this.threadId);
   }
 
-  joinBook(): void {}
+  joinBook(book: SegmentBook): void {
+    book.addPeer(this);
+  }
 
-  leaveBook(): void {}
+  leaveBook(book: SegmentBook): void {
+    book.removePeer(this);
+    removeSegmentsOf(this.owner, book.store);
+  }
 
   send(message: ToWorker): void {
-    if (!this.#exited) this.thread.postMessage(message);
+    if (this.#exited) return;
+    this.thread.postMessage(message);
+    Atomics.add(this.#wake, 0, 1);
+    Atomics.notify(this.#wake, 0);
   }
 
   retire(): void {
@@ -83,8 +100,13 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
     if (this.state !== 'dead') void this.thread.terminate();
   }
 
+  /** Whether it keeps the event loop alive now (see hold()). */
+  #held: boolean | undefined;
+
   hold(active: boolean): void {
-    if (this.state === 'dead') return;
+    // The pool asks after every dispatch and every result: ref()/unref() only on a change.
+    if (this.state === 'dead' || active === this.#held) return;
+    this.#held = active;
     if (active) this.thread.ref();
     else this.thread.unref();
   }

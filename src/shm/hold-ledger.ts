@@ -44,7 +44,7 @@
 // here, except the leases of tasks that go back to the queue (they stay
 // held for the next worker), and so are the holds it took for results that
 // were lost with it.
-import { parseSegmentName } from './segment-names.js';
+import { segmentOwnerKey } from './segment-names.js';
 
 /** What the book must do after a change: nothing, move an own segment on or off the free list, remove an adopted one, or tell a peer. */
 export type HoldStep<P> =
@@ -52,7 +52,7 @@ export type HoldStep<P> =
   | { readonly kind: 'settle'; readonly names: readonly [string, string] }
   | { readonly kind: 'send'; readonly to: P };
 
-/** A peer as the ledger sees it: the pid that owns its segments. */
+/** A peer as the ledger sees it: the owner key (segment-names.ts ownerKey) of the segments it makes. */
 export interface LedgerPeer {
   readonly pid: number | undefined;
 }
@@ -82,7 +82,7 @@ function add(counts: Map<string, number>, name: string, delta: number): void {
 }
 
 export class HoldLedger<P extends LedgerPeer> {
-  /** The pid in the names of segments this process makes: 0 for a worker thread, which makes none. */
+  /** The owner key (pid, or pid and thread: see ownerKey) of the segments this thread makes. */
   readonly #self: number;
   readonly #own = new Map<string, number>();
   readonly #owed = new Map<string, number>();
@@ -124,7 +124,7 @@ export class HoldLedger<P extends LedgerPeer> {
 
   /** To whom holds and frees of `name` go: its owner if it is a peer, else upstream. */
   route(name: string): P | undefined {
-    const pid = parseSegmentName(name)?.pid;
+    const pid = segmentOwnerKey(name);
     return (pid === undefined ? undefined : this.#peers.get(pid)) ?? this.#upstream;
   }
 
@@ -144,7 +144,7 @@ export class HoldLedger<P extends LedgerPeer> {
   owe(names: readonly string[]): void {
     for (const name of names) {
       if (this.#own.has(name) || this.#adopted.has(name)) continue;
-      if (parseSegmentName(name)?.pid === this.#self) continue;
+      if (segmentOwnerKey(name) === this.#self) continue;
       add(this.#owed, name, 1);
     }
   }
@@ -178,7 +178,7 @@ export class HoldLedger<P extends LedgerPeer> {
       adopted.lent = Math.max(0, adopted.lent - 1);
       return this.#settle(adopted);
     }
-    if (parseSegmentName(name)?.pid === this.#self) return NONE; // ours, unlinked already
+    if (segmentOwnerKey(name) === this.#self) return NONE; // ours, unlinked already
     const to = this.route(name);
     if (to === undefined) return NONE;
     add(this.#owed, name, -1);
@@ -233,7 +233,7 @@ export class HoldLedger<P extends LedgerPeer> {
     }
     // Holds on its segments that nothing of ours maps shared (private copies): nobody to free them to.
     for (const name of [...this.#owed.keys()]) {
-      if (parseSegmentName(name)?.pid === pid) this.#owed.delete(name);
+      if (segmentOwnerKey(name) === pid) this.#owed.delete(name);
     }
     return needed;
   }

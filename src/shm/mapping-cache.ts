@@ -3,7 +3,7 @@
 // page faults. How many arrays live in each is counted by the ledger
 // (hold-ledger.ts, views); this keeps the mappings and their names.
 import { native } from './native.js';
-import { newSegmentName, parseSegmentName } from './segment-names.js';
+import { newSegmentName, segmentOwnerKey } from './segment-names.js';
 import type { SegmentStore } from './segment-store.js';
 
 export interface CachedMapping {
@@ -42,9 +42,9 @@ export class MappingCache {
     return entry;
   }
 
-  /** The cached names of segments of `pid`, with their mappings. */
+  /** The cached names of segments of the owner key `pid` (see ownerKey), with their mappings. */
   ofOwner(pid: number): [string, CachedMapping][] {
-    return [...this.#byName].filter(([name]) => parseSegmentName(name)?.pid === pid);
+    return [...this.#byName].filter(([name]) => segmentOwnerKey(name) === pid);
   }
 
   /** No longer cached (its owner trimmed it, or died); unmapped now unless `views` arrays still live in it. */

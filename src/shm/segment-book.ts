@@ -21,7 +21,7 @@ import { MappingCache } from './mapping-cache.js';
 import { native } from './native.js';
 import { type NpyLayout, npyHeaderLength, writeNpyHeader } from './npy-header.js';
 import type { Peer, SegmentControl, SegmentRef } from './segment-control.js';
-import { parseSegmentName } from './segment-names.js';
+import { ownerKey, segmentOwnerKey, selfOwner } from './segment-names.js';
 import { SegmentPool, type SegmentPoolOptions } from './segment-pool.js';
 import type { SegmentStore } from './segment-store.js';
 import { type DroppedView, type ViewInfo, ViewRegistry } from './view-registry.js';
@@ -31,8 +31,8 @@ export type { Peer, SegmentControl, SegmentMode, SegmentRef } from './segment-co
 export class SegmentBook {
   readonly store: SegmentStore;
   readonly pool: SegmentPool;
-  /** Owner pid of the segments this book makes: none (0) in a worker thread, which makes none. */
-  readonly #ledger = new HoldLedger<Peer>(workerThread ? 0 : process.pid);
+  /** Owner key of the segments this book makes: its thread's (see ownerKey). */
+  readonly #ledger = new HoldLedger<Peer>(ownerKey(selfOwner()));
   readonly #outbox = new HoldOutbox();
   readonly #cache: MappingCache;
   readonly #views = new ViewRegistry((view) => this.#dropped(view));
@@ -184,16 +184,15 @@ export class SegmentBook {
   #canPassOn(info: ViewInfo): boolean {
     if (info.privateCopy || info.cached?.doomed) return false;
     if (info.cached?.formerName !== undefined) return true;
-    return this.#ledger.ownerAlive(parseSegmentName(info.name)?.pid);
+    return this.#ledger.ownerAlive(segmentOwnerKey(info.name));
   }
 
   // --- receiving ---
 
   /** Maps a lent segment. The returned ArrayBuffer holds the lease until it is collected or released. */
   receive(ref: SegmentRef, from: Peer): ArrayBuffer {
-    const ownedBySender = from.pid !== undefined && parseSegmentName(ref.name)?.pid === from.pid;
-    // A worker thread maps afresh each time: it is not told when its parent trims a segment.
-    if (ref.mode !== 'private' && ownedBySender && !workerThread) {
+    const ownedBySender = from.pid !== undefined && segmentOwnerKey(ref.name) === from.pid;
+    if (ref.mode !== 'private' && ownedBySender) {
       const entry = this.#cache.open(ref.name, ref.capacity);
       const view = native.view(entry.mapping, ref.dataOffset, ref.byteLength);
       this.#ledger.mapped(ref.name);
@@ -341,10 +340,11 @@ export class SegmentBook {
   /**
    * Names to remove when this process exits: the segments it owns, and those
    * it adopted. A worker leaving a live parent (retired, shut down) keeps the
-   * segments the parent still holds arrays in: the parent adopts them.
+   * segments the parent still holds arrays in: the parent adopts them. A
+   * worker thread's parent is alive as long as the thread's code runs.
    */
   namesToRemoveAtExit(): string[] {
-    if (workerProcess && process.connected === true) return this.pool.names(true);
+    if ((workerProcess && process.connected === true) || workerThread) return this.pool.names(true);
     return [...this.pool.names(), ...this.adoptedNames()];
   }
 
@@ -356,15 +356,5 @@ export class SegmentBook {
 
 /** In a worker process: at exit it leaves the segments its parent holds arrays in. */
 const workerProcess = workerRole === 'process';
-/** In a worker thread: it maps its parent's segments but makes none (see isWorkerThread). */
+/** In a worker thread of a ThreadPoolExecutor: like a worker process, it leaves the segments its parent holds. */
 const workerThread = workerRole === 'thread';
-
-/**
- * Whether this is a worker thread of a ThreadPoolExecutor. Such a thread maps
- * segments its parent made, but makes none: a segment's name says which
- * process owns it, and a thread is not one. Its results travel inline, and
- * empty()/zeros()/from() make ordinary arrays there.
- */
-export function isWorkerThread(): boolean {
-  return workerThread;
-}

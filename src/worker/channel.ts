@@ -1,20 +1,16 @@
 // How a worker talks to its parent: a child process over Node's IPC channel,
 // or a worker thread over its parentPort. Every way the two differ is a
 // member of Channel: the rest of the worker does not ask which it is.
-import { isMainThread, parentPort, threadId } from 'node:worker_threads';
+import { isMainThread, parentPort, receiveMessageOnPort, threadId, workerData } from 'node:worker_threads';
 import type { FromWorker, TaskOutcome, ToWorker } from '../pool/protocol.js';
 import { native } from '../shm/native.js';
 import { processStartTime, SEGMENT_PREFIX, selfOwner } from '../shm/segment-names.js';
+import { THREAD_IDLE_WAIT_MS } from '../tuning.js';
+import { parentOwnerKey, wakeCounter } from './role.js';
 
 export interface Channel {
-  /** Who the parent is, for routing segment holds (see SegmentBook). */
+  /** Who the parent is, for routing segment holds: its owner key (see ownerKey in segment-names.ts). */
   readonly parentPid: number;
-  /**
-   * Whether this worker makes segments of its own (a thread does not: see
-   * isWorkerThread): if not, its results travel inline and it has no idle
-   * segments to give back when another worker is out of space.
-   */
-  readonly makesSegments: boolean;
   /**
    * Messages cross by structured clone (a thread's port), not serialized by
    * the IPC channel: views arrive owning their buffers, and arrays may be
@@ -28,6 +24,12 @@ export interface Channel {
    */
   send(message: FromWorker, done?: (error: Error | null) => void): void;
   onMessage(handler: (message: ToWorker) => void): void;
+  /**
+   * The worker has nothing to do. A thread waits a moment for the parent's
+   * next message and handles it at once (see THREAD_IDLE_WAIT_MS); a process
+   * returns at once.
+   */
+  idle?(): void;
   /**
    * From now on, when the parent dies this worker removes the parent's
    * segments and its own in `dir`, then exits, even from synchronous code.
@@ -44,7 +46,6 @@ function processChannel(): Channel {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
   return {
     parentPid,
-    makesSegments: true,
     structuredClone: false,
     send(message, done) {
       if (!process.connected) {
@@ -76,10 +77,20 @@ function processChannel(): Channel {
 
 function threadChannel(): Channel {
   const port = parentPort!;
+  const wake = wakeCounter(workerData);
+  let handle: ((message: ToWorker) => void) | undefined;
+  /** Handles the messages already posted; false if there were none. */
+  const drain = (): boolean => {
+    let any = false;
+    for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
+      any = true;
+      handle!(entry.message as ToWorker);
+    }
+    return any;
+  };
   return {
-    // A thread's parent is this very process.
-    parentPid: process.pid,
-    makesSegments: false,
+    // A thread's parent is a thread of this very process (see threadWorkerData).
+    parentPid: parentOwnerKey(workerData),
     structuredClone: true,
     send(message, done) {
       try {
@@ -90,7 +101,17 @@ function threadChannel(): Channel {
       }
     },
     onMessage(handler) {
+      handle = handler;
       port.on('message', handler);
+    },
+    // Learnt from piscina: a message read here, with the counter bumped after it was posted, skips
+    // the wake-up of the event loop and the 'message' event. The wait is short, so timers and a
+    // task's leftover asynchronous work are delayed by that much at most.
+    idle() {
+      if (wake === undefined || handle === undefined) return;
+      const seen = Atomics.load(wake, 0);
+      if (drain()) return;
+      if (Atomics.wait(wake, 0, seen, THREAD_IDLE_WAIT_MS) !== 'timed-out') drain();
     },
     watchParent() {
       // A thread ends with its process.

@@ -36,11 +36,9 @@ export class RoomRequests {
 
   /**
    * Resolves once the parent and the other workers have given back their idle
-   * segments (or at once, in a thread, which makes no segments, or when the
-   * parent is gone).
+   * segments (or at once, when the parent is gone).
    */
   #askForRoom(): Promise<void> {
-    if (!this.#channel.makesSegments) return Promise.resolve();
     const id = ++this.#nextId;
     return new Promise((resolve) => {
       this.#waiting.set(id, resolve);

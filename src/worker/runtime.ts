@@ -134,6 +134,7 @@ export class WorkerRuntime {
     this.#draining = false;
     this.#collection.busy = false;
     this.#collection.note(this.#book.bytesTracked);
+    this.#channel.idle?.();
   }
 
   /** Runs one task and encodes its outcome; the arguments' holds go back when their arrays are collected. */
@@ -189,7 +190,6 @@ export class WorkerRuntime {
       // Holds this result takes on segments it passes on are tagged with the task: if its outcome
       // is lost with this process, the parent gives them back.
       holdTag: id,
-      inlineOnly: !this.#channel.makesSegments, // a thread's results travel inline
       structuredClone: this.#channel.structuredClone,
     };
     return encode(result, options, 'result');
