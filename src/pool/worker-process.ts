@@ -1,11 +1,14 @@
 // A worker that is a child process running src/worker/main.ts.
 import { type ChildProcess, fork } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { WorkerCrashedError } from '../errors.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { processStartTime, type SegmentOwner } from '../shm/segment-names.js';
 import type { SegmentStore } from '../shm/segment-store.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
+import { CHANNEL_STDIO, FROM_WORKER_FD, TO_WORKER_FD } from './channel-fds.js';
+import { encodeFrame, FrameReader } from './frames.js';
 import { PoolWorker, type WorkerEvents, type WorkerKind } from './pool-worker.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -27,11 +30,18 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   readonly makesSegments = true;
   readonly structuredClone = false;
   #closeTimer: NodeJS.Timeout | undefined;
+  /** The channel's pipes (see frames.ts); Node's IPC channel carries no message. */
+  readonly #toWorker: Socket;
+  readonly #fromWorker: Socket;
 
   constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
     super(store);
     try {
-      this.child = fork(WORKER_ENTRY, [], { serialization: 'advanced', execArgv: [...execArgv] });
+      this.child = fork(WORKER_ENTRY, [], {
+        serialization: 'advanced',
+        execArgv: [...execArgv],
+        stdio: CHANNEL_STDIO,
+      });
     } catch (error) {
       this.discardReceipts();
       throw error;
@@ -39,10 +49,18 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
     const pid = this.child.pid;
     const start = pid === undefined ? undefined : processStartTime(pid);
     this.owner = pid !== undefined && start !== undefined ? { pid, start } : undefined;
-    this.child.on('message', (message: FromWorker) => events.message(this, message));
-    // Node documents no order between 'exit' and the last messages of the channel: results the
-    // worker wrote just before it ended may still be unread. 'close' comes once the channel is
-    // closed too (every message read and emitted), so its tasks are classified only then.
+    this.#toWorker = this.child.stdio[TO_WORKER_FD] as Socket;
+    this.#fromWorker = this.child.stdio[FROM_WORKER_FD] as Socket;
+    const reader = new FrameReader((message) => events.message(this, message as FromWorker));
+    this.#fromWorker.on('data', (chunk: Buffer) => reader.push(chunk));
+    // A write to a worker that has just died fails (EPIPE); a pipe a dead worker left unread is
+    // reset (ECONNRESET). Its 'exit' and 'close' say what happened: the errors add nothing. A
+    // pipe each way, so that an error while writing never closes the pipe results are read from.
+    this.#toWorker.on('error', () => {});
+    this.#fromWorker.on('error', () => {});
+    // 'exit' may come before the last frames of the pipe are read: results the worker wrote just
+    // before it ended may still be unread. 'close' comes once every stdio pipe is closed too
+    // (read to its end, every frame emitted), so its tasks are classified only then.
     this.child.on('exit', (code, signal) => this.#exited(events, code, signal));
     this.child.on('close', (code, signal) => {
       clearTimeout(this.#closeTimer);
@@ -87,12 +105,12 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   }
 
   send(message: ToWorker): void {
-    if (this.child.connected && !this.exited) this.child.send(message);
+    if (this.#toWorker.writable && !this.exited) this.#toWorker.write(encodeFrame(message));
   }
 
   retire(): void {
     if (!this.retiring()) return;
-    if (this.child.connected) this.child.send({ type: 'exit' } satisfies ToWorker);
+    if (this.#toWorker.writable) this.#toWorker.write(encodeFrame({ type: 'exit' } satisfies ToWorker));
     else this.child.kill('SIGKILL');
   }
 
@@ -105,9 +123,13 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
     if (active) {
       this.child.ref();
       this.child.channel?.ref();
+      this.#toWorker.ref();
+      this.#fromWorker.ref();
     } else {
       this.child.unref();
       this.child.channel?.unref();
+      this.#toWorker.unref();
+      this.#fromWorker.unref();
     }
   }
 }

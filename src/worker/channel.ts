@@ -1,7 +1,10 @@
-// How a worker talks to its parent: a child process over Node's IPC channel,
-// or a worker thread over its parentPort. Every way the two differ is a
+// How a worker talks to its parent: a child process over its two pipes of
+// frames (pool/frames.ts), or a worker thread over its parentPort. Every way the two differ is a
 // member of Channel: the rest of the worker does not ask which it is.
+import { Socket } from 'node:net';
 import { isMainThread, parentPort, threadId } from 'node:worker_threads';
+import { FROM_WORKER_FD, TO_WORKER_FD } from '../pool/channel-fds.js';
+import { encodeFrame, FrameReader } from '../pool/frames.js';
 import type { FromWorker, TaskOutcome, ToWorker } from '../pool/protocol.js';
 import { native } from '../shm/native.js';
 import { processStartTime, SEGMENT_PREFIX, selfOwner } from '../shm/segment-names.js';
@@ -42,25 +45,40 @@ function processChannel(): Channel {
   // service) are the parent's to act on. If they end it, watchParent cleans
   // up and exits; if it handles them and goes on, its workers go on too.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
+  const input = new Socket({ fd: TO_WORKER_FD, readable: true, writable: false });
+  const output = new Socket({ fd: FROM_WORKER_FD, readable: false, writable: true });
+  // A write after the parent died fails (EPIPE): send() reports it to its caller.
+  output.on('error', () => {});
+  input.on('error', () => {});
+  let closed = false;
   return {
     parentPid,
     makesSegments: true,
     structuredClone: false,
     send(message, done) {
-      if (!process.connected) {
+      if (closed || !output.writable) {
         done?.(new Error('the channel to the parent is closed'));
         return;
       }
-      process.send!(message, undefined, undefined, (error) => done?.(error ?? null));
+      // Written at once when the pipe has room (also from an 'exit' handler); queued otherwise.
+      output.write(encodeFrame(message), (error) => done?.(error ?? null));
     },
     onMessage(handler) {
-      process.on('message', handler);
+      const reader = new FrameReader((message) => handler(message as ToWorker));
+      input.on('data', (chunk: Buffer) => reader.push(chunk));
       // The parent is going (exited, killed): nobody will read our results.
-      // Its pipe closes a moment before the kernel reparents this process and
+      // Its pipes close a moment before the kernel reparents this process and
       // sends the signal watchParent waits for, so wait for that signal (it
       // removes the parent's segments, then exits); exit anyway if it never
       // comes (a parent that only closed the channel).
-      process.on('disconnect', () => setTimeout(() => process.exit(0), 1000));
+      const gone = () => {
+        if (closed) return;
+        closed = true;
+        setTimeout(() => process.exit(0), 1000);
+      };
+      input.on('end', gone);
+      input.on('close', gone);
+      process.on('disconnect', gone);
     },
     watchParent(dir) {
       const parentStart = processStartTime(parentPid);

@@ -1,0 +1,130 @@
+// The frames of a worker process's channel (see "The channel" in
+// docs/design.md): two pipes, one each way, carrying
+//
+//   u32 body length (LE) | u8 body format | body
+//
+// Bodies are V8's serialization of the message, with the host-object hooks
+// Node's IPC channel uses ('advanced'), so every message means what it meant
+// there: views travel as views, other host objects as plain copies.
+import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
+
+/** Bytes before a body: its length and its format. */
+export const FRAME_HEADER = 5;
+/** A body in V8's serialization format. */
+const FORMAT_V8 = 1;
+
+const HOST_VIEW = 0;
+const HOST_OTHER = 1;
+
+/** As Node's IPC serializer: a host object that is not a view travels as a plain copy of its own fields. */
+class FrameSerializer extends DefaultSerializer {
+  _writeHostObject(object: object): void {
+    if (ArrayBuffer.isView(object)) {
+      this.writeUint32(HOST_VIEW);
+      (DefaultSerializer.prototype as unknown as HostWriter)._writeHostObject.call(this, object);
+      return;
+    }
+    this.writeUint32(HOST_OTHER);
+    this.writeValue({ ...object });
+  }
+}
+
+class FrameDeserializer extends DefaultDeserializer {
+  _readHostObject(): unknown {
+    if (this.readUint32() === HOST_VIEW)
+      return (DefaultDeserializer.prototype as unknown as HostReader)._readHostObject.call(this);
+    return this.readValue();
+  }
+}
+
+// The hooks DefaultSerializer and DefaultDeserializer implement; not in @types/node.
+interface HostWriter {
+  _writeHostObject(this: DefaultSerializer, object: object): void;
+}
+interface HostReader {
+  _readHostObject(this: DefaultDeserializer): unknown;
+}
+
+const RESERVED = Buffer.alloc(FRAME_HEADER);
+
+/** One message as a frame, header included: written to the pipe with a single write. */
+export function encodeFrame(message: unknown): Buffer {
+  const serializer = new FrameSerializer();
+  serializer.writeRawBytes(RESERVED);
+  serializer.writeHeader();
+  serializer.writeValue(message);
+  const frame = serializer.releaseBuffer();
+  frame.writeUInt32LE(frame.length - FRAME_HEADER, 0);
+  frame[4] = FORMAT_V8;
+  return frame;
+}
+
+function decodeBody(format: number, body: Buffer): unknown {
+  if (format !== FORMAT_V8) throw new Error(`shmex channel: unknown frame format ${format}`);
+  const deserializer = new FrameDeserializer(body);
+  deserializer.readHeader();
+  return deserializer.readValue();
+}
+
+/**
+ * Cuts the bytes read from a pipe into messages, in order. A body that lies
+ * whole in one chunk is decoded where it is (its views point into the
+ * chunk); one split across chunks is gathered into a buffer of its exact
+ * size, so a large message costs one copy, however many chunks it spans.
+ */
+export class FrameReader {
+  readonly #onMessage: (message: unknown) => void;
+  /** A header split across chunks, as far as it has come. */
+  readonly #head = Buffer.alloc(FRAME_HEADER);
+  #headFilled = 0;
+  /** The body being gathered, how much of it has come, and its format. */
+  #body: Buffer | undefined;
+  #filled = 0;
+  #format = 0;
+
+  constructor(onMessage: (message: unknown) => void) {
+    this.#onMessage = onMessage;
+  }
+
+  push(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.#body === undefined) {
+        let length: number;
+        let format: number;
+        if (this.#headFilled === 0 && chunk.length - at >= FRAME_HEADER) {
+          length = chunk.readUInt32LE(at);
+          format = chunk[at + 4]!;
+          at += FRAME_HEADER;
+          if (chunk.length - at >= length) {
+            const body = chunk.subarray(at, at + length);
+            at += length;
+            this.#onMessage(decodeBody(format, body));
+            continue;
+          }
+        } else {
+          const n = Math.min(FRAME_HEADER - this.#headFilled, chunk.length - at);
+          chunk.copy(this.#head, this.#headFilled, at, at + n);
+          this.#headFilled += n;
+          at += n;
+          if (this.#headFilled < FRAME_HEADER) return;
+          this.#headFilled = 0;
+          length = this.#head.readUInt32LE(0);
+          format = this.#head[4]!;
+        }
+        this.#body = Buffer.allocUnsafe(length);
+        this.#filled = 0;
+        this.#format = format;
+      }
+      const n = Math.min(this.#body.length - this.#filled, chunk.length - at);
+      chunk.copy(this.#body, this.#filled, at, at + n);
+      this.#filled += n;
+      at += n;
+      if (this.#filled === this.#body.length) {
+        const body = this.#body;
+        this.#body = undefined;
+        this.#onMessage(decodeBody(this.#format, body));
+      }
+    }
+  }
+}
