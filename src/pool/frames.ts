@@ -1,17 +1,32 @@
 // The frames of a worker process's channel (see "The channel" in
 // docs/design.md): two pipes, one each way, carrying
 //
-//   u32 body length (LE) | u8 body format | body
+//   u32 body length (LE) | u8 body format | 3 bytes zero | body (a multiple of 8 bytes)
 //
-// Bodies are V8's serialization of the message, with the host-object hooks
-// Node's IPC channel uses ('advanced'), so every message means what it meant
-// there: views travel as views, other host objects as plain copies.
+// 'run' and 'results' bodies have layouts of their own (frame-layout.ts);
+// other messages, and the tasks and outcomes those layouts do not fit, are
+// V8's serialization of the message, with the host-object hooks Node's IPC
+// channel uses ('advanced'), so every message means what it meant there:
+// views travel as views, other host objects as plain copies.
 import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
+import {
+  estimate,
+  type Fallback,
+  FrameCursor,
+  FrameWriter,
+  readOutcomes,
+  readTasks,
+  writeOutcomes,
+  writeTasks,
+} from './frame-layout.js';
+import type { FromWorker, ToWorker } from './protocol.js';
 
 /** Bytes before a body: its length and its format. */
-export const FRAME_HEADER = 5;
+export const FRAME_HEADER = 8;
 /** A body in V8's serialization format. */
 const FORMAT_V8 = 1;
+const FORMAT_RUN = 2;
+const FORMAT_RESULTS = 3;
 
 const HOST_VIEW = 0;
 const HOST_OTHER = 1;
@@ -45,25 +60,61 @@ interface HostReader {
   _readHostObject(this: DefaultDeserializer): unknown;
 }
 
-const RESERVED = Buffer.alloc(FRAME_HEADER);
+function serialize(value: unknown): Buffer {
+  const serializer = new FrameSerializer();
+  serializer.writeHeader();
+  serializer.writeValue(value);
+  return serializer.releaseBuffer();
+}
+
+function deserialize(bytes: Uint8Array): unknown {
+  const deserializer = new FrameDeserializer(bytes as Buffer);
+  deserializer.readHeader();
+  return deserializer.readValue();
+}
+
+/** A task or an outcome the layout does not fit: a V8 body inside the frame. */
+const inV8: Fallback = {
+  write: (w, value) => w.bytes(serialize(value)),
+  read: (c) => deserialize(c.bytes()),
+};
+
+const PADDING = Buffer.alloc(8);
 
 /** One message as a frame, header included: written to the pipe with a single write. */
-export function encodeFrame(message: unknown): Buffer {
-  const serializer = new FrameSerializer();
-  serializer.writeRawBytes(RESERVED);
-  serializer.writeHeader();
-  serializer.writeValue(message);
-  const frame = serializer.releaseBuffer();
-  frame.writeUInt32LE(frame.length - FRAME_HEADER, 0);
-  frame[4] = FORMAT_V8;
+export function encodeFrame(message: ToWorker | FromWorker): Buffer {
+  let w: FrameWriter;
+  let format: number;
+  if (message.type === 'run') {
+    w = new FrameWriter(estimate(message.tasks), FRAME_HEADER);
+    writeTasks(w, message.tasks, inV8);
+    format = FORMAT_RUN;
+  } else if (message.type === 'results') {
+    w = new FrameWriter(estimate(message.outcomes), FRAME_HEADER);
+    writeOutcomes(w, message.outcomes, inV8);
+    format = FORMAT_RESULTS;
+  } else {
+    const body = serialize(message);
+    w = new FrameWriter(body.length + 8, FRAME_HEADER);
+    w.room(body.length);
+    body.copy(w.buf, w.pos);
+    w.pos += body.length;
+    format = FORMAT_V8;
+  }
+  w.align();
+  const frame = w.buf.subarray(0, w.pos);
+  frame.writeUInt32LE(w.pos - FRAME_HEADER, 0);
+  frame[4] = format;
+  PADDING.copy(frame, 5, 0, 3);
   return frame;
 }
 
 function decodeBody(format: number, body: Buffer): unknown {
-  if (format !== FORMAT_V8) throw new Error(`shmex channel: unknown frame format ${format}`);
-  const deserializer = new FrameDeserializer(body);
-  deserializer.readHeader();
-  return deserializer.readValue();
+  if (format === FORMAT_RUN) return { type: 'run', tasks: readTasks(new FrameCursor(body), inV8) };
+  if (format === FORMAT_RESULTS)
+    return { type: 'results', outcomes: readOutcomes(new FrameCursor(body), inV8) };
+  if (format === FORMAT_V8) return deserialize(body);
+  throw new RangeError(`shmex channel: unknown frame format ${format}`);
 }
 
 /**
@@ -112,7 +163,8 @@ export class FrameReader {
           length = this.#head.readUInt32LE(0);
           format = this.#head[4]!;
         }
-        this.#body = Buffer.allocUnsafe(length);
+        // Its own memory, from offset 0, so that views in it are aligned (see frame-layout.ts).
+        this.#body = Buffer.allocUnsafeSlow(length);
         this.#filled = 0;
         this.#format = format;
       }
