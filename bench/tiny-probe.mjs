@@ -206,7 +206,9 @@ async function main() {
   const floor = peers[0];
   const ft = median(floor.tput);
   const fl = median(floor.lat);
-  console.log(`tiny tasks: ${TASKS} x Float64Array(${ELEMENTS}), ${WORKERS} workers, ${ROUNDS} rounds, medians`);
+  console.log(
+    `tiny tasks: ${TASKS} x Float64Array(${ELEMENTS}), ${WORKERS} workers, ${ROUNDS} rounds, medians`,
+  );
   console.log('peer                          tasks/s (min-max)          latency µs (min-max)   vs floor');
   for (const p of peers) {
     const t = median(p.tput);

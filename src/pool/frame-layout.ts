@@ -17,15 +17,17 @@ export class FrameWriter {
   buf: Buffer;
   pos: number;
 
-  constructor(estimate: number, header: number) {
-    // Pooled when small: the write copies it into the pipe, so its own alignment does not matter.
-    this.buf = Buffer.allocUnsafe(Math.max(64, estimate + header));
+  /** `scratch`: memory of an earlier frame, already written, to reuse if large enough. */
+  constructor(estimate: number, header: number, scratch?: Buffer) {
+    const size = estimate + header;
+    // Never from Node's shared pool: the memory may be reused for the next frame (see FrameOutput).
+    this.buf = scratch !== undefined && scratch.length >= size ? scratch : Buffer.allocUnsafeSlow(size);
     this.pos = header;
   }
 
   room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(grown, 0, 0, this.pos);
     this.buf = grown;
   }
@@ -164,7 +166,15 @@ function fitsEncoded(e: Encoded): boolean {
   if (e instanceof Uint8Array) return true;
   const raw = e.raw;
   if (!Array.isArray(raw)) return fitsValue(raw);
-  for (const v of raw) if (!fitsValue(v)) return false;
+  let views: Set<unknown> | undefined;
+  for (const v of raw) {
+    if (!fitsValue(v)) return false;
+    if (typeof v !== 'object' || v === null) continue;
+    // One view twice arrives as one object: V8's serializer keeps that, the layout does not.
+    views ??= new Set();
+    if (views.has(v)) return false;
+    views.add(v);
+  }
   return true;
 }
 
@@ -207,8 +217,7 @@ function readValue(c: FrameCursor): unknown {
       if (kind === undefined) throw new RangeError('shmex channel: unknown view kind');
       const bytes = c.bytes();
       // In place when aligned for its kind (it is, in a chunk as read); a copy otherwise.
-      const own =
-        bytes.byteOffset % kind.bytesPerElement === 0 ? bytes : new Uint8Array(bytes.byteLength);
+      const own = bytes.byteOffset % kind.bytesPerElement === 0 ? bytes : new Uint8Array(bytes.byteLength);
       if (own !== bytes) own.set(bytes);
       return kind.make(own.buffer, own.byteOffset, own.byteLength);
     }

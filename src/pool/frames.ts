@@ -8,6 +8,7 @@
 // V8's serialization of the message, with the host-object hooks Node's IPC
 // channel uses ('advanced'), so every message means what it meant there:
 // views travel as views, other host objects as plain copies.
+import type { Socket } from 'node:net';
 import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
 import {
   estimate,
@@ -81,21 +82,27 @@ const inV8: Fallback = {
 
 const PADDING = Buffer.alloc(8);
 
-/** One message as a frame, header included: written to the pipe with a single write. */
-export function encodeFrame(message: ToWorker | FromWorker): Buffer {
+/**
+ * One message as a frame, header included (written to the pipe with a
+ * single write), and the memory it lies in (at its start).
+ */
+export function encodeFrame(
+  message: ToWorker | FromWorker,
+  scratch?: Buffer,
+): { frame: Buffer; memory: Buffer } {
   let w: FrameWriter;
   let format: number;
   if (message.type === 'run') {
-    w = new FrameWriter(estimate(message.tasks), FRAME_HEADER);
+    w = new FrameWriter(estimate(message.tasks), FRAME_HEADER, scratch);
     writeTasks(w, message.tasks, inV8);
     format = FORMAT_RUN;
   } else if (message.type === 'results') {
-    w = new FrameWriter(estimate(message.outcomes), FRAME_HEADER);
+    w = new FrameWriter(estimate(message.outcomes), FRAME_HEADER, scratch);
     writeOutcomes(w, message.outcomes, inV8);
     format = FORMAT_RESULTS;
   } else {
     const body = serialize(message);
-    w = new FrameWriter(body.length + 8, FRAME_HEADER);
+    w = new FrameWriter(body.length + 8, FRAME_HEADER, scratch);
     w.room(body.length);
     body.copy(w.buf, w.pos);
     w.pos += body.length;
@@ -106,7 +113,37 @@ export function encodeFrame(message: ToWorker | FromWorker): Buffer {
   frame.writeUInt32LE(w.pos - FRAME_HEADER, 0);
   frame[4] = format;
   PADDING.copy(frame, 5, 0, 3);
-  return frame;
+  return { frame, memory: w.buf };
+}
+
+/** Frames up to this size reuse the memory of the previous one. */
+const SCRATCH_MAX = 1024 * 1024;
+const SCRATCH_MIN = 64 * 1024;
+
+/**
+ * Writes messages to a pipe, one write each. A frame the pipe took whole at
+ * once (nothing queued: the usual case) leaves its memory free for the next
+ * one, so a steady stream of tasks allocates no frame memory.
+ */
+export class FrameOutput {
+  readonly #socket: Socket;
+  #scratch: Buffer | undefined = Buffer.allocUnsafeSlow(SCRATCH_MIN);
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  get writable(): boolean {
+    return this.#socket.writable;
+  }
+
+  write(message: ToWorker | FromWorker, done?: (error: Error | null | undefined) => void): void {
+    const { frame, memory } = encodeFrame(message, this.#scratch);
+    this.#scratch = undefined;
+    this.#socket.write(frame, done);
+    // Queued (the pipe is full): the socket holds the frame until it is written.
+    if (this.#socket.writableLength === 0 && memory.length <= SCRATCH_MAX) this.#scratch = memory;
+  }
 }
 
 function decodeBody(format: number, body: Buffer): unknown {

@@ -8,7 +8,7 @@ import { processStartTime, type SegmentOwner } from '../shm/segment-names.js';
 import type { SegmentStore } from '../shm/segment-store.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
 import { CHANNEL_STDIO, FROM_WORKER_FD, TO_WORKER_FD } from './channel-fds.js';
-import { encodeFrame, FrameReader } from './frames.js';
+import { FrameOutput, FrameReader } from './frames.js';
 import { PoolWorker, type WorkerEvents, type WorkerKind } from './pool-worker.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -33,6 +33,8 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   /** The channel's pipes (see frames.ts); Node's IPC channel carries no message. */
   readonly #toWorker: Socket;
   readonly #fromWorker: Socket;
+  readonly #output: FrameOutput;
+  #held: boolean | undefined;
 
   constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
     super(store);
@@ -51,6 +53,7 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
     this.owner = pid !== undefined && start !== undefined ? { pid, start } : undefined;
     this.#toWorker = this.child.stdio[TO_WORKER_FD] as Socket;
     this.#fromWorker = this.child.stdio[FROM_WORKER_FD] as Socket;
+    this.#output = new FrameOutput(this.#toWorker);
     const reader = new FrameReader((message) => events.message(this, message as FromWorker));
     this.#fromWorker.on('data', (chunk: Buffer) => reader.push(chunk));
     // A write to a worker that has just died fails (EPIPE); a pipe a dead worker left unread is
@@ -105,12 +108,12 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   }
 
   send(message: ToWorker): void {
-    if (this.#toWorker.writable && !this.exited) this.#toWorker.write(encodeFrame(message));
+    if (this.#output.writable && !this.exited) this.#output.write(message);
   }
 
   retire(): void {
     if (!this.retiring()) return;
-    if (this.#toWorker.writable) this.#toWorker.write(encodeFrame({ type: 'exit' } satisfies ToWorker));
+    if (this.#output.writable) this.#output.write({ type: 'exit' });
     else this.child.kill('SIGKILL');
   }
 
@@ -119,7 +122,9 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   }
 
   hold(active: boolean): void {
-    if (this.state === 'dead') return;
+    // Called after every message: the handles are touched only when it changes.
+    if (this.state === 'dead' || active === this.#held) return;
+    this.#held = active;
     if (active) {
       this.child.ref();
       this.child.channel?.ref();

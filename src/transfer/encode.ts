@@ -11,7 +11,7 @@ import { quoteDescr } from '../shm/npy-header.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { writeView } from './kinds/buffers.js';
 import type { BufferEntry } from './kinds/types.js';
-import { ownView } from './own-view.js';
+import { ownView, snapshotView } from './own-view.js';
 import { Scan } from './scan.js';
 import { Specials } from './specials.js';
 import {
@@ -211,7 +211,8 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
     if (travelsRaw(value, scan, options, leases)) {
       // Snapshotted now: the channel serializes only when the task is sent, maybe later.
       const copies = new Map<ArrayBufferView, ArrayBufferView>();
-      const raw = Array.isArray(value) ? value.map((v) => ownView(v, copies)) : ownView(value, copies);
+      const snap = options.structuredClone ? ownView : snapshotView;
+      const raw = Array.isArray(value) ? value.map((v) => snap(v, copies)) : snap(value, copies);
       return { data: { raw }, leases };
     }
     return { data: writePayload(value, scan, label), leases };

@@ -4,7 +4,7 @@
 import { Socket } from 'node:net';
 import { isMainThread, parentPort, threadId } from 'node:worker_threads';
 import { FROM_WORKER_FD, TO_WORKER_FD } from '../pool/channel-fds.js';
-import { encodeFrame, FrameReader } from '../pool/frames.js';
+import { FrameOutput, FrameReader } from '../pool/frames.js';
 import type { FromWorker, TaskOutcome, ToWorker } from '../pool/protocol.js';
 import { native } from '../shm/native.js';
 import { processStartTime, SEGMENT_PREFIX, selfOwner } from '../shm/segment-names.js';
@@ -46,9 +46,10 @@ function processChannel(): Channel {
   // up and exits; if it handles them and goes on, its workers go on too.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
   const input = new Socket({ fd: TO_WORKER_FD, readable: true, writable: false });
-  const output = new Socket({ fd: FROM_WORKER_FD, readable: false, writable: true });
+  const socket = new Socket({ fd: FROM_WORKER_FD, readable: false, writable: true });
   // A write after the parent died fails (EPIPE): send() reports it to its caller.
-  output.on('error', () => {});
+  socket.on('error', () => {});
+  const output = new FrameOutput(socket);
   input.on('error', () => {});
   let closed = false;
   return {
@@ -61,7 +62,7 @@ function processChannel(): Channel {
         return;
       }
       // Written at once when the pipe has room (also from an 'exit' handler); queued otherwise.
-      output.write(encodeFrame(message), (error) => done?.(error ?? null));
+      output.write(message, (error) => done?.(error ?? null));
     },
     onMessage(handler) {
       const reader = new FrameReader((message) => handler(message as ToWorker));
