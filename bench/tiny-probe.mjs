@@ -11,6 +11,7 @@
 // Without --shmex, the package this file belongs to is measured.
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -153,6 +154,20 @@ async function shmexPool(root) {
   return { run: (x) => Promise.resolve(tasks.sum(x)), close: () => ex.shutdown() };
 }
 
+/** CPU time (µs) this process and its children have used so far (Linux /proc; 100 ticks a second). */
+function treeCpuMicros() {
+  const self = process.cpuUsage();
+  let total = self.user + self.system;
+  const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim();
+  for (const pid of children === '' ? [] : children.split(/\s+/)) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * 10_000; // utime, stime
+    } catch {}
+  }
+  return total;
+}
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -169,7 +184,7 @@ async function main() {
     { label: "fork IPC ('advanced')", pool: new ForkPool() },
   ];
   for (const { label, root } of roots) peers.push({ label, pool: await shmexPool(root) });
-  for (const p of peers) Object.assign(p, { tput: [], lat: [] });
+  for (const p of peers) Object.assign(p, { tput: [], lat: [], cpu: [] });
 
   const throughput = async (pool, n) => {
     const t0 = performance.now();
@@ -197,7 +212,11 @@ async function main() {
   }
   for (let round = 0; round < ROUNDS; round++) {
     const order = peers.map((_, i) => peers[(i + round) % peers.length]);
-    for (const p of order) p.tput.push(await throughput(p.pool, TASKS));
+    for (const p of order) {
+      const cpu0 = treeCpuMicros();
+      p.tput.push(await throughput(p.pool, TASKS));
+      p.cpu.push((treeCpuMicros() - cpu0) / TASKS);
+    }
     for (const p of order) p.lat.push(await latency(p.pool, TASKS));
     process.stderr.write(`round ${round + 1}/${ROUNDS}\n`);
   }
@@ -209,7 +228,9 @@ async function main() {
   console.log(
     `tiny tasks: ${TASKS} x Float64Array(${ELEMENTS}), ${WORKERS} workers, ${ROUNDS} rounds, medians`,
   );
-  console.log('peer                          tasks/s (min-max)          latency µs (min-max)   vs floor');
+  console.log(
+    'peer                          tasks/s (min-max)          latency µs (min-max)   CPU µs/task  vs floor',
+  );
   for (const p of peers) {
     const t = median(p.tput);
     const l = median(p.lat);
@@ -217,6 +238,7 @@ async function main() {
     console.log(
       `${p.label.padEnd(30)}${t.toFixed(0).padStart(7)} (${range(p.tput, 0)})`.padEnd(57) +
         `${l.toFixed(0).padStart(5)} (${range(p.lat, 0)})`.padEnd(22) +
+        `${median(p.cpu).toFixed(1).padStart(8)}     ` +
         `${(t / ft).toFixed(2)}x tput, ${(l / fl).toFixed(2)}x lat`,
     );
   }
