@@ -127,6 +127,22 @@ test('one view twice in an argument list arrives as one object', () => {
   assert.equal(raw[0], raw[1]);
 });
 
+test('in a long list too, one view twice arrives as one object', () => {
+  const views = Array.from({ length: 20 }, (_, i) => new Int32Array([i]));
+  const raw = [...views, views[3]!];
+  const task = {
+    id: 1,
+    task: { kind: 'module', url: URL_, name: 'f' },
+    args: { raw },
+    leases: [],
+    chunk: false,
+  };
+  const [run] = roundTrip([{ type: 'run', tasks: [task] } as ToWorker], 7) as [ToWorker & { type: 'run' }];
+  const got = (run.tasks[0]!.args as { raw: Int32Array[] }).raw;
+  assert.deepEqual(got, raw);
+  assert.equal(got[20], got[3]);
+});
+
 test('views read from a chunk are aligned for their kind, with or without a copy', () => {
   for (const size of [1, 9, 1 << 16]) {
     const [run] = roundTrip([messages[0]!], size) as [ToWorker & { type: 'run' }];

@@ -166,14 +166,14 @@ function fitsEncoded(e: Encoded): boolean {
   if (e instanceof Uint8Array) return true;
   const raw = e.raw;
   if (!Array.isArray(raw)) return fitsValue(raw);
-  let views: Set<unknown> | undefined;
-  for (const v of raw) {
+  // One view twice arrives as one object: V8's serializer keeps that, the layout does not.
+  const seen = raw.length > 16 ? new Set<unknown>() : undefined;
+  for (let i = 0; i < raw.length; i++) {
+    const v: unknown = raw[i];
     if (!fitsValue(v)) return false;
     if (typeof v !== 'object' || v === null) continue;
-    // One view twice arrives as one object: V8's serializer keeps that, the layout does not.
-    views ??= new Set();
-    if (views.has(v)) return false;
-    views.add(v);
+    if (seen === undefined ? raw.indexOf(v, i + 1) >= 0 : seen.has(v)) return false;
+    seen?.add(v);
   }
   return true;
 }
