@@ -210,9 +210,10 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
     lendSegments(scan, options, leases);
     if (travelsRaw(value, scan, options, leases)) {
       // Snapshotted now: the channel serializes only when the task is sent, maybe later.
-      const copies = new Map<ArrayBufferView, ArrayBufferView>();
       const snap = options.structuredClone ? ownView : snapshotView;
-      const raw = Array.isArray(value) ? value.map((v) => snap(v, copies)) : snap(value, copies);
+      const copies =
+        Array.isArray(value) && value.length > 1 ? new Map<ArrayBufferView, ArrayBufferView>() : undefined;
+      const raw = Array.isArray(value) ? value.map((v) => snap(v, copies)) : snap(value);
       return { data: { raw }, leases };
     }
     return { data: writePayload(value, scan, label), leases };

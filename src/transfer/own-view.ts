@@ -4,18 +4,19 @@ import { VIEW_KINDS, viewKindOf } from './array-kinds.js';
 
 /**
  * A copy of a view with a buffer of its own (one copy per distinct view, in
- * `copies`). The channel's V8 deserializer makes views into its message
+ * `copies`: needed only where the same view may come twice, a list of two or more). The channel's V8 deserializer makes views into its message
  * buffer, at an offset and over the rest of the message; the sender
  * snapshots its views the same way, so later writes do not reach the copy.
  */
-export function ownView(value: unknown, copies: Map<ArrayBufferView, ArrayBufferView>): unknown {
+export function ownView(value: unknown, copies?: Map<ArrayBufferView, ArrayBufferView>): unknown {
   if (!ArrayBuffer.isView(value)) return value;
-  let copy = copies.get(value);
+  let copy = copies?.get(value);
   if (copy === undefined) {
-    const buffer = new ArrayBuffer(value.byteLength);
+    // Not zero-filled first: every byte is written next.
+    const buffer = Buffer.allocUnsafeSlow(value.byteLength).buffer as ArrayBuffer;
     new Uint8Array(buffer).set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
     copy = VIEW_KINDS[viewKindOf(value)!]!.make(buffer, 0, value.byteLength);
-    copies.set(value, copy);
+    copies?.set(value, copy);
   }
   return copy;
 }
@@ -34,11 +35,11 @@ let slabUsed = 0;
  * until every snapshot in it is collected. Never for a thread's port: it
  * moves (detaches) the buffers of what it sends.
  */
-export function snapshotView(value: unknown, copies: Map<ArrayBufferView, ArrayBufferView>): unknown {
+export function snapshotView(value: unknown, copies?: Map<ArrayBufferView, ArrayBufferView>): unknown {
   if (!ArrayBuffer.isView(value)) return value;
   const n = value.byteLength;
   if (n > MAX_IN_SLAB) return ownView(value, copies);
-  let copy = copies.get(value);
+  let copy = copies?.get(value);
   if (copy === undefined) {
     if (slab === undefined || slabUsed + n > SLAB_BYTES) {
       slab = Buffer.allocUnsafeSlow(SLAB_BYTES).buffer as ArrayBuffer;
@@ -48,7 +49,7 @@ export function snapshotView(value: unknown, copies: Map<ArrayBufferView, ArrayB
     slabUsed = (slabUsed + n + 7) & ~7; // the next one starts aligned for any kind
     new Uint8Array(slab, at, n).set(new Uint8Array(value.buffer, value.byteOffset, n));
     copy = VIEW_KINDS[viewKindOf(value)!]!.make(slab, at, n);
-    copies.set(value, copy);
+    copies?.set(value, copy);
   }
   return copy;
 }
