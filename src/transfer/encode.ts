@@ -202,6 +202,12 @@ function writePayload(value: unknown, scan: Scan, label: string): Uint8Array {
 
 /** Encodes `value` (named `label` in error messages, e.g. 'args[0]'). */
 export function encode(value: unknown, options: EncodeOptions, label = 'value'): Payload {
+  // A primitive (most results of small tasks) holds nothing to walk: it goes as it is.
+  if (
+    value === null ||
+    (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')
+  )
+    return { data: { raw: value }, leases: [] };
   const { book, threshold } = options;
   const scan = new Scan(threshold, book, options.outerLevels ?? 0);
   scan.visit(value, { label });
