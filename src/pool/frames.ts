@@ -8,6 +8,7 @@
 // V8's serialization of the message, with the host-object hooks Node's IPC
 // channel uses ('advanced'), so every message means what it meant there:
 // views travel as views, other host objects as plain copies.
+import { writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
 import {
@@ -213,6 +214,41 @@ export class FrameReader {
         const body = this.#body;
         this.#body = undefined;
         this.#onMessage(decodeBody(this.#format, body));
+      }
+    }
+  }
+}
+
+/** How long a write waits before trying again, should the descriptor be non-blocking and full. */
+const RETRY_MS = 1;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes messages to a blocking file descriptor (a worker's end of its
+ * output pipe, which no socket wraps): each write returns once the whole
+ * frame is in the pipe, with none of a stream's machinery per message, and
+ * a frame written from an 'exit' handler is never cut short. Waits while
+ * the pipe is full (the parent reads it from its event loop); throws if the
+ * parent is gone (EPIPE).
+ */
+export class BlockingFrameOutput {
+  readonly #fd: number;
+  #scratch: Buffer = Buffer.allocUnsafeSlow(SCRATCH_MIN);
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  write(message: ToWorker | FromWorker): void {
+    const { frame, memory } = encodeFrame(message, this.#scratch);
+    if (memory.length <= SCRATCH_MAX) this.#scratch = memory;
+    let at = 0;
+    while (at < frame.length) {
+      try {
+        at += writeSync(this.#fd, frame, at, frame.length - at);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+        Atomics.wait(sleeper, 0, 0, RETRY_MS);
       }
     }
   }

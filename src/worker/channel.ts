@@ -4,7 +4,7 @@
 import { Socket } from 'node:net';
 import { isMainThread, parentPort, threadId } from 'node:worker_threads';
 import { FROM_WORKER_FD, TO_WORKER_FD } from '../pool/channel-fds.js';
-import { FrameOutput, FrameReader } from '../pool/frames.js';
+import { BlockingFrameOutput, FrameReader } from '../pool/frames.js';
 import type { FromWorker, TaskOutcome, ToWorker } from '../pool/protocol.js';
 import { native } from '../shm/native.js';
 import { processStartTime, SEGMENT_PREFIX, selfOwner } from '../shm/segment-names.js';
@@ -46,10 +46,8 @@ function processChannel(): Channel {
   // up and exits; if it handles them and goes on, its workers go on too.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
   const input = new Socket({ fd: TO_WORKER_FD, readable: true, writable: false });
-  const socket = new Socket({ fd: FROM_WORKER_FD, readable: false, writable: true });
-  // A write after the parent died fails (EPIPE): send() reports it to its caller.
-  socket.on('error', () => {});
-  const output = new FrameOutput(socket);
+  // No socket on the output pipe: it stays blocking, and is written synchronously (see BlockingFrameOutput).
+  const output = new BlockingFrameOutput(FROM_WORKER_FD);
   input.on('error', () => {});
   let closed = false;
   return {
@@ -57,12 +55,19 @@ function processChannel(): Channel {
     makesSegments: true,
     structuredClone: false,
     send(message, done) {
-      if (closed || !output.writable) {
+      if (closed) {
         done?.(new Error('the channel to the parent is closed'));
         return;
       }
-      // Written at once when the pipe has room (also from an 'exit' handler); queued otherwise.
-      output.write(message, (error) => done?.(error ?? null));
+      try {
+        output.write(message); // whole, before it returns: also from an 'exit' handler
+      } catch (error) {
+        // The parent is gone (EPIPE): what this worker sends from now on is lost.
+        closed = true;
+        done?.(error as Error);
+        return;
+      }
+      done?.(null);
     },
     onMessage(handler) {
       const reader = new FrameReader((message) => handler(message as ToWorker));
@@ -72,8 +77,10 @@ function processChannel(): Channel {
       // sends the signal watchParent waits for, so wait for that signal (it
       // removes the parent's segments, then exits); exit anyway if it never
       // comes (a parent that only closed the channel).
+      let leaving = false;
       const gone = () => {
-        if (closed) return;
+        if (leaving) return;
+        leaving = true;
         closed = true;
         setTimeout(() => process.exit(0), 1000);
       };
