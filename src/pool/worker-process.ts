@@ -1,6 +1,6 @@
 // A worker that is a child process running src/worker/main.ts.
 import { type ChildProcess, fork } from 'node:child_process';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { WorkerCrashedError } from '../errors.js';
 import type { SegmentBook } from '../shm/segment-book.js';
@@ -16,6 +16,12 @@ import type { FromWorker, ToWorker } from './protocol.js';
 const CLOSE_AFTER_EXIT_MS = 1000;
 
 export const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+
+/** One of the channel's pipes; a closed stand-in if the process could not be spawned (it has none). */
+function pipe(child: ChildProcess, fd: number): Socket {
+  const socket = child.stdio[fd] as Socket | null | undefined;
+  return socket ?? new Socket().destroy();
+}
 
 /** Child processes: ProcessPoolExecutor. */
 export const processWorkers: WorkerKind = {
@@ -51,8 +57,8 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
     const pid = this.child.pid;
     const start = pid === undefined ? undefined : processStartTime(pid);
     this.owner = pid !== undefined && start !== undefined ? { pid, start } : undefined;
-    this.#toWorker = this.child.stdio[TO_WORKER_FD] as Socket;
-    this.#fromWorker = this.child.stdio[FROM_WORKER_FD] as Socket;
+    this.#toWorker = pipe(this.child, TO_WORKER_FD);
+    this.#fromWorker = pipe(this.child, FROM_WORKER_FD);
     this.#output = new FrameOutput(this.#toWorker);
     const reader = new FrameReader((message) => events.message(this, message as FromWorker));
     this.#fromWorker.on('data', (chunk: Buffer) => reader.push(chunk));
