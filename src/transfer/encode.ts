@@ -52,10 +52,10 @@ export interface EncodeOptions {
 }
 
 /**
- * An encoded value as it crosses the IPC channel: our payload format, or, for
+ * An encoded value as it crosses the channel: our payload format, or, for
  * a value without segments, records, wrappers, shared or aliased buffers
- * (most small tasks), the value itself, which the channel's own V8
- * serialization then carries with the same meaning and one copy less.
+ * (most small tasks), the value itself, which the channel's frame (or a
+ * thread's structured clone) then carries with the same meaning and one copy less.
  */
 export type Encoded = Uint8Array | { raw: unknown };
 
@@ -133,8 +133,9 @@ function writeBufferTable(serializer: Serializer, entries: Iterable<BufferEntry>
 }
 
 /**
- * Whether V8's own serialization (the IPC channel's) keeps this buffer's
- * meaning: it copies a view's bytes alone, so only a view that is the single
+ * Whether the channel's own carriage of a value (a frame's views, V8's
+ * serialization, a structured clone) keeps this buffer's meaning: it copies
+ * a view's bytes alone, so only a view that is the single
  * view of its whole buffer, or a bare buffer, qualifies.
  */
 function travelsAsIs(entry: BufferEntry): boolean {

@@ -1,4 +1,4 @@
-// Small values cross the IPC channel as they are (see Encoded in encode.ts);
+// Small values cross the channel as they are (see Encoded in encode.ts);
 // their views are copied on both sides so each has a buffer of its own.
 import { VIEW_KINDS, viewKindOf } from './array-kinds.js';
 

@@ -19,8 +19,8 @@ export interface Channel {
    */
   readonly makesSegments: boolean;
   /**
-   * Messages cross by structured clone (a thread's port), not serialized by
-   * the IPC channel: views arrive owning their buffers, and arrays may be
+   * Messages cross by structured clone (a thread's port), not serialized into
+   * a process's frames: views arrive owning their buffers, and arrays may be
    * sent as they are.
    */
   readonly structuredClone: boolean;
