@@ -58,7 +58,7 @@ const NOTES = [
   '*Added peak memory*: sampled every ~10 ms by a worker thread during the warm-up calls: the sum over this process and all its descendants of (Pss − Pss_Shmem) from /proc/<pid>/smaps_rollup, plus the space used in /dev/shm (statfs), so each shared page counts once; peak minus the baseline taken just before the first warm-up call, with the pool idle. "× array" divides by the array size. Worker threads (piscina, tinypool) live in this process and are counted in it. Reading smaps_rollup costs about 5 ms per 160 MB mapped (the kernel walks the page tables), which is why the sampler does not run during the timed calls, and why with 160 MB arrays in flight the samples come every ~20–40 ms rather than 10 (meanIntervalMs in results.json).',
   'piscina transfer: transferring detaches the sender’s array, so each call copies x first (x.slice(), inside the timing) and transfers the copy; the result comes back with Piscina.move(). The caller keeps its x, as in every other row.',
   "workerpool process mode uses forkOpts { serialization: 'advanced' }: its default (JSON) would turn a Float64Array into an object with one key per element.",
-  'shmex arguments below its threshold (64 KiB) travel inline in the IPC message; larger ones through /dev/shm segments that are recycled while in use.',
+  'shmex arguments below its threshold (64 KiB) travel inline in the message to the worker; larger ones through /dev/shm segments that are recycled while in use.',
 ];
 
 /** Runs a section and notes how much CPU other processes took meanwhile. */

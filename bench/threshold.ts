@@ -1,4 +1,4 @@
-// Where should arrays switch from inline (copied through the IPC channel) to
+// Where should arrays switch from inline (copied through the channel) to
 // a shared-memory segment? Times a round trip of an array through a task that
 // returns a small value, for both paths, interleaved, at sizes 4 KiB .. 4 MiB.
 // Run: npm run build && node --import tsx bench/threshold.ts

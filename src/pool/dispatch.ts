@@ -56,7 +56,16 @@ export function planDispatch<Item extends Dispatchable, W extends Taker<Item>>(
   start: (item: Item) => boolean,
 ): Map<W, Item[]> {
   const batches = new Map<W, Item[]>();
-  const ready = [...workers].sort((a, b) => a.inflight.length - b.inflight.length);
+  // Fewest tasks in flight first. By insertion: Array.prototype.sort allocates more than a
+  // handful of workers is worth, and this runs for every task.
+  const ready: W[] = [];
+  for (const worker of workers) {
+    let at = ready.length;
+    ready.push(worker);
+    for (; at > 0 && ready[at - 1]!.inflight.length > worker.inflight.length; at--)
+      ready[at] = ready[at - 1]!;
+    ready[at] = worker;
+  }
   let placed = true;
   while (queue.length > 0 && placed) {
     placed = false;

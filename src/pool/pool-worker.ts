@@ -37,7 +37,7 @@ export interface WorkerKind {
   readonly name: 'process' | 'thread';
   /**
    * Messages to these workers are copied by structured clone (a thread's
-   * port), not serialized by the IPC channel: arrays may travel as they are.
+   * port), not serialized into a process's frames: arrays may travel as they are.
    */
   readonly structuredClone: boolean;
   start<Item>(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents): PoolWorker<Item>;

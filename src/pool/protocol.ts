@@ -1,5 +1,5 @@
-// Messages between the parent and a worker process, over Node's IPC channel
-// with serialization: 'advanced'. Arrays never appear here: payloads are
+// Messages between the parent and a worker (a process's frames: frames.ts;
+// a thread's port). Arrays never appear here: payloads are
 // encoded by transfer/encode.ts and carry only segment names.
 import type { SegmentControl } from '../shm/segment-book.js';
 import type { Encoded } from '../transfer/encode.js';

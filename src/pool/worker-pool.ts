@@ -184,8 +184,8 @@ export class WorkerPool {
       if (this.#workers.size === 0) this.#finishClose();
     }
     // Idle workers must not keep the parent alive; a closing pool waits for its workers' exit.
-    const active =
-      this.#queue.length > 0 || this.#closing || [...this.#workers].some((w) => w.state === 'busy');
+    let active = this.#queue.length > 0 || this.#closing;
+    for (const worker of this.#workers) active ||= worker.state === 'busy';
     for (const worker of this.#workers) worker.hold(active);
   }
 

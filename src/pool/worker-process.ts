@@ -1,11 +1,14 @@
 // A worker that is a child process running src/worker/main.ts.
 import { type ChildProcess, fork } from 'node:child_process';
+import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { WorkerCrashedError } from '../errors.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { processStartTime, type SegmentOwner } from '../shm/segment-names.js';
 import type { SegmentStore } from '../shm/segment-store.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
+import { CHANNEL_STDIO, FROM_WORKER_FD, TO_WORKER_FD } from './channel-fds.js';
+import { FrameOutput, FrameReader } from './frames.js';
 import { PoolWorker, type WorkerEvents, type WorkerKind } from './pool-worker.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -13,6 +16,12 @@ import type { FromWorker, ToWorker } from './protocol.js';
 const CLOSE_AFTER_EXIT_MS = 1000;
 
 export const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+
+/** One of the channel's pipes; a closed stand-in if the process could not be spawned (it has none). */
+function pipe(child: ChildProcess, fd: number): Socket {
+  const socket = child.stdio[fd] as Socket | null | undefined;
+  return socket ?? new Socket().destroy();
+}
 
 /** Child processes: ProcessPoolExecutor. */
 export const processWorkers: WorkerKind = {
@@ -26,11 +35,20 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   readonly owner: SegmentOwner | undefined;
   readonly structuredClone = false;
   #closeTimer: NodeJS.Timeout | undefined;
+  /** The channel's pipes (see frames.ts); Node's IPC channel carries no message. */
+  readonly #toWorker: Socket;
+  readonly #fromWorker: Socket;
+  readonly #output: FrameOutput;
+  #held: boolean | undefined;
 
   constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
     super(store);
     try {
-      this.child = fork(WORKER_ENTRY, [], { serialization: 'advanced', execArgv: [...execArgv] });
+      this.child = fork(WORKER_ENTRY, [], {
+        serialization: 'advanced',
+        execArgv: [...execArgv],
+        stdio: CHANNEL_STDIO,
+      });
     } catch (error) {
       this.discardReceipts();
       throw error;
@@ -38,10 +56,19 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
     const pid = this.child.pid;
     const start = pid === undefined ? undefined : processStartTime(pid);
     this.owner = pid !== undefined && start !== undefined ? { pid, start } : undefined;
-    this.child.on('message', (message: FromWorker) => events.message(this, message));
-    // Node documents no order between 'exit' and the last messages of the channel: results the
-    // worker wrote just before it ended may still be unread. 'close' comes once the channel is
-    // closed too (every message read and emitted), so its tasks are classified only then.
+    this.#toWorker = pipe(this.child, TO_WORKER_FD);
+    this.#fromWorker = pipe(this.child, FROM_WORKER_FD);
+    this.#output = new FrameOutput(this.#toWorker);
+    const reader = new FrameReader((message) => events.message(this, message as FromWorker));
+    this.#fromWorker.on('data', (chunk: Buffer) => reader.push(chunk));
+    // A write to a worker that has just died fails (EPIPE); a pipe a dead worker left unread is
+    // reset (ECONNRESET). Its 'exit' and 'close' say what happened: the errors add nothing. A
+    // pipe each way, so that an error while writing never closes the pipe results are read from.
+    this.#toWorker.on('error', () => {});
+    this.#fromWorker.on('error', () => {});
+    // 'exit' may come before the last frames of the pipe are read: results the worker wrote just
+    // before it ended may still be unread. 'close' comes once every stdio pipe is closed too
+    // (read to its end, every frame emitted), so its tasks are classified only then.
     this.child.on('exit', (code, signal) => this.#exited(events, code, signal));
     this.child.on('close', (code, signal) => {
       clearTimeout(this.#closeTimer);
@@ -86,12 +113,12 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   }
 
   send(message: ToWorker): void {
-    if (this.child.connected && !this.exited) this.child.send(message);
+    if (this.#output.writable && !this.exited) this.#output.write(message);
   }
 
   retire(): void {
     if (!this.retiring()) return;
-    if (this.child.connected) this.child.send({ type: 'exit' } satisfies ToWorker);
+    if (this.#output.writable) this.#output.write({ type: 'exit' });
     else this.child.kill('SIGKILL');
   }
 
@@ -100,13 +127,19 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   }
 
   hold(active: boolean): void {
-    if (this.state === 'dead') return;
+    // Called after every message: the handles are touched only when it changes.
+    if (this.state === 'dead' || active === this.#held) return;
+    this.#held = active;
     if (active) {
       this.child.ref();
       this.child.channel?.ref();
+      this.#toWorker.ref();
+      this.#fromWorker.ref();
     } else {
       this.child.unref();
       this.child.channel?.unref();
+      this.#toWorker.unref();
+      this.#fromWorker.unref();
     }
   }
 }

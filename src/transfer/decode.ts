@@ -164,9 +164,9 @@ export function decode(
   if (!(data instanceof Uint8Array)) {
     const raw = data.raw;
     if (cloned) return raw;
-    const own = new Map<ArrayBufferView, ArrayBufferView>();
-    if (Array.isArray(raw)) return raw.map((v) => ownView(v, own));
-    return ownView(raw, own);
+    if (!Array.isArray(raw)) return ownView(raw);
+    const own = raw.length > 1 ? new Map<ArrayBufferView, ArrayBufferView>() : undefined;
+    return raw.map((v) => ownView(v, own));
   }
   book.owe(leases);
   const d = new PayloadDeserializer(data);

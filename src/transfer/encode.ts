@@ -11,7 +11,7 @@ import { quoteDescr } from '../shm/npy-header.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { writeView } from './kinds/buffers.js';
 import type { BufferEntry } from './kinds/types.js';
-import { ownView } from './own-view.js';
+import { ownView, snapshotView } from './own-view.js';
 import { Scan } from './scan.js';
 import { Specials } from './specials.js';
 import {
@@ -52,10 +52,10 @@ export interface EncodeOptions {
 }
 
 /**
- * An encoded value as it crosses the IPC channel: our payload format, or, for
+ * An encoded value as it crosses the channel: our payload format, or, for
  * a value without segments, records, wrappers, shared or aliased buffers
- * (most small tasks), the value itself, which the channel's own V8
- * serialization then carries with the same meaning and one copy less.
+ * (most small tasks), the value itself, which the channel's frame (or a
+ * thread's structured clone) then carries with the same meaning and one copy less.
  */
 export type Encoded = Uint8Array | { raw: unknown };
 
@@ -133,8 +133,9 @@ function writeBufferTable(serializer: Serializer, entries: Iterable<BufferEntry>
 }
 
 /**
- * Whether V8's own serialization (the IPC channel's) keeps this buffer's
- * meaning: it copies a view's bytes alone, so only a view that is the single
+ * Whether the channel's own carriage of a value (a frame's views, V8's
+ * serialization, a structured clone) keeps this buffer's meaning: it copies
+ * a view's bytes alone, so only a view that is the single
  * view of its whole buffer, or a bare buffer, qualifies.
  */
 function travelsAsIs(entry: BufferEntry): boolean {
@@ -202,6 +203,12 @@ function writePayload(value: unknown, scan: Scan, label: string): Uint8Array {
 
 /** Encodes `value` (named `label` in error messages, e.g. 'args[0]'). */
 export function encode(value: unknown, options: EncodeOptions, label = 'value'): Payload {
+  // A primitive (most results of small tasks) holds nothing to walk: it goes as it is.
+  if (
+    value === null ||
+    (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')
+  )
+    return { data: { raw: value }, leases: [] };
   const { book, threshold } = options;
   const scan = new Scan(threshold, book, options.outerLevels ?? 0);
   scan.visit(value, { label });
@@ -210,8 +217,10 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
     lendSegments(scan, options, leases);
     if (travelsRaw(value, scan, options, leases)) {
       // Snapshotted now: the channel serializes only when the task is sent, maybe later.
-      const copies = new Map<ArrayBufferView, ArrayBufferView>();
-      const raw = Array.isArray(value) ? value.map((v) => ownView(v, copies)) : ownView(value, copies);
+      const snap = options.structuredClone ? ownView : snapshotView;
+      const copies =
+        Array.isArray(value) && value.length > 1 ? new Map<ArrayBufferView, ArrayBufferView>() : undefined;
+      const raw = Array.isArray(value) ? value.map((v) => snap(v, copies)) : snap(value);
       return { data: { raw }, leases };
     }
     return { data: writePayload(value, scan, label), leases };

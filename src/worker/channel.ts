@@ -1,7 +1,10 @@
-// How a worker talks to its parent: a child process over Node's IPC channel,
-// or a worker thread over its parentPort. Every way the two differ is a
+// How a worker talks to its parent: a child process over its two pipes of
+// frames (pool/frames.ts), or a worker thread over its parentPort. Every way the two differ is a
 // member of Channel: the rest of the worker does not ask which it is.
+import { Socket } from 'node:net';
 import { isMainThread, parentPort, receiveMessageOnPort, threadId, workerData } from 'node:worker_threads';
+import { FROM_WORKER_FD, TO_WORKER_FD } from '../pool/channel-fds.js';
+import { BlockingFrameOutput, FrameReader } from '../pool/frames.js';
 import type { FromWorker, TaskOutcome, ToWorker } from '../pool/protocol.js';
 import { native } from '../shm/native.js';
 import { processStartTime, SEGMENT_PREFIX, selfOwner } from '../shm/segment-names.js';
@@ -12,8 +15,8 @@ export interface Channel {
   /** Who the parent is, for routing segment holds: its owner key (see ownerKey in segment-names.ts). */
   readonly parentPid: number;
   /**
-   * Messages cross by structured clone (a thread's port), not serialized by
-   * the IPC channel: views arrive owning their buffers, and arrays may be
+   * Messages cross by structured clone (a thread's port), not serialized into
+   * a process's frames: views arrive owning their buffers, and arrays may be
    * sent as they are.
    */
   readonly structuredClone: boolean;
@@ -44,24 +47,47 @@ function processChannel(): Channel {
   // service) are the parent's to act on. If they end it, watchParent cleans
   // up and exits; if it handles them and goes on, its workers go on too.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
+  const input = new Socket({ fd: TO_WORKER_FD, readable: true, writable: false });
+  // No socket on the output pipe: it stays blocking, and is written synchronously (see BlockingFrameOutput).
+  const output = new BlockingFrameOutput(FROM_WORKER_FD);
+  input.on('error', () => {});
+  let closed = false;
   return {
     parentPid,
     structuredClone: false,
     send(message, done) {
-      if (!process.connected) {
+      if (closed) {
         done?.(new Error('the channel to the parent is closed'));
         return;
       }
-      process.send!(message, undefined, undefined, (error) => done?.(error ?? null));
+      try {
+        output.write(message); // whole, before it returns: also from an 'exit' handler
+      } catch (error) {
+        // The parent is gone (EPIPE): what this worker sends from now on is lost.
+        closed = true;
+        done?.(error as Error);
+        return;
+      }
+      done?.(null);
     },
     onMessage(handler) {
-      process.on('message', handler);
+      const reader = new FrameReader((message) => handler(message as ToWorker));
+      input.on('data', (chunk: Buffer) => reader.push(chunk));
       // The parent is going (exited, killed): nobody will read our results.
-      // Its pipe closes a moment before the kernel reparents this process and
+      // Its pipes close a moment before the kernel reparents this process and
       // sends the signal watchParent waits for, so wait for that signal (it
       // removes the parent's segments, then exits); exit anyway if it never
       // comes (a parent that only closed the channel).
-      process.on('disconnect', () => setTimeout(() => process.exit(0), 1000));
+      let leaving = false;
+      const gone = () => {
+        if (leaving) return;
+        leaving = true;
+        closed = true;
+        setTimeout(() => process.exit(0), 1000);
+      };
+      input.on('end', gone);
+      input.on('close', gone);
+      process.on('disconnect', gone);
     },
     watchParent(dir) {
       const parentStart = processStartTime(parentPid);

@@ -29,9 +29,8 @@ channel.onMessage((message: ToWorker) => {
 });
 
 // A task that calls process.exit ends this worker between tasks' outcomes: those gathered so far
-// go out first. The channel writes at once what its buffer has room for, and that reaches the
-// parent after this process is gone (a larger message is cut short, and the parent counts those
-// tasks as finished with their results lost, as for any crash).
+// go out first. A process's channel writes each message whole before send() returns (a thread's
+// port takes it at once), and it reaches the parent after this process is gone.
 process.on('exit', () => runtime?.flush());
 
 /**

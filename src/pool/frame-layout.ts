@@ -1,0 +1,373 @@
+// The hand-written layouts of the two messages every task sends, 'run' and
+// 'results' (see frames.ts for the frame around them). V8's serializer costs
+// a native object and a JS hook per view for each message: more than a tiny
+// task itself. A task or an outcome that does not fit the layout (an error,
+// a bigint, a view of a class the table does not know) goes as a V8 body of
+// its own inside the frame, so every message still means what it did.
+//
+// Positions are kept 8-byte aligned where views start, relative to the body,
+// and frames are whole multiples of 8 bytes: a view read from a chunk (which
+// starts aligned) is made in place, without a copy.
+import { VIEW_KINDS, viewKindOf } from '../transfer/array-kinds.js';
+import type { Encoded } from '../transfer/encode.js';
+import type { TaskMessage, TaskOutcome, TaskRef } from './protocol.js';
+
+/** Writes a frame: header (length, format), then the body, padded to 8 bytes. */
+export class FrameWriter {
+  buf: Buffer;
+  pos: number;
+
+  /** `scratch`: memory of an earlier frame, already written, to reuse if large enough. */
+  constructor(estimate: number, header: number, scratch?: Buffer) {
+    const size = estimate + header;
+    // Never from Node's shared pool: the memory may be reused for the next frame (see FrameOutput).
+    this.buf = scratch !== undefined && scratch.length >= size ? scratch : Buffer.allocUnsafeSlow(size);
+    this.pos = header;
+  }
+
+  room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+  }
+
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.pos++] = v;
+  }
+
+  u32(v: number): void {
+    this.room(4);
+    this.buf.writeUInt32LE(v, this.pos);
+    this.pos += 4;
+  }
+
+  f64(v: number): void {
+    this.room(8);
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+  }
+
+  str(s: string): void {
+    this.room(4 + s.length * 3);
+    const n = this.buf.write(s, this.pos + 4, 'utf8');
+    this.buf.writeUInt32LE(n, this.pos);
+    this.pos += 4 + n;
+  }
+
+  align(): void {
+    const pad = (8 - (this.pos % 8)) % 8;
+    this.room(pad);
+    this.buf.fill(0, this.pos, this.pos + pad);
+    this.pos += pad;
+  }
+
+  bytes(view: ArrayBufferView): void {
+    this.u32(view.byteLength);
+    this.align();
+    this.room(view.byteLength);
+    this.buf.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), this.pos);
+    this.pos += view.byteLength;
+  }
+}
+
+/** Reads a body written by FrameWriter. */
+export class FrameCursor {
+  readonly body: Buffer;
+  pos = 0;
+
+  constructor(body: Buffer) {
+    this.body = body;
+  }
+
+  u8(): number {
+    return this.body[this.pos++]!;
+  }
+
+  u32(): number {
+    const v = this.body.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  f64(): number {
+    const v = this.body.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  str(): string {
+    const n = this.u32();
+    const s = this.body.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  align(): void {
+    this.pos += (8 - (this.pos % 8)) % 8;
+  }
+
+  /** `n` bytes as a Uint8Array over the body's memory (aligned to 8). */
+  bytes(): Uint8Array {
+    const n = this.u32();
+    this.align();
+    if (this.pos + n > this.body.length) throw new RangeError('shmex channel: a frame is cut short');
+    const view = new Uint8Array(this.body.buffer, this.body.byteOffset + this.pos, n);
+    this.pos += n;
+    return view;
+  }
+}
+
+/** What goes as a V8 body inside a hand-written frame, both ways (frames.ts). */
+export interface Fallback {
+  write(w: FrameWriter, value: unknown): void;
+  read(c: FrameCursor): unknown;
+}
+
+const ENTRY_FAST = 1;
+const ENTRY_V8 = 2;
+
+const V_UNDEFINED = 0;
+const V_NULL = 1;
+const V_FALSE = 2;
+const V_TRUE = 3;
+const V_NUMBER = 4;
+const V_STRING = 5;
+const V_VIEW = 6;
+
+const ENC_PAYLOAD = 0;
+const ENC_RAW = 1;
+const ENC_RAW_LIST = 2;
+
+const REF_MODULE = 0;
+const REF_SOURCE = 1;
+const REF_SOURCE_WITH_TEXT = 2;
+
+/** UTF-8 would replace a lone surrogate: such a string goes in a V8 body, which keeps it. */
+function wellFormed(s: string): boolean {
+  return (s as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+function fitsValue(v: unknown): boolean {
+  const t = typeof v;
+  if (v === undefined || v === null || t === 'boolean' || t === 'number') return true;
+  if (t === 'string') return wellFormed(v as string);
+  return ArrayBuffer.isView(v) && viewKindOf(v) !== undefined;
+}
+
+function fitsRef(ref: TaskRef): boolean {
+  if (!wellFormed(ref.name)) return false;
+  return ref.kind === 'module' ? wellFormed(ref.url) : ref.source === undefined || wellFormed(ref.source);
+}
+
+/** Whether an Encoded value has the layout: a payload, or a flat value of primitives and known views. */
+function fitsEncoded(e: Encoded): boolean {
+  if (e instanceof Uint8Array) return true;
+  const raw = e.raw;
+  if (!Array.isArray(raw)) return fitsValue(raw);
+  // One view twice arrives as one object: V8's serializer keeps that, the layout does not.
+  const seen = raw.length > 16 ? new Set<unknown>() : undefined;
+  for (let i = 0; i < raw.length; i++) {
+    const v: unknown = raw[i];
+    if (!fitsValue(v)) return false;
+    if (typeof v !== 'object' || v === null) continue;
+    if (seen === undefined ? raw.indexOf(v, i + 1) >= 0 : seen.has(v)) return false;
+    seen?.add(v);
+  }
+  return true;
+}
+
+function writeValue(w: FrameWriter, v: unknown): void {
+  if (v === undefined) w.u8(V_UNDEFINED);
+  else if (v === null) w.u8(V_NULL);
+  else if (v === false) w.u8(V_FALSE);
+  else if (v === true) w.u8(V_TRUE);
+  else if (typeof v === 'number') {
+    w.u8(V_NUMBER);
+    w.f64(v);
+  } else if (typeof v === 'string') {
+    w.u8(V_STRING);
+    w.str(v);
+  } else {
+    const view = v as ArrayBufferView;
+    w.u8(V_VIEW);
+    w.u8(viewKindOf(view)!);
+    w.bytes(view);
+  }
+}
+
+function readValue(c: FrameCursor): unknown {
+  const tag = c.u8();
+  switch (tag) {
+    case V_UNDEFINED:
+      return undefined;
+    case V_NULL:
+      return null;
+    case V_FALSE:
+      return false;
+    case V_TRUE:
+      return true;
+    case V_NUMBER:
+      return c.f64();
+    case V_STRING:
+      return c.str();
+    case V_VIEW: {
+      const kind = VIEW_KINDS[c.u8()];
+      if (kind === undefined) throw new RangeError('shmex channel: unknown view kind');
+      const bytes = c.bytes();
+      // In place when aligned for its kind (it is, in a chunk as read); a copy otherwise.
+      const own = bytes.byteOffset % kind.bytesPerElement === 0 ? bytes : new Uint8Array(bytes.byteLength);
+      if (own !== bytes) own.set(bytes);
+      return kind.make(own.buffer, own.byteOffset, own.byteLength);
+    }
+    default:
+      throw new RangeError(`shmex channel: unknown value tag ${tag}`);
+  }
+}
+
+function writeEncoded(w: FrameWriter, e: Encoded): void {
+  if (e instanceof Uint8Array) {
+    w.u8(ENC_PAYLOAD);
+    w.bytes(e);
+    return;
+  }
+  const raw = e.raw;
+  if (Array.isArray(raw)) {
+    w.u8(ENC_RAW_LIST);
+    w.u32(raw.length);
+    for (const v of raw) writeValue(w, v);
+  } else {
+    w.u8(ENC_RAW);
+    writeValue(w, raw);
+  }
+}
+
+function readEncoded(c: FrameCursor): Encoded {
+  const enc = c.u8();
+  if (enc === ENC_PAYLOAD) return c.bytes();
+  if (enc === ENC_RAW) return { raw: readValue(c) };
+  if (enc !== ENC_RAW_LIST) throw new RangeError(`shmex channel: unknown encoding ${enc}`);
+  const n = c.u32();
+  const raw: unknown[] = [];
+  for (let i = 0; i < n; i++) raw.push(readValue(c));
+  return { raw };
+}
+
+function writeLeases(w: FrameWriter, leases: readonly string[]): void {
+  w.u32(leases.length);
+  for (const name of leases) w.str(name);
+}
+
+function readLeases(c: FrameCursor): string[] {
+  const n = c.u32();
+  const leases: string[] = [];
+  for (let i = 0; i < n; i++) leases.push(c.str());
+  return leases;
+}
+
+function writeRef(w: FrameWriter, ref: TaskRef): void {
+  if (ref.kind === 'module') {
+    w.u8(REF_MODULE);
+    w.str(ref.url);
+  } else {
+    w.u8(ref.source === undefined ? REF_SOURCE : REF_SOURCE_WITH_TEXT);
+    w.f64(ref.id);
+    if (ref.source !== undefined) w.str(ref.source);
+  }
+  w.str(ref.name);
+}
+
+function readRef(c: FrameCursor): TaskRef {
+  const kind = c.u8();
+  if (kind === REF_MODULE) {
+    const url = c.str();
+    return { kind: 'module', url, name: c.str() };
+  }
+  const id = c.f64();
+  const source = kind === REF_SOURCE_WITH_TEXT ? c.str() : undefined;
+  const name = c.str();
+  return source === undefined ? { kind: 'source', id, name } : { kind: 'source', id, name, source };
+}
+
+/** A 'run' message's tasks, as a body. */
+export function writeTasks(w: FrameWriter, tasks: readonly TaskMessage[], fallback: Fallback): void {
+  w.u32(tasks.length);
+  for (const task of tasks) {
+    if (!fitsEncoded(task.args) || !fitsRef(task.task)) {
+      w.u8(ENTRY_V8);
+      fallback.write(w, task);
+      continue;
+    }
+    w.u8(ENTRY_FAST);
+    w.f64(task.id);
+    w.u8(task.chunk ? 1 : 0);
+    writeRef(w, task.task);
+    writeLeases(w, task.leases);
+    writeEncoded(w, task.args);
+  }
+}
+
+export function readTasks(c: FrameCursor, fallback: Fallback): TaskMessage[] {
+  const n = c.u32();
+  const tasks: TaskMessage[] = [];
+  for (let i = 0; i < n; i++) {
+    if (c.u8() === ENTRY_V8) {
+      tasks.push(fallback.read(c) as TaskMessage);
+      continue;
+    }
+    const id = c.f64();
+    const chunk = c.u8() === 1;
+    const task = readRef(c);
+    const leases = readLeases(c);
+    tasks.push({ id, task, args: readEncoded(c), leases, chunk });
+  }
+  return tasks;
+}
+
+/** A 'results' message's outcomes, as a body. */
+export function writeOutcomes(w: FrameWriter, outcomes: readonly TaskOutcome[], fallback: Fallback): void {
+  w.u32(outcomes.length);
+  for (const outcome of outcomes) {
+    if (!outcome.ok || !fitsEncoded(outcome.result)) {
+      w.u8(ENTRY_V8);
+      fallback.write(w, outcome);
+      continue;
+    }
+    w.u8(ENTRY_FAST);
+    w.f64(outcome.id);
+    writeLeases(w, outcome.leases);
+    writeEncoded(w, outcome.result);
+  }
+}
+
+export function readOutcomes(c: FrameCursor, fallback: Fallback): TaskOutcome[] {
+  const n = c.u32();
+  const outcomes: TaskOutcome[] = [];
+  for (let i = 0; i < n; i++) {
+    if (c.u8() === ENTRY_V8) {
+      outcomes.push(fallback.read(c) as TaskOutcome);
+      continue;
+    }
+    const id = c.f64();
+    const leases = readLeases(c);
+    outcomes.push({ id, ok: true, result: readEncoded(c), leases });
+  }
+  return outcomes;
+}
+
+/** Bytes a 'run' or 'results' body is likely to take: its views, and a little per entry. */
+export function estimate(entries: readonly (TaskMessage | TaskOutcome)[]): number {
+  let bytes = 8;
+  for (const e of entries) {
+    bytes += 256;
+    const enc = 'args' in e ? e.args : e.ok ? e.result : undefined;
+    if (enc instanceof Uint8Array) bytes += enc.byteLength + 8;
+    else if (enc !== undefined) {
+      const raw = enc.raw;
+      if (ArrayBuffer.isView(raw)) bytes += raw.byteLength + 24;
+      else if (Array.isArray(raw)) for (const v of raw) if (ArrayBuffer.isView(v)) bytes += v.byteLength + 24;
+    }
+  }
+  return bytes;
+}

@@ -1,0 +1,255 @@
+// The frames of a worker process's channel (see "The channel" in
+// docs/design.md): two pipes, one each way, carrying
+//
+//   u32 body length (LE) | u8 body format | 3 bytes zero | body (a multiple of 8 bytes)
+//
+// 'run' and 'results' bodies have layouts of their own (frame-layout.ts);
+// other messages, and the tasks and outcomes those layouts do not fit, are
+// V8's serialization of the message, with the host-object hooks Node's IPC
+// channel uses ('advanced'), so every message means what it meant there:
+// views travel as views, other host objects as plain copies.
+import { writeSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
+import {
+  estimate,
+  type Fallback,
+  FrameCursor,
+  FrameWriter,
+  readOutcomes,
+  readTasks,
+  writeOutcomes,
+  writeTasks,
+} from './frame-layout.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+
+/** Bytes before a body: its length and its format. */
+export const FRAME_HEADER = 8;
+/** A body in V8's serialization format. */
+const FORMAT_V8 = 1;
+const FORMAT_RUN = 2;
+const FORMAT_RESULTS = 3;
+
+const HOST_VIEW = 0;
+const HOST_OTHER = 1;
+
+/** As Node's IPC serializer: a host object that is not a view travels as a plain copy of its own fields. */
+class FrameSerializer extends DefaultSerializer {
+  _writeHostObject(object: object): void {
+    if (ArrayBuffer.isView(object)) {
+      this.writeUint32(HOST_VIEW);
+      (DefaultSerializer.prototype as unknown as HostWriter)._writeHostObject.call(this, object);
+      return;
+    }
+    this.writeUint32(HOST_OTHER);
+    this.writeValue({ ...object });
+  }
+}
+
+class FrameDeserializer extends DefaultDeserializer {
+  _readHostObject(): unknown {
+    if (this.readUint32() === HOST_VIEW)
+      return (DefaultDeserializer.prototype as unknown as HostReader)._readHostObject.call(this);
+    return this.readValue();
+  }
+}
+
+// The hooks DefaultSerializer and DefaultDeserializer implement; not in @types/node.
+interface HostWriter {
+  _writeHostObject(this: DefaultSerializer, object: object): void;
+}
+interface HostReader {
+  _readHostObject(this: DefaultDeserializer): unknown;
+}
+
+function serialize(value: unknown): Buffer {
+  const serializer = new FrameSerializer();
+  serializer.writeHeader();
+  serializer.writeValue(value);
+  return serializer.releaseBuffer();
+}
+
+function deserialize(bytes: Uint8Array): unknown {
+  const deserializer = new FrameDeserializer(bytes as Buffer);
+  deserializer.readHeader();
+  return deserializer.readValue();
+}
+
+/** A task or an outcome the layout does not fit: a V8 body inside the frame. */
+const inV8: Fallback = {
+  write: (w, value) => w.bytes(serialize(value)),
+  read: (c) => deserialize(c.bytes()),
+};
+
+const PADDING = Buffer.alloc(8);
+
+/**
+ * One message as a frame, header included (written to the pipe with a
+ * single write), and the memory it lies in (at its start).
+ */
+export function encodeFrame(
+  message: ToWorker | FromWorker,
+  scratch?: Buffer,
+): { frame: Buffer; memory: Buffer } {
+  let w: FrameWriter;
+  let format: number;
+  if (message.type === 'run') {
+    w = new FrameWriter(estimate(message.tasks), FRAME_HEADER, scratch);
+    writeTasks(w, message.tasks, inV8);
+    format = FORMAT_RUN;
+  } else if (message.type === 'results') {
+    w = new FrameWriter(estimate(message.outcomes), FRAME_HEADER, scratch);
+    writeOutcomes(w, message.outcomes, inV8);
+    format = FORMAT_RESULTS;
+  } else {
+    const body = serialize(message);
+    w = new FrameWriter(body.length + 8, FRAME_HEADER, scratch);
+    w.room(body.length);
+    body.copy(w.buf, w.pos);
+    w.pos += body.length;
+    format = FORMAT_V8;
+  }
+  w.align();
+  const frame = w.buf.subarray(0, w.pos);
+  frame.writeUInt32LE(w.pos - FRAME_HEADER, 0);
+  frame[4] = format;
+  PADDING.copy(frame, 5, 0, 3);
+  return { frame, memory: w.buf };
+}
+
+/** Frames up to this size reuse the memory of the previous one. */
+const SCRATCH_MAX = 1024 * 1024;
+const SCRATCH_MIN = 64 * 1024;
+
+/**
+ * Writes messages to a pipe, one write each. A frame the pipe took whole at
+ * once (nothing queued: the usual case) leaves its memory free for the next
+ * one, so a steady stream of tasks allocates no frame memory.
+ */
+export class FrameOutput {
+  readonly #socket: Socket;
+  #scratch: Buffer | undefined = Buffer.allocUnsafeSlow(SCRATCH_MIN);
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  get writable(): boolean {
+    return this.#socket.writable;
+  }
+
+  write(message: ToWorker | FromWorker, done?: (error: Error | null | undefined) => void): void {
+    const { frame, memory } = encodeFrame(message, this.#scratch);
+    this.#scratch = undefined;
+    this.#socket.write(frame, done);
+    // Queued (the pipe is full): the socket holds the frame until it is written.
+    if (this.#socket.writableLength === 0 && memory.length <= SCRATCH_MAX) this.#scratch = memory;
+  }
+}
+
+function decodeBody(format: number, body: Buffer): unknown {
+  if (format === FORMAT_RUN) return { type: 'run', tasks: readTasks(new FrameCursor(body), inV8) };
+  if (format === FORMAT_RESULTS)
+    return { type: 'results', outcomes: readOutcomes(new FrameCursor(body), inV8) };
+  if (format === FORMAT_V8) return deserialize(body);
+  throw new RangeError(`shmex channel: unknown frame format ${format}`);
+}
+
+/**
+ * Cuts the bytes read from a pipe into messages, in order. A body that lies
+ * whole in one chunk is decoded where it is (its views point into the
+ * chunk); one split across chunks is gathered into a buffer of its exact
+ * size, so a large message costs one copy, however many chunks it spans.
+ */
+export class FrameReader {
+  readonly #onMessage: (message: unknown) => void;
+  /** A header split across chunks, as far as it has come. */
+  readonly #head = Buffer.alloc(FRAME_HEADER);
+  #headFilled = 0;
+  /** The body being gathered, how much of it has come, and its format. */
+  #body: Buffer | undefined;
+  #filled = 0;
+  #format = 0;
+
+  constructor(onMessage: (message: unknown) => void) {
+    this.#onMessage = onMessage;
+  }
+
+  push(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.#body === undefined) {
+        let length: number;
+        let format: number;
+        if (this.#headFilled === 0 && chunk.length - at >= FRAME_HEADER) {
+          length = chunk.readUInt32LE(at);
+          format = chunk[at + 4]!;
+          at += FRAME_HEADER;
+          if (chunk.length - at >= length) {
+            const body = chunk.subarray(at, at + length);
+            at += length;
+            this.#onMessage(decodeBody(format, body));
+            continue;
+          }
+        } else {
+          const n = Math.min(FRAME_HEADER - this.#headFilled, chunk.length - at);
+          chunk.copy(this.#head, this.#headFilled, at, at + n);
+          this.#headFilled += n;
+          at += n;
+          if (this.#headFilled < FRAME_HEADER) return;
+          this.#headFilled = 0;
+          length = this.#head.readUInt32LE(0);
+          format = this.#head[4]!;
+        }
+        // Its own memory, from offset 0, so that views in it are aligned (see frame-layout.ts).
+        this.#body = Buffer.allocUnsafeSlow(length);
+        this.#filled = 0;
+        this.#format = format;
+      }
+      const n = Math.min(this.#body.length - this.#filled, chunk.length - at);
+      chunk.copy(this.#body, this.#filled, at, at + n);
+      this.#filled += n;
+      at += n;
+      if (this.#filled === this.#body.length) {
+        const body = this.#body;
+        this.#body = undefined;
+        this.#onMessage(decodeBody(this.#format, body));
+      }
+    }
+  }
+}
+
+/** How long a write waits before trying again, should the descriptor be non-blocking and full. */
+const RETRY_MS = 1;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes messages to a blocking file descriptor (a worker's end of its
+ * output pipe, which no socket wraps): each write returns once the whole
+ * frame is in the pipe, with none of a stream's machinery per message, and
+ * a frame written from an 'exit' handler is never cut short. Waits while
+ * the pipe is full (the parent reads it from its event loop); throws if the
+ * parent is gone (EPIPE).
+ */
+export class BlockingFrameOutput {
+  readonly #fd: number;
+  #scratch: Buffer = Buffer.allocUnsafeSlow(SCRATCH_MIN);
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  write(message: ToWorker | FromWorker): void {
+    const { frame, memory } = encodeFrame(message, this.#scratch);
+    if (memory.length <= SCRATCH_MAX) this.#scratch = memory;
+    let at = 0;
+    while (at < frame.length) {
+      try {
+        at += writeSync(this.#fd, frame, at, frame.length - at);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+        Atomics.wait(sleeper, 0, 0, RETRY_MS);
+      }
+    }
+  }
+}

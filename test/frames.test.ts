@@ -1,0 +1,192 @@
+// The frames of a worker process's channel (src/pool/frames.ts), in
+// process: every message comes out as it went in, however the pipe cuts the
+// bytes into chunks, in the hand-written layouts and in V8 bodies alike.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encodeFrame, FrameOutput, FrameReader } from '../dist/pool/frames.js';
+import type { FromWorker, ToWorker } from '../dist/pool/protocol.js';
+import { guardSharedMemory } from './helpers/shm-guard.js';
+
+guardSharedMemory();
+
+const URL_ = 'file:///tasks.js';
+const f64 = Float64Array.from({ length: 1000 }, (_, i) => i / 3);
+
+const messages: (ToWorker | FromWorker)[] = [
+  {
+    type: 'run',
+    tasks: [
+      // The layout: a list of primitives and views of each kind it knows.
+      {
+        id: 1,
+        task: { kind: 'module', url: URL_, name: 'sum' },
+        args: { raw: [f64, 'héllo ✓', -0, Number.NaN, true, false, null, undefined, Buffer.from('abc')] },
+        leases: [],
+        chunk: false,
+      },
+      {
+        id: 2,
+        task: { kind: 'source', id: 7, name: 'f', source: 'function f(x) { return x }' },
+        args: { raw: new DataView(new ArrayBuffer(12)) },
+        leases: ['shmex.1.2.aaaaaaaaaaaaaaaaaaaaaaaa'],
+        chunk: true,
+      },
+      {
+        id: 3,
+        task: { kind: 'source', id: 7, name: 'f' },
+        args: new Uint8Array([1, 2, 3]),
+        leases: [],
+        chunk: false,
+      },
+      // V8 bodies: what the layout does not carry.
+      {
+        id: 4,
+        task: { kind: 'module', url: URL_, name: 'g' },
+        args: { raw: [10n] },
+        leases: [],
+        chunk: false,
+      },
+      {
+        id: 5,
+        task: { kind: 'module', url: URL_, name: 'g' },
+        args: { raw: ['\ud800'] },
+        leases: [],
+        chunk: false,
+      },
+    ],
+  },
+  {
+    type: 'results',
+    outcomes: [
+      { id: 1, ok: true, result: { raw: 249750 }, leases: [] },
+      {
+        id: 2,
+        ok: true,
+        result: { raw: new BigInt64Array([1n, -2n]) },
+        leases: ['shmex.1.2.bbbbbbbbbbbbbbbbbbbbbbbb'],
+      },
+      {
+        id: 3,
+        ok: false,
+        error: {
+          isError: true,
+          name: 'TypeError',
+          message: 'no',
+          stack: 'TypeError: no',
+          props: { n: 1 },
+          pid: 1,
+        },
+      },
+    ],
+  },
+  { type: 'segments', control: { type: 'free', names: ['shmex.1.2.cccccccccccccccccccccccc'] } },
+  { type: 'ready' },
+  { type: 'exit' },
+];
+
+/** The frames of `list`, cut into chunks of `size` bytes (the last one shorter), read back. */
+function roundTrip(list: readonly (ToWorker | FromWorker)[], size: number): unknown[] {
+  const bytes = Buffer.concat(list.map((m) => encodeFrame(m).frame));
+  const got: unknown[] = [];
+  const reader = new FrameReader((m) => got.push(m));
+  for (let at = 0; at < bytes.length; at += size) reader.push(bytes.subarray(at, at + size));
+  return got;
+}
+
+test('every message comes out as it went in, whole frames in one chunk', () => {
+  assert.deepEqual(roundTrip(messages, 1 << 20), messages);
+});
+
+test('frames cut at every byte, and in chunks of every small size, are put back together', () => {
+  for (const size of [1, 2, 3, 5, 7, 8, 13, 64, 4095]) {
+    assert.deepEqual(roundTrip(messages, size), messages, `chunks of ${size} bytes`);
+  }
+});
+
+test('one view twice in an argument list arrives as one object', () => {
+  const view = new Float32Array([1, 2]);
+  const [run] = roundTrip(
+    [
+      {
+        type: 'run',
+        tasks: [
+          {
+            id: 1,
+            task: { kind: 'module', url: URL_, name: 'f' },
+            args: { raw: [view, view] },
+            leases: [],
+            chunk: false,
+          },
+        ],
+      },
+    ],
+    3,
+  ) as [ToWorker & { type: 'run' }];
+  const raw = (run.tasks[0]!.args as { raw: Float32Array[] }).raw;
+  assert.deepEqual(raw[0], view);
+  assert.equal(raw[0], raw[1]);
+});
+
+test('in a long list too, one view twice arrives as one object', () => {
+  const views = Array.from({ length: 20 }, (_, i) => new Int32Array([i]));
+  const raw = [...views, views[3]!];
+  const task = {
+    id: 1,
+    task: { kind: 'module', url: URL_, name: 'f' },
+    args: { raw },
+    leases: [],
+    chunk: false,
+  };
+  const [run] = roundTrip([{ type: 'run', tasks: [task] } as ToWorker], 7) as [ToWorker & { type: 'run' }];
+  const got = (run.tasks[0]!.args as { raw: Int32Array[] }).raw;
+  assert.deepEqual(got, raw);
+  assert.equal(got[20], got[3]);
+});
+
+test('views read from a chunk are aligned for their kind, with or without a copy', () => {
+  for (const size of [1, 9, 1 << 16]) {
+    const [run] = roundTrip([messages[0]!], size) as [ToWorker & { type: 'run' }];
+    const first = (run.tasks[0]!.args as { raw: unknown[] }).raw[0] as Float64Array;
+    assert.ok(first instanceof Float64Array);
+    assert.equal(first.byteOffset % 8, 0);
+    assert.deepEqual(first, f64);
+  }
+});
+
+test('a frame is a multiple of 8 bytes, its length and format in front', () => {
+  for (const m of messages) {
+    const { frame } = encodeFrame(m);
+    assert.equal(frame.length % 8, 0);
+    assert.equal(frame.readUInt32LE(0), frame.length - 8);
+  }
+});
+
+test('FrameOutput writes one frame per message, reusing memory only once a frame is written', () => {
+  const written: Buffer[] = [];
+  let pending = 0;
+  // A stand-in for a socket: the first write is queued (not yet written), the next ones are taken at once.
+  const socket = {
+    writable: true,
+    get writableLength() {
+      return pending;
+    },
+    write(frame: Buffer, done?: () => void) {
+      written.push(frame);
+      pending = written.length === 1 ? frame.length : 0;
+      done?.();
+      return true;
+    },
+  };
+  const out = new FrameOutput(socket as never);
+  const copies: Buffer[] = [];
+  for (const m of messages) {
+    out.write(m);
+    copies.push(Buffer.from(written.at(-1)!));
+  }
+  // Every frame still holds its own bytes: the queued one was not reused, the others were taken whole.
+  assert.deepEqual(Buffer.from(written[0]!), copies[0]);
+  const got: unknown[] = [];
+  const reader = new FrameReader((m) => got.push(m));
+  for (const c of copies) reader.push(c);
+  assert.deepEqual(got, messages);
+});
