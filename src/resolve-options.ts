@@ -6,6 +6,7 @@ import { InvalidArgumentError } from './errors.js';
 import { inheritableExecArgv } from './exec-argv.js';
 import type { ExecutorOptions } from './executor-options.js';
 import { describeValue, rejectUnknownKeys } from './options.js';
+import { WORKER_ALLOCATORS, type WorkerAllocator } from './pool/worker-env.js';
 import { DEFAULT_THRESHOLD } from './tuning.js';
 
 export type ExecutorKind = 'process' | 'thread';
@@ -34,6 +35,7 @@ export interface ResolvedOptions {
   initializer: ExecutorOptions['initializer'];
   initargs: unknown[];
   reportUnobserved: boolean;
+  workerAllocator: WorkerAllocator;
 }
 
 export const EXECUTOR_OPTIONS: readonly (keyof ExecutorOptions)[] = [
@@ -46,6 +48,7 @@ export const EXECUTOR_OPTIONS: readonly (keyof ExecutorOptions)[] = [
   'fallbackDir',
   'execArgv',
   'unobservedFailures',
+  'workerAllocator',
 ];
 
 /** Names other pool libraries give the number of workers. */
@@ -91,6 +94,16 @@ export function resolveOptions(options: unknown, kind: ExecutorKind, env: Resolv
   if (unobserved !== 'warn' && unobserved !== 'ignore') {
     throw fail(`unobservedFailures must be 'warn' or 'ignore', got ${describeValue(unobserved)}`);
   }
+  const workerAllocator = o.workerAllocator ?? (kind === 'thread' ? 'default' : 'tuned');
+  if (!WORKER_ALLOCATORS.includes(workerAllocator)) {
+    throw fail(`workerAllocator must be 'tuned' or 'default', got ${describeValue(workerAllocator)}`);
+  }
+  if (kind === 'thread' && workerAllocator !== 'default') {
+    throw fail(
+      "workerAllocator must be 'default' for threads: they share this process's allocator, which " +
+        'glibc sets up when the process starts (set GLIBC_TUNABLES in the environment of node instead)',
+    );
+  }
   return {
     where,
     maxWorkers,
@@ -102,6 +115,7 @@ export function resolveOptions(options: unknown, kind: ExecutorKind, env: Resolv
     initializer: o.initializer,
     initargs: o.initargs ?? [],
     reportUnobserved: unobserved === 'warn',
+    workerAllocator,
   };
 }
 

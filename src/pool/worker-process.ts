@@ -8,6 +8,7 @@ import type { SegmentStore } from '../shm/segment-store.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
 import { PoolWorker, type WorkerEvents, type WorkerKind } from './pool-worker.js';
 import type { FromWorker, ToWorker } from './protocol.js';
+import { type WorkerAllocator, workerEnv } from './worker-env.js';
 
 /** How long after a worker's exit its channel may take to close before the pool stops waiting. */
 const CLOSE_AFTER_EXIT_MS = 1000;
@@ -18,7 +19,7 @@ export const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.me
 export const processWorkers: WorkerKind = {
   name: 'process',
   structuredClone: false,
-  start: (execArgv, store, events) => new WorkerProcess(execArgv, store, events),
+  start: (execArgv, store, events, allocator) => new WorkerProcess(execArgv, store, events, allocator),
 };
 
 export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
@@ -28,10 +29,19 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   readonly structuredClone = false;
   #closeTimer: NodeJS.Timeout | undefined;
 
-  constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
+  constructor(
+    execArgv: readonly string[],
+    store: SegmentStore,
+    events: WorkerEvents,
+    allocator: WorkerAllocator,
+  ) {
     super(store);
     try {
-      this.child = fork(WORKER_ENTRY, [], { serialization: 'advanced', execArgv: [...execArgv] });
+      this.child = fork(WORKER_ENTRY, [], {
+        serialization: 'advanced',
+        execArgv: [...execArgv],
+        env: workerEnv(allocator),
+      });
     } catch (error) {
       this.discardReceipts();
       throw error;

@@ -1,0 +1,182 @@
+// The worker allocator, measured alone: the seed task (addOne on one big
+// Float64Array, a fresh output array per call) through a ProcessPoolExecutor
+// of 2 workers whose environment differs only in GLIBC_TUNABLES, against the
+// same function in this process. Variants are interleaved call by call, then
+// block by block; medians. Workers' memory is read from /proc.
+//   npm run build && node --expose-gc --import tsx bench/allocator-probe.ts [--n 2e7] [--calls 11]
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { from, ProcessPoolExecutor, release } from 'shmex';
+import type * as ShmexTasks from './workers/shmex-tasks.mjs';
+import type * as Tasks from './workers/tasks.mjs';
+import { addOne } from './workers/tasks.mjs';
+
+const arg = (name: string, fallback: number): number => {
+  const at = process.argv.indexOf(`--${name}`);
+  return at < 0 ? fallback : Number(process.argv[at + 1]);
+};
+const N = arg('n', 2e7);
+const CALLS = arg('calls', 11);
+const only = process.argv.includes('--variants')
+  ? process.argv[process.argv.indexOf('--variants') + 1]!.split(',')
+  : undefined;
+
+const KEEP = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295';
+const THP = 'glibc.malloc.hugetlb=1';
+const ENVS: Record<string, { tunables?: string; execArgv?: string[] }> = {
+  default: {},
+  thp: { tunables: THP },
+  keep: { tunables: KEEP },
+  both: { tunables: `${THP}:${KEEP}` },
+  'both+semi64': { tunables: `${THP}:${KEEP}`, execArgv: ['--max-semi-space-size=64'] },
+};
+
+interface Pool {
+  name: string;
+  ex: ProcessPoolExecutor;
+  tasks: typeof Tasks;
+  shmTasks: typeof ShmexTasks;
+  pids: number[];
+}
+
+function status(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const text = readFileSync(`/proc/${pid}/status`, 'latin1');
+  for (const key of ['VmHWM', 'VmRSS', 'RssAnon', 'RssShmem']) {
+    const m = new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text);
+    out[key] = m === null ? Number.NaN : Math.round(Number(m[1]) / 1024);
+  }
+  return out;
+}
+
+async function open(name: string): Promise<Pool> {
+  const spec = ENVS[name]!;
+  const saved = process.env.GLIBC_TUNABLES;
+  if (spec.tunables === undefined) delete process.env.GLIBC_TUNABLES;
+  else process.env.GLIBC_TUNABLES = spec.tunables;
+  const ex = new ProcessPoolExecutor({ maxWorkers: 2, execArgv: spec.execArgv ?? [] });
+  const tasks = ex.module<typeof Tasks>(new URL('./workers/tasks.mjs', import.meta.url));
+  const shmTasks = ex.module<typeof ShmexTasks>(new URL('./workers/shmex-tasks.mjs', import.meta.url));
+  // Both workers start now (fork reads process.env here), each one answering once.
+  const pids = await Promise.all(
+    [0, 1].map(() =>
+      ex.submit(async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        return process.pid;
+      }),
+    ),
+  );
+  if (saved === undefined) delete process.env.GLIBC_TUNABLES;
+  else process.env.GLIBC_TUNABLES = saved;
+  return { name, ex, tasks, shmTasks, pids: [...new Set(pids)] };
+}
+
+/** The addOne of tasks.mjs, timed inside the worker, its output dropped: the compute alone. */
+function computeAlone(x: Float64Array): number {
+  const t = performance.now();
+  const y = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) y[i] = x[i]! + 1;
+  const ms = performance.now() - t;
+  if (y[0] !== x[0]! + 1) throw new Error('wrong');
+  return ms;
+}
+
+type Workload = 'seed' | 'zero-copy' | 'compute';
+const WORKLOADS: Workload[] = ['seed', 'zero-copy', 'compute'];
+
+const x = new Float64Array(N);
+for (let i = 0; i < N; i++) x[i] = i % 1000;
+const z = from(Float64Array, x);
+
+async function once(pool: Pool | 'in-process', w: Workload): Promise<number> {
+  if (pool === 'in-process') {
+    const t = performance.now();
+    const y = addOne(x);
+    const ms = performance.now() - t;
+    if (y[1] !== x[1]! + 1) throw new Error('wrong');
+    return ms;
+  }
+  if (w === 'compute') return pool.ex.submit(computeAlone, z);
+  const t = performance.now();
+  const y = w === 'seed' ? await pool.tasks.addOne(x) : await pool.shmTasks.addOneShmOut(z);
+  const ms = performance.now() - t;
+  if (y[1] !== x[1]! + 1) throw new Error('wrong');
+  release(y);
+  return ms;
+}
+
+const median = (a: number[]) => {
+  const s = [...a].sort((p, q) => p - q);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+
+const names = only ?? Object.keys(ENVS);
+const pools: Pool[] = [];
+for (const name of names) pools.push(await open(name));
+const runners: (Pool | 'in-process')[] = ['in-process', ...pools];
+const label = (r: Pool | 'in-process') => (r === 'in-process' ? 'in-process' : r.name);
+
+// Warm-up: every runner, every workload, twice.
+for (let i = 0; i < 2; i++) for (const r of runners) for (const w of WORKLOADS) await once(r, w);
+
+const times = new Map<string, number[]>();
+const add = (key: string, ms: number) => {
+  const list = times.get(key) ?? [];
+  list.push(ms);
+  times.set(key, list);
+};
+for (const mode of ['call', 'block'] as const) {
+  for (const w of WORKLOADS) {
+    if (mode === 'call') {
+      for (let c = 0; c < CALLS; c++) {
+        // The order rotates, so no runner always follows the same one.
+        for (let k = 0; k < runners.length; k++) {
+          const r = runners[(c + k) % runners.length]!;
+          if (r === 'in-process' && w !== 'seed') continue;
+          add(`${mode}/${w}/${label(r)}`, await once(r, w));
+        }
+      }
+    } else {
+      for (const r of runners) {
+        if (r === 'in-process' && w !== 'seed') continue;
+        for (let c = 0; c < CALLS; c++) add(`${mode}/${w}/${label(r)}`, await once(r, w));
+      }
+    }
+  }
+}
+
+const memBusy = new Map(pools.map((p) => [p.name, p.pids.map(status)]));
+// Idle: segments are trimmed after 2 to 4 s; what a worker keeps of its heap stays.
+globalThis.gc?.();
+await new Promise((r) => setTimeout(r, 5000));
+const memIdle = new Map(pools.map((p) => [p.name, p.pids.map(status)]));
+
+console.log(`addOne on ${N} float64 (${((N * 8) / 1e6).toFixed(0)} MB), 2 workers, ${CALLS} calls per cell, ms medians`);
+const ip = median(times.get('call/seed/in-process')!);
+const ipBlock = median(times.get('block/seed/in-process')!);
+console.log(`in-process: call-interleaved ${fmt(ip)}, blocks ${fmt(ipBlock)}`);
+console.log('variant      | mode  | seed (x in-proc) | zero-copy (x in-proc) | compute in worker | worker MB VmHWM / RssAnon busy / RssAnon idle 5 s');
+for (const p of pools) {
+  for (const mode of ['call', 'block'] as const) {
+    const base = mode === 'call' ? ip : ipBlock;
+    const cell = (w: Workload) => median(times.get(`${mode}/${w}/${p.name}`)!);
+    const seed = cell('seed');
+    const zc = cell('zero-copy');
+    const mem =
+      mode === 'call'
+        ? p.pids
+            .map((_, i) => {
+              const b = memBusy.get(p.name)![i]!;
+              const d = memIdle.get(p.name)![i]!;
+              return `${b.VmHWM}/${b.RssAnon}/${d.RssAnon}`;
+            })
+            .join(', ')
+        : '';
+    console.log(
+      `${p.name.padEnd(12)} | ${mode.padEnd(5)} | ${fmt(seed)} (${(seed / base).toFixed(2)}) | ${fmt(zc)} (${(zc / base).toFixed(2)}) | ${fmt(cell('compute'))} | ${mem}`,
+    );
+  }
+}
+if (process.argv.includes('--raw')) console.log(JSON.stringify(Object.fromEntries(times)));
+for (const p of pools) await p.ex.shutdown();
