@@ -23,13 +23,32 @@ const only = process.argv.includes('--variants')
 
 const KEEP = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295';
 const THP = 'glibc.malloc.hugetlb=1';
-const ENVS: Record<string, { tunables?: string; execArgv?: string[] }> = {
+// 'tuned' is the executor's default (workerAllocator: 'tuned'); the others set GLIBC_TUNABLES
+// themselves with workerAllocator: 'default'.
+const ENVS: Record<string, { tunables?: string; execArgv?: string[]; tuned?: boolean }> = {
   default: {},
+  tuned: { tuned: true },
   thp: { tunables: THP },
   keep: { tunables: KEEP },
-  both: { tunables: `${THP}:${KEEP}` },
-  'both+semi64': { tunables: `${THP}:${KEEP}`, execArgv: ['--max-semi-space-size=64'] },
+  'thp+keep': { tunables: `${THP}:${KEEP}` },
+  'tuned+semi64': { tuned: true, execArgv: ['--max-semi-space-size=64'] },
 };
+
+/**
+ * CPU time (ms, from schedstat: exact, unlike utime's 10 ms ticks) and minor page faults
+ * of this process and the workers: wall times are noisy on a loaded machine, these much less.
+ */
+function usage(pids: readonly number[]): { cpu: number; faults: number } {
+  const own = process.cpuUsage();
+  let cpu = (own.user + own.system) / 1000;
+  let faults = process.resourceUsage().minorPageFault;
+  for (const pid of pids) {
+    cpu += Number(readFileSync(`/proc/${pid}/schedstat`, 'latin1').split(' ')[0]) / 1e6;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    faults += Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+  }
+  return { cpu, faults };
+}
 
 interface Pool {
   name: string;
@@ -54,7 +73,11 @@ async function open(name: string): Promise<Pool> {
   const saved = process.env.GLIBC_TUNABLES;
   if (spec.tunables === undefined) delete process.env.GLIBC_TUNABLES;
   else process.env.GLIBC_TUNABLES = spec.tunables;
-  const ex = new ProcessPoolExecutor({ maxWorkers: 2, execArgv: spec.execArgv ?? [] });
+  const ex = new ProcessPoolExecutor({
+    maxWorkers: 2,
+    execArgv: spec.execArgv ?? [],
+    workerAllocator: spec.tuned === true ? 'tuned' : 'default',
+  });
   const tasks = ex.module<typeof Tasks>(new URL('./workers/tasks.mjs', import.meta.url));
   const shmTasks = ex.module<typeof ShmexTasks>(new URL('./workers/shmex-tasks.mjs', import.meta.url));
   // Both workers start now (fork reads process.env here), each one answering once.
@@ -88,7 +111,29 @@ const x = new Float64Array(N);
 for (let i = 0; i < N; i++) x[i] = i % 1000;
 const z = from(Float64Array, x);
 
+const cpuTimes = new Map<string, number[]>();
+const faultCounts = new Map<string, number[]>();
+let lastKey = '';
+
 async function once(pool: Pool | 'in-process', w: Workload): Promise<number> {
+  const pids = pool === 'in-process' ? [] : pool.pids;
+  const before = usage(pids);
+  const ms = await call(pool, w);
+  const after = usage(pids);
+  if (lastKey !== '') {
+    push(cpuTimes, lastKey, after.cpu - before.cpu);
+    push(faultCounts, lastKey, after.faults - before.faults);
+  }
+  return ms;
+}
+
+function push(map: Map<string, number[]>, key: string, v: number): void {
+  const list = map.get(key) ?? [];
+  list.push(v);
+  map.set(key, list);
+}
+
+async function call(pool: Pool | 'in-process', w: Workload): Promise<number> {
   if (pool === 'in-process') {
     const t = performance.now();
     const y = addOne(x);
@@ -121,11 +166,7 @@ const label = (r: Pool | 'in-process') => (r === 'in-process' ? 'in-process' : r
 for (let i = 0; i < 2; i++) for (const r of runners) for (const w of WORKLOADS) await once(r, w);
 
 const times = new Map<string, number[]>();
-const add = (key: string, ms: number) => {
-  const list = times.get(key) ?? [];
-  list.push(ms);
-  times.set(key, list);
-};
+const add = (key: string, ms: number) => push(times, key, ms);
 for (const mode of ['call', 'block'] as const) {
   for (const w of WORKLOADS) {
     if (mode === 'call') {
@@ -134,13 +175,15 @@ for (const mode of ['call', 'block'] as const) {
         for (let k = 0; k < runners.length; k++) {
           const r = runners[(c + k) % runners.length]!;
           if (r === 'in-process' && w !== 'seed') continue;
-          add(`${mode}/${w}/${label(r)}`, await once(r, w));
+          lastKey = `${mode}/${w}/${label(r)}`;
+          add(lastKey, await once(r, w));
         }
       }
     } else {
       for (const r of runners) {
         if (r === 'in-process' && w !== 'seed') continue;
-        for (let c = 0; c < CALLS; c++) add(`${mode}/${w}/${label(r)}`, await once(r, w));
+        lastKey = `${mode}/${w}/${label(r)}`;
+        for (let c = 0; c < CALLS; c++) add(lastKey, await once(r, w));
       }
     }
   }
@@ -152,11 +195,18 @@ globalThis.gc?.();
 await new Promise((r) => setTimeout(r, 5000));
 const memIdle = new Map(pools.map((p) => [p.name, p.pids.map(status)]));
 
-console.log(`addOne on ${N} float64 (${((N * 8) / 1e6).toFixed(0)} MB), 2 workers, ${CALLS} calls per cell, ms medians`);
+console.log(
+  `addOne on ${N} float64 (${((N * 8) / 1e6).toFixed(0)} MB), 2 workers, ${CALLS} calls per cell, ms medians`,
+);
+const cpuOf = (key: string) =>
+  `${fmt(median(cpuTimes.get(key)!))} ms cpu, ${(median(faultCounts.get(key)!) / 1000).toFixed(1)}k faults`;
+console.log(`in-process seed: ${cpuOf('call/seed/in-process')}`);
 const ip = median(times.get('call/seed/in-process')!);
 const ipBlock = median(times.get('block/seed/in-process')!);
 console.log(`in-process: call-interleaved ${fmt(ip)}, blocks ${fmt(ipBlock)}`);
-console.log('variant      | mode  | seed (x in-proc) | zero-copy (x in-proc) | compute in worker | worker MB VmHWM / RssAnon busy / RssAnon idle 5 s');
+console.log(
+  'variant      | mode  | seed (x in-proc) | zero-copy (x in-proc) | compute in worker | worker MB VmHWM / RssAnon busy / RssAnon idle 5 s',
+);
 for (const p of pools) {
   for (const mode of ['call', 'block'] as const) {
     const base = mode === 'call' ? ip : ipBlock;
@@ -177,6 +227,14 @@ for (const p of pools) {
       `${p.name.padEnd(12)} | ${mode.padEnd(5)} | ${fmt(seed)} (${(seed / base).toFixed(2)}) | ${fmt(zc)} (${(zc / base).toFixed(2)}) | ${fmt(cell('compute'))} | ${mem}`,
     );
   }
+}
+console.log(
+  'CPU time (ms) of this process and both workers, and minor faults, per call (call-interleaved; medians):',
+);
+for (const p of pools) {
+  console.log(
+    `${p.name.padEnd(12)} | seed ${cpuOf(`call/seed/${p.name}`)} | zero-copy ${cpuOf(`call/zero-copy/${p.name}`)} | compute ${cpuOf(`call/compute/${p.name}`)}`,
+  );
 }
 if (process.argv.includes('--raw')) console.log(JSON.stringify(Object.fromEntries(times)));
 for (const p of pools) await p.ex.shutdown();
