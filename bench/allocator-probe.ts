@@ -3,10 +3,11 @@
 // of 2 workers whose environment differs only in GLIBC_TUNABLES, against the
 // same function in this process. Variants are interleaved call by call, then
 // block by block; medians. Workers' memory is read from /proc.
-//   npm run build && node --expose-gc --import tsx bench/allocator-probe.ts [--n 2e7] [--calls 11]
+//   npm run build && node --expose-gc --import tsx bench/allocator-probe.ts \
+//     [--n 2e7] [--calls 11] [--variants default,tuned,...] [--workloads seed,zeros-out,...] [--raw]
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { from, ProcessPoolExecutor, release } from 'shmex';
+import { from, type ModuleTasks, ProcessPoolExecutor, release, zeros } from 'shmex';
 import type * as ShmexTasks from './workers/shmex-tasks.mjs';
 import type * as Tasks from './workers/tasks.mjs';
 import { addOne } from './workers/tasks.mjs';
@@ -23,11 +24,13 @@ const only = process.argv.includes('--variants')
 
 const KEEP = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295';
 const THP = 'glibc.malloc.hugetlb=1';
-// 'tuned' is the executor's default (workerAllocator: 'tuned'); the others set GLIBC_TUNABLES
-// themselves with workerAllocator: 'default'.
+// 'tuned' is the executor's default (workerAllocator: 'tuned'); the others without it set
+// GLIBC_TUNABLES themselves with workerAllocator: 'default'. KEEP never gives freed memory back.
 const ENVS: Record<string, { tunables?: string; execArgv?: string[]; tuned?: boolean }> = {
   default: {},
   tuned: { tuned: true },
+  // The user's own GLIBC_TUNABLES come after the tuned ones: transparent huge pages on top.
+  'tuned+thp': { tuned: true, tunables: THP },
   thp: { tunables: THP },
   keep: { tunables: KEEP },
   'thp+keep': { tunables: `${THP}:${KEEP}` },
@@ -53,8 +56,8 @@ function usage(pids: readonly number[]): { cpu: number; faults: number } {
 interface Pool {
   name: string;
   ex: ProcessPoolExecutor;
-  tasks: typeof Tasks;
-  shmTasks: typeof ShmexTasks;
+  tasks: ModuleTasks<typeof Tasks>;
+  shmTasks: ModuleTasks<typeof ShmexTasks>;
   pids: number[];
 }
 
@@ -75,7 +78,7 @@ async function open(name: string): Promise<Pool> {
   else process.env.GLIBC_TUNABLES = spec.tunables;
   const ex = new ProcessPoolExecutor({
     maxWorkers: 2,
-    execArgv: spec.execArgv ?? [],
+    execArgv: [...(spec.execArgv ?? []), '--expose-gc'],
     workerAllocator: spec.tuned === true ? 'tuned' : 'default',
   });
   const tasks = ex.module<typeof Tasks>(new URL('./workers/tasks.mjs', import.meta.url));
@@ -104,8 +107,41 @@ function computeAlone(x: Float64Array): number {
   return ms;
 }
 
-type Workload = 'seed' | 'zero-copy' | 'compute';
-const WORKLOADS: Workload[] = ['seed', 'zero-copy', 'compute'];
+/**
+ * seed: heap array in, `new Float64Array` out (tasks.mjs addOne). zero-copy: from() in, empty()
+ * out. zeros-out: heap array in, output made with zeros(): what a worker-side allocator that put
+ * large typed arrays in shared memory would give the seed (no copy of the result).
+ */
+type Workload = 'seed' | 'zeros-out' | 'zero-copy' | 'compute';
+const WORKLOADS: Workload[] = (
+  process.argv.includes('--workloads')
+    ? process.argv[process.argv.indexOf('--workloads') + 1]!.split(',')
+    : ['seed', 'zeros-out', 'zero-copy', 'compute']
+) as Workload[];
+
+/** addOne with its output in shared memory, zeroed as `new Float64Array` would be. */
+function addOneZerosOut(x: Float64Array): Float64Array {
+  const y = zeros(Float64Array, x.length);
+  for (let i = 0; i < x.length; i++) y[i] = x[i]! + 1;
+  return y;
+}
+
+/**
+ * A burst: `k` arrays of `n` float64 alive at once, with small arrays made between them (kept
+ * until the end, as a program's own data would be), then all dropped and collected.
+ */
+function burst(k: number, n: number): number {
+  const big: Float64Array[] = [];
+  const small: Float64Array[] = [];
+  for (let i = 0; i < k; i++) {
+    big.push(new Float64Array(n).fill(i));
+    for (let j = 0; j < 64; j++) small.push(new Float64Array(1024 + j));
+  }
+  const total = big.reduce((s, a) => s + a[0]!, 0) + small.length;
+  big.length = 0;
+  (globalThis as { gc?: () => void }).gc?.();
+  return total;
+}
 
 const x = new Float64Array(N);
 for (let i = 0; i < N; i++) x[i] = i % 1000;
@@ -143,7 +179,12 @@ async function call(pool: Pool | 'in-process', w: Workload): Promise<number> {
   }
   if (w === 'compute') return pool.ex.submit(computeAlone, z);
   const t = performance.now();
-  const y = w === 'seed' ? await pool.tasks.addOne(x) : await pool.shmTasks.addOneShmOut(z);
+  const y =
+    w === 'seed'
+      ? await pool.tasks.addOne(x)
+      : w === 'zeros-out'
+        ? await pool.ex.submit(addOneZerosOut, x)
+        : await pool.shmTasks.addOneShmOut(z);
   const ms = performance.now() - t;
   if (y[1] !== x[1]! + 1) throw new Error('wrong');
   release(y);
@@ -153,6 +194,16 @@ async function call(pool: Pool | 'in-process', w: Workload): Promise<number> {
 const median = (a: number[]) => {
   const s = [...a].sort((p, q) => p - q);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const cell = (mode: string, w: Workload, name: string) => {
+  const list = times.get(`${mode}/${w}/${name}`);
+  return list === undefined ? Number.NaN : median(list);
+};
+const cpuOf = (key: string) => {
+  const cpu = cpuTimes.get(key);
+  const faults = faultCounts.get(key);
+  if (cpu === undefined || faults === undefined) return '-';
+  return `${fmt(median(cpu))} ms cpu, ${(median(faults) / 1000).toFixed(1)}k faults`;
 };
 const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
 
@@ -194,47 +245,42 @@ const memBusy = new Map(pools.map((p) => [p.name, p.pids.map(status)]));
 globalThis.gc?.();
 await new Promise((r) => setTimeout(r, 5000));
 const memIdle = new Map(pools.map((p) => [p.name, p.pids.map(status)]));
+// A burst of big allocations (8 x 160 MB alive at once in each worker), then idle.
+await Promise.all(pools.flatMap((p) => [p.ex.submit(burst, 8, N), p.ex.submit(burst, 8, N)]));
+await new Promise((r) => setTimeout(r, 5000));
+const memBurst = new Map(pools.map((p) => [p.name, p.pids.map(status)]));
 
+console.log(`addOne on ${N} float64 (${((N * 8) / 1e6).toFixed(0)} MB), 2 workers, ${CALLS} calls per cell`);
+const ip = { call: cell('call', 'seed', 'in-process'), block: cell('block', 'seed', 'in-process') };
 console.log(
-  `addOne on ${N} float64 (${((N * 8) / 1e6).toFixed(0)} MB), 2 workers, ${CALLS} calls per cell, ms medians`,
+  `in-process: ${fmt(ip.call)} ms interleaved call by call, ${fmt(ip.block)} in blocks; ${cpuOf('call/seed/in-process')}`,
 );
-const cpuOf = (key: string) =>
-  `${fmt(median(cpuTimes.get(key)!))} ms cpu, ${(median(faultCounts.get(key)!) / 1000).toFixed(1)}k faults`;
-console.log(`in-process seed: ${cpuOf('call/seed/in-process')}`);
-const ip = median(times.get('call/seed/in-process')!);
-const ipBlock = median(times.get('block/seed/in-process')!);
-console.log(`in-process: call-interleaved ${fmt(ip)}, blocks ${fmt(ipBlock)}`);
 console.log(
-  'variant      | mode  | seed (x in-proc) | zero-copy (x in-proc) | compute in worker | worker MB VmHWM / RssAnon busy / RssAnon idle 5 s',
+  'Wall time, ms medians (x in-process of the same mode); compute = addOne timed inside the worker',
 );
+console.log(`variant      | mode  | ${WORKLOADS.map((w) => w.padEnd(13)).join(' | ')}`);
 for (const p of pools) {
   for (const mode of ['call', 'block'] as const) {
-    const base = mode === 'call' ? ip : ipBlock;
-    const cell = (w: Workload) => median(times.get(`${mode}/${w}/${p.name}`)!);
-    const seed = cell('seed');
-    const zc = cell('zero-copy');
-    const mem =
-      mode === 'call'
-        ? p.pids
-            .map((_, i) => {
-              const b = memBusy.get(p.name)![i]!;
-              const d = memIdle.get(p.name)![i]!;
-              return `${b.VmHWM}/${b.RssAnon}/${d.RssAnon}`;
-            })
-            .join(', ')
-        : '';
-    console.log(
-      `${p.name.padEnd(12)} | ${mode.padEnd(5)} | ${fmt(seed)} (${(seed / base).toFixed(2)}) | ${fmt(zc)} (${(zc / base).toFixed(2)}) | ${fmt(cell('compute'))} | ${mem}`,
-    );
+    const cells = WORKLOADS.map((w) => {
+      const v = cell(mode, w, p.name);
+      return (w === 'compute' ? fmt(v) : `${fmt(v)} (${(v / ip[mode]).toFixed(2)})`).padEnd(13);
+    });
+    console.log(`${p.name.padEnd(12)} | ${mode.padEnd(5)} | ${cells.join(' | ')}`);
   }
 }
-console.log(
-  'CPU time (ms) of this process and both workers, and minor faults, per call (call-interleaved; medians):',
-);
+console.log('CPU time of this process and both workers, and minor faults, per call (call by call; medians):');
 for (const p of pools) {
   console.log(
-    `${p.name.padEnd(12)} | seed ${cpuOf(`call/seed/${p.name}`)} | zero-copy ${cpuOf(`call/zero-copy/${p.name}`)} | compute ${cpuOf(`call/compute/${p.name}`)}`,
+    `${p.name.padEnd(12)} | ${WORKLOADS.map((w) => `${w} ${cpuOf(`call/${w}/${p.name}`)}`).join(' | ')}`,
   );
+}
+console.log('Workers, MB: VmHWM / RssAnon: after the runs, idle 5 s later, 5 s after a burst of 8 x 160 MB');
+for (const p of pools) {
+  const mem = p.pids.map((_, i) => {
+    const b = memBusy.get(p.name)![i]!;
+    return `${b.VmHWM} / ${b.RssAnon}, ${memIdle.get(p.name)![i]!.RssAnon}, ${memBurst.get(p.name)![i]!.RssAnon}`;
+  });
+  console.log(`${p.name.padEnd(12)} | ${mem.join(' | ')}`);
 }
 if (process.argv.includes('--raw')) console.log(JSON.stringify(Object.fromEntries(times)));
 for (const p of pools) await p.ex.shutdown();

@@ -65,16 +65,16 @@ export const WORKER_COLLECTION: CollectionRules = {
 export const POOL_DEFAULTS: SegmentPoolOptions = { idleMs: 2000, maxIdleBytes: 2 ** 31 };
 
 /**
- * GLIBC_TUNABLES of worker processes (workerAllocator: 'tuned'). A task that
- * returns a fresh `new Float64Array(n)` pays the page faults of its memory on
- * every call: glibc maps each block of 32 MiB or more anew and unmaps it when
- * freed. `mmap_max=0` serves them from the heap instead, and a trim threshold
- * of 512 MiB keeps up to that much freed memory at the top of the heap for
- * the next task, already faulted in; `hugetlb=1` backs the heap with
- * transparent huge pages (where THP is in madvise mode), 512 times fewer
- * faults for what is new. Measured here on addOne of 2e7 float64 in one
- * process: 131 ms with glibc's defaults, 37 ms with these (bench/allocator-probe.ts
- * through the executor).
+ * GLIBC_TUNABLES of worker processes (workerAllocator: 'tuned'). glibc maps
+ * each block of 32 MiB or more anew and unmaps it when freed, so a task that
+ * returns a fresh `new Float64Array(n)` pays the page faults of all its memory
+ * on every call. `mmap_max=0` serves large blocks from the heap instead, and
+ * the trim threshold keeps up to 512 MiB freed at its top for the next task,
+ * already faulted in (a larger free top is given back whole). addOne of 2e7
+ * float64 in one process, CPU time, medians (bench/allocator-probe.ts has the
+ * executor's figures): glibc's defaults 117 ms and 39k faults a call, these
+ * tunables 64 ms and none. `glibc.malloc.hugetlb=1` (transparent huge pages)
+ * is left out: with freed memory kept it gained 5% at most (61 ms), and with
+ * THP's defrag in 'madvise' mode its faults may stall on compaction.
  */
-export const WORKER_MALLOC_TUNABLES =
-  'glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=536870912';
+export const WORKER_MALLOC_TUNABLES = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=536870912';

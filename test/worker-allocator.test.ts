@@ -54,7 +54,7 @@ test('by default, a worker process starts with tuned malloc tunables, and glibc 
   const seen = await probeWith({}, undefined);
   assert.match(
     seen.tunables ?? '',
-    /^glibc\.malloc\.hugetlb=1:glibc\.malloc\.mmap_max=0:glibc\.malloc\.trim_threshold=\d+$/,
+    /^glibc\.malloc\.mmap_max=0:glibc\.malloc\.trim_threshold=\d+$/,
   );
   if (glibc) assert.equal(seen.heapHoldsBlock, true, 'a 64 MiB block is served from the heap, not mapped');
 });
@@ -66,7 +66,7 @@ test("the user's own GLIBC_TUNABLES are kept, after ours (glibc applies them in 
   );
   assert.match(
     seen.tunables ?? '',
-    /^glibc\.malloc\.hugetlb=1:.*:glibc\.malloc\.arena_max=2:glibc\.malloc\.mmap_max=4$/,
+    /^glibc\.malloc\.mmap_max=0:.*:glibc\.malloc\.arena_max=2:glibc\.malloc\.mmap_max=4$/,
   );
   // Their mmap_max=4 overrides our mmap_max=0: the block is mapped on its own again.
   if (glibc) assert.equal(seen.heapHoldsBlock, false);
