@@ -52,10 +52,7 @@ async function probeWith(options: { workerAllocator?: 'tuned' | 'default' }, tun
 
 test('by default, a worker process starts with tuned malloc tunables, and glibc applies them', async () => {
   const seen = await probeWith({}, undefined);
-  assert.match(
-    seen.tunables ?? '',
-    /^glibc\.malloc\.mmap_max=0:glibc\.malloc\.trim_threshold=\d+$/,
-  );
+  assert.match(seen.tunables ?? '', /^glibc\.malloc\.mmap_max=0:glibc\.malloc\.trim_threshold=\d+$/);
   if (glibc) assert.equal(seen.heapHoldsBlock, true, 'a 64 MiB block is served from the heap, not mapped');
 });
 
