@@ -30,8 +30,8 @@ const THP = 'glibc.malloc.hugetlb=1';
 const ENVS: Record<string, { tunables?: string; execArgv?: string[]; tuned?: boolean }> = {
   default: {},
   tuned: { tuned: true },
-  // The user's own GLIBC_TUNABLES come after the tuned ones: transparent huge pages on top.
-  'tuned+thp': { tuned: true, tunables: THP },
+  // The user's own GLIBC_TUNABLES come after the tuned ones: here, huge pages turned off.
+  'tuned-nothp': { tuned: true, tunables: 'glibc.malloc.hugetlb=0' },
   thp: { tunables: THP },
   keep: { tunables: KEEP },
   'thp+keep': { tunables: `${THP}:${KEEP}` },
