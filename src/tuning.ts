@@ -72,14 +72,13 @@ export const POOL_DEFAULTS: SegmentPoolOptions = { idleMs: 2000, maxIdleBytes: 2
  * the trim threshold keeps up to 512 MiB freed at its top for the next task,
  * already faulted in (a larger free top is given back whole). `hugetlb=1`
  * backs the heap with transparent huge pages where THP is in 'madvise' mode:
- * fewer TLB misses on big arrays, and 512 times fewer faults when the heap
- * grows. Measured with bench/allocator-probe.ts (CPU time of the parent and
- * workers per call, medians of one run, steady state): addOne of 2e7 float64
- * through the executor 197 ms and 39k faults with glibc's defaults, 159 ms
- * and none without hugetlb, 140 ms with it; the task alone in the worker
- * 141, 103 and 87 ms. Alone, THP costs more than it saves when every call
- * faults fresh memory (compaction, clearing huge pages), so it comes only
- * with the memory kept.
+ * 512 times fewer faults when the heap grows (a worker's first tasks, bursts).
+ * Measured with bench/allocator-probe.ts (one run, call by call, medians of
+ * CPU time of the parent and workers): addOne of 2e7 float64 through the
+ * executor took 183 ms and 39k faults a call with glibc's defaults, 130 ms
+ * and none with these (143 without hugetlb: its gain once memory is kept is
+ * within noise, 140 against 151 in another run); the task alone in the
+ * worker 116 and 81 ms.
  */
 export const WORKER_MALLOC_TUNABLES =
   'glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=536870912';
