@@ -93,6 +93,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
       maxWorkers: resolved.maxWorkers,
       maxTasksPerChild: resolved.maxTasksPerChild,
       execArgv: resolved.execArgv,
+      allocator: resolved.workerAllocator,
       config: { shmDir: setup.shmDir, threshold: resolved.threshold },
       book: setup.book,
       initializer: setup.initializer,

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from './errors.js';
 import { inheritableExecArgv } from './exec-argv.js';
 import type { ExecutorOptions } from './executor-options.js';
 import { describeValue, rejectUnknownKeys } from './options.js';
+import { WORKER_ALLOCATORS, type WorkerAllocator } from './pool/worker-env.js';
 import { DEFAULT_THRESHOLD } from './tuning.js';
 
 export type ExecutorKind = 'process' | 'thread';
@@ -36,6 +37,7 @@ export interface ResolvedOptions {
   reportUnobserved: boolean;
   /** undefined: the default, which depends on the directory (see defaultQueuedBytes). */
   maxQueuedBytes: number | undefined;
+  workerAllocator: WorkerAllocator;
 }
 
 export const EXECUTOR_OPTIONS: readonly (keyof ExecutorOptions)[] = [
@@ -49,6 +51,7 @@ export const EXECUTOR_OPTIONS: readonly (keyof ExecutorOptions)[] = [
   'execArgv',
   'unobservedFailures',
   'maxQueuedBytes',
+  'workerAllocator',
 ];
 
 /** Names other pool libraries give the number of workers. */
@@ -103,6 +106,16 @@ export function resolveOptions(options: unknown, kind: ExecutorKind, env: Resolv
       `maxQueuedBytes must be a number of bytes >= 0 (or Infinity), got ${describeValue(maxQueuedBytes)}`,
     );
   }
+  const workerAllocator = o.workerAllocator ?? (kind === 'thread' ? 'default' : 'tuned');
+  if (!WORKER_ALLOCATORS.includes(workerAllocator)) {
+    throw fail(`workerAllocator must be 'tuned' or 'default', got ${describeValue(workerAllocator)}`);
+  }
+  if (kind === 'thread' && workerAllocator !== 'default') {
+    throw fail(
+      "workerAllocator must be 'default' for threads: they share this process's allocator, which " +
+        'glibc sets up when the process starts (set GLIBC_TUNABLES in the environment of node instead)',
+    );
+  }
   return {
     where,
     maxWorkers,
@@ -115,6 +128,7 @@ export function resolveOptions(options: unknown, kind: ExecutorKind, env: Resolv
     initargs: o.initargs ?? [],
     reportUnobserved: unobserved === 'warn',
     maxQueuedBytes,
+    workerAllocator,
   };
 }
 

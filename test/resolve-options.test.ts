@@ -25,13 +25,19 @@ const processDefaults: ResolvedOptions = {
   initargs: [],
   reportUnobserved: true,
   maxQueuedBytes: undefined,
+  workerAllocator: 'tuned',
 };
 
 const init = () => {};
 
 const resolved: [string, unknown, 'process' | 'thread', Partial<ResolvedOptions>][] = [
   ['no options: the defaults, execArgv inherited without -e and --inspect', {}, 'process', {}],
-  ['a thread pool inherits no execArgv', {}, 'thread', { where: 'ThreadPoolExecutor', execArgv: [] }],
+  [
+    "a thread pool inherits no execArgv, and its allocator is the process's",
+    {},
+    'thread',
+    { where: 'ThreadPoolExecutor', execArgv: [], workerAllocator: 'default' },
+  ],
   [
     'maxWorkers and maxTasksPerChild',
     { maxWorkers: 2, maxTasksPerChild: 10 },
@@ -55,7 +61,7 @@ const resolved: [string, unknown, 'process' | 'thread', Partial<ResolvedOptions>
     'execArgv given replaces the inherited one',
     { execArgv: ['--no-warnings'] },
     'thread',
-    { where: 'ThreadPoolExecutor', execArgv: ['--no-warnings'] },
+    { where: 'ThreadPoolExecutor', execArgv: ['--no-warnings'], workerAllocator: 'default' },
   ],
   [
     'an initializer and its arguments',
@@ -69,7 +75,14 @@ const resolved: [string, unknown, 'process' | 'thread', Partial<ResolvedOptions>
     'maxQueuedBytes Infinity',
     { maxQueuedBytes: Infinity },
     'thread',
-    { where: 'ThreadPoolExecutor', execArgv: [], maxQueuedBytes: Infinity },
+    { where: 'ThreadPoolExecutor', execArgv: [], maxQueuedBytes: Infinity, workerAllocator: 'default' },
+  ],
+  ["workerAllocator 'default'", { workerAllocator: 'default' }, 'process', { workerAllocator: 'default' }],
+  [
+    "a thread pool takes workerAllocator 'default'",
+    { workerAllocator: 'default' },
+    'thread',
+    { where: 'ThreadPoolExecutor', execArgv: [], workerAllocator: 'default' },
   ],
   ['undefined values are defaults', { maxWorkers: undefined, threshold: undefined }, 'process', {}],
 ];
@@ -97,7 +110,7 @@ const refused: [string, unknown, 'process' | 'thread', RegExp][] = [
     'an unknown key close to a known one',
     { maxWorkrs: 2 },
     'process',
-    /^ProcessPoolExecutor: unknown option 'maxWorkrs'; did you mean 'maxWorkers'\? The known options are: maxWorkers, initializer, initargs, maxTasksPerChild, threshold, shmDir, fallbackDir, execArgv, unobservedFailures, maxQueuedBytes\.$/,
+    /^ProcessPoolExecutor: unknown option 'maxWorkrs'; did you mean 'maxWorkers'\? The known options are: maxWorkers, initializer, initargs, maxTasksPerChild, threshold, shmDir, fallbackDir, execArgv, unobservedFailures, maxQueuedBytes, workerAllocator\.$/,
   ],
   [
     'a name other libraries use',
@@ -197,6 +210,24 @@ const refused: [string, unknown, 'process' | 'thread', RegExp][] = [
     { unobservedFailures: 'loud' },
     'process',
     /unobservedFailures must be 'warn' or 'ignore', got the string "loud"$/,
+  ],
+  [
+    'workerAllocator unknown',
+    { workerAllocator: 'jemalloc' },
+    'process',
+    /^ProcessPoolExecutor: workerAllocator must be 'tuned' or 'default', got the string "jemalloc"$/,
+  ],
+  [
+    'workerAllocator a boolean',
+    { workerAllocator: true },
+    'thread',
+    /^ThreadPoolExecutor: workerAllocator must be 'tuned' or 'default', got the boolean true$/,
+  ],
+  [
+    "workerAllocator 'tuned' for threads",
+    { workerAllocator: 'tuned' },
+    'thread',
+    /^ThreadPoolExecutor: workerAllocator must be 'default' for threads: they share this process's allocator/,
   ],
   [
     'the first problem wins, in the order of the checks',

@@ -9,6 +9,7 @@ import type { Peer, SegmentBook, SegmentControl } from '../shm/segment-book.js';
 import { newSegmentName, type SegmentOwner } from '../shm/segment-names.js';
 import type { SegmentStore } from '../shm/segment-store.js';
 import type { FromWorker, ToWorker } from './protocol.js';
+import type { WorkerAllocator } from './worker-env.js';
 
 /**
  * starting --ready--> idle <--take / finish--> busy
@@ -40,7 +41,12 @@ export interface WorkerKind {
    * port), not serialized into a process's frames: arrays may travel as they are.
    */
   readonly structuredClone: boolean;
-  start<Item>(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents): PoolWorker<Item>;
+  start<Item>(
+    execArgv: readonly string[],
+    store: SegmentStore,
+    events: WorkerEvents,
+    allocator: WorkerAllocator,
+  ): PoolWorker<Item>;
 }
 
 export abstract class PoolWorker<Item = unknown> implements Peer {

@@ -20,6 +20,7 @@ import type { FromWorker, TaskOutcome, TaskRef, WorkerConfig } from './protocol.
 import { SpaceReclaim } from './reclaim.js';
 import { type TaskLimits, watchLimits } from './task-limits.js';
 import { classifyUnanswered, failUnanswered, type Unanswered } from './worker-death.js';
+import type { WorkerAllocator } from './worker-env.js';
 
 export type { PoolStats } from './pool-stats.js';
 export type { TaskLimits } from './task-limits.js';
@@ -55,6 +56,8 @@ export interface PoolOptions {
   maxWorkers: number;
   maxTasksPerChild: number | undefined;
   execArgv: readonly string[];
+  /** How a worker process's C allocator is set up (threads have their process's). */
+  allocator: WorkerAllocator;
   /** What every worker gets; each one's receipts segment is added per worker. */
   config: Omit<WorkerConfig, 'receipts'>;
   book: SegmentBook;
@@ -228,10 +231,10 @@ export class WorkerPool {
       message: (w, message) => this.#onMessage(w as Worker, message),
       exit: (w, code, signal, previous) => this.#onExit(w as Worker, code, signal, previous),
     };
-    const { kind, execArgv, book } = this.#options;
+    const { kind, execArgv, allocator, book } = this.#options;
     let worker: Worker;
     try {
-      worker = kind.start<WorkItem>(execArgv, book.store, events);
+      worker = kind.start<WorkItem>(execArgv, book.store, events, allocator);
     } catch (error) {
       // new Worker() refuses options it does not accept (ERR_WORKER_INVALID_EXEC_ARGV), for one.
       this.#breakPool(

@@ -11,6 +11,7 @@ import { CHANNEL_STDIO, FROM_WORKER_FD, TO_WORKER_FD } from './channel-fds.js';
 import { FrameOutput, FrameReader } from './frames.js';
 import { PoolWorker, type WorkerEvents, type WorkerKind } from './pool-worker.js';
 import type { FromWorker, ToWorker } from './protocol.js';
+import { type WorkerAllocator, workerEnv } from './worker-env.js';
 
 /** How long after a worker's exit its channel may take to close before the pool stops waiting. */
 const CLOSE_AFTER_EXIT_MS = 1000;
@@ -27,7 +28,7 @@ function pipe(child: ChildProcess, fd: number): Socket {
 export const processWorkers: WorkerKind = {
   name: 'process',
   structuredClone: false,
-  start: (execArgv, store, events) => new WorkerProcess(execArgv, store, events),
+  start: (execArgv, store, events, allocator) => new WorkerProcess(execArgv, store, events, allocator),
 };
 
 export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
@@ -41,13 +42,19 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   readonly #output: FrameOutput;
   #held: boolean | undefined;
 
-  constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
+  constructor(
+    execArgv: readonly string[],
+    store: SegmentStore,
+    events: WorkerEvents,
+    allocator: WorkerAllocator,
+  ) {
     super(store);
     try {
       this.child = fork(WORKER_ENTRY, [], {
         serialization: 'advanced',
         execArgv: [...execArgv],
         stdio: CHANNEL_STDIO,
+        env: workerEnv(allocator),
       });
     } catch (error) {
       this.discardReceipts();
