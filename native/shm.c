@@ -218,13 +218,16 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// map(fd, offset, length, writable, private): maps the whole file open on `fd`
-// and returns [offset, offset + length) of it; `private` maps copy-on-write.
-// The descriptor stays open. The caller has checked the file already, with
-// the words to say why it refuses one; this is the floor beneath it, read
-// from the same descriptor: a regular file of this user (EPERM), the range
-// within it (EINVAL), so that no mapping ever reaches past the end of its
-// file (SIGBUS at the first access). CPython's mmap checks the size the same way.
+// map(fd, offset, length, writable, private): maps the pages of the file
+// open on `fd` that cover [offset, offset + length), and returns that range;
+// `private` maps copy-on-write. Only those pages: a view of a large segment
+// costs the receiver the address space, page tables and external-memory
+// accounting of the view, not of the whole file. The descriptor stays open.
+// The caller has checked the file already, with the words to say why it
+// refuses one; this is the floor beneath it, read from the same descriptor:
+// a regular file of this user (EPERM), the range within it (EINVAL), so that
+// no mapping ever reaches past the end of its file (SIGBUS at the first
+// access). CPython's mmap checks the size the same way.
 static napi_value map_fd(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
@@ -255,13 +258,20 @@ static napi_value map_fd(napi_env env, napi_callback_info info) {
     throw_errno(env, "fstat", EINVAL);
     return NULL;
   }
+  // mmap takes a page-aligned file offset. An empty range still maps one
+  // byte of the file (mmap refuses a length of 0), inside it.
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t first = offset - offset % page;
+  if (first == file_size) first -= page;
+  size_t map_length = offset + length - first;
+  if (map_length == 0) map_length = 1;
   int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
-  void* base = mmap(NULL, file_size, prot, priv ? MAP_PRIVATE : MAP_SHARED, fd, 0);
+  void* base = mmap(NULL, map_length, prot, priv ? MAP_PRIVATE : MAP_SHARED, fd, (off_t)first);
   if (base == MAP_FAILED) {
     throw_errno(env, "mmap", errno);
     return NULL;
   }
-  return wrap_mapping(env, base, file_size, offset, length);
+  return wrap_mapping(env, base, map_length, offset - first, length);
 }
 
 // release(buffer): detaches a buffer made by create/map and unmaps it now,
