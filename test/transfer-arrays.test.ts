@@ -306,7 +306,11 @@ describe('Node Buffers and the threshold', () => {
     // What counts is the bytes that travel: a small view of a big buffer goes inline.
     const small = (await ex.submit(identity, new Uint8Array(new ArrayBuffer(4096), 0, 1))) as Uint8Array;
     assert.equal(small.buffer.byteLength, 1);
-    for (const value of [new Uint8Array(1024), new Uint8Array(new ArrayBuffer(4096), 0, 1024), new ArrayBuffer(2048)]) {
+    for (const value of [
+      new Uint8Array(1024),
+      new Uint8Array(new ArrayBuffer(4096), 0, 1024),
+      new ArrayBuffer(2048),
+    ]) {
       const future = ex.submit(identity, value);
       await assert.rejects(future, { code: 'ERR_SHMEX_SHARED_MEMORY' });
     }

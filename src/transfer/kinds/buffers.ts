@@ -38,10 +38,16 @@ export const viewKind: ValueKind<ArrayBufferView> = {
     }
     const k = VIEW_KINDS[kind]!;
     const start = value.byteOffset;
-    const entry = s.addBuffer(value.buffer, path, quoteDescr(k.dtype), [value.byteLength / k.bytesPerElement], {
-      start,
-      end: start + value.byteLength,
-    });
+    const entry = s.addBuffer(
+      value.buffer,
+      path,
+      quoteDescr(k.dtype),
+      [value.byteLength / k.bytesPerElement],
+      {
+        start,
+        end: start + value.byteLength,
+      },
+    );
     entry.views = (entry.views ?? 0) + 1;
   },
   write: (value) => value,
