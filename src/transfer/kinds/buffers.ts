@@ -56,8 +56,9 @@ export const viewKind: ValueKind<ArrayBufferView> = {
 /** Writes a view as a host object: its kind and its place in a buffer of the table, or its own bytes. */
 export function writeView(s: Serializer, view: ArrayBufferView, entry: BufferEntry | undefined): void {
   const kind = viewKindOf(view)!;
-  if (entry === undefined) {
-    // A small Node Buffer: its own bytes only (it may sit in Node's shared 8 KiB pool).
+  if (entry === undefined || view.byteOffset < entry.start || view.byteOffset + view.byteLength > entry.end) {
+    // A small Node Buffer: its own bytes only (it may sit in Node's shared 8 KiB pool), unless
+    // other views of its buffer travel and the range they cover holds it.
     s.writeUint32(TAG_BYTES);
     s.writeUint32(kind);
     s.writeDouble(view.byteLength);
