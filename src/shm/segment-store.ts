@@ -165,7 +165,11 @@ export class SegmentStore {
         checkSegmentHeader(name, bytes.subarray(0, read), offset, length);
       }
       try {
-        return native.map(fd, offset + range.start, range.length, true, privateCopy);
+        // A copy-on-write mapping is not counted as V8 external memory: its pages are the
+        // segment's, which its owner holds (until the task writes to them), and the receiver's
+        // collection rule counts it (SegmentBook.bytesTracked). Counted twice, it made V8 start a
+        // collection of its own at nearly every task of a worker given chunks of a large array.
+        return native.map(fd, offset + range.start, range.length, true, privateCopy, !privateCopy);
       } catch (error) {
         throw explainNativeError(error, { op: 'map', dir: this.dir, name });
       }
