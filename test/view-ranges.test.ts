@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { from, inSharedMemory, ProcessPoolExecutor, release, ThreadPoolExecutor } from 'shmex';
+import { from, inSharedMemory, ProcessPoolExecutor, release, shared, ThreadPoolExecutor } from 'shmex';
 import type * as Views from './fixtures/view-tasks.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
@@ -108,6 +108,17 @@ for (const Executor of [ProcessPoolExecutor, ThreadPoolExecutor]) {
       assert.equal(x[hi - 1], hi - 1);
     }
     assert.equal(shmFileSizes().length, before, 'no segment was made: the views went by reference');
+    release(x);
+  });
+
+  test(`${kind}: shared() of a subarray maps its pages by reference: the task's writes reach that part alone`, async () => {
+    await using ex = new Executor({ maxWorkers: 1 });
+    const views = ex.module<typeof Views>(VIEWS);
+    const x = from(Float64Array, ramp(N));
+    const { sum, arrived } = await views.sumThenScribble(shared(x.subarray(300_000, 300_010)));
+    assert.equal(sum, sumRange(300_000, 300_010));
+    assert.deepEqual(arrived, { length: 10, byteOffset: 0, bufferByteLength: 80 });
+    assert.deepEqual([...x.subarray(299_999, 300_011)], [299_999, ...Array(10).fill(-1), 300_010]);
     release(x);
   });
 
