@@ -26,6 +26,7 @@ typedef struct {
   void* base;
   size_t length;
   bool is_view;  // a window into another mapping: release() detaches, never unmaps
+  bool counted;  // its length was counted as V8 external memory (and is uncounted when it goes)
 } mapping_t;
 
 static napi_status throw_errno(napi_env env, const char* syscall, int err) {
@@ -96,15 +97,16 @@ static void finalize_mapping(napi_env env, void* data, void* hint) {
   if (m->base != NULL) {
     int64_t adjusted;
     munmap(m->base, m->length);
-    napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
+    if (m->counted) napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
   }
   free(m);
 }
 
 // Wraps [base + offset, base + offset + length) as an ArrayBuffer that owns
-// the whole mapping. On failure the mapping is unmapped and NULL returned.
+// the whole mapping; `counted`: its length counts as V8 external memory. On
+// failure the mapping is unmapped and NULL returned.
 static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size_t offset,
-                               size_t length) {
+                               size_t length, bool counted) {
   mapping_t* m = malloc(sizeof(mapping_t));
   if (m == NULL) {
     munmap(base, map_length);
@@ -114,6 +116,7 @@ static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size
   m->base = base;
   m->length = map_length;
   m->is_view = false;
+  m->counted = counted;
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(env, (char*)base + offset, length,
                                                         finalize_mapping, m, &buffer);
@@ -135,7 +138,7 @@ static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size
     return NULL;
   }
   int64_t adjusted;
-  napi_adjust_external_memory(env, (int64_t)map_length, &adjusted);
+  if (counted) napi_adjust_external_memory(env, (int64_t)map_length, &adjusted);
   return buffer;
 }
 
@@ -173,7 +176,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
     throw_errno(env, "mmap", err);
     return NULL;
   }
-  napi_value buffer = wrap_mapping(env, base, size, 0, size);
+  napi_value buffer = wrap_mapping(env, base, size, 0, size, true);
   if (buffer == NULL) unlink(path);
   return buffer;
 }
@@ -218,16 +221,20 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// map(fd, offset, length, writable, private): maps the whole file open on `fd`
-// and returns [offset, offset + length) of it; `private` maps copy-on-write.
-// The descriptor stays open. The caller has checked the file already, with
-// the words to say why it refuses one; this is the floor beneath it, read
-// from the same descriptor: a regular file of this user (EPERM), the range
-// within it (EINVAL), so that no mapping ever reaches past the end of its
-// file (SIGBUS at the first access). CPython's mmap checks the size the same way.
+// map(fd, offset, length, writable, private[, counted]): maps the pages of the file
+// open on `fd` that cover [offset, offset + length), and returns that range;
+// `private` maps copy-on-write. Only those pages: a view of a large segment
+// costs the receiver the address space, page tables and external-memory
+// accounting of the view, not of the whole file. The descriptor stays open.
+// The caller has checked the file already, with the words to say why it
+// refuses one; this is the floor beneath it, read from the same descriptor:
+// a regular file of this user (EPERM), the range within it (EINVAL), so that
+// no mapping ever reaches past the end of its file (SIGBUS at the first
+// access). CPython's mmap checks the size the same way. `counted` (default
+// true): the mapping counts as V8 external memory.
 static napi_value map_fd(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd = -1;
   size_t offset, length;
@@ -239,6 +246,8 @@ static napi_value map_fd(napi_env env, napi_callback_info info) {
   if (!get_size(env, argv[1], &offset) || !get_size(env, argv[2], &length)) return NULL;
   napi_get_value_bool(env, argv[3], &writable);
   napi_get_value_bool(env, argv[4], &priv);
+  bool counted = true;
+  if (argc >= 6) napi_get_value_bool(env, argv[5], &counted);
   // statx, not fstat: glibc gave fstat a new symbol version in 2.33, and the
   // prebuilt binary should load on distributions from glibc 2.28 on.
   struct statx st;
@@ -255,13 +264,20 @@ static napi_value map_fd(napi_env env, napi_callback_info info) {
     throw_errno(env, "fstat", EINVAL);
     return NULL;
   }
+  // mmap takes a page-aligned file offset. An empty range still maps one
+  // byte of the file (mmap refuses a length of 0), inside it.
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t first = offset - offset % page;
+  if (first == file_size) first -= page;
+  size_t map_length = offset + length - first;
+  if (map_length == 0) map_length = 1;
   int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
-  void* base = mmap(NULL, file_size, prot, priv ? MAP_PRIVATE : MAP_SHARED, fd, 0);
+  void* base = mmap(NULL, map_length, prot, priv ? MAP_PRIVATE : MAP_SHARED, fd, (off_t)first);
   if (base == MAP_FAILED) {
     throw_errno(env, "mmap", errno);
     return NULL;
   }
-  return wrap_mapping(env, base, file_size, offset, length);
+  return wrap_mapping(env, base, map_length, offset - first, length, counted);
 }
 
 // release(buffer): detaches a buffer made by create/map and unmaps it now,
@@ -299,7 +315,7 @@ static napi_value release(napi_env env, napi_callback_info info) {
   }
   int64_t adjusted;
   munmap(m->base, m->length);
-  napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
+  if (m->counted) napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
   m->base = NULL;
   napi_get_boolean(env, true, &result);
   return result;
@@ -369,6 +385,7 @@ static napi_value view(napi_env env, napi_callback_info info) {
   m->base = NULL;
   m->length = length;
   m->is_view = true;
+  m->counted = true;
   napi_value buffer;
   if (napi_create_external_arraybuffer(env, (char*)data + offset, length, finalize_view, m,
                                        &buffer) != napi_ok) {

@@ -533,6 +533,12 @@ describe('decode: payloads naming hostile segments', () => {
       const [buffer] = decode(forgePayload([ref(name, { mode })]), book, from, [name]) as ArrayBuffer[];
       assert.deepEqual(new Float64Array(buffer!), F64_DATA);
       assert.equal(book.release(buffer!), true);
+      // A range of the data: the buffer holds those bytes alone.
+      const [part] = decode(forgePayload([ref(name, { mode, start: 8, length: 16 })]), book, from, [
+        name,
+      ]) as ArrayBuffer[];
+      assert.deepEqual(new Float64Array(part!), F64_DATA.subarray(1, 3));
+      assert.equal(book.release(part!), true);
     }
     assert.ok((await freed()).includes(name));
   });
@@ -582,6 +588,10 @@ describe('decode: payloads naming hostile segments', () => {
       { dataOffset: Number.POSITIVE_INFINITY },
       { byteLength: -1 },
       { byteLength: 2 ** 53 },
+      { start: 8 },
+      { start: -8, length: 8 },
+      { start: 0.5, length: 8 },
+      { start: 0, length: 40 },
       { mode: 'weird' as ForgedRef['mode'] },
     ];
     for (const over of impossible) {

@@ -10,11 +10,14 @@
 // A value is generated as a plan (plain data, which fast-check shrinks and
 // prints), and built from the plan as often as needed: one build is sent, a
 // second, independent one is what the result must equal. Properties:
-//   1. identity: the result equals the value -- same classes, byteOffsets,
-//      bytes, aliasing of buffers and of objects (a bijection, checked both
-//      ways), and the caller's value is untouched. (The one documented
-//      exception: a Node Buffer below the threshold may arrive as its own
-//      bytes, at offset 0 in a buffer of its own.);
+//   1. identity: the result equals the value -- same classes, bytes,
+//      aliasing of buffers and of objects (a bijection, checked both ways),
+//      and the caller's value is untouched. A buffer arrives as the covering
+//      range of its views (from the lowest start, rounded down to 8 bytes,
+//      to the highest end; whole if the buffer itself or a SharedArrayBuffer
+//      is in the value), its views at the same places relative to that
+//      range. (A Node Buffer below the threshold may arrive as its own bytes,
+//      at offset 0 in a buffer of its own.);
 //   2. mutate in place: the worker XORs every byte of every buffer it got;
 //      the caller's value is unchanged (value semantics), the result shows
 //      every byte changed.
@@ -524,16 +527,31 @@ function describeValue(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
 
+/** Where the actual buffer of an expected one starts in it, and the range its views cover. */
+interface BufferMatch {
+  actual: ArrayBufferLike;
+  /** The actual buffer is the bytes [delta, delta + actual.byteLength) of the expected one. */
+  delta: number;
+  /** Something needs the whole buffer (the buffer itself is in the value). */
+  whole: boolean;
+  start: number;
+  end: number;
+  path: string;
+}
+
 /**
  * Walks `actual` and `expected` together. Objects must correspond one to one
  * (a shared reference stays shared, two objects stay two), and so must
- * buffers; each buffer's bytes are compared once, over the whole buffer.
+ * buffers. In-process (no threshold), buffers and byteOffsets are compared
+ * whole; after a round trip, a buffer is the covering range of its views
+ * (checked by finish()), and the bytes of each view are compared.
  */
 class Comparison {
   readonly #objects = new Map<object, object>();
   readonly #reverse = new Map<object, object>();
-  readonly #buffers = new Map<ArrayBufferLike, ArrayBufferLike>();
+  readonly #buffers = new Map<ArrayBufferLike, BufferMatch>();
   readonly #reverseBuffers = new Map<ArrayBufferLike, ArrayBufferLike>();
+  readonly #smallBuffers: { a: ArrayBufferView; e: ArrayBufferView; path: string }[] = [];
 
   constructor(readonly options: CompareOptions) {}
 
@@ -577,13 +595,16 @@ class Comparison {
     if (expected instanceof RecordArray) {
       const r = a as RecordArray;
       assert.deepEqual(r.layout.toSpec(), expected.layout.toSpec(), `at ${path}: record layout`);
-      if (r.length !== expected.length || r.byteOffset !== expected.byteOffset) {
-        this.fail(
-          path,
-          `records: length ${r.length} at ${r.byteOffset}, expected ${expected.length} at ${expected.byteOffset}`,
-        );
-      }
-      this.#buffer(r.buffer, expected.buffer, `${path}.buffer`);
+      if (r.length !== expected.length)
+        this.fail(path, `records: length ${r.length}, expected ${expected.length}`);
+      this.#place(
+        r.buffer,
+        r.byteOffset,
+        expected.buffer,
+        expected.byteOffset,
+        r.byteLength,
+        `${path}.buffer`,
+      );
       return;
     }
     if (expected instanceof Map) {
@@ -629,18 +650,9 @@ class Comparison {
       threshold !== undefined && Buffer.isBuffer(e) && e.byteLength < threshold && !inSharedMemory(e);
     if (small || POOLED.has(e)) {
       // A small Node Buffer travels as its own bytes (a buffer of its own, at offset 0), unless its
-      // buffer travels anyway, in a payload, for other views of it: then it keeps its place in it.
-      if (small) {
-        const own =
-          a.byteOffset === 0 && a.buffer.byteLength === a.byteLength && a.buffer instanceof ArrayBuffer;
-        const kept = a.byteOffset === e.byteOffset && a.buffer.byteLength === e.buffer.byteLength;
-        if (!own && !kept)
-          this.fail(path, 'a small Buffer arrived neither over a buffer of its own nor in place');
-        const pairedWith = this.#reverseBuffers.get(a.buffer);
-        if (pairedWith !== undefined && pairedWith !== e.buffer) {
-          this.fail(path, 'a small Buffer arrived over the buffer of other views');
-        }
-      }
+      // buffer travels anyway, for other views of it, over a range that covers it: then it keeps its
+      // place in that range. Which of the two is known once every view was seen (finish()).
+      if (small) this.#smallBuffers.push({ a, e, path });
       this.#bytes(
         new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
         new Uint8Array(e.buffer, e.byteOffset, e.byteLength),
@@ -648,26 +660,91 @@ class Comparison {
       );
       return;
     }
-    if (a.byteOffset !== e.byteOffset)
-      this.fail(path, `byteOffset ${a.byteOffset}, expected ${e.byteOffset}`);
-    this.#buffer(a.buffer, e.buffer, `${path}.buffer`);
+    this.#place(a.buffer, a.byteOffset, e.buffer, e.byteOffset, a.byteLength, `${path}.buffer`);
   }
 
+  /** A view (or records) of `length` bytes at `aOffset` of `a`, expected at `eOffset` of `e`. */
+  #place(
+    a: ArrayBufferLike,
+    aOffset: number,
+    e: ArrayBufferLike,
+    eOffset: number,
+    length: number,
+    path: string,
+  ) {
+    const delta = eOffset - aOffset;
+    const match = this.#match(a, e, delta, path);
+    if (match.delta !== delta) {
+      this.fail(path, `byteOffset ${aOffset}, expected ${eOffset - match.delta} (views moved apart)`);
+    }
+    match.start = Math.min(match.start, eOffset);
+    match.end = Math.max(match.end, eOffset + length);
+    this.#bytes(new Uint8Array(a, aOffset, length), new Uint8Array(e, eOffset, length), path);
+  }
+
+  /** A bare buffer: it travels whole. */
   #buffer(a: ArrayBufferLike, e: ArrayBufferLike, path: string): void {
+    const match = this.#match(a, e, 0, path);
+    match.whole = true;
+    match.start = 0;
+    match.end = e.byteLength;
+    this.#bytes(new Uint8Array(a), new Uint8Array(e), path);
+  }
+
+  #match(a: ArrayBufferLike, e: ArrayBufferLike, delta: number, path: string): BufferMatch {
     const known = this.#buffers.get(e);
     if (known !== undefined) {
-      if (known !== a) this.fail(path, 'views of one buffer arrived over different buffers');
-      return;
+      if (known.actual !== a) this.fail(path, 'views of one buffer arrived over different buffers');
+      return known;
     }
     if (this.#reverseBuffers.has(a)) this.fail(path, 'views of different buffers arrived over one buffer');
-    this.#buffers.set(e, a);
-    this.#reverseBuffers.set(a, e);
     if (a instanceof SharedArrayBuffer !== e instanceof SharedArrayBuffer) {
       this.fail(path, `got a ${describeValue(a)}, expected a ${describeValue(e)}`);
     }
-    if (a.byteLength !== e.byteLength)
-      this.fail(path, `buffer of ${a.byteLength} bytes, expected ${e.byteLength}`);
-    this.#bytes(new Uint8Array(a), new Uint8Array(e), path);
+    const match = { actual: a, delta, whole: false, start: Infinity, end: -Infinity, path };
+    this.#buffers.set(e, match);
+    this.#reverseBuffers.set(a, e);
+    return match;
+  }
+
+  /**
+   * Each buffer is what should have travelled of it: in-process, the whole
+   * buffer, byteOffsets unchanged; after a round trip, the covering range of
+   * its views (the whole buffer if it is itself in the value, or shared).
+   */
+  finish(): void {
+    for (const { a, e, path } of this.#smallBuffers) {
+      const match = this.#buffers.get(e.buffer);
+      if (match !== undefined && match.actual === a.buffer) {
+        if (e.byteOffset - a.byteOffset !== match.delta)
+          this.fail(path, 'a small Buffer moved in its buffer');
+        match.start = Math.min(match.start, e.byteOffset);
+        match.end = Math.max(match.end, e.byteOffset + e.byteLength);
+        continue;
+      }
+      const own =
+        a.byteOffset === 0 && a.buffer.byteLength === a.byteLength && a.buffer instanceof ArrayBuffer;
+      if (!own || this.#reverseBuffers.has(a.buffer)) {
+        this.fail(path, 'a small Buffer arrived neither over a buffer of its own nor in place');
+      }
+    }
+    for (const [e, m] of this.#buffers) {
+      const whole = m.whole || this.options.threshold === undefined || e instanceof SharedArrayBuffer;
+      const start = whole ? 0 : m.start - (m.start % 8);
+      const end = whole ? e.byteLength : m.end;
+      if (m.delta !== start || m.actual.byteLength !== end - start) {
+        this.fail(
+          m.path,
+          `a buffer of ${m.actual.byteLength} bytes from byte ${m.delta}, expected bytes [${start}, ${end}) of ${e.byteLength}`,
+        );
+      }
+      const flip = this.options.flip;
+      const a = new Uint8Array(m.actual);
+      const x = new Uint8Array(e, start, end - start);
+      for (let i = 0; i < x.length; i++) {
+        if (a[i] !== (x[i]! ^ flip)) this.fail(m.path, `byte ${start + i} of its buffer is ${a[i]}`);
+      }
+    }
   }
 
   #bytes(a: Uint8Array, e: Uint8Array, path: string): void {
@@ -684,7 +761,9 @@ class Comparison {
 }
 
 function assertSame(actual: unknown, expected: unknown, options: CompareOptions): void {
-  new Comparison(options).same(actual, expected, 'value');
+  const comparison = new Comparison(options);
+  comparison.same(actual, expected, 'value');
+  comparison.finish();
 }
 
 /** Gives back the shared memory of every array in a value (results are mapped from workers' segments). */
@@ -696,8 +775,8 @@ function releaseAll(value: unknown): void {
 
 describe('the comparison itself', () => {
   const options = { threshold: SMALL_THRESHOLD, flip: 0 };
-  const fails = (actual: unknown, expected: unknown, flip = 0) =>
-    assert.throws(() => assertSame(actual, expected, { ...options, flip }), assert.AssertionError);
+  const fails = (actual: unknown, expected: unknown, flip = 0, over: Partial<CompareOptions> = options) =>
+    assert.throws(() => assertSame(actual, expected, { ...over, flip }), assert.AssertionError);
 
   test('catches zero-filled, shifted, unaliased, reclassed and -0 values', () => {
     const data = Float64Array.of(1.5, -0, Number.NaN, 4);
@@ -707,7 +786,13 @@ describe('the comparison itself', () => {
     const wide = new Float64Array(6).fill(2);
     const inner = new Float64Array(wide.buffer, 8, 4);
     fails(new Float64Array(new Float64Array(6).fill(2).buffer, 16, 4), inner); // byteOffset lost
-    fails(Float64Array.of(2, 2, 2, 2), inner); // the rest of its buffer lost
+    fails(Float64Array.of(2, 2, 2, 2), inner, 0, {}); // in-process: the rest of its buffer lost
+    assertSame(Float64Array.of(2, 2, 2, 2), inner, options); // a round trip: the range it covers
+    const spread = [new Uint8Array(wide.buffer, 8, 4), new Uint8Array(wide.buffer, 24, 4)];
+    const near = wide.buffer.slice(8, 32);
+    fails([new Uint8Array(near, 0, 4), new Uint8Array(near, 16, 4)], spread); // bytes past the range
+    const range = wide.buffer.slice(8, 28);
+    assertSame([new Uint8Array(range, 0, 4), new Uint8Array(range, 16, 4)], spread, options);
     fails(Uint8ClampedArray.of(1, 2), Uint8Array.of(1, 2)); // class lost
     fails(new Uint8Array(Buffer.from([1, 2])), Buffer.from([1, 2]));
     const shared = new ArrayBuffer(8);

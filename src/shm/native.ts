@@ -14,10 +14,19 @@ export interface NativeShm {
   /** Closes a descriptor from open() (not fs.closeSync, which warns in a worker thread about one it did not open). */
   close(fd: number): boolean;
   /**
-   * Maps the whole file open on `fd`; the buffer covers [offset, offset + length). Refuses (EPERM) a
-   * file that is not a regular file of this user, and (EINVAL) a range beyond its end. `fd` stays open.
+   * Maps the pages of the file open on `fd` that cover [offset, offset + length), and returns that
+   * range. Refuses (EPERM) a file that is not a regular file of this user, and (EINVAL) a range beyond
+   * its end. `fd` stays open.
    */
-  map(fd: number, offset: number, length: number, writable: boolean, privateCopy: boolean): ArrayBuffer;
+  map(
+    fd: number,
+    offset: number,
+    length: number,
+    writable: boolean,
+    privateCopy: boolean,
+    /** Whether the mapping counts as V8 external memory. @default true */
+    counted?: boolean,
+  ): ArrayBuffer;
   /** A new ArrayBuffer over [offset, offset + length) of a mapping made by create/map, sharing its memory. */
   view(mapping: ArrayBuffer, offset: number, length: number): ArrayBuffer;
   /** Detaches (and, for create/map, unmaps) a buffer made here; false for any other buffer. */

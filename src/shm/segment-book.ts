@@ -109,7 +109,8 @@ export class SegmentBook {
     this.#ledger.acquired(segment.name);
     writeNpyHeader(new Uint8Array(segment.mapping, 0, dataOffset), layout);
     const view = native.view(segment.mapping, dataOffset, byteLength);
-    this.#track(view, segment.name, segment.capacity, dataOffset, byteLength, segment.mapping, undefined);
+    const ref = { name: segment.name, capacity: segment.capacity, dataOffset, byteLength };
+    this.#track(view, { ...ref, start: 0, length: byteLength }, segment.mapping, undefined);
     return view;
   }
 
@@ -127,6 +128,8 @@ export class SegmentBook {
     layout: NpyLayout,
     intent: 'value' | 'reference' | 'handover',
     task?: number,
+    /** The bytes of `buffer` the receiver needs (its views' covering range); all of them by default. */
+    range: { start: number; length: number } = { start: 0, length: buffer.byteLength },
   ): SegmentRef {
     const info = this.#views.get(buffer);
     if (info !== undefined && intent === 'reference' && !this.#canPassOn(info)) {
@@ -147,21 +150,25 @@ export class SegmentBook {
         name,
         capacity: info.capacity,
         dataOffset: info.dataOffset,
-        byteLength: info.byteLength,
+        byteLength: info.dataLength,
+        start: info.start + range.start,
+        length: range.length,
         mode: intent === 'reference' || handedOver ? 'shared' : 'private',
       };
     }
-    return this.#copyIn(buffer, layout);
+    return this.#copyIn(buffer, layout, range);
   }
 
-  /** A copy of `buffer` in a pooled segment, made for one receiver (mode 'copy'). */
-  #copyIn(buffer: ArrayBufferLike, layout: NpyLayout): SegmentRef {
+  /** A copy of `range` of `buffer` in a pooled segment, made for one receiver (mode 'copy'). */
+  #copyIn(buffer: ArrayBufferLike, layout: NpyLayout, range: { start: number; length: number }): SegmentRef {
     const dataOffset = npyHeaderLength(layout);
-    const segment = this.pool.acquire(dataOffset + buffer.byteLength);
+    const segment = this.pool.acquire(dataOffset + range.length);
     this.#ledger.acquired(segment.name);
     try {
       writeNpyHeader(new Uint8Array(segment.mapping, 0, dataOffset), layout);
-      new Uint8Array(segment.mapping, dataOffset, buffer.byteLength).set(new Uint8Array(buffer));
+      new Uint8Array(segment.mapping, dataOffset, range.length).set(
+        new Uint8Array(buffer, range.start, range.length),
+      );
     } catch (error) {
       this.pool.discard(segment);
       this.#ledger.forget([segment.name]);
@@ -171,7 +178,9 @@ export class SegmentBook {
       name: segment.name,
       capacity: segment.capacity,
       dataOffset,
-      byteLength: buffer.byteLength,
+      byteLength: range.length,
+      start: 0,
+      length: range.length,
       mode: 'copy',
     };
   }
@@ -189,49 +198,47 @@ export class SegmentBook {
 
   // --- receiving ---
 
-  /** Maps a lent segment. The returned ArrayBuffer holds the lease until it is collected or released. */
+  /**
+   * Maps the bytes of a lent segment that `ref` names (its range). The
+   * returned ArrayBuffer holds the lease until it is collected or released.
+   */
   receive(ref: SegmentRef, from: Peer): ArrayBuffer {
     const ownedBySender = from.pid !== undefined && segmentOwnerKey(ref.name) === from.pid;
+    const at = ref.dataOffset + ref.start;
     if (ref.mode !== 'private' && ownedBySender) {
       const entry = this.#cache.open(ref.name, ref.capacity);
-      const view = native.view(entry.mapping, ref.dataOffset, ref.byteLength);
+      const view = native.view(entry.mapping, at, ref.length);
       this.#ledger.mapped(ref.name);
-      this.#track(view, ref.name, ref.capacity, ref.dataOffset, ref.byteLength, entry.mapping, entry, {
-        exclusive: ref.mode === 'copy',
-      });
+      this.#track(view, ref, entry.mapping, entry, { exclusive: ref.mode === 'copy' });
       return view;
     }
     const own = this.pool.get(ref.name);
     if (own !== undefined && ref.mode === 'shared') {
       // Our own segment, come back by reference: a view of our mapping (the lease becomes a local hold).
-      const view = native.view(own.mapping, ref.dataOffset, ref.byteLength);
-      this.#track(view, ref.name, ref.capacity, ref.dataOffset, ref.byteLength, own.mapping, undefined);
+      const view = native.view(own.mapping, at, ref.length);
+      this.#track(view, ref, own.mapping, undefined);
       return view;
     }
     const privateCopy = ref.mode === 'private';
-    const mapping = this.store.attach(ref.name, ref.dataOffset, ref.byteLength, privateCopy);
-    this.#track(mapping, ref.name, ref.capacity, ref.dataOffset, ref.byteLength, undefined, undefined, {
-      privateCopy,
-      exclusive: ref.mode === 'copy',
-    });
+    const mapping = this.store.attach(ref.name, ref.dataOffset, ref.byteLength, privateCopy, ref);
+    this.#track(mapping, ref, undefined, undefined, { privateCopy, exclusive: ref.mode === 'copy' });
     return mapping;
   }
 
   #track(
     buffer: ArrayBuffer,
-    name: string,
-    capacity: number,
-    dataOffset: number,
-    byteLength: number,
+    ref: Omit<SegmentRef, 'mode'>,
     mapping: ArrayBuffer | undefined,
     cached: ViewInfo['cached'],
     { privateCopy = false, exclusive = false } = {},
   ): void {
     this.#views.track(buffer, {
-      name,
-      capacity,
-      dataOffset,
-      byteLength,
+      name: ref.name,
+      capacity: ref.capacity,
+      dataOffset: ref.dataOffset,
+      dataLength: ref.byteLength,
+      start: ref.start,
+      byteLength: ref.length,
       mapping,
       cached,
       privateCopy,

@@ -12,8 +12,15 @@ export type SegmentMode = 'copy' | 'private' | 'shared';
 export interface SegmentRef {
   name: string;
   capacity: number;
+  /** Where the data starts (after the .npy header) and how long it is, as the header says. */
   dataOffset: number;
   byteLength: number;
+  /**
+   * The bytes of the data the receiver's buffer holds, [start, start + length):
+   * the covering range of the views sent, so a receiver maps only those pages.
+   */
+  start: number;
+  length: number;
   mode: SegmentMode;
 }
 

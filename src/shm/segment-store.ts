@@ -128,14 +128,24 @@ export class SegmentStore {
   }
 
   /**
-   * Maps [offset, offset + length) of a segment another process made. With
+   * Maps [offset, offset + length) of a segment another process made, or
+   * only `range` of it (relative to `offset`): the pages that cover it. With
    * `offset` > 0 the range is a segment's data, after its .npy header, and
    * the header must describe it; `offset` 0 maps a whole file (a segment
    * whose header the caller checks in the mapped bytes, or a headerless page).
    */
-  attach(name: string, offset: number, length: number, privateCopy: boolean): ArrayBuffer {
-    if (!isSize(offset) || !isSize(length)) {
-      throw refuse(name, `bad byte range [${offset}, +${length}): not non-negative integers`);
+  attach(
+    name: string,
+    offset: number,
+    length: number,
+    privateCopy: boolean,
+    range: { start: number; length: number } = { start: 0, length },
+  ): ArrayBuffer {
+    if (![offset, length, range.start, range.length].every(isSize) || range.start + range.length > length) {
+      throw refuse(
+        name,
+        `bad byte range [${range.start}, +${range.length}) of [${offset}, +${length}): not non-negative integers within it`,
+      );
     }
     const opened = openFile(this.path(name), !privateCopy);
     if (!opened.ok) throw this.#cannotOpen(name, opened);
@@ -155,7 +165,11 @@ export class SegmentStore {
         checkSegmentHeader(name, bytes.subarray(0, read), offset, length);
       }
       try {
-        return native.map(fd, offset, length, true, privateCopy);
+        // A copy-on-write mapping is not counted as V8 external memory: its pages are the
+        // segment's, which its owner holds (until the task writes to them), and the receiver's
+        // collection rule counts it (SegmentBook.bytesTracked). Counted twice, it made V8 start a
+        // collection of its own at nearly every task of a worker given chunks of a large array.
+        return native.map(fd, offset + range.start, range.length, true, privateCopy, !privateCopy);
       } catch (error) {
         throw explainNativeError(error, { op: 'map', dir: this.dir, name });
       }

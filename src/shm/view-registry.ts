@@ -6,7 +6,11 @@ import type { CachedMapping } from './mapping-cache.js';
 export interface ViewInfo {
   name: string;
   capacity: number;
+  /** The segment's data, as its header says: where it starts and how long it is. */
   dataOffset: number;
+  dataLength: number;
+  /** The buffer is the bytes [start, start + byteLength) of that data (a received range, or all of it). */
+  start: number;
   byteLength: number;
   /** Keeps the mapping this view points into alive for as long as the view (an ephemeron). */
   mapping: ArrayBuffer | undefined;

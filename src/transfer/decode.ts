@@ -104,19 +104,25 @@ function readBuffer(d: PayloadDeserializer, r: Receiving): { buffer: ArrayBuffer
     const name = (d.readRawBytes(nameLength) as Buffer).toString('latin1');
     const capacity = d.readDouble();
     const dataOffset = d.readDouble();
+    const dataLength = d.readDouble();
+    const start = d.readDouble();
     const mode = SEGMENT_MODES[d.readUint32()];
     requireSegmentName(name);
     if (
       mode === undefined ||
-      !Number.isSafeInteger(capacity) ||
-      !Number.isSafeInteger(dataOffset) ||
-      !(dataOffset > 0 && dataOffset + byteLength <= capacity)
+      ![capacity, dataOffset, dataLength, start].every(Number.isSafeInteger) ||
+      !(dataOffset > 0 && dataLength >= 0 && dataOffset + dataLength <= capacity) ||
+      !(start >= 0 && start + byteLength <= dataLength)
     ) {
       throw new MalformedPayloadError(
-        `bad reference to segment ${name}: data [${dataOffset}, +${byteLength}) of ${capacity} bytes, mode ${String(mode)}`,
+        `bad reference to segment ${name}: bytes [${start}, +${byteLength}) of data [${dataOffset}, +${dataLength}) ` +
+          `of ${capacity} bytes, mode ${String(mode)}`,
       );
     }
-    mapping = receiveSegment({ name, capacity, dataOffset, byteLength, mode }, r);
+    mapping = receiveSegment(
+      { name, capacity, dataOffset, byteLength: dataLength, start, length: byteLength, mode },
+      r,
+    );
     if (!shared) return { buffer: mapping, bare };
     bytes = new Uint8Array(mapping);
   } else {

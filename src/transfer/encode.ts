@@ -117,16 +117,18 @@ function writeBufferTable(serializer: Serializer, entries: Iterable<BufferEntry>
         (entry.segment ? BUFFER_SEGMENT : 0) |
         (entry.bare ? BUFFER_BARE : 0),
     );
-    serializer.writeDouble(entry.buffer.byteLength);
+    serializer.writeDouble(entry.end - entry.start);
     if (entry.segment !== undefined) {
       const name = Buffer.from(entry.segment.name, 'latin1');
       serializer.writeUint32(name.length);
       serializer.writeRawBytes(name);
       serializer.writeDouble(entry.segment.capacity);
       serializer.writeDouble(entry.segment.dataOffset);
+      serializer.writeDouble(entry.segment.byteLength);
+      serializer.writeDouble(entry.segment.start);
       serializer.writeUint32(SEGMENT_MODES.indexOf(entry.segment.mode));
     } else {
-      serializer.writeRawBytes(new Uint8Array(entry.buffer));
+      serializer.writeRawBytes(new Uint8Array(entry.buffer, entry.start, entry.end - entry.start));
     }
     if (entry.bare) serializer.transferArrayBuffer(entry.index, entry.buffer as ArrayBuffer);
   }
@@ -135,13 +137,13 @@ function writeBufferTable(serializer: Serializer, entries: Iterable<BufferEntry>
 /**
  * Whether the channel's own carriage of a value (a frame's views, V8's
  * serialization, a structured clone) keeps this buffer's meaning: it copies
- * a view's bytes alone, so only a view that is the single
- * view of its whole buffer, or a bare buffer, qualifies.
+ * a view's bytes alone (what travels of a buffer of one view anyway: its
+ * covering range), so a buffer with a single view, or a bare buffer, qualifies.
  */
 function travelsAsIs(entry: BufferEntry): boolean {
   if (entry.shared) return false;
   if (entry.bare) return (entry.views ?? 0) === 0;
-  return entry.views === 1 && entry.partial !== true;
+  return entry.views === 1;
 }
 
 /** A primitive, a view, or a plain array of those: what decode's fixView() can restore after the channel. */
@@ -161,13 +163,18 @@ function lendSegments(scan: Scan, options: EncodeOptions, leases: string[]): voi
   const { book, threshold } = options;
   for (const entry of scan.buffers.values()) {
     const inSegment = book.infoOf(entry.buffer) !== undefined;
-    if (inSegment || (entry.buffer.byteLength >= threshold && entry.buffer.byteLength > 0)) {
-      const layout = {
-        descr: entry.descr ?? quoteDescr('|u1'),
-        shape: entry.shape ?? [entry.buffer.byteLength],
-      };
+    const length = entry.end - entry.start;
+    if (inSegment || (length >= threshold && length > 0)) {
+      const fits = entry.layout?.start === entry.start && entry.layout.end === entry.end;
+      const layout = fits ? entry.layout! : { descr: quoteDescr('|u1'), shape: [length] };
       const intent = entry.byReference ? 'reference' : options.handover ? 'handover' : 'value';
-      entry.segment = book.lend(entry.buffer, layout, intent, options.holdTag);
+      entry.segment = book.lend(
+        entry.buffer,
+        { descr: layout.descr, shape: layout.shape },
+        intent,
+        options.holdTag,
+        { start: entry.start, length },
+      );
       leases.push(entry.segment.name);
     }
   }
@@ -212,6 +219,7 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
   const { book, threshold } = options;
   const scan = new Scan(threshold, book, options.outerLevels ?? 0);
   scan.visit(value, { label });
+  scan.cover();
   const leases: string[] = [];
   try {
     lendSegments(scan, options, leases);

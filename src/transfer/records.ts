@@ -342,9 +342,12 @@ registerBuiltinCodec<RecordArray, { layout: RecordLayoutSpec; length: number; da
     encode: (value) => ({ layout: value.layout.toSpec(), length: value.length, data: value.bytes() }),
     decode: ({ layout, length, data }) => new RecordArray(layout, data.buffer, data.byteOffset, length),
     scan(value, path, s) {
-      const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
-      if (whole) s.addBuffer(value.buffer, path, value.layout.npyDescr(), [value.length]);
-      else s.addBuffer(value.buffer, path);
+      // Its parts hold one view of its buffer, its bytes(): only they travel.
+      const start = value.byteOffset;
+      s.addBuffer(value.buffer, path, value.layout.npyDescr(), [value.length], {
+        start,
+        end: start + value.byteLength,
+      });
       return this.encode(value);
     },
   },

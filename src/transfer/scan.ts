@@ -52,7 +52,13 @@ export class Scan implements ScanContext {
     this.#outerLevels = outerLevels;
   }
 
-  addBuffer(buffer: ArrayBufferLike, path: PathNode, descr?: string, shape?: number[]): BufferEntry {
+  addBuffer(
+    buffer: ArrayBufferLike,
+    path: PathNode,
+    descr?: string,
+    shape?: number[],
+    range?: { start: number; end: number },
+  ): BufferEntry {
     let entry = this.buffers.get(buffer);
     if (entry === undefined) {
       if (buffer.byteLength === 0 && isDetached(buffer)) {
@@ -62,14 +68,42 @@ export class Scan implements ScanContext {
           'Pass an array that is still usable.',
         );
       }
-      entry = { index: this.buffers.size, buffer, shared: isShared(buffer) };
+      const { start, end } = range ?? { start: 0, end: buffer.byteLength };
+      entry = { index: this.buffers.size, buffer, shared: isShared(buffer), start, end };
       this.buffers.set(buffer, entry);
+    } else if (range === undefined) {
+      entry.start = 0;
+      entry.end = buffer.byteLength;
+    } else {
+      entry.start = Math.min(entry.start, range.start);
+      entry.end = Math.max(entry.end, range.end);
     }
-    if (entry.descr === undefined && descr !== undefined) {
-      entry.descr = descr;
-      entry.shape = shape;
+    if (range === undefined) entry.whole = true;
+    if (descr !== undefined && shape !== undefined) {
+      const { start, end } = range ?? { start: 0, end: buffer.byteLength };
+      // The widest range wins: it is the likeliest to be the one that travels.
+      if (entry.layout === undefined || end - start > entry.layout.end - entry.layout.start) {
+        entry.layout = { descr, shape, start, end };
+      }
     }
     return entry;
+  }
+
+  /**
+   * Settles the bytes of each buffer that travel: a SharedArrayBuffer whole
+   * (it arrives as one), any other from its views' covering range with the
+   * start aligned down to 8 bytes, so that every view keeps its elements
+   * aligned on the other side. Called once the walk is done.
+   */
+  cover(): void {
+    for (const entry of this.buffers.values()) {
+      if (entry.shared || entry.whole) {
+        entry.start = 0;
+        entry.end = entry.buffer.byteLength;
+      } else {
+        entry.start -= entry.start % 8;
+      }
+    }
   }
 
   visit(value: unknown, path: PathNode): void {

@@ -5,8 +5,12 @@
 //
 // buffer table: u32 count, then per buffer: u32 flags, f64 byteLength, and
 //   either (segment) u32 name length, name bytes, f64 capacity, f64 data
-//   offset, u32 mode (index in SEGMENT_MODES),
+//   offset, f64 data length, f64 start (where in the data the buffer's
+//   byteLength bytes begin), u32 mode (index in SEGMENT_MODES),
 //   or (inline) the bytes themselves.
+// A buffer's bytes are the covering range of the sender's views of it (see
+// BufferEntry.start), not the sender's whole buffer; views are written with
+// byteOffsets relative to its start.
 // specials (values V8 cannot carry as they are: bare SharedArrayBuffers, and
 //   codec values, records and wrapper instances included): u32 count, one
 //   header value each, then the late fields of each header that has them (a
@@ -15,7 +19,7 @@
 // In the root and in specials, views are host objects (TAG_*); bare
 // ArrayBuffers in the table are passed as V8 "transferred" buffers whose id
 // is their table index.
-export const WIRE_VERSION = 3;
+export const WIRE_VERSION = 4;
 
 export const BUFFER_SHARED = 1; // a SharedArrayBuffer: rebuilt as one
 export const BUFFER_SEGMENT = 2; // bytes live in a segment, not in the payload

@@ -36,13 +36,19 @@ export const viewKind: ValueKind<ArrayBufferView> = {
     if (kind === BUFFER_KIND && value.byteLength < s.threshold && s.book.infoOf(value.buffer) === undefined) {
       return; // travels as its own bytes
     }
-    const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
     const k = VIEW_KINDS[kind]!;
-    const entry = whole
-      ? s.addBuffer(value.buffer, path, quoteDescr(k.dtype), [value.byteLength / k.bytesPerElement])
-      : s.addBuffer(value.buffer, path);
+    const start = value.byteOffset;
+    const entry = s.addBuffer(
+      value.buffer,
+      path,
+      quoteDescr(k.dtype),
+      [value.byteLength / k.bytesPerElement],
+      {
+        start,
+        end: start + value.byteLength,
+      },
+    );
     entry.views = (entry.views ?? 0) + 1;
-    if (!whole) entry.partial = true;
   },
   write: (value) => value,
 };
@@ -50,8 +56,9 @@ export const viewKind: ValueKind<ArrayBufferView> = {
 /** Writes a view as a host object: its kind and its place in a buffer of the table, or its own bytes. */
 export function writeView(s: Serializer, view: ArrayBufferView, entry: BufferEntry | undefined): void {
   const kind = viewKindOf(view)!;
-  if (entry === undefined) {
-    // A small Node Buffer: its own bytes only (it may sit in Node's shared 8 KiB pool).
+  if (entry === undefined || view.byteOffset < entry.start || view.byteOffset + view.byteLength > entry.end) {
+    // A small Node Buffer: its own bytes only (it may sit in Node's shared 8 KiB pool), unless
+    // other views of its buffer travel and the range they cover holds it.
     s.writeUint32(TAG_BYTES);
     s.writeUint32(kind);
     s.writeDouble(view.byteLength);
@@ -61,7 +68,8 @@ export function writeView(s: Serializer, view: ArrayBufferView, entry: BufferEnt
   s.writeUint32(TAG_VIEW);
   s.writeUint32(kind);
   s.writeUint32(entry.index);
-  s.writeDouble(view.byteOffset);
+  // The receiver's buffer holds the bytes [entry.start, entry.end) of ours.
+  s.writeDouble(view.byteOffset - entry.start);
   s.writeDouble(view.byteLength);
 }
 

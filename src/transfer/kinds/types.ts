@@ -12,15 +12,27 @@ export interface BufferEntry {
   index: number;
   buffer: ArrayBufferLike;
   shared: boolean;
-  /** numpy descr and shape for the segment header: the first view that covers the whole buffer. */
-  descr?: string;
-  shape?: number[];
+  /**
+   * The bytes of the buffer that travel, [start, end): the covering range of
+   * its views (start aligned down to 8 bytes, so every view stays aligned to
+   * its elements), or the whole buffer when anything needs it whole (a bare
+   * buffer, a record array, a SharedArrayBuffer). Views are written with
+   * byteOffsets relative to `start`. See Scan.cover().
+   */
+  start: number;
+  end: number;
+  /** Something in the value needs the whole buffer. */
+  whole?: boolean;
+  /**
+   * numpy descr and shape for the segment header, and the byte range they
+   * describe: used if that range is the one that travels.
+   */
+  layout?: { descr: string; shape: number[]; start: number; end: number };
   segment?: SegmentRef;
   /** The buffer itself is part of the value, not only views of it. */
   bare?: boolean;
-  /** Views of it in the value, and whether one of them covers only part of it. */
+  /** Views of it in the value. */
   views?: number;
-  partial?: boolean;
   /** Passed with shared(): the receiver maps it by reference. */
   byReference?: boolean;
 }
@@ -44,7 +56,17 @@ export interface ScanContext {
   visit(value: unknown, path: PathNode): void;
   /** Visits an Error's cause, where V8 carries values as they are: no special may sit there. */
   visitCause(value: unknown, path: PathNode): void;
-  addBuffer(buffer: ArrayBufferLike, path: PathNode, descr?: string, shape?: number[]): BufferEntry;
+  /**
+   * Lists a buffer the value needs; `range`: only these bytes of it (a view),
+   * else all of it. `descr` and `shape` describe `range` for a segment header.
+   */
+  addBuffer(
+    buffer: ArrayBufferLike,
+    path: PathNode,
+    descr?: string,
+    shape?: number[],
+    range?: { start: number; end: number },
+  ): BufferEntry;
 }
 
 /** The copy of a value handed to V8's serializer (specials.ts). */

@@ -1,0 +1,99 @@
+// Mapping part of a segment: native.map maps the pages that cover a byte
+// range at any offset (mmap takes page-aligned file offsets) and keeps its
+// checks (the range within the file), counted as V8 external memory or not;
+// SegmentStore.attach maps a range of a segment's data copy-on-write without
+// touching the file.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { native } from '../dist/shm/native.js';
+import { npyHeaderLength, quoteDescr, writeNpyHeader } from '../dist/shm/npy-header.js';
+import { newSegmentName } from '../dist/shm/segment-names.js';
+import { SegmentStore } from '../dist/shm/segment-store.js';
+import { guardSharedMemory } from './helpers/shm-guard.js';
+
+guardSharedMemory();
+
+const PAGE = 4096;
+
+/** A segment of `pages` pages whose byte i is i % 251, with a .npy header describing its data as bytes. */
+function makeSegment(
+  store: SegmentStore,
+  pages: number,
+): { name: string; dataOffset: number; dataLength: number } {
+  const name = newSegmentName();
+  const mapping = store.create(name, pages * PAGE);
+  const layout = { descr: quoteDescr('|u1'), shape: [pages * PAGE - 128] };
+  const dataOffset = npyHeaderLength(layout);
+  assert.equal(dataOffset, 128);
+  const bytes = new Uint8Array(mapping);
+  for (let i = dataOffset; i < bytes.length; i++) bytes[i] = i % 251;
+  writeNpyHeader(bytes.subarray(0, dataOffset), layout);
+  native.release(mapping);
+  return { name, dataOffset, dataLength: layout.shape[0]! };
+}
+
+test('native.map maps the pages around a range at any offset, and only the range is seen', () => {
+  const store = new SegmentStore();
+  const { name } = makeSegment(store, 8);
+  const fd = native.open(store.path(name), false);
+  try {
+    for (const [offset, length] of [
+      [3 * PAGE + 17, 5000],
+      [PAGE, PAGE],
+      [8 * PAGE - 1, 1],
+      [8 * PAGE, 0], // empty, at the very end
+      [5, 0],
+    ] as const) {
+      const buffer = native.map(fd, offset, length, false, true);
+      assert.equal(buffer.byteLength, length);
+      const bytes = new Uint8Array(buffer);
+      for (let i = 0; i < length; i += 97) assert.equal(bytes[i], (offset + i) % 251, `byte ${offset + i}`);
+      assert.equal(native.release(buffer), true);
+    }
+    assert.throws(() => native.map(fd, 8 * PAGE - 10, 11, false, true), { code: 'EINVAL' });
+    assert.throws(() => native.map(fd, 8 * PAGE + 1, 0, false, true), { code: 'EINVAL' });
+  } finally {
+    native.close(fd);
+    store.remove([name]);
+  }
+});
+
+test('a mapping made uncounted (not V8 external memory) reads, releases and finalizes like another', () => {
+  const store = new SegmentStore();
+  const { name, dataOffset } = makeSegment(store, 4);
+  const fd = native.open(store.path(name), false);
+  try {
+    const uncounted = native.map(fd, dataOffset + 8, 2 * PAGE, true, true, false);
+    assert.equal(new Uint8Array(uncounted)[0], (dataOffset + 8) % 251);
+    assert.equal(native.release(uncounted), true);
+    assert.equal(native.release(uncounted), false, 'released once');
+    native.map(fd, dataOffset, PAGE, true, true, false); // dropped: its finalizer unmaps it
+  } finally {
+    native.close(fd);
+    store.remove([name]);
+  }
+});
+
+test('SegmentStore.attach maps a range of the data copy-on-write; the file keeps its bytes', () => {
+  const store = new SegmentStore();
+  const { name, dataOffset, dataLength } = makeSegment(store, 16);
+  try {
+    const start = 5 * PAGE + 8;
+    const part = store.attach(name, dataOffset, dataLength, true, { start, length: 3 * PAGE });
+    const bytes = new Uint8Array(part);
+    assert.equal(bytes[0], (dataOffset + start) % 251);
+    bytes.fill(0);
+    const file = readFileSync(store.path(name));
+    assert.equal(file[dataOffset + start], (dataOffset + start) % 251, 'the write stayed private');
+    native.release(part);
+    assert.throws(
+      () => store.attach(name, dataOffset, dataLength, true, { start: dataLength - 8, length: 16 }),
+      {
+        code: 'ERR_SHMEX_SHARED_MEMORY',
+      },
+    );
+  } finally {
+    store.remove([name]);
+  }
+});
