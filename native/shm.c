@@ -4,6 +4,9 @@
 // side trusts its inputs beyond what the kernel checks for it.
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <node_api.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -527,6 +530,21 @@ static napi_value watch_parent(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// trimHeap(): gives the free memory of malloc's heap back to the system
+// (glibc's malloc_trim). A worker whose allocator keeps freed memory for reuse
+// (see src/pool/worker-env.ts) calls it once idle, so that what it keeps
+// between tasks does not outlive the work. False where there is no such call.
+static napi_value trim_heap(napi_env env, napi_callback_info info) {
+  (void)info;
+  bool trimmed = false;
+#ifdef __GLIBC__
+  trimmed = malloc_trim(0) != 0;
+#endif
+  napi_value result;
+  napi_get_boolean(env, trimmed, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"create", NULL, create, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -538,6 +556,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"unlink", NULL, unlink_path, NULL, NULL, NULL, napi_enumerable, NULL},
       {"discard", NULL, discard, NULL, NULL, NULL, napi_enumerable, NULL},
       {"watchParent", NULL, watch_parent, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"trimHeap", NULL, trim_heap, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -100,3 +100,14 @@ export const POOL_DEFAULTS: SegmentPoolOptions = { idleMs: 2000, maxIdleBytes: 2
  */
 export const WORKER_MALLOC_TUNABLES =
   'glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=536870912';
+
+/**
+ * A worker process idle this long (ms) collects garbage and gives malloc's
+ * free memory back to the system (src/worker/heap-trim.ts). With the tuned
+ * allocator a worker keeps freed memory (up to trim_threshold at the heap's
+ * top, more when fragmented: 630 MB after four 160 MB arrays at once) so the
+ * next task does not fault it in again; this bounds how long it keeps it.
+ * Like the segment pool's idle time (POOL_DEFAULTS.idleMs): work that comes
+ * back within it finds its memory.
+ */
+export const WORKER_HEAP_TRIM_IDLE_MS = 2000;

@@ -5,6 +5,7 @@
 // glibc applied it (a large block made again faults far less than with
 // glibc's defaults, which map it anew each time).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { ProcessPoolExecutor, ThreadPoolExecutor } from 'shmex';
 import { guardSharedMemory } from './helpers/shm-guard.js';
@@ -115,4 +116,36 @@ test('a wrong workerAllocator is refused with its type', () => {
     code: 'ERR_SHMEX_INVALID_ARGUMENT',
     message: /^ProcessPoolExecutor: workerAllocator must be 'tuned' or 'default', got the string "jemalloc"$/,
   });
+});
+
+/** Makes `count` blocks of 64 MiB at once, touches them, drops them; answers the worker's pid. */
+function burst(count: number): number {
+  const blocks: Float64Array[] = [];
+  for (let b = 0; b < count; b++) {
+    const block = new Float64Array(8 * 1024 * 1024);
+    for (let i = 0; i < block.length; i += 512) block[i] = b;
+    blocks.push(block);
+  }
+  return blocks.length === count ? process.pid : -1;
+}
+
+function residentMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) / 1024;
+}
+
+test('a tuned worker gives the memory it kept back once idle', { skip: !glibc && 'glibc only' }, async () => {
+  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  const pid = await ex.submit(burst, 4);
+  // Right after the burst the worker keeps much of its 256 MiB for the next task; idle, it gives
+  // it back (WORKER_HEAP_TRIM_IDLE_MS).
+  const deadline = Date.now() + 20_000;
+  let resident = residentMiB(pid);
+  while (resident > 120 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    resident = residentMiB(pid);
+  }
+  assert.ok(resident <= 120, `the idle worker still holds ${resident.toFixed(0)} MiB`);
+  // And it works as before.
+  assert.equal(await ex.submit(burst, 1), pid);
 });

@@ -41,6 +41,8 @@ export interface NativeShm {
    * from synchronous code. Calling it again replaces the directory and prefixes.
    */
   watchParent(parentPid: number, dir: string, prefixes: string[]): void;
+  /** Gives malloc's free heap memory back to the system (glibc's malloc_trim); false if nothing was given back. */
+  trimHeap(): boolean;
 }
 
 const require = createRequire(import.meta.url);

@@ -17,6 +17,7 @@ import { type Encoded, encode, type Payload } from '../transfer/encode.js';
 import { serializeError } from '../transfer/remote-error.js';
 import { MAX_GATHERED, QUICK_TASK_MS, WORKER_COLLECTION } from '../tuning.js';
 import type { Channel } from './channel.js';
+import { IdleHeapTrim } from './heap-trim.js';
 import { Outbox } from './outbox.js';
 import { RoomRequests } from './reclaim.js';
 import type { TaskFunction } from './task-loader.js';
@@ -52,6 +53,7 @@ export class WorkerRuntime {
   readonly #outbox: Outbox;
   readonly #room: RoomRequests;
   readonly #collection = new CollectionPolicy(WORKER_COLLECTION);
+  readonly #heapTrim = new IdleHeapTrim();
   readonly #queue: TaskMessage[] = [];
   #draining = false;
   /** [tasks started, tasks finished] over this worker's life (see WorkerConfig.receipts). */
@@ -118,6 +120,7 @@ export class WorkerRuntime {
   async #drain(): Promise<void> {
     this.#draining = true;
     this.#collection.busy = true;
+    this.#heapTrim.busy();
     while (this.#queue.length > 0) {
       const message = this.#queue.shift()!;
       const pending = this.#outbox.written();
@@ -134,6 +137,7 @@ export class WorkerRuntime {
     this.#draining = false;
     this.#collection.busy = false;
     this.#collection.note(this.#book.bytesTracked);
+    this.#heapTrim.idle();
     this.#channel.idle?.();
   }
 
