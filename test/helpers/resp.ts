@@ -77,3 +77,10 @@ export function text(reply: Reply): string {
   if (Buffer.isBuffer(reply)) return reply.toString('utf8');
   return String(reply);
 }
+
+/** The names of the keys matching `pattern` (KEYS: fine on a test's own small server). */
+export async function keys(port: number, pattern = '*'): Promise<string[]> {
+  const reply = await command(port, 'KEYS', pattern);
+  if (!Array.isArray(reply)) throw new Error(`KEYS: ${String(reply)}`);
+  return reply.map(text).sort();
+}
