@@ -301,11 +301,12 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
   }
 
   /**
-   * Stores `value` once (its large arrays as blobs) and returns a reference
-   * to pass to any number of tasks; each machine downloads it once. It lives
-   * until `release()`, shutdown, or the time-to-live.
+   * Stores `value` once (its large arrays as blobs) and returns a reference,
+   * typed as the value, to pass to any number of tasks (like `shared()`, it
+   * is only for task arguments); each machine downloads it once. It lives
+   * until `free(ref)`, shutdown, or the time-to-live.
    */
-  async put<T>(value: T): Promise<ClusterRef<T>> {
+  async put<T>(value: T): Promise<T> {
     this.#checkOpen();
     await this.#connected();
     const encoded = await encodeValue(value, {
@@ -318,7 +319,12 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
       await this.#store.delete(encoded.blobs);
     });
     this.#refs.add(ref as ClusterRef);
-    return ref;
+    return ref as unknown as T;
+  }
+
+  /** Deletes a value stored with put(); tasks submitted with it afterwards fail. */
+  async free(ref: unknown): Promise<void> {
+    if (ref instanceof ClusterRef) await ref.release();
   }
 
   /**
