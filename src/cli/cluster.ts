@@ -63,10 +63,16 @@ export async function runWorker(args: string[]): Promise<number> {
   const stop = () => void machine.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  // Started by LocalCluster: its end of this pipe closes when it exits or dies.
+  // Started by LocalCluster: its end of this pipe closes when it exits or dies. Nobody is
+  // left to wait for, so running tasks are not awaited: their leases run out and other
+  // machines take them, as when a machine is lost.
   if (values['exit-with-stdin']) {
-    process.stdin.on('end', stop);
-    process.stdin.on('close', stop);
+    const orphaned = () => {
+      setTimeout(() => process.exit(0), 500).unref();
+      stop();
+    };
+    process.stdin.on('end', orphaned);
+    process.stdin.on('close', orphaned);
     process.stdin.resume();
   }
   await machine.ready();

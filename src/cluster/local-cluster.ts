@@ -21,6 +21,8 @@ export interface LocalClusterOptions {
   machines?: number;
   /** Pool processes of each machine. @default 1 */
   maxWorkers?: number;
+  /** Jobs each machine takes at once. @default 2 x maxWorkers */
+  concurrency?: number;
   /** A machine silent this long loses its job to another, in ms. @default 30000 */
   lockDuration?: number;
   /** Where the machines' shared-memory directories are made. @default /dev/shm (else the temp dir) */
@@ -93,6 +95,8 @@ export class LocalCluster implements AsyncDisposable {
       String(this.#options.maxWorkers ?? 1),
       '--exit-with-stdin',
     );
+    if (this.#options.concurrency !== undefined)
+      args.push('--concurrency', String(this.#options.concurrency));
     if (this.#options.lockDuration !== undefined)
       args.push('--lock-duration', String(this.#options.lockDuration));
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
