@@ -347,8 +347,9 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
   }
 
   async #close(): Promise<void> {
+    // Polled, not awaited in a loop of microtasks: the events that settle pending jobs need the event loop.
     while (this.#tracker.size > 0 || this.#settling.size > 0) {
-      await Promise.race([Promise.allSettled([...this.#settling]), new Promise((r) => setTimeout(r, 50))]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
     for (const ref of [...this.#refs]) await ref.release();
     await this.#tracker.close();
