@@ -26,7 +26,8 @@ of arrays stored in Redis.
 function positive(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, got '${value}'`);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new Error(`${flag} must be a positive integer, got '${value}'`);
   return n;
 }
 

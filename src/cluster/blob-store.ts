@@ -58,18 +58,32 @@ export class BlobStore {
     for (let i = 0; i < count; i++) {
       const part = data.subarray(i * chunk, Math.min(data.byteLength, (i + 1) * chunk));
       crcs.push(crc32(part));
-      writes.push(this.#redis.set(chunkKey(key, i), Buffer.from(part.buffer, part.byteOffset, part.byteLength), 'PX', this.#ttlMs));
+      writes.push(
+        this.#redis.set(
+          chunkKey(key, i),
+          Buffer.from(part.buffer, part.byteOffset, part.byteLength),
+          'PX',
+          this.#ttlMs,
+        ),
+      );
     }
     const results = await Promise.allSettled(writes);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed === undefined) {
-      const meta: BlobMeta = { header: Buffer.from(header).toString('base64'), bytes: data.byteLength, chunk, crcs };
+      const meta: BlobMeta = {
+        header: Buffer.from(header).toString('base64'),
+        bytes: data.byteLength,
+        chunk,
+        crcs,
+      };
       try {
         await this.#redis.set(key, JSON.stringify(meta), 'PX', this.#ttlMs);
         return data.byteLength;
       } catch (error) {
         await this.#forget(key, count);
-        throw isOutOfMemory(error) ? new RedisFullError(data.byteLength, { cause: error }) : redisError(error, 'storing an array');
+        throw isOutOfMemory(error)
+          ? new RedisFullError(data.byteLength, { cause: error })
+          : redisError(error, 'storing an array');
       }
     }
     await this.#forget(key, count);
@@ -90,17 +104,22 @@ export class BlobStore {
    * (a view of a local shared-memory array), and each chunk is checked
    * against its crc32 before it is copied in.
    */
-  async get<T>(key: string, allocate: (bytes: number, header: Uint8Array) => { target: Uint8Array; value: T }): Promise<T> {
+  async get<T>(
+    key: string,
+    allocate: (bytes: number, header: Uint8Array) => { target: Uint8Array; value: T },
+  ): Promise<T> {
     let text: string | null;
     try {
       text = await this.#redis.get(key);
     } catch (error) {
       throw redisError(error, 'reading an array');
     }
-    if (text === null) throw new BlobError(key, 'an array is missing from Redis (expired, deleted, or Redis restarted)');
+    if (text === null)
+      throw new BlobError(key, 'an array is missing from Redis (expired, deleted, or Redis restarted)');
     const meta = JSON.parse(text) as BlobMeta;
     const { target, value } = allocate(meta.bytes, Buffer.from(meta.header, 'base64'));
-    if (target.byteLength !== meta.bytes) throw new BlobError(key, 'the stored array does not have the size announced');
+    if (target.byteLength !== meta.bytes)
+      throw new BlobError(key, 'the stored array does not have the size announced');
     const count = chunkCount(meta.bytes, meta.chunk);
     if (meta.crcs.length !== count) throw new BlobError(key, 'the stored array has a malformed index');
     let next = 0;

@@ -153,7 +153,8 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
     const signal = limits?.signal;
     if (signal?.aborted) {
       return new Future<unknown>(
-        (c) => void c.cancel(new AbortError('the task was aborted by its AbortSignal', { cause: signal.reason })),
+        (c) =>
+          void c.cancel(new AbortError('the task was aborted by its AbortSignal', { cause: signal.reason })),
         { tally: this.#tally },
       );
     }
@@ -268,13 +269,18 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
     return this.#map(fn, rest, undefined);
   }
 
-  #map(fn: AnyFunction | ModuleFunction, rest: unknown[], limits: TaskLimits | undefined): MapIterator<unknown> {
+  #map(
+    fn: AnyFunction | ModuleFunction,
+    rest: unknown[],
+    limits: TaskLimits | undefined,
+  ): MapIterator<unknown> {
     this.#checkOpen();
     const task = this.#taskRef(fn, 'map');
     const { iterables, options } = splitMapArguments(rest);
     const dedup = new Map<object, SharedUpload>();
     const submitter = {
-      submitRef: (ref: TaskRef, args: unknown, chunk: boolean) => this.submitRef(ref, args, chunk, limits, dedup),
+      submitRef: (ref: TaskRef, args: unknown, chunk: boolean) =>
+        this.submitRef(ref, args, chunk, limits, dedup),
     };
     return mapTasks(submitter, task, iterables, options, this.#maxWorkers);
   }

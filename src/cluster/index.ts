@@ -11,7 +11,12 @@ export {
   RemoteJobError,
 } from './errors.js';
 export { ClusterExecutor, type ClusterExecutorOptions, type ClusterStats } from './executor.js';
-export { LocalCluster, LocalClusterError, type LocalClusterOptions, type LocalMachine } from './local-cluster.js';
+export {
+  LocalCluster,
+  LocalClusterError,
+  type LocalClusterOptions,
+  type LocalMachine,
+} from './local-cluster.js';
 export { Machine, type MachineOptions } from './machine.js';
 export { type ClusterStatus, clusterStatus } from './status.js';
 export { ClusterRef } from './value-codec.js';

@@ -35,7 +35,7 @@ const RECONCILE_BATCH = 200;
 
 export class JobTracker {
   readonly queue: BullMQ.Queue;
-  readonly #events: BullMQ.QueueEvents;
+  #events: BullMQ.QueueEvents | undefined;
   readonly #options: TrackerOptions;
   readonly #jobs = new Map<string, TrackedJob>();
   /** Jobs whose Future settled early (cancel, abort) that may still run: cleaned when they end. */
@@ -52,16 +52,19 @@ export class JobTracker {
     this.queue.on('error', (error) => {
       this.#lastError = error;
     });
-    this.#events = new bullmq.QueueEvents(options.queue, {
-      connection: { url: options.url, maxRetriesPerRequest: null } as never,
-    });
-    this.#events.on('error', () => {});
-    this.#events.on('active', ({ jobId }) => this.#started(jobId));
-    this.#events.on('completed', ({ jobId, returnvalue }) => void this.#completed(jobId, returnvalue));
-    this.#events.on('failed', ({ jobId, failedReason }) => void this.#failed(jobId, failedReason));
     const redis = options.redis;
+    let eventsReady!: () => void;
+    const events = new Promise<void>((resolve) => {
+      eventsReady = resolve;
+    });
     redis.on('ready', () => {
       this.#downSince = undefined;
+      // Made once Redis answers: BullMQ's event reader, made while Redis is unreachable,
+      // retries forever and keeps the process alive even after close().
+      if (this.#events === undefined) {
+        this.#events = this.#listen();
+        void this.#events.waitUntilReady().then(eventsReady, () => {});
+      }
     });
     redis.on('close', () => {
       this.#downSince ??= Date.now();
@@ -69,11 +72,21 @@ export class JobTracker {
     redis.on('error', (error) => {
       this.#lastError = error;
     });
-    if (redis.status === 'ready') this.#downSince = undefined;
-    this.ready = Promise.all([this.queue.waitUntilReady(), this.#events.waitUntilReady()]).then(() => {});
+    this.ready = Promise.all([this.queue.waitUntilReady(), events]).then(() => {});
     this.ready.catch(() => {});
     this.#timer = setInterval(() => void this.#reconcile(), CLUSTER_RECONCILE_MS);
     this.#timer.unref();
+  }
+
+  #listen(): BullMQ.QueueEvents {
+    const events = new bullmq.QueueEvents(this.#options.queue, {
+      connection: { url: this.#options.url, maxRetriesPerRequest: null } as never,
+    });
+    events.on('error', () => {});
+    events.on('active', ({ jobId }) => this.#started(jobId));
+    events.on('completed', ({ jobId, returnvalue }) => void this.#completed(jobId, returnvalue));
+    events.on('failed', ({ jobId, failedReason }) => void this.#failed(jobId, failedReason));
+    return events;
   }
 
   get size(): number {
@@ -94,7 +107,12 @@ export class JobTracker {
   /** Adds the job; its Future settles through this tracker from now on. */
   async add(job: TrackedJob, data: JobData): Promise<void> {
     this.#jobs.set(job.id, job);
-    await this.queue.add('task', data, { jobId: job.id, attempts: 1, removeOnComplete: false, removeOnFail: false });
+    await this.queue.add('task', data, {
+      jobId: job.id,
+      attempts: 1,
+      removeOnComplete: false,
+      removeOnFail: false,
+    });
     job.added = true;
     job.addedAt = Date.now();
   }
@@ -120,7 +138,10 @@ export class JobTracker {
         this.#abandoned.delete(id);
         return true;
       }
-      await this.#options.redis.publish(cancelChannel(this.#options.queue), JSON.stringify({ jobId: id, reason }));
+      await this.#options.redis.publish(
+        cancelChannel(this.#options.queue),
+        JSON.stringify({ jobId: id, reason }),
+      );
     } catch {
       // Redis away: the job's keys expire or are removed when it ends.
     }
@@ -136,7 +157,9 @@ export class JobTracker {
   }
 
   async #completed(id: string, returnvalue: unknown): Promise<void> {
-    const result = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as JobResult | null;
+    const result = (
+      typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue
+    ) as JobResult | null;
     const job = this.#jobs.get(id);
     if (job === undefined) {
       if (this.#abandoned.delete(id)) await this.#cleanUp(id, result);
@@ -148,7 +171,8 @@ export class JobTracker {
       job.control.start();
     }
     try {
-      if (result === null || typeof result !== 'object') throw new RemoteJobError(id, 'it completed without a result');
+      if (result === null || typeof result !== 'object')
+        throw new RemoteJobError(id, 'it completed without a result');
       if (!result.ok) {
         job.control.reject(decodeError(result.error));
       } else {
@@ -171,7 +195,9 @@ export class JobTracker {
     this.#jobs.delete(id);
     job.control.start();
     job.control.reject(
-      reason.includes('stalled more than') ? new MachineLostError(id, 0, reason) : new RemoteJobError(id, reason),
+      reason.includes('stalled more than')
+        ? new MachineLostError(id, 0, reason)
+        : new RemoteJobError(id, reason),
     );
     job.finished();
     await this.#cleanUp(id, null);
@@ -245,6 +271,12 @@ export class JobTracker {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    await Promise.allSettled([this.#events.close(), this.queue.close()]);
+    // BullMQ's close() waits for a connection that may never come (Redis away): bounded.
+    const closing = Promise.allSettled([this.#events?.close(), this.queue.close()]);
+    await Promise.race([closing, new Promise((r) => setTimeout(r, this.#options.redisTimeout).unref())]);
+    if (this.unavailable() !== undefined) {
+      void this.#events?.disconnect().catch(() => {});
+      void this.queue.disconnect().catch(() => {});
+    }
   }
 }

@@ -86,8 +86,15 @@ export class LocalCluster implements AsyncDisposable {
     const shmDir = mkdtempSync(join(base, 'shmex-machine-'));
     const name = `${this.queue}-m${index}`;
     const args = [CLI, 'worker', '--connect', this.url, '--queue', this.queue, '--name', name];
-    args.push('--shm-dir', shmDir, '--max-workers', String(this.#options.maxWorkers ?? 1), '--exit-with-stdin');
-    if (this.#options.lockDuration !== undefined) args.push('--lock-duration', String(this.#options.lockDuration));
+    args.push(
+      '--shm-dir',
+      shmDir,
+      '--max-workers',
+      String(this.#options.maxWorkers ?? 1),
+      '--exit-with-stdin',
+    );
+    if (this.#options.lockDuration !== undefined)
+      args.push('--lock-duration', String(this.#options.lockDuration));
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     const machine: LocalMachine = { name, pid: child.pid ?? -1, shmDir, process: child };
     this.machines.push(machine);
@@ -106,7 +113,12 @@ export class LocalCluster implements AsyncDisposable {
 
   /** A ClusterExecutor on this cluster's Redis and queue. */
   executor(options: Omit<ClusterExecutorOptions, 'url' | 'queue'> = {}): ClusterExecutor {
-    return new ClusterExecutor({ maxWorkers: this.machines.length * (this.#options.maxWorkers ?? 1), ...options, url: this.url, queue: this.queue });
+    return new ClusterExecutor({
+      maxWorkers: this.machines.length * (this.#options.maxWorkers ?? 1),
+      ...options,
+      url: this.url,
+      queue: this.queue,
+    });
   }
 
   #killAll(signal: NodeJS.Signals): void {

@@ -12,7 +12,14 @@ import { CLUSTER_HEARTBEAT_MS, CLUSTER_HEARTBEAT_TTL_MS, CLUSTER_INLINE_BYTES } 
 import { MachineBlobCache } from './blob-cache.js';
 import { BlobStore } from './blob-store.js';
 import { MachineLostError, ModuleMismatchError } from './errors.js';
-import { encodeError, fromBase64, type JobData, type JobResult, moduleDigest, toBase64 } from './job-codec.js';
+import {
+  encodeError,
+  fromBase64,
+  type JobData,
+  type JobResult,
+  moduleDigest,
+  toBase64,
+} from './job-codec.js';
 import { blobPrefix, cancelChannel, machineKey } from './keys.js';
 import { type BullMQ, bullmq, connect, type Redis } from './peers.js';
 import { decodeValue, encodeValue } from './value-codec.js';
@@ -115,13 +122,17 @@ export class Machine {
     let fn = this.#functions.get(source);
     if (fn === undefined) {
       // The local pool sends the source on to its workers; this only rebuilds a function to hand it.
-      fn = (0, eval)(`(${source})`) as AnyFunction;
+      fn = new Function(`return (${source});`)() as AnyFunction;
       this.#functions.set(source, fn);
     }
     return fn;
   }
 
-  async #process(job: BullMQ.Job, _token: string | undefined, signal: AbortSignal | undefined): Promise<JobResult> {
+  async #process(
+    job: BullMQ.Job,
+    _token: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<JobResult> {
     const data = job.data as JobData;
     this.#running++;
     try {
@@ -137,10 +148,18 @@ export class Machine {
           try {
             local = moduleDigest(task.url);
           } catch (error) {
-            throw new ModuleMismatchError(this.name, task.url, `the file is missing here (${(error as Error).message})`);
+            throw new ModuleMismatchError(
+              this.name,
+              task.url,
+              `the file is missing here (${(error as Error).message})`,
+            );
           }
           if (local !== task.digest) {
-            throw new ModuleMismatchError(this.name, task.url, 'its file here differs from the submitter\'s (sha256)');
+            throw new ModuleMismatchError(
+              this.name,
+              task.url,
+              "its file here differs from the submitter's (sha256)",
+            );
           }
         }
         fn = { module: task.url, name: task.name };
@@ -148,7 +167,10 @@ export class Machine {
         fn = this.#functionOf(task.source);
       }
       const args = (await decodeValue(fromBase64(data.args), this.#store, this.#cache)) as unknown[];
-      const limits = { ...(signal === undefined ? {} : { signal }), ...(data.timeout === undefined ? {} : { timeout: data.timeout }) };
+      const limits = {
+        ...(signal === undefined ? {} : { signal }),
+        ...(data.timeout === undefined ? {} : { timeout: data.timeout }),
+      };
       const runner: TaskRunner = Object.keys(limits).length > 0 ? this.#pool.withOptions(limits) : this.#pool;
       const submit = (list: unknown[]) => runner.submit(fn as ModuleFunction, ...list);
       const result = data.chunk

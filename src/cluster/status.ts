@@ -25,7 +25,14 @@ export async function clusterStatus(url: string, queueName: string): Promise<Clu
   redis.on('error', () => {});
   const queue = new bullmq.Queue(queueName, { connection: { url } as never });
   try {
-    const jobs = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+    const jobs = await queue.getJobCounts(
+      'waiting',
+      'prioritized',
+      'active',
+      'delayed',
+      'completed',
+      'failed',
+    );
     const machines: ClusterStatus['machines'] = [];
     await scan(redis, allMachinesPattern(queueName), async (keys) => {
       for (const text of await redis.mget(...keys)) if (text !== null) machines.push(JSON.parse(text));
@@ -52,7 +59,9 @@ export function formatStatus(s: ClusterStatus): string {
     .join(', ');
   const lines = [`queue ${s.queue}: ${jobs}`, `machines: ${s.machines.length}`];
   for (const m of s.machines) {
-    lines.push(`  ${m.name}  host ${m.host} pid ${m.pid}  workers ${m.maxWorkers}  running ${m.running}  done ${m.done}`);
+    lines.push(
+      `  ${m.name}  host ${m.host} pid ${m.pid}  workers ${m.maxWorkers}  running ${m.running}  done ${m.done}`,
+    );
   }
   lines.push(`stored arrays: ${s.storedBytes} bytes in ${s.storedKeys} keys`);
   return `${lines.join('\n')}\n`;

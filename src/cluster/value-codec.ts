@@ -103,7 +103,11 @@ export async function encodeValue(value: unknown, ctx: EncodeContext): Promise<E
     const blob: BlobRef = { key, bytes: bytes.byteLength };
     created.push(blob);
     referenced.add(blob);
-    const ready = ctx.store.put(key, npyHeader(marker.type ?? 'Uint8Array', marker.length ?? bytes.byteLength), bytes);
+    const ready = ctx.store.put(
+      key,
+      npyHeader(marker.type ?? 'Uint8Array', marker.length ?? bytes.byteLength),
+      bytes,
+    );
     uploads.push(ready);
     ctx.dedup?.set(source, { marker, ready, blob });
     return { [MARK]: marker };
@@ -121,7 +125,9 @@ export async function encodeValue(value: unknown, ctx: EncodeContext): Promise<E
       );
     }
     if (v instanceof SharedArrayBuffer) {
-      throw new ClusterValueError(`${path} is a SharedArrayBuffer, whose writes cannot cross machines: pass a typed array`);
+      throw new ClusterValueError(
+        `${path} is a SharedArrayBuffer, whose writes cannot cross machines: pass a typed array`,
+      );
     }
     if (v instanceof ClusterRef) {
       if (v.released) throw new ClusterValueError(`${path} is a put() reference that was released`);
@@ -173,7 +179,9 @@ export async function encodeValue(value: unknown, ctx: EncodeContext): Promise<E
   } catch (error) {
     await forgetCreated();
     if ((error as Error)?.name === 'DataCloneError') {
-      throw new NotTransferableError('args', (error as Error).message, 'Pass plain data and arrays', { cause: error });
+      throw new NotTransferableError('args', (error as Error).message, 'Pass plain data and arrays', {
+        cause: error,
+      });
     }
     throw error;
   }
@@ -196,12 +204,19 @@ function visitMarkers(
     if (typeof v !== 'object' || v === null || seen.has(v) || ArrayBuffer.isView(v)) return;
     seen.add(v);
     if (Array.isArray(v)) {
-      v.forEach((item, i) => visit(item, (x) => (v[i] = x)));
+      for (let i = 0; i < v.length; i++) {
+        visit(v[i], (x) => {
+          v[i] = x;
+        });
+      }
     } else if (v instanceof Map) {
       for (const [k, item] of v) visit(item, (x) => v.set(k, x));
     } else if (isWalkable(v)) {
       const record = v as Record<string, unknown>;
-      if (Object.hasOwn(record, MARK)) return found(record, replace);
+      if (Object.hasOwn(record, MARK)) {
+        found(record, replace);
+        return;
+      }
       for (const key of Object.keys(record)) visit(record[key], (x) => (record[key] = x));
     }
   };
@@ -209,8 +224,19 @@ function visitMarkers(
 }
 
 const TYPED: Record<string, new (n: number) => ArrayBufferView> = Object.fromEntries(
-  [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array]
-    .map((C) => [C.name, C]),
+  [
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+  ].map((C) => [C.name, C]),
 );
 
 /** Downloads of blobs this process keeps for a while (a machine: put() values many tasks use). */
@@ -220,7 +246,11 @@ export interface BlobCache {
 }
 
 /** Rebuilds a value from its message, downloading its blobs into local shared memory. */
-export async function decodeValue(message: Uint8Array, store: BlobStore, cache?: BlobCache): Promise<unknown> {
+export async function decodeValue(
+  message: Uint8Array,
+  store: BlobStore,
+  cache?: BlobCache,
+): Promise<unknown> {
   // Wrapped, so that a message that is one marker (a single large array) is replaced too.
   const box = { root: deserialize(message) as unknown };
   const pending: Promise<void>[] = [];
@@ -242,9 +272,15 @@ function decodeMarker(marker: Marker, store: BlobStore, cache: BlobCache | undef
   return value;
 }
 
-function allocate(marker: Marker, bytes: number, header: Uint8Array, key: string): { target: Uint8Array; value: unknown } {
+function allocate(
+  marker: Marker,
+  bytes: number,
+  header: Uint8Array,
+  key: string,
+): { target: Uint8Array; value: unknown } {
   const length = marker.length ?? bytes;
-  if (npyLength(header) !== length) throw new ClusterValueError(`the stored array ${key} does not match its header`);
+  if (npyLength(header) !== length)
+    throw new ClusterValueError(`the stored array ${key} does not match its header`);
   if (marker.kind === 'arraybuffer') {
     const buffer = new ArrayBuffer(bytes);
     return { target: new Uint8Array(buffer), value: buffer };
