@@ -12,7 +12,7 @@
 // Targets: big within 1.5x of the raw floor; tiny throughput at least half
 // of BullMQ's. Standalone: node --import tsx bench/workloads/cluster.ts [--quick]
 import { type ClusterExecutor, LocalCluster } from 'shmex/cluster';
-import { startRedis } from '../../test/helpers/redis-server.js';
+import { redisAvailable, startRedis } from '../../test/helpers/redis-server.js';
 import { addOneMismatch, type Checks, pattern, sumOf } from '../lib/check.js';
 import { progress } from '../lib/progress.js';
 import { type Summary, summarize } from '../lib/stats.js';
@@ -73,6 +73,8 @@ export async function runCluster(
   config: ClusterConfig,
   checks: Checks,
 ): Promise<ClusterResult> {
+  const missing = redisAvailable();
+  if (missing !== undefined) throw new Error(`the cluster section needs its own redis-server: ${missing}`);
   const redis = await startRedis();
   const cluster = await LocalCluster.start({ url: redis.url, machines: WORKERS, maxWorkers: 1 });
   const ex: ClusterExecutor = cluster.executor({ maxWorkers: WORKERS });
