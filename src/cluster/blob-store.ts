@@ -27,14 +27,26 @@ function chunkCount(bytes: number, chunk: number): number {
 }
 
 /** A command failed because Redis is full (maxmemory with noeviction). */
-function isOutOfMemory(error: unknown): boolean {
+export function isOutOfMemory(error: unknown): boolean {
   return String((error as Error)?.message ?? error).startsWith('OOM');
+}
+
+/**
+ * A Redis error fit to be a cause: ioredis attaches the failed command to
+ * its errors, arguments included, so the original would carry a chunk of
+ * the array (8 MiB) along into the error a task returns, the job's stored
+ * result and BullMQ's event stream.
+ */
+export function bareRedisError(error: unknown): Error {
+  const bare = new Error((error as Error)?.message ?? String(error));
+  bare.name = (error as Error)?.name ?? 'Error';
+  return bare;
 }
 
 export function redisError(error: unknown, doing: string): Error {
   if (error instanceof BlobError || error instanceof RedisFullError) return error;
   return new RedisUnavailableError(`Redis failed while ${doing}: ${(error as Error)?.message ?? error}`, {
-    cause: error,
+    cause: bareRedisError(error),
   });
 }
 
@@ -82,14 +94,14 @@ export class BlobStore {
       } catch (error) {
         await this.#forget(key, count);
         throw isOutOfMemory(error)
-          ? new RedisFullError(data.byteLength, { cause: error })
+          ? new RedisFullError(data.byteLength, { cause: bareRedisError(error) })
           : redisError(error, 'storing an array');
       }
     }
     await this.#forget(key, count);
     const reason = failed.reason;
     throw isOutOfMemory(reason)
-      ? new RedisFullError(data.byteLength, { cause: reason })
+      ? new RedisFullError(data.byteLength, { cause: bareRedisError(reason) })
       : redisError(reason, 'storing an array');
   }
 

@@ -43,10 +43,10 @@ export class BlobError extends ShmexError {
 
 /** Redis refused to store an array: it is full (maxmemory). Nothing of the array is left stored. */
 export class RedisFullError extends ShmexError {
-  constructor(bytes: number, options?: ErrorOptions) {
+  constructor(bytes: number, options?: ErrorOptions, what = `an array of ${bytes} bytes`) {
     super(
       'ERR_SHMEX_REDIS_FULL',
-      `Redis is out of memory (maxmemory) and refused an array of ${bytes} bytes; nothing of it was kept. ` +
+      `Redis is out of memory (maxmemory) and refused ${what}; nothing of it was kept. ` +
         'Raise maxmemory, or wait for other tasks to finish',
       options,
     );

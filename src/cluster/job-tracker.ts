@@ -5,8 +5,14 @@
 import { CancelledError } from '../errors.js';
 import type { FutureControl } from '../future.js';
 import { CLUSTER_RECONCILE_MS } from '../tuning.js';
-import type { BlobStore } from './blob-store.js';
-import { JobLostError, MachineLostError, RedisUnavailableError, RemoteJobError } from './errors.js';
+import { type BlobStore, bareRedisError, isOutOfMemory } from './blob-store.js';
+import {
+  JobLostError,
+  MachineLostError,
+  RedisFullError,
+  RedisUnavailableError,
+  RemoteJobError,
+} from './errors.js';
 import { decodeError, fromBase64, type JobData, type JobResult } from './job-codec.js';
 import { cancelChannel } from './keys.js';
 import { type BullMQ, bullmq, type Redis } from './peers.js';
@@ -107,12 +113,19 @@ export class JobTracker {
   /** Adds the job; its Future settles through this tracker from now on. */
   async add(job: TrackedJob, data: JobData): Promise<void> {
     this.#jobs.set(job.id, job);
-    await this.queue.add('task', data, {
-      jobId: job.id,
-      attempts: 1,
-      removeOnComplete: false,
-      removeOnFail: false,
-    });
+    try {
+      await this.queue.add('task', data, {
+        jobId: job.id,
+        attempts: 1,
+        removeOnComplete: false,
+        removeOnFail: false,
+      });
+    } catch (error) {
+      // BullMQ's script writes the whole job or nothing.
+      if (isOutOfMemory(error))
+        throw new RedisFullError(0, { cause: bareRedisError(error) }, "the task's job");
+      throw error;
+    }
     job.added = true;
     job.addedAt = Date.now();
   }

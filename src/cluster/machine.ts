@@ -12,6 +12,7 @@ import { CLUSTER_HEARTBEAT_MS, CLUSTER_HEARTBEAT_TTL_MS, CLUSTER_INLINE_BYTES } 
 import { MachineBlobCache } from './blob-cache.js';
 import { BlobStore } from './blob-store.js';
 import { MachineLostError, ModuleMismatchError } from './errors.js';
+import { sweepFinishedJobs } from './janitor.js';
 import {
   encodeError,
   fromBase64,
@@ -58,6 +59,8 @@ export class Machine {
   readonly #worker: BullMQ.Worker;
   readonly #functions = new Map<string, AnyFunction>();
   readonly #heartbeat: NodeJS.Timeout;
+  /** For sweeping finished jobs of dead submitters (on this machine's command connection). */
+  readonly #jobs: BullMQ.Queue;
   readonly #started = Date.now();
   #running = 0;
   #done = 0;
@@ -76,6 +79,8 @@ export class Machine {
     this.#subscriber = connect(options.connect, `shmex-machine-cancel-${this.name}`, true);
     this.#subscriber.on('error', () => {});
     this.#store = new BlobStore(this.#redis, 0);
+    this.#jobs = new bullmq.Queue(this.#queue, { connection: this.#redis });
+    this.#jobs.on('error', () => {});
     const lockDuration = options.lockDuration ?? 30_000;
     this.#worker = new bullmq.Worker(this.#queue, (job, token, signal) => this.#process(job, token, signal), {
       connection: { url: options.connect, maxRetriesPerRequest: null } as never,
@@ -116,6 +121,7 @@ export class Machine {
     await this.#redis
       .set(machineKey(this.#queue, this.name), JSON.stringify(info), 'PX', CLUSTER_HEARTBEAT_TTL_MS)
       .catch(() => {});
+    await sweepFinishedJobs(this.#jobs).catch(() => {});
   }
 
   #functionOf(source: string): AnyFunction {
@@ -195,6 +201,7 @@ export class Machine {
     this.#closing ??= (async () => {
       clearInterval(this.#heartbeat);
       await this.#worker.close().catch(() => {});
+      await this.#jobs.close().catch(() => {});
       await this.#pool.shutdown();
       this.#cache.clear();
       await this.#redis.del(machineKey(this.#queue, this.name)).catch(() => {});

@@ -21,6 +21,18 @@ export function alive(pid: number): boolean {
   return stat(pid) !== undefined;
 }
 
+/** How long `pid` has been running, in ms (0 when it is gone). Clock ticks are 100 a second on Linux. */
+export function ageMs(pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const startTicks = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
+    const uptime = Number(readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
+    return Math.max(0, (uptime - startTicks / 100) * 1000);
+  } catch {
+    return 0;
+  }
+}
+
 /** Whether `pid` is stopped (SIGSTOP). */
 export function stopped(pid: number): boolean {
   return stat(pid)?.state === 'T';
