@@ -111,3 +111,22 @@ export const WORKER_MALLOC_TUNABLES =
  * back within it finds its memory.
  */
 export const WORKER_HEAP_TRIM_IDLE_MS = 2000;
+
+/**
+ * shmex/cluster: arrays of at least 128 KiB travel as blobs in Redis (the
+ * job itself stays small); smaller ones inline in the job, as Ray does below
+ * 100 KB. Blobs go in 8 MiB chunks (Redis answers a large GET in one reply,
+ * so smaller chunks cost round trips and larger ones delay the first byte),
+ * each with a crc32.
+ */
+export const CLUSTER_INLINE_BYTES = 128 * 1024;
+export const CLUSTER_CHUNK_BYTES = 8 * 1024 * 1024;
+/**
+ * The submitter checks the state of jobs it has heard nothing of every
+ * second: completion events can be missed (reconnects), so they are never
+ * the only way a Future settles. A machine's heartbeat is written every 2 s
+ * and lives 10 s.
+ */
+export const CLUSTER_RECONCILE_MS = 1000;
+export const CLUSTER_HEARTBEAT_MS = 2000;
+export const CLUSTER_HEARTBEAT_TTL_MS = 10_000;

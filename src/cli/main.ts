@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SHM_DIR, defaultShmDir } from '../shm/segment-store.js';
 import { clearSegments } from './clear.js';
+import { CLUSTER_USAGE, runCluster, runWorker, WORKER_USAGE } from './cluster.js';
 import { formatSegments, listSegments } from './ls.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,6 +25,8 @@ Commands:
   clear   remove segments whose owner process is dead (--all: every one)
   demo    run the demo: one task through shmex, then timings side by side
   bench   run the benchmark suite (from a clone of the repository)
+  worker  run tasks of a ClusterExecutor on this machine (see docs/cluster.md)
+  cluster status: queue counts, live machines and stored bytes of a cluster
 
 Run 'shmex <command> --help' for its options, 'shmex --version' for the version.
 Exit codes: 0 done, 1 failed or declined, 2 bad usage.
@@ -45,6 +48,8 @@ Removes the segments of processes that are no longer running.
 Runs one task on a 160 MB array through shmex, then times the same work
 in-process, through shmex and through child_process IPC.
 `,
+  worker: WORKER_USAGE,
+  cluster: CLUSTER_USAGE,
   bench: `Usage: shmex bench [--quick] [other options of bench/run.ts]
 
 Runs the benchmark suite of a clone of the repository (it needs the
@@ -81,6 +86,14 @@ async function main(argv: string[]): Promise<number> {
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(USAGE[command]!);
     return 0;
+  }
+  if (command === 'worker' || command === 'cluster') {
+    try {
+      return await (command === 'worker' ? runWorker(rest) : runCluster(rest));
+    } catch (error) {
+      process.stderr.write(USAGE[command]!);
+      return fail((error as Error).message, 2);
+    }
   }
   if (command === 'bench') {
     const script = `${ROOT}bench/run.ts`;

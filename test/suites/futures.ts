@@ -1,12 +1,12 @@
 // Future: awaiting, result()/exception() with and without timeouts, cancel(),
 // the state predicates and done-callbacks, all through real workers.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { CancelledError, Future, listSegmentNames, TimeoutError } from 'shmex';
 import type * as Control from '../fixtures/control-tasks.js';
 import { Gates } from '../fixtures/control-tasks.js';
 import type * as Tasks from '../fixtures/tasks.js';
 import { ourSegments } from '../helpers/shm-guard.js';
+import { suiteTest as test } from './differences.js';
 import type { ExecutorClass } from './executor-class.js';
 
 const CONTROL = new URL('../fixtures/control-tasks.js', import.meta.url);

@@ -2,7 +2,7 @@
 // Array.fromAsync); on a failure it rejects with that error and closes the map
 // as return() does: inputs closed, queued tasks cancelled.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { suiteTest as test } from './differences.js';
 import type { ExecutorClass } from './executor-class.js';
 import { CountedNaturals } from './inputs.js';
 

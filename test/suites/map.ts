@@ -1,9 +1,9 @@
 // executor.map(): input order, zipping, chunks, lazy reading of (possibly
 // infinite, possibly async) inputs, early exit, timeouts and task errors.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import type * as Control from '../fixtures/control-tasks.js';
 import { Gates } from '../fixtures/control-tasks.js';
+import { suiteTest as test } from './differences.js';
 import type { ExecutorClass } from './executor-class.js';
 import { CountedNaturals } from './inputs.js';
 

@@ -1,6 +1,5 @@
 // asCompleted() and wait(): waiting on several Futures at once.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import {
   ALL_COMPLETED,
   asCompleted,
@@ -13,6 +12,7 @@ import {
 import type * as Control from '../fixtures/control-tasks.js';
 import { Gates } from '../fixtures/control-tasks.js';
 import type * as Tasks from '../fixtures/tasks.js';
+import { suiteTest as test } from './differences.js';
 import type { ExecutorClass } from './executor-class.js';
 
 const CONTROL = new URL('../fixtures/control-tasks.js', import.meta.url);

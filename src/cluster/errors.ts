@@ -1,0 +1,84 @@
+// Errors of shmex/cluster. Each has a stable `code`, like those of shmex
+// itself (src/errors.ts); a task's own error is never wrapped in one of these.
+import { ShmexError } from '../errors.js';
+
+/** Redis cannot be reached (or stopped answering) while tasks were pending or being submitted. */
+export class RedisUnavailableError extends ShmexError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_SHMEX_REDIS_UNAVAILABLE', message, options);
+  }
+}
+
+/** A job vanished from Redis before its result was read (Redis restarted without persistence, or was flushed). */
+export class JobLostError extends ShmexError {
+  readonly jobId: string;
+  constructor(jobId: string, why: string) {
+    super('ERR_SHMEX_JOB_LOST', `job ${jobId} is gone from Redis before its result was read: ${why}`);
+    this.jobId = jobId;
+  }
+}
+
+/** The machine running a task was lost (killed, or stalled past its lease) more often than `maxRetries` allows. */
+export class MachineLostError extends ShmexError {
+  readonly jobId: string;
+  readonly runs: number;
+  constructor(jobId: string, runs: number, detail: string) {
+    super(
+      'ERR_SHMEX_MACHINE_LOST',
+      `job ${jobId}: the machine running it was lost ${runs} time(s), more than maxRetries allows (${detail})`,
+    );
+    this.jobId = jobId;
+    this.runs = runs;
+  }
+}
+
+/** A stored array (blob) is missing, incomplete or fails its checksum. */
+export class BlobError extends ShmexError {
+  readonly key: string;
+  constructor(key: string, message: string, options?: ErrorOptions) {
+    super('ERR_SHMEX_BLOB', `${message} (key ${key})`, options);
+    this.key = key;
+  }
+}
+
+/** Redis refused to store an array: it is full (maxmemory). Nothing of the array is left stored. */
+export class RedisFullError extends ShmexError {
+  constructor(bytes: number, options?: ErrorOptions, what = `an array of ${bytes} bytes`) {
+    super(
+      'ERR_SHMEX_REDIS_FULL',
+      `Redis is out of memory (maxmemory) and refused ${what}; nothing of it was kept. ` +
+        'Raise maxmemory, or wait for other tasks to finish',
+      options,
+    );
+  }
+}
+
+/** A module task's file differs (or is missing) on the machine that was to run it. */
+export class ModuleMismatchError extends ShmexError {
+  readonly machine: string;
+  readonly module: string;
+  constructor(machine: string, module: string, detail: string) {
+    super(
+      'ERR_SHMEX_MODULE_MISMATCH',
+      `machine '${machine}' cannot run tasks of ${module}: ${detail}. Every machine needs the same file at the same path`,
+    );
+    this.machine = machine;
+    this.module = module;
+  }
+}
+
+/** A value a cluster cannot carry: shared() (writes cannot cross machines), a SharedArrayBuffer. */
+export class ClusterValueError extends ShmexError {
+  constructor(message: string) {
+    super('ERR_SHMEX_CLUSTER_VALUE', message);
+  }
+}
+
+/** A job failed on a machine outside of its task (the machine's own failure, reported by BullMQ). */
+export class RemoteJobError extends ShmexError {
+  readonly jobId: string;
+  constructor(jobId: string, reason: string) {
+    super('ERR_SHMEX_REMOTE_JOB', `job ${jobId} failed on a machine: ${reason}`);
+    this.jobId = jobId;
+  }
+}

@@ -1,0 +1,374 @@
+// ClusterExecutor: the executor interface of ProcessPoolExecutor, with tasks
+// carried by BullMQ jobs to `shmex worker` machines. Arguments are encoded
+// at submit time (large arrays uploaded as blobs under this executor's
+// keys, with a time-to-live); results come back into this process's shared
+// memory. See docs/cluster.md.
+import { randomBytes } from 'node:crypto';
+import { AbortError, ShutdownError } from '../errors.js';
+import type { ModuleTasks, TaskRunner } from '../executor.js';
+import { checkTaskOptions, type ShutdownOptions, type TaskOptions } from '../executor-options.js';
+import { Future, type FutureControl } from '../future.js';
+import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapArguments } from '../map.js';
+import type { TaskRef } from '../pool/protocol.js';
+import type { TaskLimits } from '../pool/worker-pool.js';
+import { TaskTally } from '../stats.js';
+import { FunctionTasks, type ModuleFunction, moduleTaskRef, taskRefOf } from '../task-ref.js';
+import { CLUSTER_INLINE_BYTES } from '../tuning.js';
+import { BlobStore } from './blob-store.js';
+import { type JobData, taskSpecOf, toBase64 } from './job-codec.js';
+import { JobTracker, type TrackedJob } from './job-tracker.js';
+import { blobPrefix } from './keys.js';
+import { connect, type Redis } from './peers.js';
+import { type BlobRef, ClusterRef, encodeValue, type SharedUpload } from './value-codec.js';
+
+type AnyFunction = (...args: any[]) => any;
+
+export interface ClusterExecutorOptions {
+  /** The Redis URL, for example redis://127.0.0.1:6379. */
+  url: string;
+  /** The BullMQ queue machines take jobs from. @default 'shmex' */
+  queue?: string;
+  /** How long stored arrays live if nobody deletes them (a submitter that died), in ms. @default 3600000 */
+  ttl?: number;
+  /** How many more times a task runs after the machine running it was lost. @default 1 */
+  maxRetries?: number;
+  /** Arrays of at least this many bytes travel as blobs, smaller ones inline. @default 131072 */
+  threshold?: number;
+  /** Pending Futures reject once Redis has been unreachable this long, in ms. @default 5000 */
+  redisTimeout?: number;
+  /** Tasks a map keeps in flight (about the cluster's core count). @default 8 */
+  maxWorkers?: number;
+}
+
+/** What a ClusterExecutor is doing, and how its tasks ended. */
+export interface ClusterStats {
+  pendingTasks: number;
+  completedTasks: number;
+  failedTasks: number;
+  cancelledTasks: number;
+}
+
+export class ClusterExecutor implements AsyncDisposable, TaskRunner {
+  readonly #id = randomBytes(8).toString('hex');
+  readonly #queueName: string;
+  readonly #ttl: number;
+  readonly #maxRetries: number;
+  readonly #threshold: number;
+  readonly #maxWorkers: number;
+  readonly #redis: Redis;
+  readonly #store: BlobStore;
+  readonly #tracker: JobTracker;
+  readonly #functions = new FunctionTasks();
+  readonly #moduleFunctions = new WeakMap<AnyFunction, TaskRef>();
+  readonly #tally = new TaskTally();
+  /** How many pending tasks refer to each blob; a blob is deleted when none does. */
+  readonly #blobUsers = new Map<BlobRef, number>();
+  readonly #refs = new Set<ClusterRef>();
+  readonly #settling = new Set<Promise<unknown>>();
+  #next = 1;
+  #shutdown = false;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: ClusterExecutorOptions) {
+    this.#queueName = options.queue ?? 'shmex';
+    this.#ttl = options.ttl ?? 3_600_000;
+    this.#maxRetries = options.maxRetries ?? 1;
+    this.#threshold = options.threshold ?? CLUSTER_INLINE_BYTES;
+    this.#maxWorkers = options.maxWorkers ?? 8;
+    this.#redis = connect(options.url, `shmex-submitter-${this.#id}`);
+    this.#store = new BlobStore(this.#redis, this.#ttl);
+    this.#tracker = new JobTracker({
+      url: options.url,
+      queue: this.#queueName,
+      redis: this.#redis,
+      store: this.#store,
+      redisTimeout: options.redisTimeout ?? 5000,
+    });
+  }
+
+  /** The prefix of this executor's keys in Redis (its blobs). */
+  get keyPrefix(): string {
+    return blobPrefix(this.#queueName, this.#id);
+  }
+
+  stats(): ClusterStats {
+    return {
+      pendingTasks: this.#tracker.size,
+      completedTasks: this.#tally.completed,
+      failedTasks: this.#tally.failed,
+      cancelledTasks: this.#tally.cancelled,
+    };
+  }
+
+  #checkOpen(): void {
+    if (this.#shutdown) throw new ShutdownError();
+  }
+
+  /** Waits for Redis, at most redisTimeout: a submit never waits forever for a connection. */
+  async #connected(): Promise<void> {
+    for (;;) {
+      const down = this.#tracker.unavailable();
+      if (down !== undefined) throw down;
+      const ready = await Promise.race([
+        this.#tracker.ready.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 100)),
+      ]);
+      if (ready && this.#redis.status === 'ready') return;
+    }
+  }
+
+  #retain(blobs: BlobRef[]): void {
+    for (const blob of blobs) this.#blobUsers.set(blob, (this.#blobUsers.get(blob) ?? 0) + 1);
+  }
+
+  #releaseBlobs(blobs: BlobRef[]): void {
+    const gone: BlobRef[] = [];
+    for (const blob of blobs) {
+      const users = (this.#blobUsers.get(blob) ?? 1) - 1;
+      if (users > 0) {
+        this.#blobUsers.set(blob, users);
+        continue;
+      }
+      this.#blobUsers.delete(blob);
+      blob.gone = true;
+      gone.push(blob);
+    }
+    if (gone.length > 0) this.#track(this.#store.delete(gone));
+  }
+
+  #track(promise: Promise<unknown>): void {
+    this.#settling.add(promise);
+    void promise.finally(() => this.#settling.delete(promise));
+  }
+
+  /** @internal submits a resolved task; for a chunk of map, `args` is the list of argument lists. */
+  submitRef(
+    task: TaskRef,
+    args: unknown,
+    chunk: boolean,
+    limits?: TaskLimits,
+    dedup?: Map<object, SharedUpload>,
+  ): Future<unknown> {
+    this.#checkOpen();
+    const signal = limits?.signal;
+    if (signal?.aborted) {
+      return new Future<unknown>(
+        (c) =>
+          void c.cancel(new AbortError('the task was aborted by its AbortSignal', { cause: signal.reason })),
+        { tally: this.#tally },
+      );
+    }
+    const id = `${this.#id}.${this.#next++}`;
+    let control!: FutureControl<unknown>;
+    let blobs: BlobRef[] = [];
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      signal?.removeEventListener('abort', onAbort);
+      this.#releaseBlobs(blobs);
+    };
+    const future = new Future<unknown>(
+      (c) => {
+        control = c;
+      },
+      { onCancel: () => this.#track(this.#tracker.abandon(id, 'cancelled')), tally: this.#tally },
+    );
+    const onAbort = () => {
+      const error = new AbortError('the task was aborted by its AbortSignal', { cause: signal?.reason });
+      if (!control.cancel(error)) {
+        control.reject(error);
+        this.#track(this.#tracker.abandon(id, 'aborted'));
+      }
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const job: TrackedJob = { id, control, finished: finish, added: false, addedAt: 0, started: false };
+    const run = async () => {
+      await this.#connected();
+      const encoded = await encodeValue(args, {
+        store: this.#store,
+        keyPrefix: `${this.keyPrefix}a${id}.`,
+        threshold: this.#threshold,
+        dedup,
+      });
+      blobs = encoded.blobs;
+      this.#retain(blobs);
+      if (future.done()) return finish();
+      const data: JobData = {
+        v: 1,
+        submitter: this.#id,
+        task: taskSpecOf(task),
+        args: toBase64(encoded.message),
+        chunk,
+        maxRetries: this.#maxRetries,
+        ttl: this.#ttl,
+        ...(limits?.timeout === undefined ? {} : { timeout: limits.timeout }),
+      };
+      await this.#tracker.add(job, data);
+      // Cancelled while being added: the job is in the queue now, take it out again.
+      if (future.done()) await this.#tracker.abandon(id, 'cancelled');
+    };
+    this.#track(
+      run().catch((error: unknown) => {
+        this.#tracker.forget(id);
+        control.start();
+        control.reject(error);
+        finish();
+      }),
+    );
+    return future;
+  }
+
+  #taskRef(task: unknown, where: string): TaskRef {
+    return (
+      (typeof task === 'function' && this.#moduleFunctions.get(task as AnyFunction)) ||
+      taskRefOf(task, this.#functions, where)
+    );
+  }
+
+  /** Runs `fn(...args)` on a machine of the cluster; see ProcessPoolExecutor.submit. */
+  submit<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Future<Awaited<R>>;
+  submit(fn: ModuleFunction, ...args: unknown[]): Future<unknown>;
+  submit(fn: AnyFunction | ModuleFunction, ...args: unknown[]): Future<unknown> {
+    this.#checkOpen();
+    return this.submitRef(this.#taskRef(fn, 'submit'), args, false);
+  }
+
+  /** A typed proxy of a task module, whose file must be the same on every machine (checked by digest). */
+  module<M>(url: string | URL): ModuleTasks<M> {
+    return this.#module<M>(url, undefined);
+  }
+
+  #module<M>(url: string | URL, limits: TaskLimits | undefined): ModuleTasks<M> {
+    this.#checkOpen();
+    const cache = new Map<string, AnyFunction>();
+    moduleTaskRef(url, 'check', 'module');
+    return new Proxy(Object.create(null) as ModuleTasks<M>, {
+      get: (_target, name) => {
+        if (typeof name !== 'string' || name === 'then') return undefined;
+        let fn = cache.get(name);
+        if (fn === undefined) {
+          const ref = moduleTaskRef(url, name, 'module');
+          fn = (...args: unknown[]) => this.submitRef(ref, args, false, limits);
+          Object.defineProperty(fn, 'name', { value: name });
+          this.#moduleFunctions.set(fn, ref);
+          cache.set(name, fn);
+        }
+        return fn;
+      },
+    });
+  }
+
+  /** Like ProcessPoolExecutor.map; an array given to several tasks of one map is uploaded once. */
+  map<A extends unknown[], R>(fn: (...args: A) => R, ...iterables: MapInputs<A>): MapIterator<Awaited<R>>;
+  map<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    ...iterablesThenOptions: [...MapInputs<A>, MapOptions]
+  ): MapIterator<Awaited<R>>;
+  map(fn: AnyFunction | ModuleFunction, ...rest: unknown[]): MapIterator<unknown> {
+    return this.#map(fn, rest, undefined);
+  }
+
+  #map(
+    fn: AnyFunction | ModuleFunction,
+    rest: unknown[],
+    limits: TaskLimits | undefined,
+  ): MapIterator<unknown> {
+    this.#checkOpen();
+    const task = this.#taskRef(fn, 'map');
+    const { iterables, options } = splitMapArguments(rest);
+    const dedup = new Map<object, SharedUpload>();
+    const submitter = {
+      submitRef: (ref: TaskRef, args: unknown, chunk: boolean) =>
+        this.submitRef(ref, args, chunk, limits, dedup),
+    };
+    return mapTasks(submitter, task, iterables, options, this.#maxWorkers);
+  }
+
+  /** submit, module and map with an AbortSignal and a timeout that also stop a running remote task. */
+  withOptions(options: TaskOptions): TaskRunner {
+    const limits = checkTaskOptions(options);
+    const runner = {
+      submit: (fn: AnyFunction | ModuleFunction, ...args: unknown[]) => {
+        this.#checkOpen();
+        return this.submitRef(this.#taskRef(fn, 'submit'), args, false, limits);
+      },
+      module: <M>(url: string | URL) => this.#module<M>(url, limits),
+      map: (fn: AnyFunction | ModuleFunction, ...rest: unknown[]) => this.#map(fn, rest, limits),
+      withOptions: (more: TaskOptions) => {
+        const added = checkTaskOptions(more);
+        const signals = [limits.signal, added.signal].filter((s) => s !== undefined);
+        const merged: TaskOptions = { ...limits, ...added };
+        if (signals.length > 1) merged.signal = AbortSignal.any(signals);
+        return this.withOptions(merged);
+      },
+    };
+    return runner as TaskRunner;
+  }
+
+  /**
+   * Stores `value` once (its large arrays as blobs) and returns a reference,
+   * typed as the value, to pass to any number of tasks (like `shared()`, it
+   * is only for task arguments); each machine downloads it once. It lives
+   * until `free(ref)`, shutdown, or the time-to-live.
+   */
+  async put<T>(value: T): Promise<T> {
+    this.#checkOpen();
+    await this.#connected();
+    const encoded = await encodeValue(value, {
+      store: this.#store,
+      keyPrefix: `${this.keyPrefix}p${this.#next++}.`,
+      threshold: this.#threshold,
+    });
+    const ref = new ClusterRef<T>(encoded.message, encoded.blobs, async () => {
+      this.#refs.delete(ref as ClusterRef);
+      await this.#store.delete(encoded.blobs);
+    });
+    this.#refs.add(ref as ClusterRef);
+    return ref as unknown as T;
+  }
+
+  /** Deletes a value stored with put(); tasks submitted with it afterwards fail. */
+  async free(ref: unknown): Promise<void> {
+    if (ref instanceof ClusterRef) await ref.release();
+  }
+
+  /**
+   * Stops accepting tasks; with `wait` (the default) resolves once pending
+   * tasks have ended and this executor's keys are deleted. `cancelFutures`
+   * cancels tasks no machine has started.
+   */
+  async shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const { wait = true, cancelFutures = false } = options;
+    this.#shutdown = true;
+    if (cancelFutures) this.#tracker.cancelQueued();
+    this.#closed ??= this.#close();
+    if (wait) await this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    // Polled, not awaited in a loop of microtasks: the events that settle pending jobs need the event loop.
+    while (this.#tracker.size > 0 || this.#settling.size > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const ref of [...this.#refs]) await ref.release();
+    await this.#tracker.close();
+    // Whatever is left under this executor's prefix (a late machine's result) goes now, not after the TTL.
+    await this.#deleteOwnKeys().catch(() => {});
+    this.#redis.disconnect();
+  }
+
+  async #deleteOwnKeys(): Promise<void> {
+    if (this.#redis.status !== 'ready') return;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.#redis.scan(cursor, 'MATCH', `${this.keyPrefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await this.#redis.del(...keys);
+    } while (cursor !== '0');
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown({ wait: true });
+  }
+}

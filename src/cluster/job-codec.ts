@@ -1,0 +1,84 @@
+// What a job carries (BullMQ stores job data and return values as JSON):
+// the task (a function's source, or a module URL with the digest of its
+// file), the arguments' message (base64; its large arrays are blobs), and
+// back, the result's message or the task's error.
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { deserialize, serialize } from 'node:v8';
+import type { TaskRef } from '../pool/protocol.js';
+import { rebuildError, type SerializedError, serializeError } from '../transfer/remote-error.js';
+import type { BlobRef } from './value-codec.js';
+
+export type TaskSpec =
+  | { kind: 'source'; name: string; source: string }
+  | { kind: 'module'; url: string; name: string; digest?: string };
+
+export interface JobData {
+  v: 1;
+  submitter: string;
+  task: TaskSpec;
+  /** The arguments' message, base64 (for a chunk of map: the list of argument lists). */
+  args: string;
+  chunk: boolean;
+  /** Milliseconds a running task may take on its machine. */
+  timeout?: number;
+  /** How many times the task may run again after its machine was lost. */
+  maxRetries: number;
+  /** Time-to-live of the result's blobs, in milliseconds. */
+  ttl: number;
+}
+
+export type JobResult =
+  | { ok: true; value: string; blobs: BlobRef[]; machine: string }
+  | { ok: false; error: string; machine: string };
+
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+export function fromBase64(text: string): Buffer {
+  return Buffer.from(text, 'base64');
+}
+
+const digests = new Map<string, { mtimeMs: number; size: number; digest: string }>();
+
+/** The sha256 of a module's file (file: URLs only; a package name is resolved on each machine). */
+export function moduleDigest(url: string): string | undefined {
+  if (!url.startsWith('file:')) return undefined;
+  const path = fileURLToPath(url);
+  const stat = statSync(path);
+  const known = digests.get(path);
+  if (known !== undefined && known.mtimeMs === stat.mtimeMs && known.size === stat.size) return known.digest;
+  const digest = createHash('sha256').update(readFileSync(path)).digest('hex');
+  digests.set(path, { mtimeMs: stat.mtimeMs, size: stat.size, digest });
+  return digest;
+}
+
+export function taskSpecOf(ref: TaskRef): TaskSpec {
+  if (ref.kind === 'source') return { kind: 'source', name: ref.name, source: ref.source ?? '' };
+  const digest = moduleDigest(ref.url);
+  return digest === undefined
+    ? { kind: 'module', url: ref.url, name: ref.name }
+    : { kind: 'module', url: ref.url, name: ref.name, digest };
+}
+
+/**
+ * A task's error as it leaves a machine: the local pool already rebuilt the
+ * child's error (its stack is the child's, its cause a RemoteStack); the
+ * submitter rebuilds it once more, naming the machine in the stack.
+ */
+export function encodeError(error: unknown, machine: string): string {
+  const s = serializeError(error);
+  if (s.cause?.name === 'RemoteStack') {
+    const inner = s.cause.cause;
+    if (inner === undefined) delete s.cause;
+    else s.cause = inner;
+  }
+  if (s.stack !== undefined) s.stack = `${s.stack}\n    at <machine ${machine}>`;
+  return toBase64(serialize(s));
+}
+
+export function decodeError(text: string): unknown {
+  return rebuildError(deserialize(fromBase64(text)) as SerializedError);
+}

@@ -1,0 +1,213 @@
+// The machine side (`shmex worker`): a BullMQ Worker takes jobs and runs
+// them on a local ProcessPoolExecutor. Arguments are downloaded once into
+// this machine's shared memory; results are uploaded under the submitter's
+// keys. BullMQ renews each job's lock while it runs; a job whose machine
+// stops renewing is given to another machine (stalled), and a completion
+// that comes back without the lock is refused, so exactly one result wins.
+import { hostname } from 'node:os';
+import { configureSharedMemory } from '../arrays.js';
+import { ProcessPoolExecutor, type TaskRunner } from '../executor.js';
+import type { ModuleFunction } from '../task-ref.js';
+import { CLUSTER_HEARTBEAT_MS, CLUSTER_HEARTBEAT_TTL_MS, CLUSTER_INLINE_BYTES } from '../tuning.js';
+import { MachineBlobCache } from './blob-cache.js';
+import { BlobStore } from './blob-store.js';
+import { MachineLostError, ModuleMismatchError } from './errors.js';
+import { sweepFinishedJobs } from './janitor.js';
+import {
+  encodeError,
+  fromBase64,
+  type JobData,
+  type JobResult,
+  moduleDigest,
+  toBase64,
+} from './job-codec.js';
+import { blobPrefix, cancelChannel, machineKey } from './keys.js';
+import { type BullMQ, bullmq, connect, type Redis } from './peers.js';
+import { decodeValue, encodeValue } from './value-codec.js';
+
+export interface MachineOptions {
+  /** The Redis URL, for example redis://127.0.0.1:6379. */
+  connect: string;
+  /** @default 'shmex' */
+  queue?: string;
+  /** Processes of the local pool. @default the core count */
+  maxWorkers?: number;
+  /** The shared-memory directory of this machine. @default $SHMEX_SHM_DIR, else /dev/shm */
+  shmDir?: string;
+  /** How this machine is named in errors and in `shmex cluster status`. @default host:pid */
+  name?: string;
+  /** Jobs taken at once (downloads overlap computing). @default 2 x maxWorkers */
+  concurrency?: number;
+  /** The lease of a job, renewed while it runs; a machine silent this long loses its job. @default 30000 */
+  lockDuration?: number;
+}
+
+type AnyFunction = (...args: unknown[]) => unknown;
+
+/** The most bytes of downloaded arrays a machine keeps for reuse, and how long an unused one stays. */
+const CACHE_BYTES = 1024 * 1024 * 1024;
+const CACHE_IDLE_MS = 30_000;
+
+export class Machine {
+  readonly name: string;
+  readonly #queue: string;
+  readonly #pool: ProcessPoolExecutor;
+  readonly #redis: Redis;
+  readonly #subscriber: Redis;
+  readonly #store: BlobStore;
+  readonly #cache = new MachineBlobCache(CACHE_BYTES, CACHE_IDLE_MS);
+  readonly #worker: BullMQ.Worker;
+  readonly #functions = new Map<string, AnyFunction>();
+  readonly #heartbeat: NodeJS.Timeout;
+  /** For sweeping finished jobs of dead submitters (on this machine's command connection). */
+  readonly #jobs: BullMQ.Queue;
+  readonly #started = Date.now();
+  #running = 0;
+  #done = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: MachineOptions) {
+    this.#queue = options.queue ?? 'shmex';
+    this.name = options.name ?? `${hostname()}:${process.pid}`;
+    if (options.shmDir !== undefined) configureSharedMemory({ dir: options.shmDir });
+    this.#pool = new ProcessPoolExecutor({
+      ...(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers }),
+      ...(options.shmDir === undefined ? {} : { shmDir: options.shmDir }),
+    });
+    this.#redis = connect(options.connect, `shmex-machine-${this.name}`);
+    this.#redis.on('error', () => {});
+    this.#subscriber = connect(options.connect, `shmex-machine-cancel-${this.name}`, true);
+    this.#subscriber.on('error', () => {});
+    this.#store = new BlobStore(this.#redis, 0);
+    this.#jobs = new bullmq.Queue(this.#queue, { connection: this.#redis });
+    this.#jobs.on('error', () => {});
+    const lockDuration = options.lockDuration ?? 30_000;
+    this.#worker = new bullmq.Worker(this.#queue, (job, token, signal) => this.#process(job, token, signal), {
+      connection: { url: options.connect, maxRetriesPerRequest: null } as never,
+      concurrency: options.concurrency ?? 2 * this.#pool.maxWorkers,
+      lockDuration,
+      stalledInterval: lockDuration,
+      // Retries after a lost machine are counted per job (its maxRetries), not here.
+      maxStalledCount: 1000,
+      autorun: true,
+      name: this.name,
+    });
+    this.#worker.on('error', () => {});
+    void this.#subscriber.subscribe(cancelChannel(this.#queue)).catch(() => {});
+    this.#subscriber.on('message', (_channel: string, text: string) => {
+      const { jobId, reason } = JSON.parse(text) as { jobId: string; reason: string };
+      this.#worker.cancelJob(jobId, reason);
+    });
+    this.#heartbeat = setInterval(() => void this.#beat(), CLUSTER_HEARTBEAT_MS);
+    void this.#beat();
+  }
+
+  /** Resolves once the machine takes jobs. */
+  async ready(): Promise<void> {
+    await this.#worker.waitUntilReady();
+    await this.#beat();
+  }
+
+  async #beat(): Promise<void> {
+    const info = {
+      name: this.name,
+      host: hostname(),
+      pid: process.pid,
+      maxWorkers: this.#pool.maxWorkers,
+      running: this.#running,
+      done: this.#done,
+      startedAt: this.#started,
+    };
+    await this.#redis
+      .set(machineKey(this.#queue, this.name), JSON.stringify(info), 'PX', CLUSTER_HEARTBEAT_TTL_MS)
+      .catch(() => {});
+    await sweepFinishedJobs(this.#jobs).catch(() => {});
+  }
+
+  #functionOf(source: string): AnyFunction {
+    let fn = this.#functions.get(source);
+    if (fn === undefined) {
+      // The local pool sends the source on to its workers; this only rebuilds a function to hand it.
+      fn = new Function(`return (${source});`)() as AnyFunction;
+      this.#functions.set(source, fn);
+    }
+    return fn;
+  }
+
+  async #process(
+    job: BullMQ.Job,
+    _token: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<JobResult> {
+    const data = job.data as JobData;
+    this.#running++;
+    try {
+      const runs = job.stalledCounter ?? 0;
+      if (runs > data.maxRetries) {
+        throw new MachineLostError(String(job.id), runs, 'its lease ran out before it finished');
+      }
+      const task = data.task;
+      let fn: AnyFunction | ModuleFunction;
+      if (task.kind === 'module') {
+        if (task.digest !== undefined) {
+          let local: string | undefined;
+          try {
+            local = moduleDigest(task.url);
+          } catch (error) {
+            throw new ModuleMismatchError(
+              this.name,
+              task.url,
+              `the file is missing here (${(error as Error).message})`,
+            );
+          }
+          if (local !== task.digest) {
+            throw new ModuleMismatchError(
+              this.name,
+              task.url,
+              "its file here differs from the submitter's (sha256)",
+            );
+          }
+        }
+        fn = { module: task.url, name: task.name };
+      } else {
+        fn = this.#functionOf(task.source);
+      }
+      const args = (await decodeValue(fromBase64(data.args), this.#store, this.#cache)) as unknown[];
+      const limits = {
+        ...(signal === undefined ? {} : { signal }),
+        ...(data.timeout === undefined ? {} : { timeout: data.timeout }),
+      };
+      const runner: TaskRunner = Object.keys(limits).length > 0 ? this.#pool.withOptions(limits) : this.#pool;
+      const submit = (list: unknown[]) => runner.submit(fn as ModuleFunction, ...list);
+      const result = data.chunk
+        ? await Promise.all((args as unknown[][]).map((list) => submit(list)))
+        : await submit(args);
+      const encoded = await encodeValue(result, {
+        store: new BlobStore(this.#redis, data.ttl),
+        keyPrefix: `${blobPrefix(this.#queue, data.submitter)}r${job.id}.${Date.now().toString(36)}.`,
+        threshold: CLUSTER_INLINE_BYTES,
+      });
+      return { ok: true, value: toBase64(encoded.message), blobs: encoded.blobs, machine: this.name };
+    } catch (error) {
+      return { ok: false, error: encodeError(error, this.name), machine: this.name };
+    } finally {
+      this.#running--;
+      this.#done++;
+    }
+  }
+
+  /** Stops taking jobs, lets running ones finish, and stops the local pool. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#heartbeat);
+      await this.#worker.close().catch(() => {});
+      await this.#jobs.close().catch(() => {});
+      await this.#pool.shutdown();
+      this.#cache.clear();
+      await this.#redis.del(machineKey(this.#queue, this.name)).catch(() => {});
+      this.#subscriber.disconnect();
+      this.#redis.disconnect();
+    })();
+    return this.#closing;
+  }
+}

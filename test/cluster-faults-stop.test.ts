@@ -1,0 +1,82 @@
+// Abort and timeout of remote tasks: a running task is really stopped (its
+// pool process on the machine is replaced), a queued one is taken out of the
+// queue and never runs; each Future settles once and nothing is left.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { AbortError, TaskTimeoutError } from 'shmex';
+import { LocalCluster } from 'shmex/cluster';
+import type * as ControlTasks from './fixtures/control-tasks.js';
+import { Gates } from './fixtures/control-tasks.js';
+import { clusterProcesses, leftoverKeys, settleCounts } from './helpers/cluster-checks.js';
+import { alive, waitGone } from './helpers/processes.js';
+import { type RedisServer, redisAvailable, startRedis } from './helpers/redis-server.js';
+import { guardSharedMemory } from './helpers/shm-guard.js';
+
+guardSharedMemory();
+
+const CONTROL = new URL('./fixtures/control-tasks.js', import.meta.url);
+const skip = redisAvailable();
+let redis: RedisServer;
+let cluster: LocalCluster;
+
+before(async () => {
+  if (skip !== undefined) return;
+  redis = await startRedis();
+  // One machine of one pool process, taking two jobs at a time.
+  cluster = await LocalCluster.start({ url: redis.url, machines: 1, maxWorkers: 1 });
+});
+
+after(async () => {
+  if (skip !== undefined) return;
+  const pids = clusterProcesses(cluster);
+  await cluster.close();
+  assert.deepEqual(await waitGone(pids), []);
+  await redis.stop();
+});
+
+test('a timeout stops a running remote task: its pool process is replaced', { skip }, async () => {
+  using gates = new Gates();
+  await using ex = cluster.executor();
+  const future = ex
+    .withOptions({ timeout: 300 })
+    .module<typeof ControlTasks>(CONTROL)
+    .gate(gates.dir, 't', 1);
+  const counts = settleCounts([future]);
+  const child = await gates.started('t');
+  await assert.rejects(Promise.resolve(future), TaskTimeoutError);
+  assert.deepEqual(await waitGone([child]), [], 'the timed-out task still runs on the machine');
+  assert.equal(existsSync(gates.path('t.finished')), false, 'the timed-out task finished');
+  assert.equal(await ex.submit((a: number) => a + 1, 1), 2, 'the machine takes tasks again');
+  await ex.shutdown();
+  assert.deepEqual(counts(), [1]);
+  assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+});
+
+test('abort stops a running remote task and takes a queued one out of the queue', { skip }, async () => {
+  using gates = new Gates();
+  await using ex = cluster.executor();
+  const running = new AbortController();
+  const queued = new AbortController();
+  const control = (signal: AbortSignal) => ex.withOptions({ signal }).module<typeof ControlTasks>(CONTROL);
+  const first = control(running.signal).gate(gates.dir, 'running', 1);
+  const child = await gates.started('running');
+  // The machine's second job slot waits for the pool process: a blocker fills it.
+  const blocker = ex.module<typeof ControlTasks>(CONTROL).gate(gates.dir, 'blocker', 2);
+  const last = control(queued.signal).gate(gates.dir, 'queued', 3);
+  const counts = settleCounts([first, blocker, last]);
+  queued.abort(new Error('not needed'));
+  await assert.rejects(Promise.resolve(last), AbortError);
+  running.abort(new Error('enough'));
+  await assert.rejects(Promise.resolve(first), AbortError);
+  assert.deepEqual(await waitGone([child]), [], 'the aborted task still runs on the machine');
+  await gates.started('blocker');
+  gates.release('blocker', 'running', 'queued');
+  assert.equal(await blocker, 2);
+  assert.equal(await ex.submit((a: number) => a + 1, 1), 2);
+  assert.equal(gates.isStarted('queued'), false, 'the aborted queued task ran');
+  assert.ok(alive(cluster.machines[0]!.pid));
+  await ex.shutdown();
+  assert.deepEqual(counts(), [1, 1, 1]);
+  assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+});
