@@ -54,6 +54,8 @@ export class WorkerRuntime {
   readonly #collection = new CollectionPolicy(WORKER_COLLECTION);
   readonly #queue: TaskMessage[] = [];
   #draining = false;
+  /** The wait for the next message (#idle) is due on the next turn of the event loop. */
+  #idleSoon = false;
   /** [tasks started, tasks finished] over this worker's life (see WorkerConfig.receipts). */
   #receipts = new Float64Array(2);
   /** How long tasks take is measured with it (a test passes its own clock). */
@@ -128,13 +130,38 @@ export class WorkerRuntime {
       this.#receipts[1]!++;
       // Outcomes of quick tasks are gathered into one message while more tasks wait.
       const quick = this.#now() - t0 <= QUICK_TASK_MS;
-      if (this.#queue.length === 0 || !quick || this.#outbox.length >= MAX_GATHERED) this.#outbox.flush();
+      if (this.#queue.length === 0 || !quick || this.#outbox.length >= MAX_GATHERED) {
+        this.#book.flushFrees();
+        this.#outbox.flush();
+      }
       this.#collection.note(this.#book.bytesTracked);
     }
     this.#draining = false;
     this.#collection.busy = false;
     this.#collection.note(this.#book.bytesTracked);
-    this.#channel.idle?.();
+    this.#idle();
+  }
+
+  /**
+   * Out of tasks: a thread's channel waits a moment for the next message and
+   * runs it without a turn of the event loop (Channel.idle). That wait starts
+   * only after one full turn, never straight from the end of a task: while
+   * the parent keeps answering within the wait, chained waits would keep the
+   * thread in one turn, and what needs a turn would never run: the
+   * collection's idle timer, the finalizers of collected arrays (a platform
+   * task) and the frees they queue (an immediate). The arguments' segments
+   * would not go back to the parent, which makes new ones for the next tasks.
+   */
+  #idle(): void {
+    const { idle } = this.#channel;
+    if (idle === undefined || this.#idleSoon) return;
+    this.#idleSoon = true;
+    setImmediate(() => {
+      this.#idleSoon = false;
+      if (this.#draining) return; // a message came meanwhile: its tasks run, and idle again after
+      this.#book.flushFrees();
+      idle.call(this.#channel);
+    });
   }
 
   /** Runs one task and encodes its outcome; the arguments' holds go back when their arrays are collected. */
