@@ -1,7 +1,8 @@
 // The worker's runtime driven in this process through a fake channel: tasks
 // in, outcomes out, several outcomes to a message, errors as outcomes, the
 // initializer, a task that waits until earlier results are written, frees
-// sent ahead of outcomes, and the idle wait after a turn of the event loop.
+// sent ahead of outcomes, and a turn of the event loop between runs of tasks
+// and before the idle wait.
 // No child process, no thread.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -306,4 +307,34 @@ test('the idle wait comes after a turn of the event loop, so what needs one runs
   await channel.until('results');
   await idle;
   assert.deepEqual(channel.idled, [true], 'once, after the immediate the task queued');
+});
+
+/** A channel that hands the worker its next message in the turn where the last results went (a thread's port does). */
+class EagerChannel extends FakeChannel {
+  next: (() => void) | undefined;
+
+  override send(message: FromWorker, done?: (error: Error | null) => void): void {
+    super.send(message, done);
+    const next = this.next;
+    this.next = undefined;
+    if (next !== undefined) queueMicrotask(next);
+  }
+}
+
+test('a run of tasks that comes in the turn where the last one ended starts on the next turn', async () => {
+  const channel = new EagerChannel();
+  let ran = false;
+  const { send } = start(channel, {
+    later: () => {
+      setImmediate(() => {
+        ran = true;
+      });
+      return 1;
+    },
+    check: () => ran,
+  });
+  channel.next = () => send({ type: 'run', tasks: [run(2, 'check', [])] });
+  send({ type: 'run', tasks: [run(1, 'later', [])] });
+  await channel.until('results', 2);
+  assert.deepEqual(channel.outcomes().map(resultOf), [1, true], 'the immediate ran between the two');
 });

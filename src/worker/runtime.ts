@@ -54,8 +54,10 @@ export class WorkerRuntime {
   readonly #collection = new CollectionPolicy(WORKER_COLLECTION);
   readonly #queue: TaskMessage[] = [];
   #draining = false;
-  /** The wait for the next message (#idle) is due on the next turn of the event loop. */
-  #idleSoon = false;
+  /** The last run of tasks ended in this turn of the event loop (see #drain). */
+  #sameTurn = false;
+  /** #idle's immediate is scheduled. */
+  #turnSoon = false;
   /** [tasks started, tasks finished] over this worker's life (see WorkerConfig.receipts). */
   #receipts = new Float64Array(2);
   /** How long tasks take is measured with it (a test passes its own clock). */
@@ -119,6 +121,14 @@ export class WorkerRuntime {
 
   async #drain(): Promise<void> {
     this.#draining = true;
+    // Messages can reach a worker without a turn of its event loop between them: a thread's port
+    // hands over those that come while it handles one (Node goes on for up to 1000), and its idle
+    // wait reads the next one at once. A parent that answers quickly would then keep the worker
+    // in one turn, task after task, and what needs a turn would never run: the collection's idle
+    // timer, the finalizers of collected arguments (a platform task) and the frees they queue (an
+    // immediate); the parent would make a new segment for every task instead of reusing those.
+    // So a run of tasks that starts in the turn where the last one ended waits for the next turn.
+    if (this.#sameTurn) await new Promise((resolve) => setImmediate(resolve));
     this.#collection.busy = true;
     while (this.#queue.length > 0) {
       const message = this.#queue.shift()!;
@@ -143,24 +153,21 @@ export class WorkerRuntime {
   }
 
   /**
-   * Out of tasks: a thread's channel waits a moment for the next message and
-   * runs it without a turn of the event loop (Channel.idle). That wait starts
-   * only after one full turn, never straight from the end of a task: while
-   * the parent keeps answering within the wait, chained waits would keep the
-   * thread in one turn, and what needs a turn would never run: the
-   * collection's idle timer, the finalizers of collected arrays (a platform
-   * task) and the frees they queue (an immediate). The arguments' segments
-   * would not go back to the parent, which makes new ones for the next tasks.
+   * Out of tasks. On the next turn of the event loop (see #drain), the frees
+   * queued meanwhile go out, and a thread's channel waits a moment for the
+   * next message (Channel.idle): the wait never starts in the turn where the
+   * tasks ended.
    */
   #idle(): void {
-    const { idle } = this.#channel;
-    if (idle === undefined || this.#idleSoon) return;
-    this.#idleSoon = true;
+    this.#sameTurn = true;
+    if (this.#turnSoon) return;
+    this.#turnSoon = true;
     setImmediate(() => {
-      this.#idleSoon = false;
+      this.#turnSoon = false;
+      this.#sameTurn = false;
       if (this.#draining) return; // a message came meanwhile: its tasks run, and idle again after
       this.#book.flushFrees();
-      idle.call(this.#channel);
+      this.#channel.idle?.();
     });
   }
 
