@@ -1,7 +1,9 @@
 // The worker's runtime driven in this process through a fake channel: tasks
 // in, outcomes out, several outcomes to a message, errors as outcomes, the
-// initializer, and a task that waits until earlier results are written. No
-// child process, no thread.
+// initializer, a task that waits until earlier results are written, frees
+// sent ahead of outcomes, and a turn of the event loop between runs of tasks
+// and before the idle wait.
+// No child process, no thread.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { FromWorker, TaskMessage, TaskOutcome, TaskRef, ToWorker } from '../dist/pool/protocol.js';
@@ -248,4 +250,91 @@ test('run messages that arrive while tasks run join the same queue, in order', a
     channel.outcomes().map((o) => o.id),
     [1, 2],
   );
+});
+
+test('frees queued while a task ran go to the parent before its outcome', async () => {
+  // A segment of another process this worker owes a hold on (as for an argument it mapped).
+  const borrowed = `shmex.999999.1.${'ab'.repeat(12)}`;
+  book.owe([borrowed]);
+  const { channel, send } = start(undefined, {
+    drop: () => {
+      book.free([borrowed]); // queued for a later turn, as a collected array's free is
+      return 1;
+    },
+  });
+  send({ type: 'run', tasks: [run(1, 'drop', [])] });
+  await channel.until('results');
+  assert.deepEqual(
+    channel.sent.map((m) => m.type),
+    ['segments', 'results'],
+    'the parent has the segment back when the outcome makes it send the next task',
+  );
+  const [control] = channel.sent;
+  assert.deepEqual(control?.type === 'segments' && control.control, { type: 'free', names: [borrowed] });
+});
+
+/** A channel that can wait for the next message (a thread's); records what had run when it was asked to. */
+class IdleChannel extends FakeChannel {
+  readonly idled: boolean[] = [];
+  ran = false;
+  #onIdle: (() => void) | undefined;
+
+  idle(): void {
+    this.idled.push(this.ran);
+    this.#onIdle?.();
+  }
+
+  whenIdle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#onIdle = resolve;
+    });
+  }
+}
+
+test('the idle wait comes after a turn of the event loop, so what needs one runs between tasks', async () => {
+  const channel = new IdleChannel();
+  const { send } = start(channel, {
+    later: () => {
+      // Like the free of an argument collected after its task, or a collection's timer.
+      setImmediate(() => {
+        channel.ran = true;
+      });
+      return 1;
+    },
+  });
+  const idle = channel.whenIdle();
+  send({ type: 'run', tasks: [run(1, 'later', [])] });
+  await channel.until('results');
+  await idle;
+  assert.deepEqual(channel.idled, [true], 'once, after the immediate the task queued');
+});
+
+/** A channel that hands the worker its next message in the turn where the last results went (a thread's port does). */
+class EagerChannel extends FakeChannel {
+  next: (() => void) | undefined;
+
+  override send(message: FromWorker, done?: (error: Error | null) => void): void {
+    super.send(message, done);
+    const next = this.next;
+    this.next = undefined;
+    if (next !== undefined) queueMicrotask(next);
+  }
+}
+
+test('a run of tasks that comes in the turn where the last one ended starts on the next turn', async () => {
+  const channel = new EagerChannel();
+  let ran = false;
+  const { send } = start(channel, {
+    later: () => {
+      setImmediate(() => {
+        ran = true;
+      });
+      return 1;
+    },
+    check: () => ran,
+  });
+  channel.next = () => send({ type: 'run', tasks: [run(2, 'check', [])] });
+  send({ type: 'run', tasks: [run(1, 'later', [])] });
+  await channel.until('results', 2);
+  assert.deepEqual(channel.outcomes().map(resultOf), [1, true], 'the immediate ran between the two');
 });

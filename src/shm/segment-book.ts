@@ -283,6 +283,15 @@ export class SegmentBook {
     for (const name of names) this.#apply(this.#ledger.free(name), name, 'free', undefined);
   }
 
+  /**
+   * Sends the frees queued for a later turn now: a worker does so before its
+   * outcomes, so that the parent has those segments back when the outcomes
+   * make it send the next task (whose arguments may need one).
+   */
+  flushFrees(): void {
+    this.#outbox.flush();
+  }
+
   #apply(step: HoldStep<Peer>, name: string, kind: 'hold' | 'free', task: number | undefined): void {
     switch (step.kind) {
       case 'take':

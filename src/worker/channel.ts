@@ -30,7 +30,8 @@ export interface Channel {
   /**
    * The worker has nothing to do. A thread waits a moment for the parent's
    * next message and handles it at once (see THREAD_IDLE_WAIT_MS); a process
-   * returns at once.
+   * returns at once. Called from an immediate, after a turn of the event
+   * loop (see WorkerRuntime.#idle).
    */
   idle?(): void;
   /**

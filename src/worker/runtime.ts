@@ -56,6 +56,10 @@ export class WorkerRuntime {
   readonly #heapTrim = new IdleHeapTrim();
   readonly #queue: TaskMessage[] = [];
   #draining = false;
+  /** The last run of tasks ended in this turn of the event loop (see #drain). */
+  #sameTurn = false;
+  /** #idle's immediate is scheduled. */
+  #turnSoon = false;
   /** [tasks started, tasks finished] over this worker's life (see WorkerConfig.receipts). */
   #receipts = new Float64Array(2);
   /** How long tasks take is measured with it (a test passes its own clock). */
@@ -119,6 +123,14 @@ export class WorkerRuntime {
 
   async #drain(): Promise<void> {
     this.#draining = true;
+    // Messages can reach a worker without a turn of its event loop between them: a thread's port
+    // hands over those that come while it handles one (Node goes on for up to 1000), and its idle
+    // wait reads the next one at once. A parent that answers quickly would then keep the worker
+    // in one turn, task after task, and what needs a turn would never run: the collection's idle
+    // timer, the finalizers of collected arguments (a platform task) and the frees they queue (an
+    // immediate); the parent would make a new segment for every task instead of reusing those.
+    // So a run of tasks that starts in the turn where the last one ended waits for the next turn.
+    if (this.#sameTurn) await new Promise((resolve) => setImmediate(resolve));
     this.#collection.busy = true;
     this.#heapTrim.busy();
     while (this.#queue.length > 0) {
@@ -131,14 +143,36 @@ export class WorkerRuntime {
       this.#receipts[1]!++;
       // Outcomes of quick tasks are gathered into one message while more tasks wait.
       const quick = this.#now() - t0 <= QUICK_TASK_MS;
-      if (this.#queue.length === 0 || !quick || this.#outbox.length >= MAX_GATHERED) this.#outbox.flush();
+      if (this.#queue.length === 0 || !quick || this.#outbox.length >= MAX_GATHERED) {
+        this.#book.flushFrees();
+        this.#outbox.flush();
+      }
       this.#collection.note(this.#book.bytesTracked);
     }
     this.#draining = false;
     this.#collection.busy = false;
     this.#collection.note(this.#book.bytesTracked);
     this.#heapTrim.idle();
-    this.#channel.idle?.();
+    this.#idle();
+  }
+
+  /**
+   * Out of tasks. On the next turn of the event loop (see #drain), the frees
+   * queued meanwhile go out, and a thread's channel waits a moment for the
+   * next message (Channel.idle): the wait never starts in the turn where the
+   * tasks ended.
+   */
+  #idle(): void {
+    this.#sameTurn = true;
+    if (this.#turnSoon) return;
+    this.#turnSoon = true;
+    setImmediate(() => {
+      this.#turnSoon = false;
+      this.#sameTurn = false;
+      if (this.#draining) return; // a message came meanwhile: its tasks run, and idle again after
+      this.#book.flushFrees();
+      this.#channel.idle?.();
+    });
   }
 
   /** Runs one task and encodes its outcome; the arguments' holds go back when their arrays are collected. */
