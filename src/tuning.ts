@@ -130,3 +130,9 @@ export const CLUSTER_CHUNK_BYTES = 8 * 1024 * 1024;
 export const CLUSTER_RECONCILE_MS = 1000;
 export const CLUSTER_HEARTBEAT_MS = 2000;
 export const CLUSTER_HEARTBEAT_TTL_MS = 10_000;
+/**
+ * A machine whose local pool breaks (its processes keep dying while they
+ * start) makes a new pool this many times in a row; past that it stops
+ * taking jobs and exits, since every job it took would fail.
+ */
+export const CLUSTER_POOL_REBUILDS = 2;

@@ -4,14 +4,24 @@
 // keys. BullMQ renews each job's lock while it runs; a job whose machine
 // stops renewing is given to another machine (stalled), and a completion
 // that comes back without the lock is refused, so exactly one result wins.
+// A local pool that breaks (its processes die while starting) is replaced a
+// bounded number of times in a row; past that the machine gives its jobs
+// back to the queue, stops taking jobs and reports `failed`.
 import { hostname } from 'node:os';
 import { configureSharedMemory } from '../arrays.js';
+import { BrokenExecutorError } from '../errors.js';
 import { ProcessPoolExecutor, type TaskRunner } from '../executor.js';
 import type { ModuleFunction } from '../task-ref.js';
-import { CLUSTER_HEARTBEAT_MS, CLUSTER_HEARTBEAT_TTL_MS, CLUSTER_INLINE_BYTES } from '../tuning.js';
+import { RemoteStack } from '../transfer/remote-error.js';
+import {
+  CLUSTER_HEARTBEAT_MS,
+  CLUSTER_HEARTBEAT_TTL_MS,
+  CLUSTER_INLINE_BYTES,
+  CLUSTER_POOL_REBUILDS,
+} from '../tuning.js';
 import { MachineBlobCache } from './blob-cache.js';
 import { BlobStore } from './blob-store.js';
-import { MachineLostError, ModuleMismatchError } from './errors.js';
+import { MachineLostError, MachinePoolBrokenError, ModuleMismatchError } from './errors.js';
 import { sweepFinishedJobs } from './janitor.js';
 import {
   encodeError,
@@ -51,7 +61,15 @@ const CACHE_IDLE_MS = 30_000;
 export class Machine {
   readonly name: string;
   readonly #queue: string;
-  readonly #pool: ProcessPoolExecutor;
+  #pool: ProcessPoolExecutor;
+  readonly #makePool: () => ProcessPoolExecutor;
+  /** Pools replaced in a row since one last ran a task. */
+  #rebuilds = 0;
+  #gaveUp: MachinePoolBrokenError | undefined;
+  #onFailed: (error: MachinePoolBrokenError) => void = () => {};
+  readonly #failed = new Promise<MachinePoolBrokenError>((resolve) => {
+    this.#onFailed = resolve;
+  });
   readonly #redis: Redis;
   readonly #subscriber: Redis;
   readonly #store: BlobStore;
@@ -70,10 +88,12 @@ export class Machine {
     this.#queue = options.queue ?? 'shmex';
     this.name = options.name ?? `${hostname()}:${process.pid}`;
     if (options.shmDir !== undefined) configureSharedMemory({ dir: options.shmDir });
-    this.#pool = new ProcessPoolExecutor({
-      ...(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers }),
-      ...(options.shmDir === undefined ? {} : { shmDir: options.shmDir }),
-    });
+    this.#makePool = () =>
+      new ProcessPoolExecutor({
+        ...(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers }),
+        ...(options.shmDir === undefined ? {} : { shmDir: options.shmDir }),
+      });
+    this.#pool = this.#makePool();
     this.#redis = connect(options.connect, `shmex-machine-${this.name}`);
     this.#redis.on('error', () => {});
     this.#subscriber = connect(options.connect, `shmex-machine-cancel-${this.name}`, true);
@@ -108,6 +128,15 @@ export class Machine {
     await this.#beat();
   }
 
+  /**
+   * Settles when the machine gives up because its local pool keeps breaking:
+   * it has stopped taking jobs and given back those it held. The `shmex
+   * worker` command then exits non-zero.
+   */
+  get failed(): Promise<MachinePoolBrokenError> {
+    return this.#failed;
+  }
+
   async #beat(): Promise<void> {
     const info = {
       name: this.name,
@@ -136,12 +165,13 @@ export class Machine {
 
   async #process(
     job: BullMQ.Job,
-    _token: string | undefined,
+    token: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<JobResult> {
     const data = job.data as JobData;
     this.#running++;
     try {
+      if (this.#gaveUp !== undefined) return await this.#giveBack(job, token);
       const runs = job.stalledCounter ?? 0;
       if (runs > data.maxRetries) {
         throw new MachineLostError(String(job.id), runs, 'its lease ran out before it finished');
@@ -177,11 +207,24 @@ export class Machine {
         ...(signal === undefined ? {} : { signal }),
         ...(data.timeout === undefined ? {} : { timeout: data.timeout }),
       };
-      const runner: TaskRunner = Object.keys(limits).length > 0 ? this.#pool.withOptions(limits) : this.#pool;
-      const submit = (list: unknown[]) => runner.submit(fn as ModuleFunction, ...list);
-      const result = data.chunk
-        ? await Promise.all((args as unknown[][]).map((list) => submit(list)))
-        : await submit(args);
+      let result: unknown;
+      for (;;) {
+        const pool = this.#pool;
+        const runner: TaskRunner = Object.keys(limits).length > 0 ? pool.withOptions(limits) : pool;
+        const submit = async (list: unknown[]) => runner.submit(fn as ModuleFunction, ...list);
+        try {
+          result = data.chunk
+            ? await Promise.all((args as unknown[][]).map((list) => submit(list)))
+            : await submit(args);
+          if (pool === this.#pool) this.#rebuilds = 0;
+          break;
+        } catch (error) {
+          // A task's own error, even one named so, comes with the worker's stack as its cause.
+          const broken = error instanceof BrokenExecutorError && !(error.cause instanceof RemoteStack);
+          if (!broken) throw error;
+          if (!this.#replacePool(pool, error)) return await this.#giveBack(job, token);
+        }
+      }
       const encoded = await encodeValue(result, {
         store: new BlobStore(this.#redis, data.ttl),
         keyPrefix: `${blobPrefix(this.#queue, data.submitter)}r${job.id}.${Date.now().toString(36)}.`,
@@ -189,11 +232,35 @@ export class Machine {
       });
       return { ok: true, value: toBase64(encoded.message), blobs: encoded.blobs, machine: this.name };
     } catch (error) {
+      if (error instanceof bullmq.WaitingError) throw error; // given back to the queue
       return { ok: false, error: encodeError(error, this.name), machine: this.name };
     } finally {
       this.#running--;
       this.#done++;
     }
+  }
+
+  /** Replaces a broken pool (true), unless it broke too often in a row: the machine then gives up (false). */
+  #replacePool(broken: ProcessPoolExecutor, error: BrokenExecutorError): boolean {
+    if (this.#gaveUp !== undefined) return false;
+    if (broken !== this.#pool) return true; // another job replaced it already
+    if (this.#rebuilds >= CLUSTER_POOL_REBUILDS) {
+      this.#gaveUp = new MachinePoolBrokenError(this.name, this.#rebuilds, { cause: error });
+      // Stop fetching at once; close() then waits for the jobs being given back.
+      void this.#worker.close().catch(() => {});
+      this.#onFailed(this.#gaveUp);
+      return false;
+    }
+    this.#rebuilds++;
+    this.#pool = this.#makePool();
+    void broken.shutdown({ wait: false }).catch(() => {});
+    return true;
+  }
+
+  /** Puts a job back in the queue for another machine, without counting an attempt. */
+  async #giveBack(job: BullMQ.Job, token: string | undefined): Promise<never> {
+    await job.moveToWait(token);
+    throw new bullmq.WaitingError();
   }
 
   /** Stops taking jobs, lets running ones finish, and stops the local pool. */
