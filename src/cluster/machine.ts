@@ -7,9 +7,10 @@
 // A local pool that breaks (its processes die while starting) is replaced a
 // bounded number of times in a row; past that the machine gives its jobs
 // back to the queue, stops taking jobs and reports `failed`.
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
-import { configureSharedMemory } from '../arrays.js';
-import { BrokenExecutorError } from '../errors.js';
+import { configureSharedMemory, release } from '../arrays.js';
+import { BrokenExecutorError, CancelledError } from '../errors.js';
 import { ProcessPoolExecutor, type TaskRunner } from '../executor.js';
 import type { ModuleFunction } from '../task-ref.js';
 import { RemoteStack } from '../transfer/remote-error.js';
@@ -19,6 +20,7 @@ import {
   CLUSTER_INLINE_BYTES,
   CLUSTER_POOL_REBUILDS,
 } from '../tuning.js';
+import type { BatchOutcome } from './batch.js';
 import { MachineBlobCache } from './blob-cache.js';
 import { BlobStore } from './blob-store.js';
 import { MachineLostError, MachinePoolBrokenError, ModuleMismatchError } from './errors.js';
@@ -57,6 +59,11 @@ type AnyFunction = (...args: unknown[]) => unknown;
 /** The most bytes of downloaded arrays a machine keeps for reuse, and how long an unused one stays. */
 const CACHE_BYTES = 1024 * 1024 * 1024;
 const CACHE_IDLE_MS = 30_000;
+
+/** The local pool broke (not a task's own error of that name: that comes with the worker's stack as cause). */
+function isBroken(error: unknown): error is BrokenExecutorError {
+  return error instanceof BrokenExecutorError && !(error.cause instanceof RemoteStack);
+}
 
 export class Machine {
   readonly name: string;
@@ -170,6 +177,9 @@ export class Machine {
   ): Promise<JobResult> {
     const data = job.data as JobData;
     this.#running++;
+    // Arrays of this job alone (its arguments, its result): given back to the segment pool when
+    // it ends, so the next job's arrays land in memory already faulted in, not in fresh pages.
+    const owned: unknown[] = [];
     try {
       if (this.#gaveUp !== undefined) return await this.#giveBack(job, token);
       const runs = job.stalledCounter ?? 0;
@@ -202,7 +212,9 @@ export class Machine {
       } else {
         fn = this.#functionOf(task.source);
       }
-      const args = (await decodeValue(fromBase64(data.args), this.#store, this.#cache)) as unknown[];
+      const args = (await decodeValue(fromBase64(data.args), this.#store, this.#cache, owned)) as unknown[];
+      // Every task of a batch listens to the job's one signal.
+      if (signal !== undefined && data.batch === true) setMaxListeners(0, signal);
       const limits = {
         ...(signal === undefined ? {} : { signal }),
         ...(data.timeout === undefined ? {} : { timeout: data.timeout }),
@@ -213,15 +225,30 @@ export class Machine {
         const runner: TaskRunner = Object.keys(limits).length > 0 ? pool.withOptions(limits) : pool;
         const submit = async (list: unknown[]) => runner.submit(fn as ModuleFunction, ...list);
         try {
-          result = data.chunk
-            ? await Promise.all((args as unknown[][]).map((list) => submit(list)))
-            : await submit(args);
+          if (data.batch === true) {
+            const skip = new Set(data.cancelled ?? []);
+            const settled = await Promise.allSettled(
+              (args as unknown[][]).map((list, i) =>
+                skip.has(i) ? Promise.reject(new CancelledError()) : submit(list),
+              ),
+            );
+            const broken = settled.find((s) => s.status === 'rejected' && isBroken(s.reason));
+            if (broken !== undefined) throw (broken as PromiseRejectedResult).reason;
+            result = settled.map(
+              (s): BatchOutcome =>
+                s.status === 'fulfilled'
+                  ? { ok: true, value: s.value }
+                  : { ok: false, error: encodeError(s.reason, this.name) },
+            );
+          } else {
+            result = data.chunk
+              ? await Promise.all((args as unknown[][]).map((list) => submit(list)))
+              : await submit(args);
+          }
           if (pool === this.#pool) this.#rebuilds = 0;
           break;
         } catch (error) {
-          // A task's own error, even one named so, comes with the worker's stack as its cause.
-          const broken = error instanceof BrokenExecutorError && !(error.cause instanceof RemoteStack);
-          if (!broken) throw error;
+          if (!isBroken(error)) throw error;
           if (!this.#replacePool(pool, error)) return await this.#giveBack(job, token);
         }
       }
@@ -229,12 +256,14 @@ export class Machine {
         store: new BlobStore(this.#redis, data.ttl),
         keyPrefix: `${blobPrefix(this.#queue, data.submitter)}r${job.id}.${Date.now().toString(36)}.`,
         threshold: CLUSTER_INLINE_BYTES,
+        uploaded: owned as object[],
       });
       return { ok: true, value: toBase64(encoded.message), blobs: encoded.blobs, machine: this.name };
     } catch (error) {
       if (error instanceof bullmq.WaitingError) throw error; // given back to the queue
       return { ok: false, error: encodeError(error, this.name), machine: this.name };
     } finally {
+      for (const array of owned) release(array as Parameters<typeof release>[0]);
       this.#running--;
       this.#done++;
     }
