@@ -13,11 +13,15 @@
 //                        reduction | f  (f) sum in 8 subarray chunks through ex.map, heap and from() input
 //                        strips | g (g) grayscale + 3x3 blur of a 4000x4000 RGBA image in 16 strips
 //                        burst | h  (h) 30 x submit(sum, 80 MB) in a loop: event-loop blocking, /dev/shm peak
+//                        cluster | i  (i) ClusterExecutor on 2 local machines through a redis-server of its
+//                                   own: 160 MB round trip and tiny tasks (skipped, with a note in the
+//                                   report, when redis-server is not installed)
 //                      A run with --only writes bench/results-only-<list>[-quick].{md,json}, so the
 //                      full report is never overwritten by a partial one.
 // Examples: npm run bench -- --only strips --quick;  npm run bench -- --only=a,views
 import { statfsSync } from 'node:fs';
 import { listSegmentNames, trimSharedMemory } from 'shmex';
+import { redisAvailable } from '../test/helpers/redis-server.js';
 import { Checks } from './lib/check.js';
 import { CpuWatch } from './lib/cpu.js';
 import { leftoverSegments } from './lib/leftovers.js';
@@ -163,6 +167,18 @@ async function main(): Promise<Results> {
       results.burst = await watched(() =>
         runSubmitBurst('(h)', burst.n, burst.count, burst.rounds, shmPeak, checks),
       );
+    }
+    if (run.has('cluster')) {
+      progress.section('(i) cluster: ClusterExecutor on 2 local machines through Redis');
+      const missing = redisAvailable();
+      if (missing === undefined) {
+        // Loaded only here: it needs the optional peers bullmq and ioredis.
+        const { runCluster } = await import('./workloads/cluster.js');
+        results.cluster = await watched(() => runCluster('(i)', CONFIG.cluster, checks));
+      } else {
+        results.cluster = { skipped: missing };
+        progress.say(`(i) skipped: ${missing}`);
+      }
     }
   } catch (error) {
     checks.expect(false, `the benchmark threw: ${(error as Error)?.stack ?? String(error)}`);

@@ -130,3 +130,17 @@ export const CLUSTER_CHUNK_BYTES = 8 * 1024 * 1024;
 export const CLUSTER_RECONCILE_MS = 1000;
 export const CLUSTER_HEARTBEAT_MS = 2000;
 export const CLUSTER_HEARTBEAT_TTL_MS = 10_000;
+/**
+ * A machine whose local pool breaks (its processes keep dying while they
+ * start) makes a new pool this many times in a row; past that it stops
+ * taking jobs and exits, since every job it took would fail.
+ */
+export const CLUSTER_POOL_REBUILDS = 2;
+/**
+ * Plain submits made together go to the queue in batch jobs of at most 32
+ * tasks, and in at least 4 x maxWorkers jobs (so every machine slot gets
+ * work): per job, BullMQ and Redis cost about 0.5 ms of CPU on this
+ * machine, more than a tiny task.
+ */
+export const CLUSTER_BATCH_TASKS = 32;
+export const CLUSTER_BATCH_SPREAD = 4;

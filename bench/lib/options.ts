@@ -1,7 +1,17 @@
 // The benchmark's command line (documented at the top of bench/run.ts) and
 // the sizes and repetitions of each section, full and --quick.
 
-export const SECTIONS = ['a', 'b', 'tiny', 'compute', 'views', 'reduction', 'strips', 'burst'] as const;
+export const SECTIONS = [
+  'a',
+  'b',
+  'tiny',
+  'compute',
+  'views',
+  'reduction',
+  'strips',
+  'burst',
+  'cluster',
+] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 /** Letters of the report's headings, accepted for --only too. */
@@ -12,6 +22,7 @@ const ALIASES: Record<string, SectionName> = {
   f: 'reduction',
   g: 'strips',
   h: 'burst',
+  i: 'cluster',
 };
 
 export interface BenchOptions {
@@ -59,6 +70,7 @@ export function benchConfig(quick: boolean) {
         reduction: { n: 2e6, warmupCalls: 2, rounds: 3 },
         strips: { width: 400, height: 400, warmupCalls: 1, rounds: 3 },
         burst: { n: 5e5, count: 30, rounds: 2 },
+        cluster: { n: 2e6, bigRounds: 2, tinyTasks: 300, latencyTasks: 50, tinyRounds: 2 },
       }
     : {
         bigArrays: {
@@ -71,5 +83,7 @@ export function benchConfig(quick: boolean) {
         reduction: { n: 1e8, warmupCalls: 2, rounds: 7 },
         strips: { width: 4000, height: 4000, warmupCalls: 2, rounds: 9 },
         burst: { n: 1e7, count: 30, rounds: 5 },
+        // About 35 s on 2 cores: 160 MB round trips dominate.
+        cluster: { n: 2e7, bigRounds: 5, tinyTasks: 2000, latencyTasks: 300, tinyRounds: 5 },
       };
 }

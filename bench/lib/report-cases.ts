@@ -172,6 +172,22 @@ function targets(r: Results): Target[] {
       },
     );
   }
+  if (r.cluster !== undefined && !('skipped' in r.cluster)) {
+    out.push(
+      {
+        what: `(i) cluster ${(r.cluster.config.n * 8) / 1e6} MB round trip / 4 raw Redis transfers`,
+        measured: r.cluster.bigVsFloor,
+        target: '≤ 1.5×',
+        met: (x) => x <= 1.5,
+      },
+      {
+        what: '(i) cluster tiny tasks / BullMQ empty jobs, throughput',
+        measured: r.cluster.tinyVsBull,
+        target: '≥ 0.5×',
+        met: (x) => x >= 0.5,
+      },
+    );
+  }
   return out;
 }
 
@@ -193,6 +209,9 @@ export function summaryLines(r: Results): string[] {
         ]),
       ),
     );
+  }
+  if (r.cluster !== undefined && 'skipped' in r.cluster) {
+    lines.push('', `(i) cluster: skipped (${r.cluster.skipped}).`);
   }
   if (r.burst?.submitLoopMs !== undefined) {
     const b = r.burst;

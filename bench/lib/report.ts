@@ -13,6 +13,7 @@ import { ratioChart } from './chart.js';
 import type { MachineInfo } from './machine.js';
 import type { VariantResult } from './measure.js';
 import { burstTable, interleavedTable, summaryLines, tinyRatioLines } from './report-cases.js';
+import { type ClusterSection, clusterLines } from './report-cluster.js';
 
 /** Percent of the machine's CPU time used by other processes while a section ran. */
 interface Disturbance {
@@ -39,6 +40,7 @@ export interface Results {
   reduction?: ReductionResult & Disturbance;
   strips?: StripsResult & Disturbance;
   burst?: BurstResult & Disturbance;
+  cluster?: ClusterSection;
   checks: { passed: number; failed: number; failures: string[] };
   leftoverSegments: string[];
   /** Over the whole run. */
@@ -256,6 +258,7 @@ export function toMarkdown(r: Results): string {
     }
   }
   out.push(...caseSections(r));
+  if (r.cluster !== undefined) out.push(...clusterLines(r.cluster));
   out.push('');
   return out.join('\n');
 }

@@ -10,10 +10,12 @@
 //   and one at a time (latency), beside BullMQ's throughput for empty jobs
 //   (the engine's floor for tiny tasks) and the local pool.
 // Targets: big within 1.5x of the raw floor; tiny throughput at least half
-// of BullMQ's. Standalone: node --import tsx bench/workloads/cluster.ts [--quick]
+// of BullMQ's. Section (i) of `npm run bench` (--only cluster); standalone:
+// node --import tsx bench/workloads/cluster.ts [--quick]
 import { type ClusterExecutor, LocalCluster } from 'shmex/cluster';
 import { redisAvailable, startRedis } from '../../test/helpers/redis-server.js';
 import { addOneMismatch, type Checks, pattern, sumOf } from '../lib/check.js';
+import { benchConfig } from '../lib/options.js';
 import { progress } from '../lib/progress.js';
 import { type Summary, summarize } from '../lib/stats.js';
 import { ShmexPool } from '../peers/shmex.js';
@@ -29,21 +31,6 @@ export interface ClusterConfig {
   latencyTasks: number;
   tinyRounds: number;
 }
-
-export const CLUSTER_FULL: ClusterConfig = {
-  n: 2e7,
-  bigRounds: 5,
-  tinyTasks: 2000,
-  latencyTasks: 300,
-  tinyRounds: 5,
-};
-export const CLUSTER_QUICK: ClusterConfig = {
-  n: 2e6,
-  bigRounds: 2,
-  tinyTasks: 300,
-  latencyTasks: 50,
-  tinyRounds: 2,
-};
 
 export interface ClusterResult {
   config: ClusterConfig;
@@ -196,11 +183,7 @@ const isMain =
 if (isMain) {
   const { Checks } = await import('../lib/check.js');
   const checks = new Checks();
-  const result = await runCluster(
-    '(e)',
-    process.argv.includes('--quick') ? CLUSTER_QUICK : CLUSTER_FULL,
-    checks,
-  );
+  const result = await runCluster('(i)', benchConfig(process.argv.includes('--quick')).cluster, checks);
   const m = (x: Summary, digits = 0) =>
     `${x.median.toFixed(digits)} (${x.min.toFixed(digits)}-${x.max.toFixed(digits)})`;
   const b = result.big;

@@ -61,6 +61,11 @@ export async function runWorker(args: string[]): Promise<number> {
     ...(lockDuration === undefined ? {} : { lockDuration }),
   });
   const stop = () => void machine.close().then(() => process.exit(0));
+  void machine.failed.then(async (error) => {
+    process.stderr.write(`shmex worker: ${error.message}\n`);
+    await machine.close();
+    process.exit(1);
+  });
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   // Started by LocalCluster: its end of this pipe closes when it exits or dies. Nobody is

@@ -69,7 +69,7 @@ export class BlobStore {
     const writes: Promise<unknown>[] = [];
     for (let i = 0; i < count; i++) {
       const part = data.subarray(i * chunk, Math.min(data.byteLength, (i + 1) * chunk));
-      crcs.push(crc32(part));
+      // The write is queued first: the checksum is then computed while the socket drains.
       writes.push(
         this.#redis.set(
           chunkKey(key, i),
@@ -78,6 +78,7 @@ export class BlobStore {
           this.#ttlMs,
         ),
       );
+      crcs.push(crc32(part));
     }
     const results = await Promise.allSettled(writes);
     const failed = results.find((r) => r.status === 'rejected');

@@ -82,3 +82,17 @@ export class RemoteJobError extends ShmexError {
     this.jobId = jobId;
   }
 }
+
+/** A machine's local pool broke more often in a row than it may be rebuilt: the machine stops taking jobs. */
+export class MachinePoolBrokenError extends ShmexError {
+  readonly machine: string;
+  constructor(machine: string, rebuilds: number, options?: ErrorOptions) {
+    const why = (options?.cause as Error | undefined)?.message ?? 'unknown';
+    super(
+      'ERR_SHMEX_MACHINE_POOL_BROKEN',
+      `machine ${machine}: its local pool broke again after ${rebuilds} rebuild(s) (${why}); it stops taking jobs, which go to other machines`,
+      options,
+    );
+    this.machine = machine;
+  }
+}

@@ -14,6 +14,7 @@ import type { TaskLimits } from '../pool/worker-pool.js';
 import { TaskTally } from '../stats.js';
 import { FunctionTasks, type ModuleFunction, moduleTaskRef, taskRefOf } from '../task-ref.js';
 import { CLUSTER_INLINE_BYTES } from '../tuning.js';
+import { type BatchMember, batchControl, SubmitBatcher } from './batch.js';
 import { BlobStore } from './blob-store.js';
 import { type JobData, taskSpecOf, toBase64 } from './job-codec.js';
 import { JobTracker, type TrackedJob } from './job-tracker.js';
@@ -65,6 +66,7 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
   readonly #blobUsers = new Map<BlobRef, number>();
   readonly #refs = new Set<ClusterRef>();
   readonly #settling = new Set<Promise<unknown>>();
+  readonly #batcher: SubmitBatcher;
   #next = 1;
   #shutdown = false;
   #closed: Promise<void> | undefined;
@@ -84,6 +86,7 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
       store: this.#store,
       redisTimeout: options.redisTimeout ?? 5000,
     });
+    this.#batcher = new SubmitBatcher((task, members) => this.#submitBatch(task, members), this.#maxWorkers);
   }
 
   /** The prefix of this executor's keys in Redis (its blobs). */
@@ -106,6 +109,9 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
 
   /** Waits for Redis, at most redisTimeout: a submit never waits forever for a connection. */
   async #connected(): Promise<void> {
+    // The usual case, without a timer per submit.
+    if (this.#tracker.isReady && this.#redis.status === 'ready' && this.#tracker.unavailable() === undefined)
+      return;
     for (;;) {
       const down = this.#tracker.unavailable();
       if (down !== undefined) throw down;
@@ -158,6 +164,7 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
         { tally: this.#tally },
       );
     }
+    if (!chunk && limits === undefined && dedup === undefined) return this.#batched(task, args as unknown[]);
     const id = `${this.#id}.${this.#next++}`;
     let control!: FutureControl<unknown>;
     let blobs: BlobRef[] = [];
@@ -190,6 +197,7 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
         keyPrefix: `${this.keyPrefix}a${id}.`,
         threshold: this.#threshold,
         dedup,
+        singleUse: dedup === undefined,
       });
       blobs = encoded.blobs;
       this.#retain(blobs);
@@ -217,6 +225,86 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
       }),
     );
     return future;
+  }
+
+  /** A plain submit: its task goes in a batch job with the others of this synchronous run. */
+  #batched(task: TaskRef, args: unknown[]): Future<unknown> {
+    let member!: BatchMember;
+    const future = new Future<unknown>(
+      (control) => {
+        member = { args, control, future: undefined as never };
+      },
+      { onCancel: () => member.onCancel?.(), tally: this.#tally },
+    );
+    member.future = future;
+    this.#batcher.add(task, member);
+    return future;
+  }
+
+  #submitBatch(task: TaskRef, members: BatchMember[]): void {
+    const id = `${this.#id}.${this.#next++}`;
+    const control = batchControl(id, members);
+    let blobs: BlobRef[] = [];
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      this.#releaseBlobs(blobs);
+    };
+    const allCancelled = () => members.every((m) => m.future.cancelled());
+    const job: TrackedJob = { id, control, finished: finish, added: false, addedAt: 0, started: false };
+    // A task no machine has started is cancelled at once; its job leaves the queue once all of its tasks are.
+    const cancelled = () => members.flatMap((m, i) => (m.future.cancelled() ? [i] : []));
+    for (const m of members) {
+      m.onCancel = () => {
+        if (allCancelled()) this.#track(this.#tracker.abandon(id, 'cancelled'));
+        else if (job.added) this.#track(this.#tracker.markCancelled(id, cancelled()));
+      };
+    }
+    let encodedAll = false;
+    const run = async () => {
+      if (allCancelled()) return;
+      await this.#connected();
+      const encoded = await encodeValue(
+        members.map((m) => m.args),
+        {
+          store: this.#store,
+          keyPrefix: `${this.keyPrefix}a${id}.`,
+          threshold: this.#threshold,
+          singleUse: true,
+        },
+      );
+      encodedAll = true;
+      blobs = encoded.blobs;
+      this.#retain(blobs);
+      if (allCancelled()) return finish();
+      const data: JobData = {
+        v: 1,
+        submitter: this.#id,
+        task: taskSpecOf(task),
+        args: toBase64(encoded.message),
+        chunk: false,
+        batch: true,
+        ...(cancelled().length > 0 ? { cancelled: cancelled() } : {}),
+        maxRetries: this.#maxRetries,
+        ttl: this.#ttl,
+      };
+      await this.#tracker.add(job, data);
+      if (allCancelled()) await this.#tracker.abandon(id, 'cancelled');
+    };
+    this.#track(
+      run().catch((error: unknown) => {
+        this.#tracker.forget(id);
+        // Arguments that cannot travel fail their own task only: the others go again, one job each.
+        if (!encodedAll && members.length > 1) {
+          for (const m of members) this.#submitBatch(task, [m]);
+          return;
+        }
+        control.start();
+        control.reject(error);
+        finish();
+      }),
+    );
   }
 
   #taskRef(task: unknown, where: string): TaskRef {

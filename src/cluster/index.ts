@@ -5,6 +5,7 @@ export {
   ClusterValueError,
   JobLostError,
   MachineLostError,
+  MachinePoolBrokenError,
   ModuleMismatchError,
   RedisFullError,
   RedisUnavailableError,

@@ -21,6 +21,10 @@ export interface JobData {
   /** The arguments' message, base64 (for a chunk of map: the list of argument lists). */
   args: string;
   chunk: boolean;
+  /** A batch of tasks (args: the list of argument lists); the result is one BatchOutcome per task. */
+  batch?: boolean;
+  /** Tasks of a batch cancelled before a machine took it (their indexes): they do not run. */
+  cancelled?: number[];
   /** Milliseconds a running task may take on its machine. */
   timeout?: number;
   /** How many times the task may run again after its machine was lost. */
@@ -41,17 +45,29 @@ export function fromBase64(text: string): Buffer {
   return Buffer.from(text, 'base64');
 }
 
-const digests = new Map<string, { mtimeMs: number; size: number; digest: string }>();
+const digests = new Map<string, { mtimeMs: number; size: number; digest: string; checkedAt: number }>();
+
+/**
+ * A file's digest is trusted for this long before its size and mtime are
+ * looked at again: a stat per task cost more than the rest of a tiny task's
+ * encoding. A file changed within this window may still pass as unchanged.
+ */
+const DIGEST_RECHECK_MS = 1000;
 
 /** The sha256 of a module's file (file: URLs only; a package name is resolved on each machine). */
 export function moduleDigest(url: string): string | undefined {
   if (!url.startsWith('file:')) return undefined;
+  const now = performance.now();
+  const cached = digests.get(url);
+  if (cached !== undefined && now - cached.checkedAt < DIGEST_RECHECK_MS) return cached.digest;
   const path = fileURLToPath(url);
   const stat = statSync(path);
-  const known = digests.get(path);
-  if (known !== undefined && known.mtimeMs === stat.mtimeMs && known.size === stat.size) return known.digest;
+  if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) {
+    cached.checkedAt = now;
+    return cached.digest;
+  }
   const digest = createHash('sha256').update(readFileSync(path)).digest('hex');
-  digests.set(path, { mtimeMs: stat.mtimeMs, size: stat.size, digest });
+  digests.set(url, { mtimeMs: stat.mtimeMs, size: stat.size, digest, checkedAt: now });
   return digest;
 }
 

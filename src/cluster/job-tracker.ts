@@ -50,6 +50,8 @@ export class JobTracker {
   #downSince: number | undefined = Date.now();
   #lastError: unknown;
   readonly ready: Promise<void>;
+  /** Whether `ready` has resolved (a submit then need not wait on it). */
+  isReady = false;
 
   constructor(options: TrackerOptions) {
     this.#options = options;
@@ -78,7 +80,9 @@ export class JobTracker {
     redis.on('error', (error) => {
       this.#lastError = error;
     });
-    this.ready = Promise.all([this.queue.waitUntilReady(), events]).then(() => {});
+    this.ready = Promise.all([this.queue.waitUntilReady(), events]).then(() => {
+      this.isReady = true;
+    });
     this.ready.catch(() => {});
     this.#timer = setInterval(() => void this.#reconcile(), CLUSTER_RECONCILE_MS);
     this.#timer.unref();
@@ -159,6 +163,21 @@ export class JobTracker {
       // Redis away: the job's keys expire or are removed when it ends.
     }
     return false;
+  }
+
+  /**
+   * Some tasks of a queued batch job were cancelled: the job's data says so,
+   * and the machine that takes it skips them. Once the job has started they
+   * run anyway; their results are dropped.
+   */
+  async markCancelled(id: string, cancelled: number[]): Promise<void> {
+    try {
+      const job = await this.queue.getJob(id);
+      if (job === undefined || job === null || job.processedOn) return;
+      await job.updateData({ ...(job.data as JobData), cancelled });
+    } catch {
+      // Redis away or the job gone: the tasks run and their results are dropped.
+    }
   }
 
   #started(id: string): void {

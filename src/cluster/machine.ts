@@ -4,14 +4,26 @@
 // keys. BullMQ renews each job's lock while it runs; a job whose machine
 // stops renewing is given to another machine (stalled), and a completion
 // that comes back without the lock is refused, so exactly one result wins.
+// A local pool that breaks (its processes die while starting) is replaced a
+// bounded number of times in a row; past that the machine gives its jobs
+// back to the queue, stops taking jobs and reports `failed`.
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
-import { configureSharedMemory } from '../arrays.js';
+import { configureSharedMemory, release } from '../arrays.js';
+import { BrokenExecutorError, CancelledError } from '../errors.js';
 import { ProcessPoolExecutor, type TaskRunner } from '../executor.js';
 import type { ModuleFunction } from '../task-ref.js';
-import { CLUSTER_HEARTBEAT_MS, CLUSTER_HEARTBEAT_TTL_MS, CLUSTER_INLINE_BYTES } from '../tuning.js';
+import { RemoteStack } from '../transfer/remote-error.js';
+import {
+  CLUSTER_HEARTBEAT_MS,
+  CLUSTER_HEARTBEAT_TTL_MS,
+  CLUSTER_INLINE_BYTES,
+  CLUSTER_POOL_REBUILDS,
+} from '../tuning.js';
+import type { BatchOutcome } from './batch.js';
 import { MachineBlobCache } from './blob-cache.js';
 import { BlobStore } from './blob-store.js';
-import { MachineLostError, ModuleMismatchError } from './errors.js';
+import { MachineLostError, MachinePoolBrokenError, ModuleMismatchError } from './errors.js';
 import { sweepFinishedJobs } from './janitor.js';
 import {
   encodeError,
@@ -48,10 +60,23 @@ type AnyFunction = (...args: unknown[]) => unknown;
 const CACHE_BYTES = 1024 * 1024 * 1024;
 const CACHE_IDLE_MS = 30_000;
 
+/** The local pool broke (not a task's own error of that name: that comes with the worker's stack as cause). */
+function isBroken(error: unknown): error is BrokenExecutorError {
+  return error instanceof BrokenExecutorError && !(error.cause instanceof RemoteStack);
+}
+
 export class Machine {
   readonly name: string;
   readonly #queue: string;
-  readonly #pool: ProcessPoolExecutor;
+  #pool: ProcessPoolExecutor;
+  readonly #makePool: () => ProcessPoolExecutor;
+  /** Pools replaced in a row since one last ran a task. */
+  #rebuilds = 0;
+  #gaveUp: MachinePoolBrokenError | undefined;
+  #onFailed: (error: MachinePoolBrokenError) => void = () => {};
+  readonly #failed = new Promise<MachinePoolBrokenError>((resolve) => {
+    this.#onFailed = resolve;
+  });
   readonly #redis: Redis;
   readonly #subscriber: Redis;
   readonly #store: BlobStore;
@@ -70,10 +95,12 @@ export class Machine {
     this.#queue = options.queue ?? 'shmex';
     this.name = options.name ?? `${hostname()}:${process.pid}`;
     if (options.shmDir !== undefined) configureSharedMemory({ dir: options.shmDir });
-    this.#pool = new ProcessPoolExecutor({
-      ...(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers }),
-      ...(options.shmDir === undefined ? {} : { shmDir: options.shmDir }),
-    });
+    this.#makePool = () =>
+      new ProcessPoolExecutor({
+        ...(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers }),
+        ...(options.shmDir === undefined ? {} : { shmDir: options.shmDir }),
+      });
+    this.#pool = this.#makePool();
     this.#redis = connect(options.connect, `shmex-machine-${this.name}`);
     this.#redis.on('error', () => {});
     this.#subscriber = connect(options.connect, `shmex-machine-cancel-${this.name}`, true);
@@ -108,6 +135,15 @@ export class Machine {
     await this.#beat();
   }
 
+  /**
+   * Settles when the machine gives up because its local pool keeps breaking:
+   * it has stopped taking jobs and given back those it held. The `shmex
+   * worker` command then exits non-zero.
+   */
+  get failed(): Promise<MachinePoolBrokenError> {
+    return this.#failed;
+  }
+
   async #beat(): Promise<void> {
     const info = {
       name: this.name,
@@ -136,12 +172,16 @@ export class Machine {
 
   async #process(
     job: BullMQ.Job,
-    _token: string | undefined,
+    token: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<JobResult> {
     const data = job.data as JobData;
     this.#running++;
+    // Arrays of this job alone (its arguments, its result): given back to the segment pool when
+    // it ends, so the next job's arrays land in memory already faulted in, not in fresh pages.
+    const owned: unknown[] = [];
     try {
+      if (this.#gaveUp !== undefined) return await this.#giveBack(job, token);
       const runs = job.stalledCounter ?? 0;
       if (runs > data.maxRetries) {
         throw new MachineLostError(String(job.id), runs, 'its lease ran out before it finished');
@@ -172,28 +212,84 @@ export class Machine {
       } else {
         fn = this.#functionOf(task.source);
       }
-      const args = (await decodeValue(fromBase64(data.args), this.#store, this.#cache)) as unknown[];
+      const args = (await decodeValue(fromBase64(data.args), this.#store, this.#cache, owned)) as unknown[];
+      // Every task of a batch listens to the job's one signal.
+      if (signal !== undefined && data.batch === true) setMaxListeners(0, signal);
       const limits = {
         ...(signal === undefined ? {} : { signal }),
         ...(data.timeout === undefined ? {} : { timeout: data.timeout }),
       };
-      const runner: TaskRunner = Object.keys(limits).length > 0 ? this.#pool.withOptions(limits) : this.#pool;
-      const submit = (list: unknown[]) => runner.submit(fn as ModuleFunction, ...list);
-      const result = data.chunk
-        ? await Promise.all((args as unknown[][]).map((list) => submit(list)))
-        : await submit(args);
+      let result: unknown;
+      for (;;) {
+        const pool = this.#pool;
+        const runner: TaskRunner = Object.keys(limits).length > 0 ? pool.withOptions(limits) : pool;
+        const submit = async (list: unknown[]) => runner.submit(fn as ModuleFunction, ...list);
+        try {
+          if (data.batch === true) {
+            const skip = new Set(data.cancelled ?? []);
+            const settled = await Promise.allSettled(
+              (args as unknown[][]).map((list, i) =>
+                skip.has(i) ? Promise.reject(new CancelledError()) : submit(list),
+              ),
+            );
+            const broken = settled.find((s) => s.status === 'rejected' && isBroken(s.reason));
+            if (broken !== undefined) throw (broken as PromiseRejectedResult).reason;
+            result = settled.map(
+              (s): BatchOutcome =>
+                s.status === 'fulfilled'
+                  ? { ok: true, value: s.value }
+                  : { ok: false, error: encodeError(s.reason, this.name) },
+            );
+          } else {
+            result = data.chunk
+              ? await Promise.all((args as unknown[][]).map((list) => submit(list)))
+              : await submit(args);
+          }
+          if (pool === this.#pool) this.#rebuilds = 0;
+          break;
+        } catch (error) {
+          if (!isBroken(error)) throw error;
+          if (!this.#replacePool(pool, error)) return await this.#giveBack(job, token);
+        }
+      }
       const encoded = await encodeValue(result, {
         store: new BlobStore(this.#redis, data.ttl),
         keyPrefix: `${blobPrefix(this.#queue, data.submitter)}r${job.id}.${Date.now().toString(36)}.`,
         threshold: CLUSTER_INLINE_BYTES,
+        uploaded: owned as object[],
       });
       return { ok: true, value: toBase64(encoded.message), blobs: encoded.blobs, machine: this.name };
     } catch (error) {
+      if (error instanceof bullmq.WaitingError) throw error; // given back to the queue
       return { ok: false, error: encodeError(error, this.name), machine: this.name };
     } finally {
+      for (const array of owned) release(array as Parameters<typeof release>[0]);
       this.#running--;
       this.#done++;
     }
+  }
+
+  /** Replaces a broken pool (true), unless it broke too often in a row: the machine then gives up (false). */
+  #replacePool(broken: ProcessPoolExecutor, error: BrokenExecutorError): boolean {
+    if (this.#gaveUp !== undefined) return false;
+    if (broken !== this.#pool) return true; // another job replaced it already
+    if (this.#rebuilds >= CLUSTER_POOL_REBUILDS) {
+      this.#gaveUp = new MachinePoolBrokenError(this.name, this.#rebuilds, { cause: error });
+      // Stop fetching at once; close() then waits for the jobs being given back.
+      void this.#worker.close().catch(() => {});
+      this.#onFailed(this.#gaveUp);
+      return false;
+    }
+    this.#rebuilds++;
+    this.#pool = this.#makePool();
+    void broken.shutdown({ wait: false }).catch(() => {});
+    return true;
+  }
+
+  /** Puts a job back in the queue for another machine, without counting an attempt. */
+  async #giveBack(job: BullMQ.Job, token: string | undefined): Promise<never> {
+    await job.moveToWait(token);
+    throw new bullmq.WaitingError();
   }
 
   /** Stops taking jobs, lets running ones finish, and stops the local pool. */

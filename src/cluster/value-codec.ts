@@ -26,6 +26,8 @@ interface Marker {
   length?: number;
   /** kind 'ref': the message of a put() value. */
   message?: Uint8Array;
+  /** Used by one task only: the machine neither caches its download nor keeps it after the task. */
+  once?: true;
 }
 
 /** A value stored once with `put()`, usable in many tasks. */
@@ -64,6 +66,10 @@ export interface EncodeContext {
   threshold: number;
   /** Arrays already uploaded (within one map): reused, not uploaded again. */
   dedup?: Map<object, SharedUpload> | undefined;
+  /** The message is for one task (not a map's, not put()): its blobs are marked `once`. */
+  singleUse?: boolean;
+  /** Collects the arrays uploaded as blobs (a machine releases its result arrays once uploaded). */
+  uploaded?: object[];
 }
 
 export interface Encoded {
@@ -100,6 +106,8 @@ export async function encodeValue(value: unknown, ctx: EncodeContext): Promise<E
     }
     const key = `${ctx.keyPrefix}${next++}`;
     marker.key = key;
+    if (ctx.singleUse === true) marker.once = true;
+    ctx.uploaded?.push(source);
     const blob: BlobRef = { key, bytes: bytes.byteLength };
     created.push(blob);
     referenced.add(blob);
@@ -245,26 +253,44 @@ export interface BlobCache {
   set(key: string, value: Promise<unknown>, bytes: number): void;
 }
 
-/** Rebuilds a value from its message, downloading its blobs into local shared memory. */
+/**
+ * Rebuilds a value from its message, downloading its blobs into local shared
+ * memory. Arrays of blobs marked `once` are not cached: they go to `owned`,
+ * for the caller to release when the task is done.
+ */
 export async function decodeValue(
   message: Uint8Array,
   store: BlobStore,
   cache?: BlobCache,
+  owned?: unknown[],
 ): Promise<unknown> {
   // Wrapped, so that a message that is one marker (a single large array) is replaced too.
   const box = { root: deserialize(message) as unknown };
   const pending: Promise<void>[] = [];
   visitMarkers(box, (holder, replace) => {
     const marker = holder[MARK] as Marker;
-    pending.push(decodeMarker(marker, store, cache).then(replace));
+    pending.push(decodeMarker(marker, store, cache, owned).then(replace));
   });
   await Promise.all(pending);
   return box.root;
 }
 
-function decodeMarker(marker: Marker, store: BlobStore, cache: BlobCache | undefined): Promise<unknown> {
+function decodeMarker(
+  marker: Marker,
+  store: BlobStore,
+  cache: BlobCache | undefined,
+  owned: unknown[] | undefined,
+): Promise<unknown> {
   if (marker.kind === 'ref') return decodeValue(marker.message!, store, cache);
   const key = marker.key!;
+  if (marker.once === true && owned !== undefined) {
+    return store
+      .get(key, (bytes, header) => allocate(marker, bytes, header, key))
+      .then((value) => {
+        owned.push(value);
+        return value;
+      });
+  }
   const cached = cache?.get(key);
   if (cached !== undefined) return cached;
   const value = store.get(key, (bytes, header) => allocate(marker, bytes, header, key));
