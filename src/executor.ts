@@ -24,7 +24,7 @@ import { resolveOptions } from './resolve-options.js';
 import type { SegmentBook } from './shm/segment-book.js';
 import { defaultShmDir } from './shm/segment-store.js';
 import { type ExecutorStats, TaskTally } from './stats.js';
-import { FunctionTasks, type ModuleFunction, moduleTaskRef, taskRefOf } from './task-ref.js';
+import { type ModuleFunction, TaskRefs } from './task-ref.js';
 import { encode, type Payload } from './transfer/encode.js';
 
 type AnyFunction = (...args: any[]) => any;
@@ -61,9 +61,8 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
   readonly #pool: WorkerPool;
   readonly #book: SegmentBook;
   readonly #threshold: number;
-  readonly #functions = new FunctionTasks();
+  readonly #tasks = new TaskRefs();
   /** Functions of module proxies, so they can be passed to submit() and map() as tasks. */
-  readonly #moduleFunctions = new WeakMap<AnyFunction, TaskRef>();
   readonly #maxWorkers: number;
   readonly #shmDir: string;
   readonly #kind: WorkerKind;
@@ -80,7 +79,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
       defaultShmDir: defaultShmDir(),
     };
     const resolved = resolveOptions(options, kind.name, env);
-    const setup = setUpExecutor(resolved, kind.structuredClone, this.#functions, env.defaultShmDir);
+    const setup = setUpExecutor(resolved, kind.structuredClone, this.#tasks.functions, env.defaultShmDir);
     this.#kind = kind;
     this.#maxWorkers = resolved.maxWorkers;
     this.#threshold = resolved.threshold;
@@ -142,10 +141,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
   }
 
   #taskRef(task: unknown, where: string): TaskRef {
-    return (
-      (typeof task === 'function' && this.#moduleFunctions.get(task as AnyFunction)) ||
-      taskRefOf(task, this.#functions, where)
-    );
+    return this.#tasks.refOf(task, where);
   }
 
   /** The most bytes the arguments of queued tasks hold in shared memory (maxQueuedBytes). */
@@ -267,23 +263,9 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
 
   #module<M>(url: string | URL, limits: TaskLimits | undefined): ModuleTasks<M> {
     this.#checkOpen();
-    const cache = new Map<string, AnyFunction>();
-    moduleTaskRef(url, 'check', 'module');
-    return new Proxy(Object.create(null) as ModuleTasks<M>, {
-      get: (_target, name) => {
-        // Not a thenable, not inspectable as one: awaiting the proxy must not call a task named 'then'.
-        if (typeof name !== 'string' || name === 'then') return undefined;
-        let fn = cache.get(name);
-        if (fn === undefined) {
-          const ref = moduleTaskRef(url, name, 'module');
-          fn = (...args: unknown[]) => this.submitRef(ref, args, false, limits);
-          Object.defineProperty(fn, 'name', { value: name });
-          this.#moduleFunctions.set(fn, ref);
-          cache.set(name, fn);
-        }
-        return fn;
-      },
-    });
+    return this.#tasks.moduleProxy<ModuleTasks<M>>(url, (ref, args) =>
+      this.submitRef(ref, args, false, limits),
+    );
   }
 
   /**

@@ -66,3 +66,42 @@ export function taskRefOf(task: unknown, functions: FunctionTasks, where: string
     `${where}: expected a function or { module, name }, got ${task === null ? 'null' : typeof task}`,
   );
 }
+
+/**
+ * The tasks an executor was given: one id per function source, and the
+ * functions of its module proxies (so that `submit(tasks.addOne, x)` and
+ * `map(tasks.addOne, xs)` name the export, not the proxy's own source).
+ */
+export class TaskRefs {
+  readonly functions = new FunctionTasks();
+  readonly #moduleFunctions = new WeakMap<AnyFunction, TaskRef>();
+
+  /** The TaskRef of a function, a module proxy's function, or { module, name }. */
+  refOf(task: unknown, where: string): TaskRef {
+    return (
+      (typeof task === 'function' && this.#moduleFunctions.get(task as AnyFunction)) ||
+      taskRefOf(task, this.functions, where)
+    );
+  }
+
+  /** A proxy whose property `name` is a function that submits the export `name` of `url`. */
+  moduleProxy<T extends object>(url: string | URL, submit: (ref: TaskRef, args: unknown[]) => unknown): T {
+    const cache = new Map<string, AnyFunction>();
+    moduleTaskRef(url, 'check', 'module');
+    return new Proxy(Object.create(null) as T, {
+      get: (_target, name) => {
+        // Not a thenable, not inspectable as one: awaiting the proxy must not call a task named 'then'.
+        if (typeof name !== 'string' || name === 'then') return undefined;
+        let fn = cache.get(name);
+        if (fn === undefined) {
+          const ref = moduleTaskRef(url, name, 'module');
+          fn = (...args: unknown[]) => submit(ref, args);
+          Object.defineProperty(fn, 'name', { value: name });
+          this.#moduleFunctions.set(fn, ref);
+          cache.set(name, fn);
+        }
+        return fn;
+      },
+    });
+  }
+}

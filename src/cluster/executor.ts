@@ -12,7 +12,7 @@ import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapAr
 import type { TaskRef } from '../pool/protocol.js';
 import type { TaskLimits } from '../pool/worker-pool.js';
 import { TaskTally } from '../stats.js';
-import { FunctionTasks, type ModuleFunction, moduleTaskRef, taskRefOf } from '../task-ref.js';
+import { type ModuleFunction, TaskRefs } from '../task-ref.js';
 import { CLUSTER_INLINE_BYTES } from '../tuning.js';
 import { type BatchMember, batchControl, SubmitBatcher } from './batch.js';
 import { BlobStore } from './blob-store.js';
@@ -59,8 +59,7 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
   readonly #redis: Redis;
   readonly #store: BlobStore;
   readonly #tracker: JobTracker;
-  readonly #functions = new FunctionTasks();
-  readonly #moduleFunctions = new WeakMap<AnyFunction, TaskRef>();
+  readonly #tasks = new TaskRefs();
   readonly #tally = new TaskTally();
   /** How many pending tasks refer to each blob; a blob is deleted when none does. */
   readonly #blobUsers = new Map<BlobRef, number>();
@@ -308,10 +307,7 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
   }
 
   #taskRef(task: unknown, where: string): TaskRef {
-    return (
-      (typeof task === 'function' && this.#moduleFunctions.get(task as AnyFunction)) ||
-      taskRefOf(task, this.#functions, where)
-    );
+    return this.#tasks.refOf(task, where);
   }
 
   /** Runs `fn(...args)` on a machine of the cluster; see ProcessPoolExecutor.submit. */
@@ -329,22 +325,9 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
 
   #module<M>(url: string | URL, limits: TaskLimits | undefined): ModuleTasks<M> {
     this.#checkOpen();
-    const cache = new Map<string, AnyFunction>();
-    moduleTaskRef(url, 'check', 'module');
-    return new Proxy(Object.create(null) as ModuleTasks<M>, {
-      get: (_target, name) => {
-        if (typeof name !== 'string' || name === 'then') return undefined;
-        let fn = cache.get(name);
-        if (fn === undefined) {
-          const ref = moduleTaskRef(url, name, 'module');
-          fn = (...args: unknown[]) => this.submitRef(ref, args, false, limits);
-          Object.defineProperty(fn, 'name', { value: name });
-          this.#moduleFunctions.set(fn, ref);
-          cache.set(name, fn);
-        }
-        return fn;
-      },
-    });
+    return this.#tasks.moduleProxy<ModuleTasks<M>>(url, (ref, args) =>
+      this.submitRef(ref, args, false, limits),
+    );
   }
 
   /** Like ProcessPoolExecutor.map; an array given to several tasks of one map is uploaded once. */
