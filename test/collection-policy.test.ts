@@ -39,10 +39,26 @@ test('once idle for idleMs after any bytes were tracked; not while busy', async 
   assert.equal(count.n, 0, 'busy: the idle collection waits');
   policy.busy = false;
   policy.note(10);
-  assert.equal(count.n, 1, 'no longer busy: collected at once');
+  assert.equal(count.n, 0, 'no longer busy: idle time counts from now, not from when the bytes were tracked');
+  await sleep(20);
+  assert.equal(count.n, 1, 'idle for idleMs');
   policy.note(20);
   await sleep(20);
   assert.equal(count.n, 2, 'idle again');
+});
+
+test('a task that ends during the idle wait starts it again', async () => {
+  const { policy, count } = counted({ ...worker, idleMs: 30 });
+  policy.note(10);
+  await sleep(20);
+  policy.busy = true;
+  policy.note(20);
+  policy.busy = false;
+  policy.note(20);
+  await sleep(20);
+  assert.equal(count.n, 0, 'idle for 20 ms since the last task: not yet');
+  await sleep(30);
+  assert.equal(count.n, 1);
 });
 
 test('on a later turn of the event loop, at most once per minIntervalMs', async () => {

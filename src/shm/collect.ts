@@ -40,7 +40,7 @@ export interface CollectionRules {
   bytes: number;
   /** ...and at least this many ms have passed since it. */
   minIntervalMs: number;
-  /** Also collect once idle this long (ms) after any bytes were mapped (see CollectionPolicy.busy). */
+  /** Also collect once idle this long (ms) with bytes mapped since the last collection (see CollectionPolicy.busy). */
   idleMs?: number;
   /** Collect on a later turn of the event loop (so that the caller's code has dropped what it will drop), not at once. */
   nextTurn: boolean;
@@ -59,8 +59,12 @@ export class CollectionPolicy {
   #scheduled = false;
   #tracked = 0;
   #idleTimer: NodeJS.Timeout | undefined;
-  #idleDue = false;
-  /** While true (a worker running a batch of tasks), a collection for being idle waits until it is false at a note(). */
+  /**
+   * While true (a worker running a batch of tasks), no collection for being
+   * idle: the idle time counts from the first note() after it is false again.
+   * Counted from when bytes were mapped instead, it collected after every task
+   * that took longer than idleMs, whatever it had mapped.
+   */
   busy = false;
 
   constructor(rules: CollectionRules, collect: () => void = collectGarbage) {
@@ -74,21 +78,23 @@ export class CollectionPolicy {
     const pending = tracked - this.#collectedAtBytes;
     if (this.#scheduled || pending <= 0) return;
     const { bytes, minIntervalMs, idleMs } = this.#rules;
-    const full = pending >= bytes && performance.now() - this.#lastAt >= minIntervalMs;
-    if (full || (this.#idleDue && !this.busy)) {
+    if (pending >= bytes && performance.now() - this.#lastAt >= minIntervalMs) {
       this.#collectNow(tracked);
       return;
     }
     if (idleMs === undefined) return;
+    if (this.busy) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+      return;
+    }
     this.#idleTimer ??= setTimeout(() => {
       this.#idleTimer = undefined;
-      this.#idleDue = true;
-      if (!this.busy) this.note(this.#tracked);
+      if (!this.busy && this.#tracked > this.#collectedAtBytes) this.#collectNow(this.#tracked);
     }, idleMs);
   }
 
   #collectNow(tracked: number): void {
-    this.#idleDue = false;
     clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
     const collect = () => {
