@@ -66,31 +66,25 @@ export const PARENT_COLLECTION: CollectionRules = {
  * whose results went to the parent) hold their segments until the worker
  * collects them. A worker allocates little on its own heap, so V8 may not
  * collect for a long time: collect once 64 MiB have been mapped since the
- * last collection, between tasks, or once idle (no task running) for 5 ms
- * with any mapped since. Idle time counts from the end of the last task: a
- * task of 100 MB given to a busy worker does not wait 5 ms for its holds to
- * go back, but a worker fed task after task does not collect after each.
+ * last collection, between tasks, or between tasks 5 ms after any were.
+ *
+ * Copy-on-write mappings (an argument whose segment another process keeps,
+ * such as a chunk of an array made with from()) weigh 1/8 of their bytes,
+ * and alone they wait until the worker has been idle 5 ms: given back, they
+ * free only the pages the task wrote (the rest are the segment's, which its
+ * owner keeps). Collecting after every task for them cost, for a sum of 1e8
+ * float64 in 8 chunks of 100 MB on 2 workers, 2 full collections of about
+ * 5 ms per task and freed nothing. Weighed 1/8, a worker whose tasks write
+ * all of their copy-on-write arguments keeps at most 8 x 64 MiB = 512 MiB of
+ * such pages while busy (as much as the tuned allocator keeps free).
  */
 export const WORKER_COLLECTION: CollectionRules = {
   bytes: 64 * 1024 * 1024,
   minIntervalMs: 0,
+  copyOnWriteWeight: 1 / 8,
   idleMs: 5,
   nextTurn: false,
 };
-
-/**
- * How much a copy-on-write mapping (an argument whose segment another process
- * holds, such as a chunk of an array made with from()) weighs in the bytes the
- * collection rules count. Given back, such a mapping frees only the pages the
- * task wrote (the rest are the segment's, which its owner keeps), so
- * collecting after every task given 100 MB of it only cost time: 2 full
- * collections of about 5 ms each per task, 13 ms with the incremental marking
- * they finish, a fifth of a 1e8-float64 sum in 8 chunks on 2 workers.
- * Weighed 1/8, a worker that writes all of its copy-on-write arguments keeps
- * at most 8 x 64 MiB = 512 MiB of them unreleased while busy (as much as the
- * tuned allocator keeps free), and collects them once idle for 5 ms.
- */
-export const COPY_ON_WRITE_WEIGHT = 1 / 8;
 
 /**
  * Each process's pool of segments, unless configureSharedMemory() says

@@ -1,7 +1,6 @@
 // Which ArrayBuffer of this process lives in which segment, and the
 // finalizers that report an array gone: each one held its segment (see
 // hold-ledger.ts), and its hold ends when it is collected or released.
-import { COPY_ON_WRITE_WEIGHT } from '../tuning.js';
 import type { CachedMapping } from './mapping-cache.js';
 
 export interface ViewInfo {
@@ -31,12 +30,10 @@ export interface DroppedView {
 export class ViewRegistry {
   readonly #views = new WeakMap<ArrayBufferLike, ViewInfo>();
   readonly #registry: FinalizationRegistry<DroppedView>;
-  /**
-   * Bytes of arrays this process has mapped or made in segments, ever: their
-   * holds end only at GC. Copy-on-write mappings count COPY_ON_WRITE_WEIGHT of
-   * their bytes: given back, they free only the pages this process wrote.
-   */
+  /** Bytes of arrays this process has mapped or made in segments, ever, but copy-on-write mappings: their holds end only at GC. */
   bytesTracked = 0;
+  /** Bytes of copy-on-write mappings this process has made, ever (see CollectionPolicy). */
+  copyOnWriteBytesTracked = 0;
 
   /** `onDropped` runs when a tracked array is collected. */
   constructor(onDropped: (view: DroppedView) => void) {
@@ -49,7 +46,8 @@ export class ViewRegistry {
 
   track(buffer: ArrayBuffer, info: ViewInfo): void {
     this.#views.set(buffer, info);
-    this.bytesTracked += info.privateCopy ? info.byteLength * COPY_ON_WRITE_WEIGHT : info.byteLength;
+    if (info.privateCopy) this.copyOnWriteBytesTracked += info.byteLength;
+    else this.bytesTracked += info.byteLength;
     this.#registry.register(buffer, { name: info.name, cached: info.cached }, buffer);
   }
 
