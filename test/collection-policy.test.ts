@@ -45,6 +45,33 @@ test('once idle for idleMs after any bytes were tracked; not while busy', async 
   assert.equal(count.n, 2, 'idle again');
 });
 
+test('copy-on-write bytes weigh copyOnWriteWeight, and wait for idleMs of real idleness', async () => {
+  const { policy, count } = counted({ ...worker, copyOnWriteWeight: 1 / 4, idleMs: 30 });
+  policy.busy = true;
+  policy.note(0, 300);
+  await sleep(40);
+  policy.busy = false;
+  policy.note(0, 300);
+  assert.equal(count.n, 0, 'busy for longer than idleMs, 75 weighed bytes: no collection');
+  await sleep(15);
+  policy.busy = true;
+  policy.note(0, 350);
+  policy.busy = false;
+  policy.note(0, 350);
+  await sleep(20);
+  assert.equal(count.n, 0, 'idle for 20 ms since the last task: not yet');
+  await sleep(40);
+  assert.equal(count.n, 1, 'idle for idleMs');
+  policy.busy = true;
+  policy.note(0, 750);
+  assert.equal(count.n, 2, '400 more copy-on-write bytes weigh 100: at once');
+  policy.note(10, 750);
+  policy.busy = false;
+  await sleep(40);
+  policy.note(10, 750);
+  assert.equal(count.n, 3, 'other bytes: collected between tasks, idleMs after they were tracked');
+});
+
 test('on a later turn of the event loop, at most once per minIntervalMs', async () => {
   const { policy, count } = counted(parent);
   await sleep(Math.max(0, 200 - performance.now())); // the interval counts from the process's start

@@ -329,7 +329,8 @@ export class WorkerPool {
       return;
     }
     item.control.resolve(value);
-    if (outcome.leases.length > 0) parentCollection.note(this.#options.book.bytesTracked);
+    if (outcome.leases.length > 0)
+      parentCollection.note(this.#options.book.bytesTracked, this.#options.book.copyOnWriteBytesTracked);
   }
 
   // --- a worker died: its steps, in order ---

@@ -40,7 +40,13 @@ export interface CollectionRules {
   bytes: number;
   /** ...and at least this many ms have passed since it. */
   minIntervalMs: number;
-  /** Also collect once idle this long (ms) after any bytes were mapped (see CollectionPolicy.busy). */
+  /** What a byte of a copy-on-write mapping weighs in `bytes` (1 unless given). */
+  copyOnWriteWeight?: number;
+  /**
+   * Also collect once this long (ms) has passed since other bytes were
+   * mapped, at the first note() while not busy; or once idle (not busy) this
+   * long, if only copy-on-write mappings were made since the last collection.
+   */
   idleMs?: number;
   /** Collect on a later turn of the event loop (so that the caller's code has dropped what it will drop), not at once. */
   nextTurn: boolean;
@@ -50,14 +56,21 @@ export interface CollectionRules {
  * When a process collects garbage to give segments back (the rules are in
  * tuning.ts: PARENT_COLLECTION, WORKER_COLLECTION). The process tells it how
  * many bytes it has tracked so far with note(), and whether it is busy.
+ *
+ * A hold on a segment made for this process (a copied argument) keeps memory
+ * of its own: it goes back soon after the task, between tasks. A copy-on-write
+ * mapping of a segment its owner keeps frees only the pages this process
+ * wrote: collecting after every task for it cost a full collection per task
+ * and freed nothing, so it waits for real idleness, or for its weight in bytes.
  */
 export class CollectionPolicy {
   readonly #rules: CollectionRules;
   readonly #collect: () => void;
-  #collectedAtBytes = 0;
+  /** [other bytes, copy-on-write bytes] tracked at the last collection, and now. */
+  #collectedAt = [0, 0];
+  #tracked = [0, 0];
   #lastAt = 0;
   #scheduled = false;
-  #tracked = 0;
   #idleTimer: NodeJS.Timeout | undefined;
   #idleDue = false;
   /** While true (a worker running a batch of tasks), a collection for being idle waits until it is false at a note(). */
@@ -68,31 +81,44 @@ export class CollectionPolicy {
     this.#collect = collect;
   }
 
-  /** `tracked`: bytes of arrays mapped or made in segments so far, ever. */
-  note(tracked: number): void {
-    this.#tracked = tracked;
-    const pending = tracked - this.#collectedAtBytes;
-    if (this.#scheduled || pending <= 0) return;
-    const { bytes, minIntervalMs, idleMs } = this.#rules;
-    const full = pending >= bytes && performance.now() - this.#lastAt >= minIntervalMs;
+  /**
+   * `tracked`: bytes of arrays mapped or made in segments so far, ever, but
+   * copy-on-write mappings; `copyOnWrite`: those of copy-on-write mappings.
+   */
+  note(tracked: number, copyOnWrite = 0): void {
+    this.#tracked = [tracked, copyOnWrite];
+    const other = tracked - this.#collectedAt[0]!;
+    const cow = copyOnWrite - this.#collectedAt[1]!;
+    if (this.#scheduled || (other <= 0 && cow <= 0)) return;
+    const { bytes, minIntervalMs, idleMs, copyOnWriteWeight = 1 } = this.#rules;
+    const weighed = other + cow * copyOnWriteWeight;
+    const full = weighed >= bytes && performance.now() - this.#lastAt >= minIntervalMs;
     if (full || (this.#idleDue && !this.busy)) {
-      this.#collectNow(tracked);
+      this.#collectNow();
       return;
     }
     if (idleMs === undefined) return;
+    if (other <= 0 && this.busy) {
+      // Only copy-on-write mappings: idle time counts from the end of the batch.
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+      this.#idleDue = false;
+      return;
+    }
     this.#idleTimer ??= setTimeout(() => {
       this.#idleTimer = undefined;
       this.#idleDue = true;
-      if (!this.busy) this.note(this.#tracked);
+      if (!this.busy) this.note(this.#tracked[0]!, this.#tracked[1]);
     }, idleMs);
   }
 
-  #collectNow(tracked: number): void {
+  #collectNow(): void {
     this.#idleDue = false;
     clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
+    const tracked = this.#tracked;
     const collect = () => {
-      this.#collectedAtBytes = tracked;
+      this.#collectedAt = tracked;
       this.#lastAt = performance.now();
       this.#collect();
     };

@@ -47,9 +47,14 @@ export class SegmentBook {
     };
   }
 
-  /** Bytes of arrays this process has mapped or made in segments, ever: their holds end only at GC. */
+  /** Bytes of arrays this process has mapped or made in segments, ever, but copy-on-write mappings: their holds end only at GC. */
   get bytesTracked(): number {
     return this.#views.bytesTracked;
+  }
+
+  /** Bytes of copy-on-write mappings this process has made, ever. */
+  get copyOnWriteBytesTracked(): number {
+    return this.#views.copyOnWriteBytesTracked;
   }
 
   addPeer(peer: Peer): void {

@@ -30,8 +30,10 @@ export interface DroppedView {
 export class ViewRegistry {
   readonly #views = new WeakMap<ArrayBufferLike, ViewInfo>();
   readonly #registry: FinalizationRegistry<DroppedView>;
-  /** Bytes of arrays this process has mapped or made in segments, ever: their holds end only at GC. */
+  /** Bytes of arrays this process has mapped or made in segments, ever, but copy-on-write mappings: their holds end only at GC. */
   bytesTracked = 0;
+  /** Bytes of copy-on-write mappings this process has made, ever (see CollectionPolicy). */
+  copyOnWriteBytesTracked = 0;
 
   /** `onDropped` runs when a tracked array is collected. */
   constructor(onDropped: (view: DroppedView) => void) {
@@ -44,7 +46,8 @@ export class ViewRegistry {
 
   track(buffer: ArrayBuffer, info: ViewInfo): void {
     this.#views.set(buffer, info);
-    this.bytesTracked += info.byteLength;
+    if (info.privateCopy) this.copyOnWriteBytesTracked += info.byteLength;
+    else this.bytesTracked += info.byteLength;
     this.#registry.register(buffer, { name: info.name, cached: info.cached }, buffer);
   }
 

@@ -147,11 +147,11 @@ export class WorkerRuntime {
         this.#book.flushFrees();
         this.#outbox.flush();
       }
-      this.#collection.note(this.#book.bytesTracked);
+      this.#collection.note(this.#book.bytesTracked, this.#book.copyOnWriteBytesTracked);
     }
     this.#draining = false;
     this.#collection.busy = false;
-    this.#collection.note(this.#book.bytesTracked);
+    this.#collection.note(this.#book.bytesTracked, this.#book.copyOnWriteBytesTracked);
     this.#heapTrim.idle();
     this.#idle();
   }
