@@ -184,6 +184,18 @@ test('abort and timeout stop running remote tasks', { skip }, async () => {
   assert.equal(await ex.submit(() => 'after'), 'after');
 });
 
+test('withOptions nests on the cluster: the inner timeout wins for submit and map', { skip }, async () => {
+  await using ex = local.cluster.executor();
+  const quick = ex.withOptions({ timeout: 60_000 }).withOptions({ timeout: 300 });
+  await assert.rejects(quick.module<typeof Tasks>(TASKS).sleep(20_000), TaskTimeoutError);
+  const results = quick.map((ms: number) => new Promise((r) => setTimeout(() => r(ms), ms)), [1, 20_000]);
+  const seen: unknown[] = [];
+  await assert.rejects(async () => {
+    for await (const value of results) seen.push(value);
+  }, TaskTimeoutError);
+  assert.deepEqual(seen, [1]);
+});
+
 test('an unreachable Redis rejects the Future instead of hanging', async () => {
   const ex = new ClusterExecutor({ url: 'redis://127.0.0.1:1', redisTimeout: 300 });
   await assert.rejects(
