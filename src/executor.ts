@@ -4,12 +4,7 @@
 // budget (pool/queued-bytes.ts), and hands work to the pool.
 import { availableParallelism } from 'node:os';
 import { AbortError, BrokenExecutorError, ShutdownError } from './errors.js';
-import {
-  checkTaskOptions,
-  type ExecutorOptions,
-  type ShutdownOptions,
-  type TaskOptions,
-} from './executor-options.js';
+import type { ExecutorOptions, ShutdownOptions, TaskOptions } from './executor-options.js';
 import { setUpExecutor } from './executor-setup.js';
 import { Future, type FutureControl } from './future.js';
 import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapArguments } from './map.js';
@@ -25,33 +20,15 @@ import type { SegmentBook } from './shm/segment-book.js';
 import { defaultShmDir } from './shm/segment-store.js';
 import { type ExecutorStats, TaskTally } from './stats.js';
 import { type ModuleFunction, TaskRefs } from './task-ref.js';
+import { limitedRunner, type ModuleTasks, type TaskRunner } from './task-runner.js';
 import { encode, type Payload } from './transfer/encode.js';
+
+export type { ModuleTasks, TaskRunner } from './task-runner.js';
 
 type AnyFunction = (...args: any[]) => any;
 
 /** The arguments of a task over the queued-bytes budget until a worker takes it: nothing held. */
 const NOT_COPIED: Payload = Object.freeze({ data: Object.freeze({ raw: undefined }), leases: [] });
-
-/** What submits tasks: an executor, or an executor's `withOptions(...)` view. */
-export interface TaskRunner {
-  submit<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Future<Awaited<R>>;
-  submit(fn: ModuleFunction, ...args: unknown[]): Future<unknown>;
-  module<M>(url: string | URL): ModuleTasks<M>;
-  map<A extends unknown[], R>(fn: (...args: A) => R, ...iterables: MapInputs<A>): MapIterator<Awaited<R>>;
-  map<A extends unknown[], R>(
-    fn: (...args: A) => R,
-    ...iterablesThenOptions: [...MapInputs<A>, MapOptions]
-  ): MapIterator<Awaited<R>>;
-  /** The same runner, with these options over its own. */
-  withOptions(options: TaskOptions): TaskRunner;
-}
-
-/** The typed proxy of a task module: each exported function submits a task and returns its Future. */
-export type ModuleTasks<M> = {
-  readonly [K in keyof M as M[K] extends AnyFunction ? K : never]: M[K] extends (...args: infer A) => infer R
-    ? (...args: A) => Future<Awaited<R>>
-    : never;
-};
 
 /**
  * What ProcessPoolExecutor and ThreadPoolExecutor share: everything but the
@@ -305,20 +282,11 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
    * Such tasks run one at a time in a worker (never batched with others).
    */
   withOptions(options: TaskOptions): TaskRunner {
-    const limits = checkTaskOptions(options);
-    const runner = {
-      submit: (fn: AnyFunction | ModuleFunction, ...args: unknown[]) => this.#submit(fn, args, limits),
-      module: <M>(url: string | URL) => this.#module<M>(url, limits),
-      map: (fn: AnyFunction | ModuleFunction, ...rest: unknown[]) => this.#map(fn, rest, limits),
-      withOptions: (more: TaskOptions) => {
-        const added = checkTaskOptions(more);
-        const signals = [limits.signal, added.signal].filter((s) => s !== undefined);
-        const merged: TaskOptions = { ...limits, ...added };
-        if (signals.length > 1) merged.signal = AbortSignal.any(signals);
-        return this.withOptions(merged);
-      },
-    };
-    return runner as TaskRunner;
+    return limitedRunner(options, (limits) => ({
+      submit: (fn, ...args) => this.#submit(fn, args, limits),
+      module: (url) => this.#module(url, limits),
+      map: (fn, ...rest) => this.#map(fn, rest, limits),
+    }));
   }
 
   /**

@@ -3,10 +3,10 @@
 // workload with checked results, and the target summary; `--only` runs just
 // the sections named into a report of its own. Timings are never asserted.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runNode } from './helpers/child-output.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
@@ -108,20 +108,7 @@ function assertChecked(rows: Checked[], ids: string[], where: string): void {
   }
 }
 
-function run(args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
-}
+const run = (args: string[]) => runNode(args, { cwd: ROOT });
 
 test('bench/run.ts --quick exits 0 and reports every variant with checked results', {
   timeout: 300_000,

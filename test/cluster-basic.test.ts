@@ -5,7 +5,7 @@
 // unreachable Redis, and `shmex cluster status`.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   AbortError,
@@ -16,36 +16,25 @@ import {
   shared,
   TaskTimeoutError,
 } from 'shmex';
-import { ClusterExecutor, ClusterValueError, LocalCluster, RedisUnavailableError } from 'shmex/cluster';
+import { ClusterExecutor, ClusterValueError, RedisUnavailableError } from 'shmex/cluster';
 import type * as Tasks from './fixtures/tasks.js';
-import { type RedisServer, redisAvailable, startRedis } from './helpers/redis-server.js';
+import { useLocalCluster } from './helpers/local-cluster.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
 
 const TASKS = new URL('./fixtures/tasks.js', import.meta.url);
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const skip = redisAvailable();
-let redis: RedisServer;
-let cluster: LocalCluster;
+
+const local = useLocalCluster({ machines: 2, maxWorkers: 1 });
+const { skip } = local;
 
 async function inputBytes(): Promise<number> {
-  return Number((await redis.info('stats')).total_net_input_bytes);
+  return Number((await local.redis.info('stats')).total_net_input_bytes);
 }
 
-before(async () => {
-  if (skip !== undefined) return;
-  redis = await startRedis();
-  cluster = await LocalCluster.start({ url: redis.url, machines: 2, maxWorkers: 1 });
-});
-
-after(async () => {
-  await cluster?.close();
-  await redis?.stop();
-});
-
 test('function, module and { module, name } tasks and map run on the machines', { skip }, async () => {
-  await using ex = cluster.executor();
+  await using ex = local.cluster.executor();
   assert.equal(await ex.submit((a: number, b: number) => a * b, 6, 7), 42);
   const tasks = ex.module<typeof Tasks>(TASKS);
   assert.deepEqual([...(await tasks.addOne(new Float64Array([1, 2])))], [2, 3]);
@@ -61,7 +50,7 @@ test('function, module and { module, name } tasks and map run on the machines', 
 test('large arrays cross through Redis as blobs and land in shared memory; small ones inline', {
   skip,
 }, async () => {
-  await using ex = cluster.executor();
+  await using ex = local.cluster.executor();
   const n = 1 << 20; // 8 MiB of float64: over the inline threshold, one chunk and a bit
   const x = Float64Array.from({ length: n + 5 }, (_, i) => i);
   const before = await inputBytes();
@@ -77,7 +66,7 @@ test('large arrays cross through Redis as blobs and land in shared memory; small
   assert.equal(y[0], -2);
   assert.equal(y[n + 4], (n + 4) * 2);
   assert.ok(inSharedMemory(y), 'the result arrived in this process shared memory');
-  for (const m of cluster.machines) assert.ok(!m.shmDir.startsWith(process.env.SHMEX_SHM_DIR ?? '\0'));
+  for (const m of local.cluster.machines) assert.ok(!m.shmDir.startsWith(process.env.SHMEX_SHM_DIR ?? '\0'));
   // Every kind that travels: typed arrays of each type, Buffer, DataView, ArrayBuffer, in containers.
   const big = 256 * 1024;
   const value = {
@@ -105,7 +94,7 @@ test('large arrays cross through Redis as blobs and land in shared memory; small
 test('put() uploads once for many tasks; an array repeated in one map is uploaded once', {
   skip,
 }, async () => {
-  await using ex = cluster.executor();
+  await using ex = local.cluster.executor();
   const x = new Float64Array(1 << 20).fill(2);
   let before = await inputBytes();
   const ref = await ex.put(x);
@@ -133,7 +122,7 @@ test('put() uploads once for many tasks; an array repeated in one map is uploade
 test('a task error arrives with its class, fields and remote stack naming the machine; not retried', {
   skip,
 }, async () => {
-  await using ex = cluster.executor();
+  await using ex = local.cluster.executor();
   const tasks = ex.module<typeof Tasks>(TASKS);
   const error = (await tasks.fail('broken').exception()) as RangeError & { code: string; detail: unknown };
   assert.ok(error instanceof RangeError);
@@ -146,7 +135,7 @@ test('a task error arrives with its class, fields and remote stack naming the ma
 });
 
 test('values that cannot cross machines are refused at submit', { skip }, async () => {
-  await using ex = cluster.executor();
+  await using ex = local.cluster.executor();
   const inShm = empty(Float64Array, 4);
   await assert.rejects(
     ex.submit((a: Float64Array) => a, shared(inShm)),
@@ -167,7 +156,7 @@ test('values that cannot cross machines are refused at submit', { skip }, async 
 });
 
 test('cancel() removes a queued task; a running one cannot be cancelled', { skip }, async () => {
-  await using ex = cluster.executor();
+  await using ex = local.cluster.executor();
   const tasks = ex.module<typeof Tasks>(TASKS);
   // Each machine takes two jobs at once: six long tasks leave two queued.
   const running = Array.from({ length: 6 }, () => tasks.sleep(1500));
@@ -181,7 +170,7 @@ test('cancel() removes a queued task; a running one cannot be cancelled', { skip
 });
 
 test('abort and timeout stop running remote tasks', { skip }, async () => {
-  await using ex = cluster.executor();
+  await using ex = local.cluster.executor();
   const tasks = ex.withOptions({ timeout: 300 }).module<typeof Tasks>(TASKS);
   await assert.rejects(tasks.sleep(20_000), TaskTimeoutError);
   const controller = new AbortController();
@@ -193,6 +182,18 @@ test('abort and timeout stop running remote tasks', { skip }, async () => {
   await assert.rejects(f, AbortError);
   // The machines are free again.
   assert.equal(await ex.submit(() => 'after'), 'after');
+});
+
+test('withOptions nests on the cluster: the inner timeout wins for submit and map', { skip }, async () => {
+  await using ex = local.cluster.executor();
+  const quick = ex.withOptions({ timeout: 60_000 }).withOptions({ timeout: 300 });
+  await assert.rejects(quick.module<typeof Tasks>(TASKS).sleep(20_000), TaskTimeoutError);
+  const results = quick.map((ms: number) => new Promise((r) => setTimeout(() => r(ms), ms)), [1, 20_000]);
+  const seen: unknown[] = [];
+  await assert.rejects(async () => {
+    for await (const value of results) seen.push(value);
+  }, TaskTimeoutError);
+  assert.deepEqual(seen, [1]);
 });
 
 test('an unreachable Redis rejects the Future instead of hanging', async () => {
@@ -207,7 +208,7 @@ test('an unreachable Redis rejects the Future instead of hanging', async () => {
 test('shmex cluster status lists the machines and the queue', { skip }, async () => {
   const out = execFileSync(
     process.execPath,
-    [CLI, 'cluster', 'status', '--connect', redis.url, '--queue', cluster.queue, '--json'],
+    [CLI, 'cluster', 'status', '--connect', local.redis.url, '--queue', local.cluster.queue, '--json'],
     {
       encoding: 'utf8',
     },
@@ -215,7 +216,7 @@ test('shmex cluster status lists the machines and the queue', { skip }, async ()
   const status = JSON.parse(out) as { machines: { name: string }[]; jobs: Record<string, number> };
   assert.deepEqual(
     status.machines.map((m) => m.name),
-    cluster.machines.map((m) => m.name),
+    local.cluster.machines.map((m) => m.name),
   );
   assert.equal(typeof status.jobs.waiting, 'number');
 });

@@ -2,39 +2,25 @@
 // each task still settles on its own (one that throws, or whose arguments
 // cannot travel, fails alone), and a lone submit is a job of its own.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { LocalCluster } from 'shmex/cluster';
+import { test } from 'node:test';
 import { leftoverKeys } from './helpers/cluster-checks.js';
-import { type RedisServer, redisAvailable, startRedis } from './helpers/redis-server.js';
+import { useLocalCluster } from './helpers/local-cluster.js';
 import { command, text } from './helpers/resp.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
 
-const skip = redisAvailable();
-let redis: RedisServer;
-let cluster: LocalCluster;
-
-before(async () => {
-  if (skip !== undefined) return;
-  redis = await startRedis();
-  cluster = await LocalCluster.start({ url: redis.url, machines: 2, maxWorkers: 1 });
-});
-
-after(async () => {
-  if (skip !== undefined) return;
-  await cluster.close();
-  await redis.stop();
-});
+const local = useLocalCluster({ machines: 2, maxWorkers: 1 });
+const { skip } = local;
 
 /** How many jobs the queue has been given so far (BullMQ's id counter). */
 async function jobsAdded(): Promise<number> {
-  const value = await command(redis.port, 'GET', `bull:${cluster.queue}:id`);
+  const value = await command(local.redis.port, 'GET', `bull:${local.cluster.queue}:id`);
   return value === null ? 0 : Number(text(value));
 }
 
 test('tasks submitted together travel in a few batch jobs, each with its own result', { skip }, async () => {
-  const ex = cluster.executor({ maxWorkers: 2 });
+  const ex = local.cluster.executor({ maxWorkers: 2 });
   const before = await jobsAdded();
   const inputs = Array.from({ length: 200 }, (_, k) => Float64Array.from({ length: 100 }, () => k));
   const sums = await Promise.all(
@@ -52,11 +38,11 @@ test('tasks submitted together travel in a few batch jobs, each with its own res
   assert.equal(await ex.submit(() => 'alone'), 'alone');
   assert.equal((await jobsAdded()) - lone, 1);
   await ex.shutdown();
-  assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+  assert.deepEqual(await leftoverKeys(local.redis.port, local.cluster.queue), []);
 });
 
 test('in a batch, a task that throws or cannot travel fails alone', { skip }, async () => {
-  const ex = cluster.executor({ maxWorkers: 1 });
+  const ex = local.cluster.executor({ maxWorkers: 1 });
   const task = (k: number, _extra?: unknown) => {
     if (k === 2) throw new RangeError(`no ${k}`);
     return k * 10;
@@ -72,5 +58,5 @@ test('in a batch, a task that throws or cannot travel fails alone', { skip }, as
   });
   await assert.rejects(Promise.resolve(bad), { code: 'ERR_SHMEX_NOT_TRANSFERABLE' });
   await ex.shutdown();
-  assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+  assert.deepEqual(await leftoverKeys(local.redis.port, local.cluster.queue), []);
 });

@@ -3,12 +3,12 @@
 // redis-server on the PATH the section is skipped with a note, not failed.
 // Timings are never asserted.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runNode } from './helpers/child-output.js';
 import { redisAvailable } from './helpers/redis-server.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
@@ -20,19 +20,7 @@ const REPORT = new URL('../bench/results-only-cluster-quick.md', import.meta.url
 const JSON_REPORT = new URL('../bench/results-only-cluster-quick.json', import.meta.url);
 
 function bench(env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const args = ['--import', 'tsx', 'bench/run.ts', '--quick', '--only', 'i'];
-    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
+  return runNode(['--import', 'tsx', 'bench/run.ts', '--quick', '--only', 'i'], { cwd: ROOT, env });
 }
 
 function readReport(): { markdown: string; results: { ok: boolean; sections: string[]; cluster: unknown } } {

@@ -1,9 +1,9 @@
 // The Future, map and waiting suites shared by ProcessPoolExecutor and
 // ThreadPoolExecutor, bound to ClusterExecutor through LocalCluster (see
 // test/helpers/cluster-executor-class.ts), on a redis-server of this file's own.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { clusterExecutorClass } from './helpers/cluster-executor-class.js';
-import { type RedisServer, redisAvailable, startRedis } from './helpers/redis-server.js';
+import { useRedis } from './helpers/local-cluster.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 import { documentedDifferences } from './suites/differences.js';
 import { futuresSuite } from './suites/futures.js';
@@ -13,18 +13,11 @@ import { waitingSuite } from './suites/waiting.js';
 
 guardSharedMemory();
 
-const skip = redisAvailable();
-if (skip !== undefined) {
-  test('the shared suites on ClusterExecutor', { skip }, () => {});
+const local = useRedis();
+if (local.skip !== undefined) {
+  test('the shared suites on ClusterExecutor', { skip: local.skip }, () => {});
 } else {
-  let redis: RedisServer | undefined;
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await redis?.stop();
-  });
-  const Executor = clusterExecutorClass(() => redis!.url);
+  const Executor = clusterExecutorClass(() => local.redis.url);
   const label = ' (cluster)';
   documentedDifferences({
     'cancelling a queued task frees its shared-memory argument at once':

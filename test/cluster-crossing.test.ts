@@ -4,37 +4,22 @@
 // machine's, and Redis has received at least the array's bytes.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { inSharedMemory } from 'shmex';
-import { LocalCluster } from 'shmex/cluster';
 import type * as ClusterTasks from './fixtures/cluster-tasks.js';
 import { Gates } from './fixtures/control-tasks.js';
-import { clusterProcesses, leftoverKeys } from './helpers/cluster-checks.js';
-import { descendants, until, waitGone } from './helpers/processes.js';
-import { type RedisServer, redisAvailable, startRedis } from './helpers/redis-server.js';
+import { leftoverKeys } from './helpers/cluster-checks.js';
+import { useLocalCluster } from './helpers/local-cluster.js';
+import { descendants, until } from './helpers/processes.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
 
 const TASKS = new URL('./fixtures/cluster-tasks.js', import.meta.url);
 const N = 1_000_000; // 8 MB of float64
-const skip = redisAvailable();
-let redis: RedisServer;
-let cluster: LocalCluster;
 
-before(async () => {
-  if (skip !== undefined) return;
-  redis = await startRedis();
-  cluster = await LocalCluster.start({ url: redis.url, machines: 2, maxWorkers: 1 });
-});
-
-after(async () => {
-  if (skip !== undefined) return;
-  const pids = clusterProcesses(cluster);
-  await cluster.close();
-  assert.deepEqual(await waitGone(pids), []);
-  await redis.stop();
-});
+const local = useLocalCluster({ machines: 2, maxWorkers: 1 });
+const { skip } = local;
 
 /** The files under `dir` that process `pid` has mapped. */
 function mappedUnder(pid: number, dir: string): string[] {
@@ -47,21 +32,21 @@ function mappedUnder(pid: number, dir: string): string[] {
 }
 
 async function inputBytes(): Promise<number> {
-  return Number((await redis.info('stats')).total_net_input_bytes);
+  return Number((await local.redis.info('stats')).total_net_input_bytes);
 }
 
 test('an argument crosses through Redis into the machine shared memory, and the result back', {
   skip,
 }, async () => {
   using gates = new Gates();
-  await using ex = cluster.executor();
+  await using ex = local.cluster.executor();
   const tasks = ex.module<typeof ClusterTasks>(TASKS);
   const ours = process.env.SHMEX_SHM_DIR!;
   const x = new Float64Array(N).fill(0.5);
   const before = await inputBytes();
   const future = tasks.holdOnMachine(x, gates.dir);
   const machine = await until('the task to start', () =>
-    cluster.machines.find((m) => gates.isStarted(String(m.pid))),
+    local.cluster.machines.find((m) => gates.isStarted(String(m.pid))),
   );
   const family = [machine.pid, ...descendants(machine.pid)];
   const theirs = family.flatMap((pid) => mappedUnder(pid, machine.shmDir));
@@ -82,7 +67,7 @@ test('an argument crosses through Redis into the machine shared memory, and the 
   assert.ok((await inputBytes()) - between >= y.byteLength, 'the result did not travel through Redis');
   assert.ok(inSharedMemory(y), 'the result is not in the submitter shared memory');
   assert.equal(y[N - 1], 3);
-  for (const m of cluster.machines) assert.deepEqual(mappedUnder(process.pid, m.shmDir), []);
+  for (const m of local.cluster.machines) assert.deepEqual(mappedUnder(process.pid, m.shmDir), []);
   await ex.shutdown();
-  assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+  assert.deepEqual(await leftoverKeys(local.redis.port, local.cluster.queue), []);
 });

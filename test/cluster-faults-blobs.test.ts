@@ -2,12 +2,10 @@
 // deleted, a chunk corrupted, the index deleted. The task fails with a clear
 // BlobError naming the key; nothing is left behind.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { LocalCluster } from 'shmex/cluster';
+import { test } from 'node:test';
 import type * as ClusterTasks from './fixtures/cluster-tasks.js';
-import { clusterProcesses, leftoverKeys, settleCounts } from './helpers/cluster-checks.js';
-import { waitGone } from './helpers/processes.js';
-import { type RedisServer, redisAvailable, startRedis } from './helpers/redis-server.js';
+import { leftoverKeys, settleCounts } from './helpers/cluster-checks.js';
+import { useLocalCluster } from './helpers/local-cluster.js';
 import { command, keys } from './helpers/resp.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
@@ -15,23 +13,9 @@ guardSharedMemory();
 
 const TASKS = new URL('./fixtures/cluster-tasks.js', import.meta.url);
 const N = 1_200_000; // 9.6 MB of float64: two chunks of 8 MiB
-const skip = redisAvailable();
-let redis: RedisServer;
-let cluster: LocalCluster;
 
-before(async () => {
-  if (skip !== undefined) return;
-  redis = await startRedis();
-  cluster = await LocalCluster.start({ url: redis.url, machines: 1, maxWorkers: 1 });
-});
-
-after(async () => {
-  if (skip !== undefined) return;
-  const pids = clusterProcesses(cluster);
-  await cluster.close();
-  assert.deepEqual(await waitGone(pids), []);
-  await redis.stop();
-});
+const local = useLocalCluster({ machines: 1, maxWorkers: 1 });
+const { skip } = local;
 
 const damages: [string, (meta: string, chunks: string[]) => (string | Buffer)[], RegExp][] = [
   ['a chunk deleted', (_meta, chunks) => ['DEL', chunks[1]!], /chunk 1 of a stored array is missing/],
@@ -46,14 +30,14 @@ const damages: [string, (meta: string, chunks: string[]) => (string | Buffer)[],
 
 for (const [what, damage, message] of damages) {
   test(`a stored array with ${what}: the task fails with a BlobError`, { skip }, async () => {
-    await using ex = cluster.executor();
+    await using ex = local.cluster.executor();
     const x = new Float64Array(N).fill(0.5);
     const ref = await ex.put(x);
-    const stored = await keys(redis.port, `${ex.keyPrefix}*`);
+    const stored = await keys(local.redis.port, `${ex.keyPrefix}*`);
     const chunks = stored.filter((key) => /:\d+$/.test(key)).sort();
     const meta = stored.find((key) => !/:\d+$/.test(key))!;
     assert.equal(chunks.length, 2, `stored keys: ${stored.join(', ')}`);
-    assert.ok(!((await command(redis.port, ...damage(meta, chunks))) instanceof Error));
+    assert.ok(!((await command(local.redis.port, ...damage(meta, chunks))) instanceof Error));
     const tasks = ex.module<typeof ClusterTasks>(TASKS);
     const future = tasks.total(ref);
     const counts = settleCounts([future]);
@@ -69,6 +53,6 @@ for (const [what, damage, message] of damages) {
     await ex.free(ref);
     await ex.shutdown();
     assert.deepEqual(counts(), [1]);
-    assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+    assert.deepEqual(await leftoverKeys(local.redis.port, local.cluster.queue), []);
   });
 }

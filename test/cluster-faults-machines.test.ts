@@ -5,14 +5,13 @@
 // exactly once and leaves no process and no key behind.
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { LocalCluster } from 'shmex/cluster';
+import { test } from 'node:test';
 import type * as ClusterTasks from './fixtures/cluster-tasks.js';
 import type * as ControlTasks from './fixtures/control-tasks.js';
 import { Gates } from './fixtures/control-tasks.js';
-import { clusterProcesses, leftoverKeys, settleCounts } from './helpers/cluster-checks.js';
+import { leftoverKeys, settleCounts } from './helpers/cluster-checks.js';
+import { useLocalCluster } from './helpers/local-cluster.js';
 import { alive, descendants, until, waitGone } from './helpers/processes.js';
-import { type RedisServer, redisAvailable, startRedis } from './helpers/redis-server.js';
 import { command, keys, text } from './helpers/resp.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
@@ -21,32 +20,23 @@ guardSharedMemory();
 const TASKS = new URL('./fixtures/cluster-tasks.js', import.meta.url);
 const CONTROL = new URL('./fixtures/control-tasks.js', import.meta.url);
 const LEASE_MS = 1000;
-const skip = redisAvailable();
-let redis: RedisServer;
-let cluster: LocalCluster;
-const everyPid: number[] = [];
 
-before(async () => {
-  if (skip !== undefined) return;
-  redis = await startRedis();
-  cluster = await LocalCluster.start({ url: redis.url, machines: 2, maxWorkers: 1, lockDuration: LEASE_MS });
-});
-
-after(async () => {
-  if (skip !== undefined) return;
-  everyPid.push(...clusterProcesses(cluster));
-  await cluster.close();
-  assert.deepEqual(await waitGone(everyPid), [], 'processes of the cluster outlived it');
+const local = useLocalCluster({
+  machines: 2,
+  maxWorkers: 1,
+  lockDuration: LEASE_MS,
   // A killed machine's heartbeat is the one key that stays, and only until its time-to-live.
-  for (const key of await keys(redis.port, `shmex:${cluster.queue}:machine:*`)) {
-    assert.ok(Number(await command(redis.port, 'PTTL', key)) > 0, `${key} has no time-to-live`);
-  }
-  await redis.stop();
+  afterClose: async () => {
+    for (const key of await keys(local.redis.port, `shmex:${local.cluster.queue}:machine:*`)) {
+      assert.ok(Number(await command(local.redis.port, 'PTTL', key)) > 0, `${key} has no time-to-live`);
+    }
+  },
 });
+const { skip } = local;
 
 /** The live machines, by pid. */
 function machinePids(): number[] {
-  return cluster.machines.map((m) => m.pid).filter(alive);
+  return local.cluster.machines.map((m) => m.pid).filter(alive);
 }
 
 /** The machine whose attempt at the gated task has started, among `pids`. */
@@ -56,8 +46,8 @@ function startedOn(gates: Gates, pids: readonly number[]): number | undefined {
 
 /** How many jobs machine `pid` has finished, as its heartbeat says (written every 2 s). */
 async function jobsDone(pid: number): Promise<number> {
-  const name = cluster.machines.find((m) => m.pid === pid)!.name;
-  const beat = await command(redis.port, 'GET', `shmex:${cluster.queue}:machine:${name}`);
+  const name = local.cluster.machines.find((m) => m.pid === pid)!.name;
+  const beat = await command(local.redis.port, 'GET', `shmex:${local.cluster.queue}:machine:${name}`);
   return beat === null ? 0 : (JSON.parse(text(beat)) as { done: number }).done;
 }
 
@@ -65,12 +55,12 @@ test('a machine killed mid-task: its task runs again on another machine, one res
   skip,
 }, async () => {
   using gates = new Gates();
-  const ex = cluster.executor({ maxRetries: 1 });
+  const ex = local.cluster.executor({ maxRetries: 1 });
   const future = ex.module<typeof ClusterTasks>(TASKS).machineGate(gates.dir);
   const counts = settleCounts([future]);
   const victim = await until('the task to start', () => startedOn(gates, machinePids()));
   const family = [victim, ...descendants(victim)];
-  everyPid.push(...family);
+  local.track(...family);
   process.kill(victim, 'SIGKILL');
   assert.deepEqual(await waitGone(family), [], 'the killed machine left its pool processes running');
   const others = machinePids().filter((pid) => pid !== victim);
@@ -79,13 +69,13 @@ test('a machine killed mid-task: its task runs again on another machine, one res
   assert.equal(await future, second, 'the result is the second machine attempt');
   await ex.shutdown();
   assert.deepEqual(counts(), [1]);
-  assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
-  await cluster.addMachine();
+  assert.deepEqual(await leftoverKeys(local.redis.port, local.cluster.queue), []);
+  await local.cluster.addMachine();
 });
 
 test('a machine paused past its lease and resumed cannot complete its task', { skip }, async () => {
   using gates = new Gates();
-  const ex = cluster.executor({ maxRetries: 1 });
+  const ex = local.cluster.executor({ maxRetries: 1 });
   const future = ex.module<typeof ClusterTasks>(TASKS).machineGate(gates.dir);
   const counts = settleCounts([future]);
   const late = await until('the task to start', () => startedOn(gates, machinePids()));
@@ -108,14 +98,14 @@ test('a machine paused past its lease and resumed cannot complete its task', { s
   assert.equal(await future, second);
   await ex.shutdown();
   assert.deepEqual(counts(), [1]);
-  assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+  assert.deepEqual(await leftoverKeys(local.redis.port, local.cluster.queue), []);
 });
 
 test('a pool child of a machine killed: only its task fails, and it does not run again', {
   skip,
 }, async () => {
   using gates = new Gates();
-  const ex = cluster.executor({ maxRetries: 1 });
+  const ex = local.cluster.executor({ maxRetries: 1 });
   const control = ex.module<typeof ControlTasks>(CONTROL);
   const victim = control.gate(gates.dir, 'victim', 'lost');
   const other = control.gate(gates.dir, 'other', 'kept');
@@ -139,5 +129,5 @@ test('a pool child of a machine killed: only its task fails, and it does not run
   assert.equal(existsSync(gates.path('victim.started')), false, 'the failed task ran again');
   await ex.shutdown();
   assert.deepEqual(counts(), [1, 1]);
-  assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+  assert.deepEqual(await leftoverKeys(local.redis.port, local.cluster.queue), []);
 });

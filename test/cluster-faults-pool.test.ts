@@ -7,30 +7,21 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LocalCluster } from 'shmex/cluster';
 import { leftoverKeys, settleCounts } from './helpers/cluster-checks.js';
+import { useRedis } from './helpers/local-cluster.js';
 import { alive, waitGone } from './helpers/processes.js';
-import { type RedisServer, redisAvailable, startRedis } from './helpers/redis-server.js';
 import { command } from './helpers/resp.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const skip = redisAvailable();
-let redis: RedisServer;
 
-before(async () => {
-  if (skip !== undefined) return;
-  redis = await startRedis();
-});
-
-after(async () => {
-  if (skip !== undefined) return;
-  await redis.stop();
-});
+const local = useRedis();
+const { skip } = local;
 
 /** The direct children of `pid` (its pool processes, for a machine). */
 function childrenOf(pid: number): number[] {
@@ -62,7 +53,7 @@ function killPoolProcesses(pid: number, limit = Number.POSITIVE_INFINITY) {
 test('a pool that breaks is rebuilt: the task runs on the new pool of the same machine', {
   skip,
 }, async () => {
-  await using cluster = await LocalCluster.start({ url: redis.url, machines: 1, maxWorkers: 1 });
+  await using cluster = await LocalCluster.start({ url: local.redis.url, machines: 1, maxWorkers: 1 });
   const machine = cluster.machines[0]!;
   const ex = cluster.executor();
   let pid: number;
@@ -76,19 +67,19 @@ test('a pool that breaks is rebuilt: the task runs on the new pool of the same m
   assert.ok(alive(machine.pid), 'the machine exited');
   assert.equal(await ex.submit((a: number) => a + 1, 1), 2, 'the machine goes on taking tasks');
   await ex.shutdown();
-  assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+  assert.deepEqual(await leftoverKeys(local.redis.port, cluster.queue), []);
 });
 
 test('a pool that keeps breaking: the machine gives its jobs back and exits non-zero, another runs them', {
   skip,
 }, async () => {
-  await using cluster = await LocalCluster.start({ url: redis.url, machines: 0 });
+  await using cluster = await LocalCluster.start({ url: local.redis.url, machines: 0 });
   const shmDir = mkdtempSync(join('/dev/shm', 'shmex-machine-'));
   const name = `${cluster.queue}-broken`;
   const broken: ChildProcess = spawn(
     process.execPath,
     [
-      ...[CLI, 'worker', '--connect', redis.url, '--queue', cluster.queue, '--name', name],
+      ...[CLI, 'worker', '--connect', local.redis.url, '--queue', cluster.queue, '--name', name],
       ...['--shm-dir', shmDir, '--max-workers', '1'],
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -113,7 +104,7 @@ test('a pool that keeps breaking: the machine gives its jobs back and exits non-
     assert.ok(killer.killed.size >= 3, `only ${killer.killed.size} pool processes were killed`);
     assert.match(stderr, /its local pool broke again after 2 rebuild\(s\).*stops taking jobs/);
     assert.equal(
-      await command(redis.port, 'EXISTS', `shmex:${cluster.queue}:machine:${name}`),
+      await command(local.redis.port, 'EXISTS', `shmex:${cluster.queue}:machine:${name}`),
       0,
       'the machine left its heartbeat',
     );
@@ -131,7 +122,7 @@ test('a pool that keeps breaking: the machine gives its jobs back and exits non-
     ]);
     await ex.shutdown();
     assert.deepEqual(counts(), [1, 1, 1]);
-    assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+    assert.deepEqual(await leftoverKeys(local.redis.port, cluster.queue), []);
   } finally {
     broken.kill('SIGKILL');
     assert.deepEqual(await waitGone([broken.pid!]), []);

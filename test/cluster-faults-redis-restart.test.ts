@@ -4,47 +4,31 @@
 // once Redis is back.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { LocalCluster } from 'shmex/cluster';
+import { test } from 'node:test';
 import type * as ControlTasks from './fixtures/control-tasks.js';
 import { Gates } from './fixtures/control-tasks.js';
-import { clusterProcesses, leftoverKeys, settleCounts } from './helpers/cluster-checks.js';
-import { waitGone } from './helpers/processes.js';
-import { type RedisServer, redisAvailable, startRedis } from './helpers/redis-server.js';
+import { leftoverKeys, settleCounts } from './helpers/cluster-checks.js';
+import { useLocalCluster } from './helpers/local-cluster.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
 
 const CONTROL = new URL('./fixtures/control-tasks.js', import.meta.url);
-const skip = redisAvailable();
-let redis: RedisServer;
-let cluster: LocalCluster;
 
-before(async () => {
-  if (skip !== undefined) return;
-  redis = await startRedis();
-  cluster = await LocalCluster.start({ url: redis.url, machines: 1, maxWorkers: 1, lockDuration: 1000 });
-});
-
-after(async () => {
-  if (skip !== undefined) return;
-  const pids = clusterProcesses(cluster);
-  await cluster.close();
-  assert.deepEqual(await waitGone(pids), []);
-  await redis.stop();
-});
+const local = useLocalCluster({ machines: 1, maxWorkers: 1, lockDuration: 1000 });
+const { skip } = local;
 
 test('Redis restarted under running and queued tasks: their Futures reject, none hangs', {
   skip,
 }, async () => {
   const gates = new Gates();
-  await using ex = cluster.executor({ redisTimeout: 1000 });
+  await using ex = local.cluster.executor({ redisTimeout: 1000 });
   const control = ex.module<typeof ControlTasks>(CONTROL);
   // One pool process, taking two jobs at a time: one runs, the others wait.
   const futures = ['a', 'b', 'c', 'd'].map((name) => control.gate(gates.dir, name, name));
   const counts = settleCounts(futures);
   await gates.started('a');
-  await redis.restart();
+  await local.redis.restart();
   const outcomes = await Promise.allSettled(futures.map((f) => f.result(20_000)));
   for (const [i, outcome] of outcomes.entries()) {
     assert.equal(outcome.status, 'rejected', `task ${i} did not fail`);
@@ -64,5 +48,5 @@ test('Redis restarted under running and queued tasks: their Futures reject, none
   );
   await ex.shutdown();
   assert.deepEqual(counts(), [1, 1, 1, 1]);
-  assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+  assert.deepEqual(await leftoverKeys(local.redis.port, local.cluster.queue), []);
 });

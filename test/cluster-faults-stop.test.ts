@@ -3,41 +3,26 @@
 // queue and never runs; each Future settles once and nothing is left.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { AbortError, TaskTimeoutError } from 'shmex';
-import { LocalCluster } from 'shmex/cluster';
 import type * as ControlTasks from './fixtures/control-tasks.js';
 import { Gates } from './fixtures/control-tasks.js';
-import { clusterProcesses, leftoverKeys, settleCounts } from './helpers/cluster-checks.js';
+import { leftoverKeys, settleCounts } from './helpers/cluster-checks.js';
+import { useLocalCluster } from './helpers/local-cluster.js';
 import { alive, waitGone } from './helpers/processes.js';
-import { type RedisServer, redisAvailable, startRedis } from './helpers/redis-server.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
 
 const CONTROL = new URL('./fixtures/control-tasks.js', import.meta.url);
-const skip = redisAvailable();
-let redis: RedisServer;
-let cluster: LocalCluster;
 
-before(async () => {
-  if (skip !== undefined) return;
-  redis = await startRedis();
-  // One machine of one pool process, taking two jobs at a time.
-  cluster = await LocalCluster.start({ url: redis.url, machines: 1, maxWorkers: 1 });
-});
-
-after(async () => {
-  if (skip !== undefined) return;
-  const pids = clusterProcesses(cluster);
-  await cluster.close();
-  assert.deepEqual(await waitGone(pids), []);
-  await redis.stop();
-});
+// One machine of one pool process, taking two jobs at a time.
+const local = useLocalCluster({ machines: 1, maxWorkers: 1 });
+const { skip } = local;
 
 test('a timeout stops a running remote task: its pool process is replaced', { skip }, async () => {
   using gates = new Gates();
-  await using ex = cluster.executor();
+  await using ex = local.cluster.executor();
   const future = ex
     .withOptions({ timeout: 300 })
     .module<typeof ControlTasks>(CONTROL)
@@ -50,12 +35,12 @@ test('a timeout stops a running remote task: its pool process is replaced', { sk
   assert.equal(await ex.submit((a: number) => a + 1, 1), 2, 'the machine takes tasks again');
   await ex.shutdown();
   assert.deepEqual(counts(), [1]);
-  assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+  assert.deepEqual(await leftoverKeys(local.redis.port, local.cluster.queue), []);
 });
 
 test('abort stops a running remote task and takes a queued one out of the queue', { skip }, async () => {
   using gates = new Gates();
-  await using ex = cluster.executor();
+  await using ex = local.cluster.executor();
   const running = new AbortController();
   const queued = new AbortController();
   const control = (signal: AbortSignal) => ex.withOptions({ signal }).module<typeof ControlTasks>(CONTROL);
@@ -75,8 +60,8 @@ test('abort stops a running remote task and takes a queued one out of the queue'
   assert.equal(await blocker, 2);
   assert.equal(await ex.submit((a: number) => a + 1, 1), 2);
   assert.equal(gates.isStarted('queued'), false, 'the aborted queued task ran');
-  assert.ok(alive(cluster.machines[0]!.pid));
+  assert.ok(alive(local.cluster.machines[0]!.pid));
   await ex.shutdown();
   assert.deepEqual(counts(), [1, 1, 1]);
-  assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+  assert.deepEqual(await leftoverKeys(local.redis.port, local.cluster.queue), []);
 });

@@ -4,13 +4,12 @@
 // and tasks are aborted or cancelled. Every Future settles exactly once,
 // with the right value or an error this soak caused; nothing is left.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Future } from 'shmex';
-import { LocalCluster } from 'shmex/cluster';
 import type * as ClusterTasks from './fixtures/cluster-tasks.js';
-import { clusterProcesses, leftoverKeys, settleCounts } from './helpers/cluster-checks.js';
-import { ageMs, alive, descendants, waitGone } from './helpers/processes.js';
-import { type RedisServer, redisAvailable, startRedis } from './helpers/redis-server.js';
+import { leftoverKeys, settleCounts } from './helpers/cluster-checks.js';
+import { useLocalCluster } from './helpers/local-cluster.js';
+import { ageMs, alive, descendants } from './helpers/processes.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
 guardSharedMemory();
@@ -20,24 +19,9 @@ const COUNT = 120;
 const WAVE = 20;
 /** Errors this soak causes: a killed pool process, an abort, a cancel. */
 const CAUSED = new Set(['ERR_SHMEX_WORKER_CRASHED', 'ERR_SHMEX_ABORTED', 'ERR_SHMEX_CANCELLED']);
-const skip = redisAvailable();
-let redis: RedisServer;
-let cluster: LocalCluster;
-const everyPid: number[] = [];
 
-before(async () => {
-  if (skip !== undefined) return;
-  redis = await startRedis();
-  cluster = await LocalCluster.start({ url: redis.url, machines: 2, maxWorkers: 1, lockDuration: 1000 });
-});
-
-after(async () => {
-  if (skip !== undefined) return;
-  everyPid.push(...clusterProcesses(cluster));
-  await cluster.close();
-  assert.deepEqual(await waitGone(everyPid), []);
-  await redis.stop();
-});
+const local = useLocalCluster({ machines: 2, maxWorkers: 1, lockDuration: 1000 });
+const { skip } = local;
 
 /** A small deterministic generator (mulberry32), so a failure can be replayed. */
 function random(seed: number): () => number {
@@ -54,7 +38,7 @@ test(`cluster soak: ${COUNT} tasks with pool processes and a machine killed, abo
 }, async (t) => {
   const tStart = performance.now();
   const rand = random(13);
-  await using ex = cluster.executor({ maxRetries: 3 });
+  await using ex = local.cluster.executor({ maxRetries: 3 });
   const stored = new Float64Array(50_000).fill(2);
   const ref = await ex.put(stored);
   const futures: Future<unknown>[] = [];
@@ -86,16 +70,16 @@ test(`cluster soak: ${COUNT} tasks with pool processes and a machine killed, abo
     if (i % WAVE === WAVE - 1) {
       // Let the wave start, then kill something under it.
       await Promise.race([Promise.allSettled(futures.slice(-WAVE)), new Promise((r) => setTimeout(r, 150))]);
-      const machines = cluster.machines.filter((m) => alive(m.pid));
+      const machines = local.cluster.machines.filter((m) => alive(m.pid));
       const machine = machines[Math.floor(rand() * machines.length)]!;
       if (replacement === undefined && i >= COUNT / 2) {
-        everyPid.push(machine.pid, ...descendants(machine.pid));
+        local.track(machine.pid, ...descendants(machine.pid));
         process.kill(machine.pid, 'SIGKILL');
-        replacement = cluster.addMachine();
+        replacement = local.cluster.addMachine();
       } else {
         // Only a pool process past its start: three killed while starting in a row break a pool by design.
         const children = descendants(machine.pid).filter((pid) => ageMs(pid) > 600);
-        everyPid.push(...children);
+        local.track(...children);
         if (children.length > 0) {
           process.kill(children[Math.floor(rand() * children.length)]!, 'SIGKILL');
           kills++;
@@ -130,5 +114,5 @@ test(`cluster soak: ${COUNT} tasks with pool processes and a machine killed, abo
     counts(),
     futures.map(() => 1),
   );
-  assert.deepEqual(await leftoverKeys(redis.port, cluster.queue), []);
+  assert.deepEqual(await leftoverKeys(local.redis.port, local.cluster.queue), []);
 });

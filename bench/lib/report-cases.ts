@@ -5,25 +5,8 @@ import type { BurstResult } from '../workloads/submit-burst.js';
 import type { TinyTasksResult } from '../workloads/tiny-tasks.js';
 import type { InterleavedResult } from './interleave.js';
 import type { Results } from './report.js';
+import { checksCell, f0, ms, range, ratio, table } from './report-format.js';
 import type { Summary } from './stats.js';
-
-const f0 = (x: number) => x.toFixed(0);
-const ms = (x: number | undefined) =>
-  x === undefined ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
-const ratio = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}×`);
-const range = (s: Summary | undefined, fmt: (x: number) => string = ms) =>
-  s === undefined ? '–' : `${fmt(s.min)}–${fmt(s.max)}`;
-
-function checksCell(r: { checksPassed: number; failures: string[] }): string {
-  return r.failures.length === 0
-    ? `${r.checksPassed} ok`
-    : `**${r.failures.length} FAILED** (${r.checksPassed} ok)`;
-}
-
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
 
 const medianOf = (rows: InterleavedResult[], id: string) => rows.find((r) => r.id === id)?.steady?.median;
 const div = (a: number | undefined, b: number | undefined) =>

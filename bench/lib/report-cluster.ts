@@ -1,19 +1,13 @@
 // The report's cluster section (i): its two tables, and its two target
 // ratios for the summary at the top of the report.
 import type { ClusterResult } from '../workloads/cluster.js';
+import { f0, range, ratio, table } from './report-format.js';
 import type { Summary } from './stats.js';
 
 /** The section as the report holds it: measured, or skipped with the reason. */
 export type ClusterSection = (ClusterResult & { othersCpuPercent: number }) | { skipped: string };
 
-const f0 = (x: number) => x.toFixed(0);
-const ratio = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}×`);
-const cells = (s: Summary, fmt = f0) => [fmt(s.median), `${fmt(s.min)}–${fmt(s.max)}`];
-
-function table(header: string[], rows: string[][]): string {
-  const line = (c: string[]) => `| ${c.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
+const cells = (s: Summary, fmt = f0) => [fmt(s.median), range(s, fmt)];
 
 export function clusterLines(c: ClusterSection): string[] {
   const out = ['', '## (i) cluster: ClusterExecutor on 2 local machines through Redis', ''];

@@ -14,6 +14,7 @@ import type { MachineInfo } from './machine.js';
 import type { VariantResult } from './measure.js';
 import { burstTable, interleavedTable, summaryLines, tinyRatioLines } from './report-cases.js';
 import { type ClusterSection, clusterLines } from './report-cluster.js';
+import { checksCell, f0, ms, ratio, table } from './report-format.js';
 
 /** Percent of the machine's CPU time used by other processes while a section ran. */
 interface Disturbance {
@@ -56,22 +57,7 @@ function disturbance(d: Disturbance): string {
   return d.othersCpuPercent > DISTURBED_PERCENT ? `**${text}: its timings were disturbed.**` : `${text}.`;
 }
 
-const f0 = (x: number) => x.toFixed(0);
-const ms = (x: number | undefined) =>
-  x === undefined ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
-const ratio = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}×`);
 const sci = (n: number) => n.toExponential(0).replace('e+', 'e');
-
-function checksCell(r: { checksPassed: number; failures: string[] }): string {
-  return r.failures.length === 0
-    ? `${r.checksPassed} ok`
-    : `**${r.failures.length} FAILED** (${r.checksPassed} ok)`;
-}
-
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
 
 /** The faster of the in-process blocks (the first row and the drift check at the end): the conservative base. */
 export function inProcessBase(variants: VariantResult[]): number | undefined {

@@ -5,14 +5,14 @@
 // memory. See docs/cluster.md.
 import { randomBytes } from 'node:crypto';
 import { AbortError, ShutdownError } from '../errors.js';
-import type { ModuleTasks, TaskRunner } from '../executor.js';
-import { checkTaskOptions, type ShutdownOptions, type TaskOptions } from '../executor-options.js';
+import type { ShutdownOptions, TaskOptions } from '../executor-options.js';
 import { Future, type FutureControl } from '../future.js';
 import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapArguments } from '../map.js';
 import type { TaskRef } from '../pool/protocol.js';
 import type { TaskLimits } from '../pool/worker-pool.js';
 import { TaskTally } from '../stats.js';
 import { type ModuleFunction, TaskRefs } from '../task-ref.js';
+import { limitedRunner, type ModuleTasks, type TaskRunner } from '../task-runner.js';
 import { CLUSTER_INLINE_BYTES } from '../tuning.js';
 import { type BatchMember, batchControl, SubmitBatcher } from './batch.js';
 import { BlobStore } from './blob-store.js';
@@ -314,8 +314,16 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
   submit<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Future<Awaited<R>>;
   submit(fn: ModuleFunction, ...args: unknown[]): Future<unknown>;
   submit(fn: AnyFunction | ModuleFunction, ...args: unknown[]): Future<unknown> {
+    return this.#submit(fn, args, undefined);
+  }
+
+  #submit(
+    fn: AnyFunction | ModuleFunction,
+    args: unknown[],
+    limits: TaskLimits | undefined,
+  ): Future<unknown> {
     this.#checkOpen();
-    return this.submitRef(this.#taskRef(fn, 'submit'), args, false);
+    return this.submitRef(this.#taskRef(fn, 'submit'), args, false, limits);
   }
 
   /** A typed proxy of a task module, whose file must be the same on every machine (checked by digest). */
@@ -358,23 +366,11 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
 
   /** submit, module and map with an AbortSignal and a timeout that also stop a running remote task. */
   withOptions(options: TaskOptions): TaskRunner {
-    const limits = checkTaskOptions(options);
-    const runner = {
-      submit: (fn: AnyFunction | ModuleFunction, ...args: unknown[]) => {
-        this.#checkOpen();
-        return this.submitRef(this.#taskRef(fn, 'submit'), args, false, limits);
-      },
-      module: <M>(url: string | URL) => this.#module<M>(url, limits),
-      map: (fn: AnyFunction | ModuleFunction, ...rest: unknown[]) => this.#map(fn, rest, limits),
-      withOptions: (more: TaskOptions) => {
-        const added = checkTaskOptions(more);
-        const signals = [limits.signal, added.signal].filter((s) => s !== undefined);
-        const merged: TaskOptions = { ...limits, ...added };
-        if (signals.length > 1) merged.signal = AbortSignal.any(signals);
-        return this.withOptions(merged);
-      },
-    };
-    return runner as TaskRunner;
+    return limitedRunner(options, (limits) => ({
+      submit: (fn, ...args) => this.#submit(fn, args, limits),
+      module: (url) => this.#module(url, limits),
+      map: (fn, ...rest) => this.#map(fn, rest, limits),
+    }));
   }
 
   /**

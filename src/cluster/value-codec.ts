@@ -6,6 +6,7 @@
 import { deserialize, serialize } from 'node:v8';
 import { empty } from '../arrays.js';
 import { NotTransferableError } from '../errors.js';
+import { TYPED_ARRAY_CONSTRUCTORS } from '../transfer/array-kinds.js';
 import { SharedReference } from '../transfer/shared-reference.js';
 import type { BlobStore } from './blob-store.js';
 import { ClusterValueError } from './errors.js';
@@ -232,19 +233,7 @@ function visitMarkers(
 }
 
 const TYPED: Record<string, new (n: number) => ArrayBufferView> = Object.fromEntries(
-  [
-    Int8Array,
-    Uint8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array,
-  ].map((C) => [C.name, C]),
+  TYPED_ARRAY_CONSTRUCTORS.map((C) => [C.name, C]),
 );
 
 /** Downloads of blobs this process keeps for a while (a machine: put() values many tasks use). */

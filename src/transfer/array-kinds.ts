@@ -58,6 +58,9 @@ const TYPED: ReadonlyArray<readonly [TypedArrayConstructor, string]> = [
   [BigUint64Array, '<u8'],
 ];
 
+/** Every TypedArray constructor that travels, in wire order. */
+export const TYPED_ARRAY_CONSTRUCTORS: readonly TypedArrayConstructor[] = TYPED.map(([ctor]) => ctor);
+
 /** Index in this table = the kind's number on the wire. */
 export const VIEW_KINDS: readonly ViewKind[] = [
   ...TYPED.map(([ctor, dtype]) => typed(ctor, dtype)),
