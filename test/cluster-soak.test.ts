@@ -33,6 +33,20 @@ function random(seed: number): () => number {
   };
 }
 
+/**
+ * The pool processes of a machine past their start (three killed while starting in a row break a
+ * pool by design); on a loaded machine the replacement of the last one killed may still be
+ * starting, so this waits for one, up to 5 s.
+ */
+async function startedPoolProcesses(machinePid: number): Promise<number[]> {
+  for (let tries = 0; tries < 100; tries++) {
+    const started = descendants(machinePid).filter((pid) => ageMs(pid) > 600);
+    if (started.length > 0 || !alive(machinePid)) return started;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return [];
+}
+
 test(`cluster soak: ${COUNT} tasks with pool processes and a machine killed, aborts and cancels`, {
   skip,
 }, async (t) => {
@@ -78,7 +92,7 @@ test(`cluster soak: ${COUNT} tasks with pool processes and a machine killed, abo
         replacement = local.cluster.addMachine();
       } else {
         // Only a pool process past its start: three killed while starting in a row break a pool by design.
-        const children = descendants(machine.pid).filter((pid) => ageMs(pid) > 600);
+        const children = await startedPoolProcesses(machine.pid);
         local.track(...children);
         if (children.length > 0) {
           process.kill(children[Math.floor(rand() * children.length)]!, 'SIGKILL');
