@@ -1,6 +1,7 @@
 // `shmex worker` (a machine of a cluster) and `shmex cluster status`. The
 // cluster code (and its peer dependencies bullmq and ioredis) is loaded only
 // when one of these commands runs.
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 export const WORKER_USAGE = `Usage: shmex worker --connect redis://HOST:6379 [options]
@@ -72,6 +73,10 @@ export async function runWorker(args: string[]): Promise<number> {
   // left to wait for, so running tasks are not awaited: their leases run out and other
   // machines take them, as when a machine is lost.
   if (values['exit-with-stdin']) {
+    // Its directory is LocalCluster's temporary one: gone with the machine, also when its
+    // LocalCluster was killed and cannot remove it.
+    const shmDir = values['shm-dir'];
+    if (shmDir !== undefined) process.on('exit', () => rmSync(shmDir, { recursive: true, force: true }));
     const orphaned = () => {
       setTimeout(() => process.exit(0), 500).unref();
       stop();

@@ -25,7 +25,7 @@ export interface LocalClusterOptions {
   concurrency?: number;
   /** A machine silent this long loses its job to another, in ms. @default 30000 */
   lockDuration?: number;
-  /** Where the machines' shared-memory directories are made. @default /dev/shm (else the temp dir) */
+  /** Where the machines' shared-memory directories are made (each removes its own as it exits). @default /dev/shm (else the temp dir) */
   shmBase?: string;
 }
 

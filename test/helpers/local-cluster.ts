@@ -4,6 +4,7 @@
 // returned getters are read inside tests, once `before` has run. At the end
 // every process of the cluster (and any a test tracked) must be gone.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { LocalCluster, type LocalClusterOptions } from 'shmex/cluster';
 import { clusterProcesses } from './cluster-checks.js';
@@ -70,6 +71,8 @@ export function useLocalCluster(options: UseLocalClusterOptions = {}): LocalClus
         const pids = [...tracked, ...clusterProcesses(cluster)];
         await cluster.close();
         assert.deepEqual(await waitGone(pids), [], 'processes of the cluster outlived it');
+        const dirs = cluster.machines.map((m) => m.shmDir).filter((dir) => existsSync(dir));
+        assert.deepEqual(dirs, [], 'shared-memory directories of the machines outlived them');
         await afterClose?.();
       }
     } finally {
