@@ -2,10 +2,12 @@
 // (WORKER_HEAP_TRIM_IDLE_MS): the tuned allocator (pool/worker-env.ts) keeps
 // freed memory for the next task, and this bounds how long it does. The
 // arrays a task dropped are freed by V8 only when it collects them, so a
-// collection comes first.
+// collection comes first. Only a worker process does it: a worker thread's
+// heap is its process's, whose allocator shmex neither tuned nor owns.
 import { collectGarbage } from '../shm/collect.js';
 import { native } from '../shm/native.js';
 import { WORKER_HEAP_TRIM_IDLE_MS } from '../tuning.js';
+import { workerRole } from './role.js';
 
 export class IdleHeapTrim {
   #timer: NodeJS.Timeout | undefined;
@@ -21,7 +23,7 @@ export class IdleHeapTrim {
 
   /** The worker has nothing to do: trim if it stays so. */
   idle(): void {
-    if (!this.#worked || this.#timer !== undefined) return;
+    if (workerRole !== 'process' || !this.#worked || this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#worked = false;
