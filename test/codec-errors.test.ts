@@ -4,7 +4,8 @@
 // (CPython: test_error_at_task_unpickle,
 // test_error_during_result_unpickle_in_result_handler). The executor goes on,
 // and the arrays that came in segments are given back. A codec whose encode
-// throws gives NotTransferableError, with what encode threw as its cause.
+// throws gives NotTransferableError, with what encode threw as its cause, and
+// so does one whose test throws (with where the value sits).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
@@ -16,7 +17,7 @@ import {
   ThreadPoolExecutor,
 } from 'shmex';
 import type * as CodecTasks from './fixtures/codec-tasks.js';
-import { Box, BoxRefused } from './fixtures/codec-tasks.js';
+import { Box, BoxRefused, Trap } from './fixtures/codec-tasks.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 import { rejection } from './helpers/values.js';
 
@@ -94,5 +95,23 @@ for (const [Executor, onWhat] of [
     assert.match(result.message, new RegExp(`codec '${NAME}' failed to encode it`));
     assert.equal(((result.cause as RemoteStack).cause as Error).name, 'BoxRefused');
     assert.equal(await tasks.sum(new Box(new Float64Array(LENGTH).fill(2))), 2 * LENGTH);
+  });
+
+  test(`a codec's test that throws rejects with NotTransferableError naming the codec and the path${onWhat}`, async () => {
+    await using ex = new Executor({ maxWorkers: 1 });
+    const tasks = ex.module<typeof CodecTasks>(CODEC_TASKS);
+    // In the parent, for an argument deep inside another value.
+    const args = await rejection(tasks.sum({ inner: [new Trap(new Float64Array(LENGTH))] } as never));
+    assert.ok(args instanceof NotTransferableError, `not a NotTransferableError: ${String(args)}`);
+    assert.equal(args.path, 'args[0].inner[0]');
+    assert.match(args.message, /the test of codec 'test\.throwing-test' threw: test refused in process \d+/);
+    assert.ok(args.cause instanceof BoxRefused);
+    // In the worker, for a result.
+    const result = await rejection(tasks.makeTrap(LENGTH));
+    assert.ok(result instanceof NotTransferableError, `not a NotTransferableError: ${String(result)}`);
+    assert.equal(result.path, 'result');
+    assert.match(result.message, /the test of codec 'test\.throwing-test' threw/);
+    // The executor goes on.
+    assert.equal(await tasks.sum(new Box(new Float64Array(LENGTH).fill(1))), LENGTH);
   });
 }

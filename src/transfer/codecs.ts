@@ -85,11 +85,29 @@ function add(codec: ArrayCodec, list: ArrayCodec[]): void {
   byName.set(codec.name, codec);
 }
 
+/** A codec's `test` threw: the scan that asked says where the value sits (scan.ts). */
+export class CodecTestFailure extends Error {
+  constructor(
+    readonly codec: string,
+    readonly thrown: unknown,
+  ) {
+    super(`codec '${codec}' threw in its test: ${(thrown as Error)?.message ?? String(thrown)}`);
+  }
+}
+
+function handles(codec: ArrayCodec, value: object): boolean {
+  try {
+    return codec.test(value);
+  } catch (error) {
+    throw new CodecTestFailure(codec.name, error);
+  }
+}
+
 /** The codec that handles `value`, if any (the first that does). */
 export function codecOf(value: object): ArrayCodec | undefined {
-  for (const codec of first) if (codec.test(value)) return codec;
-  for (const codec of user) if (codec.test(value)) return codec;
-  for (const codec of last) if (codec.test(value)) return codec;
+  for (const codec of first) if (handles(codec, value)) return codec;
+  for (const codec of user) if (handles(codec, value)) return codec;
+  for (const codec of last) if (handles(codec, value)) return codec;
   return undefined;
 }
 

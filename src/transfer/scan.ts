@@ -5,6 +5,7 @@ import { types } from 'node:util';
 import { NotTransferableError } from '../errors.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { isBufferLike, isShared } from './kinds/buffers.js';
+import { CodecTestFailure } from './codecs.js';
 import { kindOf } from './kinds/table.js';
 import type { BufferEntry, CodedValue, ScanContext, ValueKind } from './kinds/types.js';
 import { type PathNode, renderPath } from './path.js';
@@ -27,6 +28,21 @@ function isDetached(buffer: ArrayBufferLike): boolean {
     return false;
   } catch {
     return true;
+  }
+}
+
+/** The kind of `value`; a codec whose test throws is named, with where the value sits. */
+function kindAt(value: object, path: PathNode): ValueKind {
+  try {
+    return kindOf(value);
+  } catch (error) {
+    if (!(error instanceof CodecTestFailure)) throw error;
+    throw new NotTransferableError(
+      renderPath(path),
+      `the test of codec '${error.codec}' threw: ${(error.thrown as Error)?.message ?? String(error.thrown)}`,
+      'A codec\'s test must return false for values it does not handle, not throw.',
+      { cause: error.thrown },
+    );
   }
 }
 
@@ -121,7 +137,7 @@ export class Scan implements ScanContext {
       return;
     }
     const seen = this.kinds.get(value);
-    const kind = seen ?? kindOf(value);
+    const kind = seen ?? kindAt(value, path);
     if (kind.leaf) {
       this.#visitObject(value, kind, seen !== undefined, path); // holds no other value: not a level
       return;
