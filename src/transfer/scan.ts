@@ -4,8 +4,8 @@
 import { types } from 'node:util';
 import { NotTransferableError } from '../errors.js';
 import type { SegmentBook } from '../shm/segment-book.js';
-import { isBufferLike, isShared } from './kinds/buffers.js';
 import { CodecTestFailure } from './codecs.js';
+import { isBufferLike, isShared } from './kinds/buffers.js';
 import { kindOf } from './kinds/table.js';
 import type { BufferEntry, CodedValue, ScanContext, ValueKind } from './kinds/types.js';
 import { type PathNode, renderPath } from './path.js';
@@ -40,7 +40,7 @@ function kindAt(value: object, path: PathNode): ValueKind {
     throw new NotTransferableError(
       renderPath(path),
       `the test of codec '${error.codec}' threw: ${(error.thrown as Error)?.message ?? String(error.thrown)}`,
-      'A codec\'s test must return false for values it does not handle, not throw.',
+      "A codec's test must return false for values it does not handle, not throw.",
       { cause: error.thrown },
     );
   }
