@@ -71,8 +71,9 @@ for (const Executor of [ProcessPoolExecutor, ThreadPoolExecutor]) {
     );
     clearInterval(sampler);
     // Copying all ten at submit would hold 45 MiB; here, at most the two queued, the one sent
-    // and those the workers are giving back.
-    assert.ok(peak < 24 * MiB, `peak ${peak} bytes`);
+    // and those the worker has not given back yet (how many depends on when it collects, which
+    // a loaded machine delays: 22.5 MiB has been seen). The bound still fails the eager copy.
+    assert.ok(peak < 36 * MiB, `peak ${peak} bytes`);
   });
 
   test(`${kind}: over the budget, a write before a worker takes the task is seen, one after is not`, async () => {
