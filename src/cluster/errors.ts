@@ -96,3 +96,35 @@ export class MachinePoolBrokenError extends ShmexError {
     this.machine = machine;
   }
 }
+
+/**
+ * A machine received a value it cannot rebuild: an instance of an array
+ * wrapper class, or a value of a codec (Arrow...), not registered in its
+ * process. Machines register them from the modules given to `--import`.
+ */
+export class MachineRegistrationError extends ShmexError {
+  readonly machine: string;
+  constructor(machine: string, what: string, options?: { cause?: unknown }) {
+    super(
+      'ERR_SHMEX_MACHINE_UNREGISTERED',
+      `machine '${machine}' cannot rebuild ${what}: it is not registered there. Start its shmex worker with ` +
+        '--import MODULE, where MODULE registers it (registerArrayWrapper, registerArrayCodec, or shmex/arrow for Arrow values): ' +
+        'the machine and its pool processes import it',
+      options,
+    );
+    this.machine = machine;
+  }
+}
+
+/** A value was received whose codec or wrapper class is not registered in this process. */
+export class UnregisteredValueError extends ShmexError {
+  /** What could not be rebuilt: "an instance of array wrapper 'Point'", "a value of codec 'apache-arrow.Table'". */
+  readonly what: string;
+  constructor(what: string) {
+    super(
+      'ERR_SHMEX_UNREGISTERED_VALUE',
+      `received ${what}, which is not registered in this process (pid ${process.pid})`,
+    );
+    this.what = what;
+  }
+}

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import type { TaskRef } from '../pool/protocol.js';
 import { rebuildError, type SerializedError, serializeError } from '../transfer/remote-error.js';
+import * as clusterErrors from './errors.js';
 import type { BlobRef } from './value-codec.js';
 
 export type TaskSpec =
@@ -95,6 +96,17 @@ export function encodeError(error: unknown, machine: string): string {
   return toBase64(serialize(s));
 }
 
+/** shmex/cluster's own error classes, which the rebuilding of shmex errors (src/errors.ts) does not know. */
+const CLUSTER_ERRORS = new Map<string, { prototype: object }>(
+  Object.entries(clusterErrors).filter(([, cls]) => typeof cls === 'function'),
+);
+
 export function decodeError(text: string): unknown {
-  return rebuildError(deserialize(fromBase64(text)) as SerializedError);
+  const s = deserialize(fromBase64(text)) as SerializedError;
+  const error = rebuildError(s);
+  // A machine's own error (a ModuleMismatchError...) is rebuilt as an Error of that name: give it its class.
+  const cls = s.shmex === true ? CLUSTER_ERRORS.get(s.name) : undefined;
+  if (cls !== undefined && Object.getPrototypeOf(error) === Error.prototype)
+    Object.setPrototypeOf(error, cls.prototype);
+  return error;
 }

@@ -11,6 +11,7 @@ import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { configureSharedMemory, release } from '../arrays.js';
 import { BrokenExecutorError, CancelledError } from '../errors.js';
+import { inheritableExecArgv } from '../exec-argv.js';
 import { ProcessPoolExecutor, type TaskRunner } from '../executor.js';
 import type { ModuleFunction } from '../task-ref.js';
 import { RemoteStack } from '../transfer/remote-error.js';
@@ -23,7 +24,13 @@ import {
 import type { BatchOutcome } from './batch.js';
 import { MachineBlobCache } from './blob-cache.js';
 import { BlobStore } from './blob-store.js';
-import { MachineLostError, MachinePoolBrokenError, ModuleMismatchError } from './errors.js';
+import {
+  MachineLostError,
+  MachinePoolBrokenError,
+  MachineRegistrationError,
+  ModuleMismatchError,
+  UnregisteredValueError,
+} from './errors.js';
 import { sweepFinishedJobs } from './janitor.js';
 import {
   encodeError,
@@ -52,6 +59,12 @@ export interface MachineOptions {
   concurrency?: number;
   /** The lease of a job, renewed while it runs; a machine silent this long loses its job. @default 30000 */
   lockDuration?: number;
+  /**
+   * Modules (URLs or package specifiers) imported by this process and by its
+   * pool processes before any task: those that register the array wrapper
+   * classes and codecs (shmex/arrow...) of the values tasks pass. @default []
+   */
+  imports?: string[];
 }
 
 type AnyFunction = (...args: unknown[]) => unknown;
@@ -63,6 +76,27 @@ const CACHE_IDLE_MS = 30_000;
 /** The local pool broke (not a task's own error of that name: that comes with the worker's stack as cause). */
 function isBroken(error: unknown): error is BrokenExecutorError {
   return error instanceof BrokenExecutorError && !(error.cause instanceof RemoteStack);
+}
+
+/**
+ * A value this machine could not rebuild because its class or codec is not
+ * registered here (in this process: UnregisteredValueError; in the local
+ * pool's decoding of a result, or in a pool process: the local error codes):
+ * said as what the machine's operator must do.
+ */
+function explainUnregistered(error: unknown, machine: string): unknown {
+  if (error instanceof UnregisteredValueError)
+    return new MachineRegistrationError(machine, error.what, { cause: error });
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== 'ERR_SHMEX_UNKNOWN_WRAPPER' && code !== 'ERR_SHMEX_UNKNOWN_CODEC') return error;
+  const message = String((error as Error).message);
+  const wrapper = /array wrapper '([^']*)'/.exec(message)?.[1];
+  const codec = /codec '([^']*)'/.exec(message)?.[1];
+  const what =
+    wrapper !== undefined
+      ? `an instance of array wrapper '${wrapper}'`
+      : `a value of codec '${codec ?? 'unknown'}'`;
+  return new MachineRegistrationError(machine, what, { cause: error });
 }
 
 export class Machine {
@@ -90,15 +124,25 @@ export class Machine {
   #running = 0;
   #done = 0;
   #closing: Promise<void> | undefined;
+  readonly #imported: Promise<unknown>;
 
   constructor(options: MachineOptions) {
     this.#queue = options.queue ?? 'shmex';
     this.name = options.name ?? `${hostname()}:${process.pid}`;
     if (options.shmDir !== undefined) configureSharedMemory({ dir: options.shmDir });
+    const imports = options.imports ?? [];
+    // Values are rebuilt here (downloaded arguments, the pool's results) and in the pool processes.
+    this.#imported = Promise.all(imports.map((specifier) => import(specifier)));
+    this.#imported.catch(() => {});
+    const execArgv = [
+      ...inheritableExecArgv(process.execArgv),
+      ...imports.flatMap((specifier) => ['--import', specifier]),
+    ];
     this.#makePool = () =>
       new ProcessPoolExecutor({
         ...(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers }),
         ...(options.shmDir === undefined ? {} : { shmDir: options.shmDir }),
+        ...(imports.length === 0 ? {} : { execArgv }),
       });
     this.#pool = this.#makePool();
     this.#redis = connect(options.connect, `shmex-machine-${this.name}`);
@@ -131,6 +175,7 @@ export class Machine {
 
   /** Resolves once the machine takes jobs. */
   async ready(): Promise<void> {
+    await this.#imported;
     await this.#worker.waitUntilReady();
     await this.#beat();
   }
@@ -212,6 +257,7 @@ export class Machine {
       } else {
         fn = this.#functionOf(task.source);
       }
+      await this.#imported;
       const args = (await decodeValue(fromBase64(data.args), this.#store, this.#cache, owned)) as unknown[];
       // Every task of a batch listens to the job's one signal.
       if (signal !== undefined && data.batch === true) setMaxListeners(0, signal);
@@ -238,7 +284,7 @@ export class Machine {
               (s): BatchOutcome =>
                 s.status === 'fulfilled'
                   ? { ok: true, value: s.value }
-                  : { ok: false, error: encodeError(s.reason, this.name) },
+                  : { ok: false, error: encodeError(explainUnregistered(s.reason, this.name), this.name) },
             );
           } else {
             result = data.chunk
@@ -261,7 +307,11 @@ export class Machine {
       return { ok: true, value: toBase64(encoded.message), blobs: encoded.blobs, machine: this.name };
     } catch (error) {
       if (error instanceof bullmq.WaitingError) throw error; // given back to the queue
-      return { ok: false, error: encodeError(error, this.name), machine: this.name };
+      return {
+        ok: false,
+        error: encodeError(explainUnregistered(error, this.name), this.name),
+        machine: this.name,
+      };
     } finally {
       for (const array of owned) release(array as Parameters<typeof release>[0]);
       this.#running--;
