@@ -73,3 +73,30 @@ test('a machine whose module file differs from the one the submitter hashed fail
     assert.deepEqual(await waitGone(pids), [], 'processes of the cluster outlived it');
   }
 });
+
+test('a machine whose pool loaded a version of the module that its file no longer has runs the file version', {
+  skip,
+}, async () => {
+  const { redis } = fixture;
+  const queue = `stale-${process.pid}`;
+  const file = join(dir, 'reloaded.mjs');
+  writeVersion(file, 'A');
+  const cluster = await LocalCluster.start({ url: redis.url, queue, machines: 1, maxWorkers: 1 });
+  try {
+    await using ex = new ClusterExecutor({ url: redis.url, queue });
+    const tasks = ex.module<VersionModule>(pathToFileURL(file));
+    assert.equal(await tasks.version(1), 'A:1');
+    writeVersion(file, 'B-longer');
+    // Past the second within which the submitter and the machine trust the digest they have.
+    await sleep(1100);
+    // Its pool processes imported version A and keep it: the machine replaces its pool.
+    assert.equal(await tasks.version(2), 'B-longer:2', 'the machine ran the version its pool had loaded');
+    assert.equal(await tasks.version(3), 'B-longer:3');
+    await ex.shutdown();
+    assert.deepEqual(await leftoverKeys(redis.port, queue), []);
+  } finally {
+    const pids = clusterProcesses(cluster);
+    await cluster.close();
+    assert.deepEqual(await waitGone(pids), [], 'processes of the cluster outlived it');
+  }
+});

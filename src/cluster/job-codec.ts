@@ -55,12 +55,15 @@ const digests = new Map<string, { mtimeMs: number; size: number; digest: string;
  */
 const DIGEST_RECHECK_MS = 1000;
 
-/** The sha256 of a module's file (file: URLs only; a package name is resolved on each machine). */
-export function moduleDigest(url: string): string | undefined {
+/**
+ * The sha256 of a module's file (file: URLs only; a package name is resolved
+ * on each machine), trusted for `recheckMs` before the file is looked at again.
+ */
+export function moduleDigest(url: string, recheckMs = DIGEST_RECHECK_MS): string | undefined {
   if (!url.startsWith('file:')) return undefined;
   const now = performance.now();
   const cached = digests.get(url);
-  if (cached !== undefined && now - cached.checkedAt < DIGEST_RECHECK_MS) return cached.digest;
+  if (cached !== undefined && now - cached.checkedAt < recheckMs) return cached.digest;
   const path = fileURLToPath(url);
   const stat = statSync(path);
   if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) {

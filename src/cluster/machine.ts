@@ -125,6 +125,8 @@ export class Machine {
   #done = 0;
   #closing: Promise<void> | undefined;
   readonly #imported: Promise<unknown>;
+  /** The digest of each module file as the current pool was given it (see #useModuleVersion). */
+  readonly #loadedModules = new Map<string, string>();
 
   constructor(options: MachineOptions) {
     this.#queue = options.queue ?? 'shmex';
@@ -237,7 +239,9 @@ export class Machine {
         if (task.digest !== undefined) {
           let local: string | undefined;
           try {
-            local = moduleDigest(task.url);
+            // Looked at for every job (a stat; hashed again only if it changed): a file replaced
+            // a moment ago must not pass for the old one, nor the old one for the new.
+            local = moduleDigest(task.url, 0);
           } catch (error) {
             throw new ModuleMismatchError(
               this.name,
@@ -253,6 +257,7 @@ export class Machine {
             );
           }
         }
+        this.#useModuleVersion(task.url, task.digest);
         fn = { module: task.url, name: task.name };
       } else {
         fn = this.#functionOf(task.source);
@@ -319,6 +324,23 @@ export class Machine {
     }
   }
 
+  /**
+   * A pool process imports a module once and keeps it: once the file holds
+   * another version than the pool's processes loaded, the pool is replaced
+   * (its running tasks finish), so tasks run the file their digest names.
+   */
+  #useModuleVersion(url: string, digest: string | undefined): void {
+    if (digest === undefined) return;
+    const loaded = this.#loadedModules.get(url);
+    if (loaded !== undefined && loaded !== digest) {
+      const old = this.#pool;
+      this.#pool = this.#makePool();
+      this.#loadedModules.clear();
+      void old.shutdown({ wait: false }).catch(() => {});
+    }
+    this.#loadedModules.set(url, digest);
+  }
+
   /** Replaces a broken pool (true), unless it broke too often in a row: the machine then gives up (false). */
   #replacePool(broken: ProcessPoolExecutor, error: BrokenExecutorError): boolean {
     if (this.#gaveUp !== undefined) return false;
@@ -332,6 +354,7 @@ export class Machine {
     }
     this.#rebuilds++;
     this.#pool = this.#makePool();
+    this.#loadedModules.clear();
     void broken.shutdown({ wait: false }).catch(() => {});
     return true;
   }
