@@ -18,6 +18,7 @@ running tasks.
   --name NAME         the machine's name in errors and status (default host:pid)
   --concurrency N     jobs taken at once (default 2 x max-workers)
   --lock-duration MS  a job's lease; a machine silent this long loses it (default 30000)
+  --redis-timeout MS  after Redis has been unreachable this long, exit with code 1 (default 30000)
   --import MODULE     a module the machine and its pool processes import first, one that
                       registers array wrapper classes or codecs (shmex/arrow...); repeatable
 `;
@@ -57,6 +58,7 @@ export async function runWorker(args: string[]): Promise<number> {
       'lock-duration': { type: 'string' },
       'exit-with-stdin': { type: 'boolean' },
       import: { type: 'string', multiple: true },
+      'redis-timeout': { type: 'string' },
     },
   });
   if (values.connect === undefined) throw new Error('--connect redis://HOST:PORT is required');
@@ -64,6 +66,7 @@ export async function runWorker(args: string[]): Promise<number> {
   const maxWorkers = positive(values['max-workers'], '--max-workers');
   const concurrency = positive(values.concurrency, '--concurrency');
   const lockDuration = positive(values['lock-duration'], '--lock-duration');
+  const redisTimeout = positive(values['redis-timeout'], '--redis-timeout');
   const machine = new Machine({
     connect: values.connect,
     ...(values.queue === undefined ? {} : { queue: values.queue }),
@@ -72,6 +75,7 @@ export async function runWorker(args: string[]): Promise<number> {
     ...(values.name === undefined ? {} : { name: values.name }),
     ...(concurrency === undefined ? {} : { concurrency }),
     ...(lockDuration === undefined ? {} : { lockDuration }),
+    ...(redisTimeout === undefined ? {} : { redisTimeout }),
     ...(values.import === undefined ? {} : { imports: values.import.map(moduleUrl) }),
   });
   const stop = () => void machine.close().then(() => process.exit(0));

@@ -128,3 +128,24 @@ export class UnregisteredValueError extends ShmexError {
     this.what = what;
   }
 }
+
+/**
+ * A value this machine could not rebuild because its class or codec is not
+ * registered here (in this process: UnregisteredValueError; in the local
+ * pool's decoding of a result, or in a pool process: the local error codes):
+ * said as what the machine's operator must do.
+ */
+export function explainUnregistered(error: unknown, machine: string): unknown {
+  if (error instanceof UnregisteredValueError)
+    return new MachineRegistrationError(machine, error.what, { cause: error });
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== 'ERR_SHMEX_UNKNOWN_WRAPPER' && code !== 'ERR_SHMEX_UNKNOWN_CODEC') return error;
+  const message = String((error as Error).message);
+  const wrapper = /array wrapper '([^']*)'/.exec(message)?.[1];
+  const codec = /codec '([^']*)'/.exec(message)?.[1];
+  const what =
+    wrapper !== undefined
+      ? `an instance of array wrapper '${wrapper}'`
+      : `a value of codec '${codec ?? 'unknown'}'`;
+  return new MachineRegistrationError(machine, what, { cause: error });
+}

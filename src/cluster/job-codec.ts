@@ -101,7 +101,9 @@ export function encodeError(error: unknown, machine: string): string {
 
 /** shmex/cluster's own error classes, which the rebuilding of shmex errors (src/errors.ts) does not know. */
 const CLUSTER_ERRORS = new Map<string, { prototype: object }>(
-  Object.entries(clusterErrors).filter(([, cls]) => typeof cls === 'function'),
+  Object.entries(clusterErrors).filter(
+    ([, cls]) => (cls as { prototype?: unknown }).prototype instanceof Error,
+  ) as [string, { prototype: object }][],
 );
 
 export function decodeError(text: string): unknown {

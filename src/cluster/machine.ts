@@ -25,11 +25,11 @@ import type { BatchOutcome } from './batch.js';
 import { MachineBlobCache } from './blob-cache.js';
 import { BlobStore } from './blob-store.js';
 import {
+  explainUnregistered,
   MachineLostError,
   MachinePoolBrokenError,
-  MachineRegistrationError,
   ModuleMismatchError,
-  UnregisteredValueError,
+  RedisUnavailableError,
 } from './errors.js';
 import { sweepFinishedJobs } from './janitor.js';
 import {
@@ -65,6 +65,12 @@ export interface MachineOptions {
    * classes and codecs (shmex/arrow...) of the values tasks pass. @default []
    */
   imports?: string[];
+  /**
+   * After Redis has been unreachable this long, the machine gives up: it stops
+   * taking jobs and `failed` settles with a RedisUnavailableError (`shmex
+   * worker` exits with code 1). @default 30000
+   */
+  redisTimeout?: number;
 }
 
 type AnyFunction = (...args: unknown[]) => unknown;
@@ -78,27 +84,6 @@ function isBroken(error: unknown): error is BrokenExecutorError {
   return error instanceof BrokenExecutorError && !(error.cause instanceof RemoteStack);
 }
 
-/**
- * A value this machine could not rebuild because its class or codec is not
- * registered here (in this process: UnregisteredValueError; in the local
- * pool's decoding of a result, or in a pool process: the local error codes):
- * said as what the machine's operator must do.
- */
-function explainUnregistered(error: unknown, machine: string): unknown {
-  if (error instanceof UnregisteredValueError)
-    return new MachineRegistrationError(machine, error.what, { cause: error });
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code !== 'ERR_SHMEX_UNKNOWN_WRAPPER' && code !== 'ERR_SHMEX_UNKNOWN_CODEC') return error;
-  const message = String((error as Error).message);
-  const wrapper = /array wrapper '([^']*)'/.exec(message)?.[1];
-  const codec = /codec '([^']*)'/.exec(message)?.[1];
-  const what =
-    wrapper !== undefined
-      ? `an instance of array wrapper '${wrapper}'`
-      : `a value of codec '${codec ?? 'unknown'}'`;
-  return new MachineRegistrationError(machine, what, { cause: error });
-}
-
 export class Machine {
   readonly name: string;
   readonly #queue: string;
@@ -107,10 +92,14 @@ export class Machine {
   /** Pools replaced in a row since one last ran a task. */
   #rebuilds = 0;
   #gaveUp: MachinePoolBrokenError | undefined;
-  #onFailed: (error: MachinePoolBrokenError) => void = () => {};
-  readonly #failed = new Promise<MachinePoolBrokenError>((resolve) => {
+  #onFailed: (error: MachinePoolBrokenError | RedisUnavailableError) => void = () => {};
+  readonly #failed = new Promise<MachinePoolBrokenError | RedisUnavailableError>((resolve) => {
     this.#onFailed = resolve;
   });
+  /** Since when Redis has been unreachable (from the start, until it first answers). */
+  #redisDownSince: number | undefined = Date.now();
+  readonly #redisTimeout: number;
+  #redisLost: RedisUnavailableError | undefined;
   readonly #redis: Redis;
   readonly #subscriber: Redis;
   readonly #store: BlobStore;
@@ -149,6 +138,13 @@ export class Machine {
     this.#pool = this.#makePool();
     this.#redis = connect(options.connect, `shmex-machine-${this.name}`);
     this.#redis.on('error', () => {});
+    this.#redisTimeout = options.redisTimeout ?? 30_000;
+    this.#redis.on('ready', () => {
+      this.#redisDownSince = undefined;
+    });
+    this.#redis.on('close', () => {
+      this.#redisDownSince ??= Date.now();
+    });
     this.#subscriber = connect(options.connect, `shmex-machine-cancel-${this.name}`, true);
     this.#subscriber.on('error', () => {});
     this.#store = new BlobStore(this.#redis, 0);
@@ -187,11 +183,16 @@ export class Machine {
    * it has stopped taking jobs and given back those it held. The `shmex
    * worker` command then exits non-zero.
    */
-  get failed(): Promise<MachinePoolBrokenError> {
+  get failed(): Promise<MachinePoolBrokenError | RedisUnavailableError> {
     return this.#failed;
   }
 
   async #beat(): Promise<void> {
+    const down = this.#redisDownSince;
+    if (down !== undefined && Date.now() - down >= this.#redisTimeout) {
+      this.#loseRedis(Date.now() - down);
+      return;
+    }
     const info = {
       name: this.name,
       host: hostname(),
@@ -365,13 +366,35 @@ export class Machine {
     throw new bullmq.WaitingError();
   }
 
+  /**
+   * Redis has been away longer than redisTimeout: BullMQ's blocking reader
+   * would reconnect forever and keep the process alive, taking no job.
+   * The machine stops, and says so through `failed`.
+   */
+  #loseRedis(forMs: number): void {
+    if (this.#redisLost !== undefined) return;
+    clearInterval(this.#heartbeat);
+    this.#redisLost = new RedisUnavailableError(
+      `machine '${this.name}' stops: Redis has been unreachable for ${forMs} ms (redisTimeout ${this.#redisTimeout} ms)`,
+    );
+    void this.#worker.close(true).catch(() => {});
+    this.#onFailed(this.#redisLost);
+  }
+
   /** Stops taking jobs, lets running ones finish, and stops the local pool. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#heartbeat);
-      await this.#worker.close().catch(() => {});
-      await this.#jobs.close().catch(() => {});
-      await this.#pool.shutdown();
+      // BullMQ's close() waits for a connection that, with Redis gone, never comes: bounded then.
+      const bullmqClosed = Promise.allSettled([this.#worker.close(), this.#jobs.close()]);
+      if (this.#redisLost === undefined) await bullmqClosed;
+      else {
+        await Promise.race([bullmqClosed, new Promise((r) => setTimeout(r, 1000).unref())]);
+        void this.#worker.disconnect().catch(() => {});
+        void this.#jobs.disconnect().catch(() => {});
+      }
+      // With Redis gone, tasks not started yet could not report: they do not start.
+      await this.#pool.shutdown({ cancelFutures: this.#redisLost !== undefined });
       this.#cache.clear();
       await this.#redis.del(machineKey(this.#queue, this.name)).catch(() => {});
       this.#subscriber.disconnect();
