@@ -111,6 +111,20 @@ test('wrappers and records nested in plain data, shared and pointing at each oth
   assert.deepEqual(kinds.digest(back.b[1]), kinds.digest(r));
 });
 
+test('a table passed to every task of a map is uploaded once', { skip }, async () => {
+  await using ex = local.cluster.executor();
+  const tasks = ex.module<typeof kinds>(TASKS);
+  const table = kinds.table(LARGE);
+  const bytes = arrayBytes(table);
+  await tasks.kindOf(null);
+  const before = await inputBytes();
+  const seen = await ex.map(tasks.describe, [table, table, table, table]).toArray();
+  const sent = (await inputBytes()) - before;
+  for (const one of seen) assert.deepEqual(one, { kind: 'Table', digest: kinds.digest(table) });
+  assert.ok(sent >= bytes, `Redis received ${sent} bytes for a table of ${bytes}`);
+  assert.ok(sent < 2 * bytes, `Redis received ${sent} bytes: the table was uploaded more than once`);
+});
+
 /** Registered in this process only: no machine can rebuild it. */
 class SubmitterOnly {
   data: Float64Array;

@@ -35,10 +35,13 @@ export function encodeCoded(
   holder: Record<string, unknown>,
   mark: string,
   walk: (v: unknown, path: string) => unknown,
+  /** Parts already made for values (within one map), so their arrays are uploaded once. */
+  made?: Map<object, unknown>,
 ): Record<string, unknown> {
   let parts: unknown;
   try {
-    parts = codec.encode(value);
+    parts = made?.has(value) ? made.get(value) : codec.encode(value);
+    made?.set(value, parts);
   } catch (error) {
     throw new NotTransferableError(
       path,

@@ -86,6 +86,19 @@ export interface Encoded {
 
 const MARK = '\u0000shmex-cluster-blob';
 
+/** Codec parts made within one map (by its dedup map), so a value passed to many of its tasks is uploaded once. */
+const codecParts = new WeakMap<Map<object, SharedUpload>, Map<object, unknown>>();
+
+function partsMade(dedup: Map<object, SharedUpload> | undefined): Map<object, unknown> | undefined {
+  if (dedup === undefined) return undefined;
+  let made = codecParts.get(dedup);
+  if (made === undefined) {
+    made = new Map();
+    codecParts.set(dedup, made);
+  }
+  return made;
+}
+
 function isWalkable(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
@@ -186,7 +199,7 @@ export async function encodeValue(value: unknown, ctx: EncodeContext): Promise<E
       }
       const holder: Record<string, unknown> = {};
       seen.set(v, holder);
-      return encodeCoded(v, codec, path, holder, MARK, walk);
+      return encodeCoded(v, codec, path, holder, MARK, walk, partsMade(ctx.dedup));
     }
     const copy: Record<string, unknown> = {};
     seen.set(v, copy);
