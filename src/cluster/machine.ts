@@ -179,9 +179,10 @@ export class Machine {
   }
 
   /**
-   * Settles when the machine gives up because its local pool keeps breaking:
-   * it has stopped taking jobs and given back those it held. The `shmex
-   * worker` command then exits non-zero.
+   * Settles when the machine gives up, having stopped taking jobs: its local
+   * pool keeps breaking (MachinePoolBrokenError; it gave back the jobs it
+   * held), or Redis has been unreachable for `redisTimeout`
+   * (RedisUnavailableError). The `shmex worker` command then exits non-zero.
    */
   get failed(): Promise<MachinePoolBrokenError | RedisUnavailableError> {
     return this.#failed;
