@@ -37,6 +37,18 @@ function arrayBytes(value: unknown): number {
   return (value as Table).batches.reduce((n, b) => n + b.data.byteLength, 0);
 }
 
+/** Every number a value holds, in order, and its other fields: compared exactly. */
+function contents(value: unknown): unknown {
+  if (value instanceof kinds.Signal) return { samples: value.samples, rate: value.rate };
+  if (value instanceof RecordArray) return { layout: value.layout.toSpec(), bytes: value.bytes() };
+  const table = value as Table;
+  return {
+    fields: table.schema.fields.map((f) => `${f.name}:${f.type}`),
+    x: table.getChild('x')!.toArray(),
+    id: table.getChild('id')!.toArray(),
+  };
+}
+
 const KINDS = ['table', 'records', 'signal'] as const;
 const CLASS = { table: 'Table', records: 'RecordArray', signal: 'Signal' } as const;
 
@@ -67,7 +79,7 @@ for (const kind of KINDS) {
       const back = await tasks.make(kind, rows);
       const received = (await inputBytes()) - between;
       assert.equal(kinds.kindOf(back), CLASS[kind], 'the result lost its class');
-      assert.deepEqual(kinds.digest(back), kinds.digest(value), 'the result differs');
+      assert.deepEqual(contents(back), contents(value), 'the result differs');
       if (back instanceof kinds.Signal) {
         assert.equal(back.rate, 44_100);
         assert.equal(back.mean(), (value as kinds.Signal).mean(), 'its methods work on its fields');
