@@ -121,6 +121,13 @@ test('wrappers and records nested in plain data, shared and pointing at each oth
   assert.equal(back.m.get('r'), back.b[1]);
   assert.deepEqual(kinds.digest(back.a), kinds.digest(s));
   assert.deepEqual(kinds.digest(back.b[1]), kinds.digest(r));
+
+  // A wrapper whose own field refers back to it (its fields are given once it exists).
+  const looped = Object.assign(kinds.signal(SMALL), { self: undefined as unknown });
+  looped.self = looped;
+  const again = await ex.submit((v: typeof looped) => v, looped);
+  assert.ok(again instanceof kinds.Signal);
+  assert.equal(again.self, again, 'the loop was not kept');
 });
 
 test('a table passed to every task of a map is uploaded once', { skip }, async () => {
