@@ -2,6 +2,8 @@
 // cluster code (and its peer dependencies bullmq and ioredis) is loaded only
 // when one of these commands runs.
 import { rmSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 export const WORKER_USAGE = `Usage: shmex worker --connect redis://HOST:6379 [options]
@@ -16,6 +18,9 @@ running tasks.
   --name NAME         the machine's name in errors and status (default host:pid)
   --concurrency N     jobs taken at once (default 2 x max-workers)
   --lock-duration MS  a job's lease; a machine silent this long loses it (default 30000)
+  --redis-timeout MS  after Redis has been unreachable this long, exit with code 1 (default 30000)
+  --import MODULE     a module the machine and its pool processes import first, one that
+                      registers array wrapper classes or codecs (shmex/arrow...); repeatable
 `;
 
 export const CLUSTER_USAGE = `Usage: shmex cluster status --connect redis://HOST:6379 [--queue NAME] [--json]
@@ -32,6 +37,13 @@ function positive(value: string | undefined, flag: string): number | undefined {
   return n;
 }
 
+/** A path (relative to the working directory) or URL as a file URL; a package specifier as shmex resolves it. */
+function moduleUrl(specifier: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(specifier)) return specifier;
+  if (specifier.startsWith('.') || isAbsolute(specifier)) return pathToFileURL(resolve(specifier)).href;
+  return import.meta.resolve(specifier);
+}
+
 export async function runWorker(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -45,6 +57,8 @@ export async function runWorker(args: string[]): Promise<number> {
       concurrency: { type: 'string' },
       'lock-duration': { type: 'string' },
       'exit-with-stdin': { type: 'boolean' },
+      import: { type: 'string', multiple: true },
+      'redis-timeout': { type: 'string' },
     },
   });
   if (values.connect === undefined) throw new Error('--connect redis://HOST:PORT is required');
@@ -52,6 +66,7 @@ export async function runWorker(args: string[]): Promise<number> {
   const maxWorkers = positive(values['max-workers'], '--max-workers');
   const concurrency = positive(values.concurrency, '--concurrency');
   const lockDuration = positive(values['lock-duration'], '--lock-duration');
+  const redisTimeout = positive(values['redis-timeout'], '--redis-timeout');
   const machine = new Machine({
     connect: values.connect,
     ...(values.queue === undefined ? {} : { queue: values.queue }),
@@ -60,6 +75,8 @@ export async function runWorker(args: string[]): Promise<number> {
     ...(values.name === undefined ? {} : { name: values.name }),
     ...(concurrency === undefined ? {} : { concurrency }),
     ...(lockDuration === undefined ? {} : { lockDuration }),
+    ...(redisTimeout === undefined ? {} : { redisTimeout }),
+    ...(values.import === undefined ? {} : { imports: values.import.map(moduleUrl) }),
   });
   const stop = () => void machine.close().then(() => process.exit(0));
   void machine.failed.then(async (error) => {

@@ -96,3 +96,56 @@ export class MachinePoolBrokenError extends ShmexError {
     this.machine = machine;
   }
 }
+
+/**
+ * A machine received a value it cannot rebuild: an instance of an array
+ * wrapper class, or a value of a codec (Arrow...), not registered in its
+ * process. Machines register them from the modules given to `--import`.
+ */
+export class MachineRegistrationError extends ShmexError {
+  readonly machine: string;
+  constructor(machine: string, what: string, options?: { cause?: unknown }) {
+    super(
+      'ERR_SHMEX_MACHINE_UNREGISTERED',
+      `machine '${machine}' cannot rebuild ${what}: it is not registered there. Start its shmex worker with ` +
+        '--import MODULE, where MODULE registers it (registerArrayWrapper, registerArrayCodec, or shmex/arrow for Arrow values): ' +
+        'the machine and its pool processes import it',
+      options,
+    );
+    this.machine = machine;
+  }
+}
+
+/** A value was received whose codec or wrapper class is not registered in this process. */
+export class UnregisteredValueError extends ShmexError {
+  /** What could not be rebuilt: "an instance of array wrapper 'Point'", "a value of codec 'apache-arrow.Table'". */
+  readonly what: string;
+  constructor(what: string) {
+    super(
+      'ERR_SHMEX_UNREGISTERED_VALUE',
+      `received ${what}, which is not registered in this process (pid ${process.pid})`,
+    );
+    this.what = what;
+  }
+}
+
+/**
+ * A value this machine could not rebuild because its class or codec is not
+ * registered here (in this process: UnregisteredValueError; in the local
+ * pool's decoding of a result, or in a pool process: the local error codes):
+ * said as what the machine's operator must do.
+ */
+export function explainUnregistered(error: unknown, machine: string): unknown {
+  if (error instanceof UnregisteredValueError)
+    return new MachineRegistrationError(machine, error.what, { cause: error });
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== 'ERR_SHMEX_UNKNOWN_WRAPPER' && code !== 'ERR_SHMEX_UNKNOWN_CODEC') return error;
+  const message = String((error as Error).message);
+  const wrapper = /array wrapper '([^']*)'/.exec(message)?.[1];
+  const codec = /codec '([^']*)'/.exec(message)?.[1];
+  const what =
+    wrapper !== undefined
+      ? `an instance of array wrapper '${wrapper}'`
+      : `a value of codec '${codec ?? 'unknown'}'`;
+  return new MachineRegistrationError(machine, what, { cause: error });
+}

@@ -6,10 +6,12 @@ export {
   JobLostError,
   MachineLostError,
   MachinePoolBrokenError,
+  MachineRegistrationError,
   ModuleMismatchError,
   RedisFullError,
   RedisUnavailableError,
   RemoteJobError,
+  UnregisteredValueError,
 } from './errors.js';
 export { ClusterExecutor, type ClusterExecutorOptions, type ClusterStats } from './executor.js';
 export {

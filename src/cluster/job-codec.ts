@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import type { TaskRef } from '../pool/protocol.js';
 import { rebuildError, type SerializedError, serializeError } from '../transfer/remote-error.js';
+import * as clusterErrors from './errors.js';
 import type { BlobRef } from './value-codec.js';
 
 export type TaskSpec =
@@ -54,12 +55,15 @@ const digests = new Map<string, { mtimeMs: number; size: number; digest: string;
  */
 const DIGEST_RECHECK_MS = 1000;
 
-/** The sha256 of a module's file (file: URLs only; a package name is resolved on each machine). */
-export function moduleDigest(url: string): string | undefined {
+/**
+ * The sha256 of a module's file (file: URLs only; a package name is resolved
+ * on each machine), trusted for `recheckMs` before the file is looked at again.
+ */
+export function moduleDigest(url: string, recheckMs = DIGEST_RECHECK_MS): string | undefined {
   if (!url.startsWith('file:')) return undefined;
   const now = performance.now();
   const cached = digests.get(url);
-  if (cached !== undefined && now - cached.checkedAt < DIGEST_RECHECK_MS) return cached.digest;
+  if (cached !== undefined && now - cached.checkedAt < recheckMs) return cached.digest;
   const path = fileURLToPath(url);
   const stat = statSync(path);
   if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) {
@@ -95,6 +99,19 @@ export function encodeError(error: unknown, machine: string): string {
   return toBase64(serialize(s));
 }
 
+/** shmex/cluster's own error classes, which the rebuilding of shmex errors (src/errors.ts) does not know. */
+const CLUSTER_ERRORS = new Map<string, { prototype: object }>(
+  Object.entries(clusterErrors).filter(
+    ([, cls]) => (cls as { prototype?: unknown }).prototype instanceof Error,
+  ) as [string, { prototype: object }][],
+);
+
 export function decodeError(text: string): unknown {
-  return rebuildError(deserialize(fromBase64(text)) as SerializedError);
+  const s = deserialize(fromBase64(text)) as SerializedError;
+  const error = rebuildError(s);
+  // A machine's own error (a ModuleMismatchError...) is rebuilt as an Error of that name: give it its class.
+  const cls = s.shmex === true ? CLUSTER_ERRORS.get(s.name) : undefined;
+  if (cls !== undefined && Object.getPrototypeOf(error) === Error.prototype)
+    Object.setPrototypeOf(error, cls.prototype);
+  return error;
 }

@@ -5,7 +5,7 @@
 import { CancelledError } from '../errors.js';
 import type { FutureControl } from '../future.js';
 import { CLUSTER_RECONCILE_MS } from '../tuning.js';
-import { type BlobStore, bareRedisError, isOutOfMemory } from './blob-store.js';
+import { type BlobStore, bareRedisError, isOutOfMemory, redisError } from './blob-store.js';
 import {
   JobLostError,
   MachineLostError,
@@ -128,7 +128,8 @@ export class JobTracker {
       // BullMQ's script writes the whole job or nothing.
       if (isOutOfMemory(error))
         throw new RedisFullError(0, { cause: bareRedisError(error) }, "the task's job");
-      throw error;
+      // Redis went away between the connection check and the add (ioredis's own error otherwise).
+      throw redisError(error, "adding the task's job");
     }
     job.added = true;
     job.addedAt = Date.now();
@@ -303,6 +304,14 @@ export class JobTracker {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    // BullMQ takes its error listener off a client as it closes it; a connection attempt still
+    // under way then fails into ioredis's "Unhandled error event" on stderr.
+    for (const owner of [this.queue, this.#events]) {
+      void owner?.getBackend().client.then(
+        (client) => client.on('error', () => {}),
+        () => {},
+      );
+    }
     // BullMQ's close() waits for a connection that may never come (Redis away): bounded.
     const closing = Promise.allSettled([this.#events?.close(), this.queue.close()]);
     await Promise.race([closing, new Promise((r) => setTimeout(r, this.#options.redisTimeout).unref())]);

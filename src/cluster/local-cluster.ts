@@ -27,6 +27,8 @@ export interface LocalClusterOptions {
   lockDuration?: number;
   /** Where the machines' shared-memory directories are made (each removes its own as it exits). @default /dev/shm (else the temp dir) */
   shmBase?: string;
+  /** Modules every machine and its pool processes import first (`shmex worker --import`): those that register wrapper classes and codecs. @default [] */
+  imports?: Array<string | URL>;
 }
 
 export interface LocalMachine {
@@ -99,6 +101,7 @@ export class LocalCluster implements AsyncDisposable {
       args.push('--concurrency', String(this.#options.concurrency));
     if (this.#options.lockDuration !== undefined)
       args.push('--lock-duration', String(this.#options.lockDuration));
+    for (const specifier of this.#options.imports ?? []) args.push('--import', String(specifier));
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     const machine: LocalMachine = { name, pid: child.pid ?? -1, shmDir, process: child };
     this.machines.push(machine);

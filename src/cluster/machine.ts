@@ -11,6 +11,7 @@ import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { configureSharedMemory, release } from '../arrays.js';
 import { BrokenExecutorError, CancelledError } from '../errors.js';
+import { inheritableExecArgv } from '../exec-argv.js';
 import { ProcessPoolExecutor, type TaskRunner } from '../executor.js';
 import type { ModuleFunction } from '../task-ref.js';
 import { RemoteStack } from '../transfer/remote-error.js';
@@ -23,7 +24,13 @@ import {
 import type { BatchOutcome } from './batch.js';
 import { MachineBlobCache } from './blob-cache.js';
 import { BlobStore } from './blob-store.js';
-import { MachineLostError, MachinePoolBrokenError, ModuleMismatchError } from './errors.js';
+import {
+  explainUnregistered,
+  MachineLostError,
+  MachinePoolBrokenError,
+  ModuleMismatchError,
+  RedisUnavailableError,
+} from './errors.js';
 import { sweepFinishedJobs } from './janitor.js';
 import {
   encodeError,
@@ -52,6 +59,18 @@ export interface MachineOptions {
   concurrency?: number;
   /** The lease of a job, renewed while it runs; a machine silent this long loses its job. @default 30000 */
   lockDuration?: number;
+  /**
+   * Modules (URLs or package specifiers) imported by this process and by its
+   * pool processes before any task: those that register the array wrapper
+   * classes and codecs (shmex/arrow...) of the values tasks pass. @default []
+   */
+  imports?: string[];
+  /**
+   * After Redis has been unreachable this long, the machine gives up: it stops
+   * taking jobs and `failed` settles with a RedisUnavailableError (`shmex
+   * worker` exits with code 1). @default 30000
+   */
+  redisTimeout?: number;
 }
 
 type AnyFunction = (...args: unknown[]) => unknown;
@@ -73,10 +92,14 @@ export class Machine {
   /** Pools replaced in a row since one last ran a task. */
   #rebuilds = 0;
   #gaveUp: MachinePoolBrokenError | undefined;
-  #onFailed: (error: MachinePoolBrokenError) => void = () => {};
-  readonly #failed = new Promise<MachinePoolBrokenError>((resolve) => {
+  #onFailed: (error: MachinePoolBrokenError | RedisUnavailableError) => void = () => {};
+  readonly #failed = new Promise<MachinePoolBrokenError | RedisUnavailableError>((resolve) => {
     this.#onFailed = resolve;
   });
+  /** Since when Redis has been unreachable (from the start, until it first answers). */
+  #redisDownSince: number | undefined = Date.now();
+  readonly #redisTimeout: number;
+  #redisLost: RedisUnavailableError | undefined;
   readonly #redis: Redis;
   readonly #subscriber: Redis;
   readonly #store: BlobStore;
@@ -90,19 +113,38 @@ export class Machine {
   #running = 0;
   #done = 0;
   #closing: Promise<void> | undefined;
+  readonly #imported: Promise<unknown>;
+  /** The digest of each module file as the current pool was given it (see #useModuleVersion). */
+  readonly #loadedModules = new Map<string, string>();
 
   constructor(options: MachineOptions) {
     this.#queue = options.queue ?? 'shmex';
     this.name = options.name ?? `${hostname()}:${process.pid}`;
     if (options.shmDir !== undefined) configureSharedMemory({ dir: options.shmDir });
+    const imports = options.imports ?? [];
+    // Values are rebuilt here (downloaded arguments, the pool's results) and in the pool processes.
+    this.#imported = Promise.all(imports.map((specifier) => import(specifier)));
+    this.#imported.catch(() => {});
+    const execArgv = [
+      ...inheritableExecArgv(process.execArgv),
+      ...imports.flatMap((specifier) => ['--import', specifier]),
+    ];
     this.#makePool = () =>
       new ProcessPoolExecutor({
         ...(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers }),
         ...(options.shmDir === undefined ? {} : { shmDir: options.shmDir }),
+        ...(imports.length === 0 ? {} : { execArgv }),
       });
     this.#pool = this.#makePool();
     this.#redis = connect(options.connect, `shmex-machine-${this.name}`);
     this.#redis.on('error', () => {});
+    this.#redisTimeout = options.redisTimeout ?? 30_000;
+    this.#redis.on('ready', () => {
+      this.#redisDownSince = undefined;
+    });
+    this.#redis.on('close', () => {
+      this.#redisDownSince ??= Date.now();
+    });
     this.#subscriber = connect(options.connect, `shmex-machine-cancel-${this.name}`, true);
     this.#subscriber.on('error', () => {});
     this.#store = new BlobStore(this.#redis, 0);
@@ -131,20 +173,27 @@ export class Machine {
 
   /** Resolves once the machine takes jobs. */
   async ready(): Promise<void> {
+    await this.#imported;
     await this.#worker.waitUntilReady();
     await this.#beat();
   }
 
   /**
-   * Settles when the machine gives up because its local pool keeps breaking:
-   * it has stopped taking jobs and given back those it held. The `shmex
-   * worker` command then exits non-zero.
+   * Settles when the machine gives up, having stopped taking jobs: its local
+   * pool keeps breaking (MachinePoolBrokenError; it gave back the jobs it
+   * held), or Redis has been unreachable for `redisTimeout`
+   * (RedisUnavailableError). The `shmex worker` command then exits non-zero.
    */
-  get failed(): Promise<MachinePoolBrokenError> {
+  get failed(): Promise<MachinePoolBrokenError | RedisUnavailableError> {
     return this.#failed;
   }
 
   async #beat(): Promise<void> {
+    const down = this.#redisDownSince;
+    if (down !== undefined && Date.now() - down >= this.#redisTimeout) {
+      this.#loseRedis(Date.now() - down);
+      return;
+    }
     const info = {
       name: this.name,
       host: hostname(),
@@ -192,7 +241,9 @@ export class Machine {
         if (task.digest !== undefined) {
           let local: string | undefined;
           try {
-            local = moduleDigest(task.url);
+            // Looked at for every job (a stat; hashed again only if it changed): a file replaced
+            // a moment ago must not pass for the old one, nor the old one for the new.
+            local = moduleDigest(task.url, 0);
           } catch (error) {
             throw new ModuleMismatchError(
               this.name,
@@ -208,10 +259,12 @@ export class Machine {
             );
           }
         }
+        this.#useModuleVersion(task.url, task.digest);
         fn = { module: task.url, name: task.name };
       } else {
         fn = this.#functionOf(task.source);
       }
+      await this.#imported;
       const args = (await decodeValue(fromBase64(data.args), this.#store, this.#cache, owned)) as unknown[];
       // Every task of a batch listens to the job's one signal.
       if (signal !== undefined && data.batch === true) setMaxListeners(0, signal);
@@ -238,7 +291,7 @@ export class Machine {
               (s): BatchOutcome =>
                 s.status === 'fulfilled'
                   ? { ok: true, value: s.value }
-                  : { ok: false, error: encodeError(s.reason, this.name) },
+                  : { ok: false, error: encodeError(explainUnregistered(s.reason, this.name), this.name) },
             );
           } else {
             result = data.chunk
@@ -261,12 +314,33 @@ export class Machine {
       return { ok: true, value: toBase64(encoded.message), blobs: encoded.blobs, machine: this.name };
     } catch (error) {
       if (error instanceof bullmq.WaitingError) throw error; // given back to the queue
-      return { ok: false, error: encodeError(error, this.name), machine: this.name };
+      return {
+        ok: false,
+        error: encodeError(explainUnregistered(error, this.name), this.name),
+        machine: this.name,
+      };
     } finally {
       for (const array of owned) release(array as Parameters<typeof release>[0]);
       this.#running--;
       this.#done++;
     }
+  }
+
+  /**
+   * A pool process imports a module once and keeps it: once the file holds
+   * another version than the pool's processes loaded, the pool is replaced
+   * (its running tasks finish), so tasks run the file their digest names.
+   */
+  #useModuleVersion(url: string, digest: string | undefined): void {
+    if (digest === undefined) return;
+    const loaded = this.#loadedModules.get(url);
+    if (loaded !== undefined && loaded !== digest) {
+      const old = this.#pool;
+      this.#pool = this.#makePool();
+      this.#loadedModules.clear();
+      void old.shutdown({ wait: false }).catch(() => {});
+    }
+    this.#loadedModules.set(url, digest);
   }
 
   /** Replaces a broken pool (true), unless it broke too often in a row: the machine then gives up (false). */
@@ -282,6 +356,7 @@ export class Machine {
     }
     this.#rebuilds++;
     this.#pool = this.#makePool();
+    this.#loadedModules.clear();
     void broken.shutdown({ wait: false }).catch(() => {});
     return true;
   }
@@ -292,13 +367,35 @@ export class Machine {
     throw new bullmq.WaitingError();
   }
 
+  /**
+   * Redis has been away longer than redisTimeout: BullMQ's blocking reader
+   * would reconnect forever and keep the process alive, taking no job.
+   * The machine stops, and says so through `failed`.
+   */
+  #loseRedis(forMs: number): void {
+    if (this.#redisLost !== undefined) return;
+    clearInterval(this.#heartbeat);
+    this.#redisLost = new RedisUnavailableError(
+      `machine '${this.name}' stops: Redis has been unreachable for ${forMs} ms (redisTimeout ${this.#redisTimeout} ms)`,
+    );
+    void this.#worker.close(true).catch(() => {});
+    this.#onFailed(this.#redisLost);
+  }
+
   /** Stops taking jobs, lets running ones finish, and stops the local pool. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#heartbeat);
-      await this.#worker.close().catch(() => {});
-      await this.#jobs.close().catch(() => {});
-      await this.#pool.shutdown();
+      // BullMQ's close() waits for a connection that, with Redis gone, never comes: bounded then.
+      const bullmqClosed = Promise.allSettled([this.#worker.close(), this.#jobs.close()]);
+      if (this.#redisLost === undefined) await bullmqClosed;
+      else {
+        await Promise.race([bullmqClosed, new Promise((r) => setTimeout(r, 1000).unref())]);
+        void this.#worker.disconnect().catch(() => {});
+        void this.#jobs.disconnect().catch(() => {});
+      }
+      // With Redis gone, tasks not started yet could not report: they do not start.
+      await this.#pool.shutdown({ cancelFutures: this.#redisLost !== undefined });
       this.#cache.clear();
       await this.#redis.del(machineKey(this.#queue, this.name)).catch(() => {});
       this.#subscriber.disconnect();

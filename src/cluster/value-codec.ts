@@ -1,14 +1,19 @@
 // Values to messages and back. Large arrays become markers naming a blob
-// (uploaded to Redis once, see blob-store.ts); everything else, small arrays
-// included, goes through V8's serializer inline. On arrival a blob is
+// (uploaded to Redis once, see blob-store.ts); values of codecs (records,
+// wrappers, Arrow...) become markers holding their parts (coded-values.ts);
+// everything else, small arrays included, goes through V8's serializer inline. On arrival a blob is
 // written into a fresh shared-memory array (empty()), so the local pool
 // receives it without another copy.
 import { deserialize, serialize } from 'node:v8';
 import { empty } from '../arrays.js';
 import { NotTransferableError } from '../errors.js';
 import { TYPED_ARRAY_CONSTRUCTORS } from '../transfer/array-kinds.js';
+import { codecOf } from '../transfer/codecs.js';
+import { proxyKind, unknownClassKind } from '../transfer/kinds/opaque.js';
+import { kindOf } from '../transfer/kinds/table.js';
 import { SharedReference } from '../transfer/shared-reference.js';
 import type { BlobStore } from './blob-store.js';
+import { type CodedMarker, encodeCoded, rebuildCoded } from './coded-values.js';
 import { ClusterValueError } from './errors.js';
 import { npyHeader, npyLength } from './npy.js';
 
@@ -80,6 +85,19 @@ export interface Encoded {
 }
 
 const MARK = '\u0000shmex-cluster-blob';
+
+/** Codec parts made within one map (by its dedup map), so a value passed to many of its tasks is uploaded once. */
+const codecParts = new WeakMap<Map<object, SharedUpload>, Map<object, unknown>>();
+
+function partsMade(dedup: Map<object, SharedUpload> | undefined): Map<object, unknown> | undefined {
+  if (dedup === undefined) return undefined;
+  let made = codecParts.get(dedup);
+  if (made === undefined) {
+    made = new Map();
+    codecParts.set(dedup, made);
+  }
+  return made;
+}
 
 function isWalkable(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
@@ -168,7 +186,21 @@ export async function encodeValue(value: unknown, ctx: EncodeContext): Promise<E
       for (const [k, item] of v) copy.set(k, walk(item, `${path}.get(${JSON.stringify(String(k))})`));
       return copy;
     }
-    if (!isWalkable(v)) return v;
+    if (!isWalkable(v)) {
+      // Records, wrapper instances and values of registered codecs (Arrow...), as between processes.
+      const codec = codecOf(v);
+      if (codec === undefined) {
+        // What V8 carries (Date, Error, Set...) goes as it is; an instance of a class nobody
+        // registered is refused with the same message as between processes (its class would be lost).
+        const kind = kindOf(v);
+        if (kind === unknownClassKind || kind === proxyKind)
+          kind.scan(v, { label: path }, undefined as never);
+        return v;
+      }
+      const holder: Record<string, unknown> = {};
+      seen.set(v, holder);
+      return encodeCoded(v, codec, path, holder, MARK, walk, partsMade(ctx.dedup));
+    }
     const copy: Record<string, unknown> = {};
     seen.set(v, copy);
     for (const key of Object.keys(v)) copy[key] = walk((v as Record<string, unknown>)[key], `${path}.${key}`);
@@ -223,7 +255,10 @@ function visitMarkers(
     } else if (isWalkable(v)) {
       const record = v as Record<string, unknown>;
       if (Object.hasOwn(record, MARK)) {
-        found(record, replace);
+        const marker = record[MARK] as Marker | CodedMarker;
+        // A codec value's parts and fields may hold blobs: downloaded first, the value rebuilt after.
+        if (marker.kind === 'codec') visit(marker, () => {});
+        else found(record, replace);
         return;
       }
       for (const key of Object.keys(record)) visit(record[key], (x) => (record[key] = x));
@@ -261,7 +296,7 @@ export async function decodeValue(
     pending.push(decodeMarker(marker, store, cache, owned).then(replace));
   });
   await Promise.all(pending);
-  return box.root;
+  return rebuildCoded(box.root, MARK);
 }
 
 function decodeMarker(
