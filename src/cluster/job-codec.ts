@@ -18,8 +18,10 @@ export interface JobData {
   v: 1;
   submitter: string;
   task: TaskSpec;
-  /** The arguments' message, base64 (for a chunk of map: the list of argument lists). */
+  /** The arguments' message, base64 (for a chunk of map: the list of argument lists); empty if `argsKey` holds it. */
   args: string;
+  /** The key holding the arguments' message when it is too large to travel in the job (job-message.ts). */
+  argsKey?: string;
   chunk: boolean;
   /** A batch of tasks (args: the list of argument lists); the result is one BatchOutcome per task. */
   batch?: boolean;
@@ -34,7 +36,7 @@ export interface JobData {
 }
 
 export type JobResult =
-  | { ok: true; value: string; blobs: BlobRef[]; machine: string }
+  | { ok: true; value: string; valueKey?: string; blobs: BlobRef[]; machine: string }
   | { ok: false; error: string; machine: string };
 
 export function toBase64(bytes: Uint8Array): string {

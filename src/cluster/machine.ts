@@ -25,14 +25,8 @@ import { MachineBlobCache } from './blob-cache.js';
 import { BlobStore } from './blob-store.js';
 import { MachineLostError, MachinePoolBrokenError, ModuleMismatchError } from './errors.js';
 import { sweepFinishedJobs } from './janitor.js';
-import {
-  encodeError,
-  fromBase64,
-  type JobData,
-  type JobResult,
-  moduleDigest,
-  toBase64,
-} from './job-codec.js';
+import { encodeError, type JobData, type JobResult, moduleDigest } from './job-codec.js';
+import { carryMessage, receiveMessage } from './job-message.js';
 import { blobPrefix, cancelChannel, machineKey } from './keys.js';
 import { type BullMQ, bullmq, connect, type Redis } from './peers.js';
 import { decodeValue, encodeValue } from './value-codec.js';
@@ -212,7 +206,12 @@ export class Machine {
       } else {
         fn = this.#functionOf(task.source);
       }
-      const args = (await decodeValue(fromBase64(data.args), this.#store, this.#cache, owned)) as unknown[];
+      const message = await receiveMessage(
+        this.#redis,
+        { text: data.args, ...(data.argsKey === undefined ? {} : { key: data.argsKey }) },
+        "a task's arguments",
+      );
+      const args = (await decodeValue(message, this.#store, this.#cache, owned)) as unknown[];
       // Every task of a batch listens to the job's one signal.
       if (signal !== undefined && data.batch === true) setMaxListeners(0, signal);
       const limits = {
@@ -252,13 +251,27 @@ export class Machine {
           if (!this.#replacePool(pool, error)) return await this.#giveBack(job, token);
         }
       }
+      const keyPrefix = `${blobPrefix(this.#queue, data.submitter)}r${job.id}.${Date.now().toString(36)}.`;
       const encoded = await encodeValue(result, {
         store: new BlobStore(this.#redis, data.ttl),
-        keyPrefix: `${blobPrefix(this.#queue, data.submitter)}r${job.id}.${Date.now().toString(36)}.`,
+        keyPrefix,
         threshold: CLUSTER_INLINE_BYTES,
         uploaded: owned as object[],
       });
-      return { ok: true, value: toBase64(encoded.message), blobs: encoded.blobs, machine: this.name };
+      const value = await carryMessage(
+        this.#redis,
+        `${keyPrefix}message`,
+        encoded.message,
+        data.ttl,
+        "a task's result",
+      );
+      return {
+        ok: true,
+        value: value.text,
+        ...(value.key === undefined ? {} : { valueKey: value.key }),
+        blobs: encoded.blobs,
+        machine: this.name,
+      };
     } catch (error) {
       if (error instanceof bullmq.WaitingError) throw error; // given back to the queue
       return { ok: false, error: encodeError(error, this.name), machine: this.name };
