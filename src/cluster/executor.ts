@@ -233,6 +233,7 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
         chunk,
         maxRetries: this.#maxRetries,
         ttl: this.#ttl,
+        ...(signal === undefined ? {} : { abortable: true }),
         ...(limits?.timeout === undefined ? {} : { timeout: limits.timeout }),
       };
       await this.#tracker.add(job, data);

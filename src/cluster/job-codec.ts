@@ -27,6 +27,12 @@ export interface JobData {
   batch?: boolean;
   /** Tasks of a batch cancelled before a machine took it (their indexes): they do not run. */
   cancelled?: number[];
+  /**
+   * The submitter may ask the machine to stop the task while it runs (it has
+   * an AbortSignal). Only such tasks run alone in their pool process on the
+   * machine; the others share its messages, as local tasks do.
+   */
+  abortable?: true;
   /** Milliseconds a running task may take on its machine. */
   timeout?: number;
   /** How many times the task may run again after its machine was lost. */

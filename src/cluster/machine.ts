@@ -7,7 +7,6 @@
 // A local pool that breaks (its processes die while starting) is replaced a
 // bounded number of times in a row; past that the machine gives its jobs
 // back to the queue, stops taking jobs and reports `failed`.
-import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { configureSharedMemory, release } from '../arrays.js';
 import { BrokenExecutorError, CancelledError } from '../errors.js';
@@ -212,10 +211,11 @@ export class Machine {
         "a task's arguments",
       );
       const args = (await decodeValue(message, this.#store, this.#cache, owned)) as unknown[];
-      // Every task of a batch listens to the job's one signal.
-      if (signal !== undefined && data.batch === true) setMaxListeners(0, signal);
+      // BullMQ gives every job a signal, but only a task whose submitter can abort it listens to it:
+      // the local pool runs a task that may be stopped alone in its process, without the prefetch and
+      // the gathered results that make tiny tasks cheap.
       const limits = {
-        ...(signal === undefined ? {} : { signal }),
+        ...(signal === undefined || data.abortable !== true ? {} : { signal }),
         ...(data.timeout === undefined ? {} : { timeout: data.timeout }),
       };
       let result: unknown;
