@@ -47,6 +47,12 @@ export class JobTracker {
   #events: BullMQ.QueueEvents | undefined;
   readonly #options: TrackerOptions;
   readonly #jobs = new Map<string, TrackedJob>();
+  /**
+   * Completed jobs whose results are being read: still pending, so that
+   * shutdown does not delete this executor's keys (a result's message or
+   * blobs) while they are read.
+   */
+  #reading = 0;
   /** Jobs whose Future settled early (cancel, abort) that may still run: cleaned when they end. */
   readonly #abandoned = new Set<string>();
   readonly #timer: NodeJS.Timeout;
@@ -103,7 +109,7 @@ export class JobTracker {
   }
 
   get size(): number {
-    return this.#jobs.size;
+    return this.#jobs.size + this.#reading;
   }
 
   /** Redis has been unreachable longer than redisTimeout: the error to reject with, else undefined. */
@@ -201,6 +207,7 @@ export class JobTracker {
       return;
     }
     this.#jobs.delete(id);
+    this.#reading++;
     if (!job.started) {
       job.started = true;
       job.control.start();
@@ -221,6 +228,7 @@ export class JobTracker {
     } catch (error) {
       job.control.reject(error);
     } finally {
+      this.#reading--;
       job.finished();
       await this.#cleanUp(id, result);
     }
