@@ -17,17 +17,13 @@ import { CLUSTER_INLINE_BYTES } from '../tuning.js';
 import { type BatchMember, batchControl, SubmitBatcher } from './batch.js';
 import { BlobStore } from './blob-store.js';
 import { type JobData, taskSpecOf } from './job-codec.js';
-import { type CarriedMessage, carryMessage, KeyReaper } from './job-message.js';
+import { carryArgs, KeyReaper } from './job-message.js';
 import { JobTracker, type TrackedJob } from './job-tracker.js';
 import { blobPrefix } from './keys.js';
 import { connect, type Redis } from './peers.js';
 import { type BlobRef, ClusterRef, encodeValue, type SharedUpload } from './value-codec.js';
 
 type AnyFunction = (...args: any[]) => any;
-
-function argsOf(carried: CarriedMessage): Pick<JobData, 'args' | 'argsKey'> {
-  return carried.key === undefined ? { args: carried.text } : { args: '', argsKey: carried.key };
-}
 
 export interface ClusterExecutorOptions {
   /** The Redis URL, for example redis://127.0.0.1:6379. */
@@ -149,15 +145,8 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
     if (gone.length > 0) this.#track(this.#store.delete(gone));
   }
 
-  /** The arguments' message, inline or stored beside the job (job-message.ts). */
-  #carryArgs(id: string, message: Uint8Array): Promise<CarriedMessage> {
-    return carryMessage(
-      this.#redis,
-      `${this.keyPrefix}a${id}.message`,
-      message,
-      this.#ttl,
-      "a task's arguments",
-    );
+  #carryArgs(id: string, message: Uint8Array) {
+    return carryArgs(this.#redis, `${this.keyPrefix}a${id}.message`, message, this.#ttl);
   }
 
   #track(promise: Promise<unknown>): void {
@@ -223,13 +212,13 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
       this.#retain(blobs);
       if (future.done()) return finish();
       const carried = await this.#carryArgs(id, encoded.message);
-      argsKey = carried.key;
+      argsKey = carried.argsKey;
       if (future.done()) return finish();
       const data: JobData = {
         v: 1,
         submitter: this.#id,
         task: taskSpecOf(task),
-        ...argsOf(carried),
+        ...carried,
         chunk,
         maxRetries: this.#maxRetries,
         ttl: this.#ttl,
@@ -305,13 +294,13 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
       this.#retain(blobs);
       if (allCancelled()) return finish();
       const carried = await this.#carryArgs(id, encoded.message);
-      argsKey = carried.key;
+      argsKey = carried.argsKey;
       if (allCancelled()) return finish();
       const data: JobData = {
         v: 1,
         submitter: this.#id,
         task: taskSpecOf(task),
-        ...argsOf(carried),
+        ...carried,
         chunk: false,
         batch: true,
         ...(cancelled().length > 0 ? { cancelled: cancelled() } : {}),

@@ -11,7 +11,7 @@
 import { CLUSTER_JOB_MESSAGE_BYTES } from '../tuning.js';
 import { bareRedisError, isOutOfMemory, redisError } from './blob-store.js';
 import { BlobError, RedisFullError } from './errors.js';
-import { fromBase64, toBase64 } from './job-codec.js';
+import { fromBase64, type JobData, toBase64 } from './job-codec.js';
 import type { Redis } from './peers.js';
 
 /** A message as a job or a result carries it: inline (base64 `text`), or the `key` holding it. */
@@ -42,6 +42,17 @@ export async function carryMessage(
       : redisError(error, `storing ${what}`);
   }
   return { text: '', key };
+}
+
+/** A job's arguments as its data carries them. */
+export async function carryArgs(
+  redis: Redis,
+  key: string,
+  message: Uint8Array,
+  ttlMs: number,
+): Promise<Pick<JobData, 'args' | 'argsKey'>> {
+  const carried = await carryMessage(redis, key, message, ttlMs, "a task's arguments");
+  return carried.key === undefined ? { args: carried.text } : { args: '', argsKey: carried.key };
 }
 
 /** The bytes of a carried message. */
