@@ -133,6 +133,13 @@ export const WORKER_HEAP_TRIM_IDLE_MS = 2000;
 export const CLUSTER_INLINE_BYTES = 128 * 1024;
 export const CLUSTER_CHUNK_BYTES = 8 * 1024 * 1024;
 /**
+ * A job's message (its arguments, its result) of at least 16 KiB travels as
+ * a binary key beside the job instead of base64 in the job's JSON
+ * (cluster/job-message.ts): a large string costs more than the extra
+ * command, a small one less.
+ */
+export const CLUSTER_JOB_MESSAGE_BYTES = 16 * 1024;
+/**
  * The submitter checks the state of jobs it has heard nothing of every
  * second: completion events can be missed (reconnects), so they are never
  * the only way a Future settles. A machine's heartbeat is written every 2 s

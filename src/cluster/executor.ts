@@ -16,7 +16,8 @@ import { limitedRunner, type ModuleTasks, type TaskRunner } from '../task-runner
 import { CLUSTER_INLINE_BYTES } from '../tuning.js';
 import { type BatchMember, batchControl, SubmitBatcher } from './batch.js';
 import { BlobStore } from './blob-store.js';
-import { type JobData, taskSpecOf, toBase64 } from './job-codec.js';
+import { type JobData, taskSpecOf } from './job-codec.js';
+import { carryArgs, KeyReaper } from './job-message.js';
 import { JobTracker, type TrackedJob } from './job-tracker.js';
 import { blobPrefix } from './keys.js';
 import { connect, type Redis } from './peers.js';
@@ -58,6 +59,7 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
   readonly #maxWorkers: number;
   readonly #redis: Redis;
   readonly #store: BlobStore;
+  readonly #reaper: KeyReaper;
   readonly #tracker: JobTracker;
   readonly #tasks = new TaskRefs();
   readonly #tally = new TaskTally();
@@ -78,11 +80,13 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
     this.#maxWorkers = options.maxWorkers ?? 8;
     this.#redis = connect(options.url, `shmex-submitter-${this.#id}`);
     this.#store = new BlobStore(this.#redis, this.#ttl);
+    this.#reaper = new KeyReaper(this.#redis);
     this.#tracker = new JobTracker({
       url: options.url,
       queue: this.#queueName,
       redis: this.#redis,
       store: this.#store,
+      reaper: this.#reaper,
       redisTimeout: options.redisTimeout ?? 5000,
     });
     this.#batcher = new SubmitBatcher((task, members) => this.#submitBatch(task, members), this.#maxWorkers);
@@ -141,6 +145,10 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
     if (gone.length > 0) this.#track(this.#store.delete(gone));
   }
 
+  #carryArgs(id: string, message: Uint8Array) {
+    return carryArgs(this.#redis, `${this.keyPrefix}a${id}.message`, message, this.#ttl);
+  }
+
   #track(promise: Promise<unknown>): void {
     this.#settling.add(promise);
     void promise.finally(() => this.#settling.delete(promise));
@@ -167,12 +175,14 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
     const id = `${this.#id}.${this.#next++}`;
     let control!: FutureControl<unknown>;
     let blobs: BlobRef[] = [];
+    let argsKey: string | undefined;
     let finished = false;
     const finish = () => {
       if (finished) return;
       finished = true;
       signal?.removeEventListener('abort', onAbort);
       this.#releaseBlobs(blobs);
+      if (argsKey !== undefined) this.#reaper.add(argsKey);
     };
     const future = new Future<unknown>(
       (c) => {
@@ -201,14 +211,18 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
       blobs = encoded.blobs;
       this.#retain(blobs);
       if (future.done()) return finish();
+      const carried = await this.#carryArgs(id, encoded.message);
+      argsKey = carried.argsKey;
+      if (future.done()) return finish();
       const data: JobData = {
         v: 1,
         submitter: this.#id,
         task: taskSpecOf(task),
-        args: toBase64(encoded.message),
+        ...carried,
         chunk,
         maxRetries: this.#maxRetries,
         ttl: this.#ttl,
+        ...(signal === undefined ? {} : { abortable: true }),
         ...(limits?.timeout === undefined ? {} : { timeout: limits.timeout }),
       };
       await this.#tracker.add(job, data);
@@ -244,11 +258,13 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
     const id = `${this.#id}.${this.#next++}`;
     const control = batchControl(id, members);
     let blobs: BlobRef[] = [];
+    let argsKey: string | undefined;
     let finished = false;
     const finish = () => {
       if (finished) return;
       finished = true;
       this.#releaseBlobs(blobs);
+      if (argsKey !== undefined) this.#reaper.add(argsKey);
     };
     const allCancelled = () => members.every((m) => m.future.cancelled());
     const job: TrackedJob = { id, control, finished: finish, added: false, addedAt: 0, started: false };
@@ -277,11 +293,14 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
       blobs = encoded.blobs;
       this.#retain(blobs);
       if (allCancelled()) return finish();
+      const carried = await this.#carryArgs(id, encoded.message);
+      argsKey = carried.argsKey;
+      if (allCancelled()) return finish();
       const data: JobData = {
         v: 1,
         submitter: this.#id,
         task: taskSpecOf(task),
-        args: toBase64(encoded.message),
+        ...carried,
         chunk: false,
         batch: true,
         ...(cancelled().length > 0 ? { cancelled: cancelled() } : {}),
@@ -419,6 +438,7 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     for (const ref of [...this.#refs]) await ref.release();
+    await this.#reaper.settled();
     await this.#tracker.close();
     // Whatever is left under this executor's prefix (a late machine's result) goes now, not after the TTL.
     await this.#deleteOwnKeys().catch(() => {});

@@ -19,13 +19,21 @@ export interface JobData {
   v: 1;
   submitter: string;
   task: TaskSpec;
-  /** The arguments' message, base64 (for a chunk of map: the list of argument lists). */
+  /** The arguments' message, base64 (for a chunk of map: the list of argument lists); empty if `argsKey` holds it. */
   args: string;
+  /** The key holding the arguments' message when it is too large to travel in the job (job-message.ts). */
+  argsKey?: string;
   chunk: boolean;
   /** A batch of tasks (args: the list of argument lists); the result is one BatchOutcome per task. */
   batch?: boolean;
   /** Tasks of a batch cancelled before a machine took it (their indexes): they do not run. */
   cancelled?: number[];
+  /**
+   * The submitter may ask the machine to stop the task while it runs (it has
+   * an AbortSignal). Only such tasks run alone in their pool process on the
+   * machine; the others share its messages, as local tasks do.
+   */
+  abortable?: true;
   /** Milliseconds a running task may take on its machine. */
   timeout?: number;
   /** How many times the task may run again after its machine was lost. */
@@ -35,7 +43,7 @@ export interface JobData {
 }
 
 export type JobResult =
-  | { ok: true; value: string; blobs: BlobRef[]; machine: string }
+  | { ok: true; value: string; valueKey?: string; blobs: BlobRef[]; machine: string }
   | { ok: false; error: string; machine: string };
 
 export function toBase64(bytes: Uint8Array): string {

@@ -13,7 +13,8 @@ import {
   RedisUnavailableError,
   RemoteJobError,
 } from './errors.js';
-import { decodeError, fromBase64, type JobData, type JobResult } from './job-codec.js';
+import { decodeError, type JobData, type JobResult } from './job-codec.js';
+import { type KeyReaper, receiveMessage } from './job-message.js';
 import { cancelChannel } from './keys.js';
 import { type BullMQ, bullmq, type Redis } from './peers.js';
 import { decodeValue } from './value-codec.js';
@@ -33,6 +34,8 @@ export interface TrackerOptions {
   queue: string;
   redis: Redis;
   store: BlobStore;
+  /** Deletes, in bulk, the result messages stored beside jobs once they are read. */
+  reaper: KeyReaper;
   redisTimeout: number;
 }
 
@@ -44,6 +47,12 @@ export class JobTracker {
   #events: BullMQ.QueueEvents | undefined;
   readonly #options: TrackerOptions;
   readonly #jobs = new Map<string, TrackedJob>();
+  /**
+   * Completed jobs whose results are being read: still pending, so that
+   * shutdown does not delete this executor's keys (a result's message or
+   * blobs) while they are read.
+   */
+  #reading = 0;
   /** Jobs whose Future settled early (cancel, abort) that may still run: cleaned when they end. */
   readonly #abandoned = new Set<string>();
   readonly #timer: NodeJS.Timeout;
@@ -100,7 +109,7 @@ export class JobTracker {
   }
 
   get size(): number {
-    return this.#jobs.size;
+    return this.#jobs.size + this.#reading;
   }
 
   /** Redis has been unreachable longer than redisTimeout: the error to reject with, else undefined. */
@@ -199,6 +208,7 @@ export class JobTracker {
       return;
     }
     this.#jobs.delete(id);
+    this.#reading++;
     if (!job.started) {
       job.started = true;
       job.control.start();
@@ -209,11 +219,17 @@ export class JobTracker {
       if (!result.ok) {
         job.control.reject(decodeError(result.error));
       } else {
-        job.control.resolve(await decodeValue(fromBase64(result.value), this.#options.store));
+        const message = await receiveMessage(
+          this.#options.redis,
+          { text: result.value, ...(result.valueKey === undefined ? {} : { key: result.valueKey }) },
+          "a task's result",
+        );
+        job.control.resolve(await decodeValue(message, this.#options.store));
       }
     } catch (error) {
       job.control.reject(error);
     } finally {
+      this.#reading--;
       job.finished();
       await this.#cleanUp(id, result);
     }
@@ -237,6 +253,7 @@ export class JobTracker {
   }
 
   async #cleanUp(id: string, result: JobResult | null): Promise<void> {
+    if (result?.ok === true && result.valueKey !== undefined) this.#options.reaper.add(result.valueKey);
     if (result?.ok === true && result.blobs.length > 0) await this.#options.store.delete(result.blobs);
     await this.queue.remove(id).catch(() => {});
   }

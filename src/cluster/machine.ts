@@ -32,14 +32,8 @@ import {
   RedisUnavailableError,
 } from './errors.js';
 import { sweepFinishedJobs } from './janitor.js';
-import {
-  encodeError,
-  fromBase64,
-  type JobData,
-  type JobResult,
-  moduleDigest,
-  toBase64,
-} from './job-codec.js';
+import { encodeError, type JobData, type JobResult, moduleDigest } from './job-codec.js';
+import { carryMessage, receiveMessage } from './job-message.js';
 import { blobPrefix, cancelChannel, machineKey } from './keys.js';
 import { type BullMQ, bullmq, connect, type Redis } from './peers.js';
 import { decodeValue, encodeValue } from './value-codec.js';
@@ -265,11 +259,19 @@ export class Machine {
         fn = this.#functionOf(task.source);
       }
       await this.#imported;
-      const args = (await decodeValue(fromBase64(data.args), this.#store, this.#cache, owned)) as unknown[];
+      const message = await receiveMessage(
+        this.#redis,
+        { text: data.args, ...(data.argsKey === undefined ? {} : { key: data.argsKey }) },
+        "a task's arguments",
+      );
+      const args = (await decodeValue(message, this.#store, this.#cache, owned)) as unknown[];
       // Every task of a batch listens to the job's one signal.
       if (signal !== undefined && data.batch === true) setMaxListeners(0, signal);
+      // BullMQ gives every job a signal, but only a task whose submitter can abort it listens to it:
+      // the local pool runs a task that may be stopped alone in its process, without the prefetch and
+      // the gathered results that make tiny tasks cheap.
       const limits = {
-        ...(signal === undefined ? {} : { signal }),
+        ...(signal === undefined || data.abortable !== true ? {} : { signal }),
         ...(data.timeout === undefined ? {} : { timeout: data.timeout }),
       };
       let result: unknown;
@@ -305,13 +307,27 @@ export class Machine {
           if (!this.#replacePool(pool, error)) return await this.#giveBack(job, token);
         }
       }
+      const keyPrefix = `${blobPrefix(this.#queue, data.submitter)}r${job.id}.${Date.now().toString(36)}.`;
       const encoded = await encodeValue(result, {
         store: new BlobStore(this.#redis, data.ttl),
-        keyPrefix: `${blobPrefix(this.#queue, data.submitter)}r${job.id}.${Date.now().toString(36)}.`,
+        keyPrefix,
         threshold: CLUSTER_INLINE_BYTES,
         uploaded: owned as object[],
       });
-      return { ok: true, value: toBase64(encoded.message), blobs: encoded.blobs, machine: this.name };
+      const value = await carryMessage(
+        this.#redis,
+        `${keyPrefix}message`,
+        encoded.message,
+        data.ttl,
+        "a task's result",
+      );
+      return {
+        ok: true,
+        value: value.text,
+        ...(value.key === undefined ? {} : { valueKey: value.key }),
+        blobs: encoded.blobs,
+        machine: this.name,
+      };
     } catch (error) {
       if (error instanceof bullmq.WaitingError) throw error; // given back to the queue
       return {
