@@ -11,9 +11,11 @@
 // frames, futures, encoders, Node's own microtask resources) is deoptimized
 // and tiers up again over the next few thousand calls. That costs a pool in
 // proportion to the JavaScript it runs in this process, not its steady
-// speed, so every peer gets the same untimed burst of `count` tasks right
-// before each of its timed runs; that burst is timed too and reported
-// apart (`afterGc`), as what the first tasks after such a collection cost.
+// speed, so every peer gets the same untimed runs of `count` tasks right
+// before each of its timed runs (REWARM_BURSTS bursts before a throughput
+// run, one sequential run before a latency run); the first of them is timed
+// too and reported apart (`afterGc`), as what the first tasks after such a
+// collection cost.
 
 import { ThreadPoolExecutor } from 'shmex';
 import type { Checks } from '../lib/check.js';
@@ -29,6 +31,12 @@ import type { PeerPool } from '../peers/types.js';
 import { WorkerpoolPool } from '../peers/workerpool.js';
 
 export const TINY_ELEMENTS = 1000;
+/**
+ * Untimed bursts before each timed throughput run. Measured on shmex's parent
+ * (CPU per task over consecutive bursts of 2000 after forced collections:
+ * 60-65, 20-30, 20-30, then 10-20 µs): the third burst is about steady.
+ */
+const REWARM_BURSTS = 3;
 export const TINY_PEERS = [
   'shmex',
   'shmex-threads',
@@ -172,6 +180,7 @@ export async function runTinyTasks(
       for (const peer of order) {
         progress.update(`throughput ${peer.id}`);
         peer.result.afterGc.throughputPerRound.push((count / (await throughputRun(peer, count))) * 1000);
+        for (let i = 1; i < REWARM_BURSTS; i++) await throughputRun(peer, count);
         const ms = await throughputRun(peer, count);
         peer.result.throughputPerRound.push((count / ms) * 1000);
       }
