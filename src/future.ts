@@ -96,7 +96,8 @@ export class Future<T> implements PromiseLike<T> {
   #settle(): boolean {
     if (this.#state === 'finished' || this.#state === 'cancelled') return false;
     this.#state = 'finished';
-    queueMicrotask(() => this.#runCallbacks());
+    // Most Futures have no done-callback (they are awaited): no microtask for them.
+    if (this.#callbacks.length > 0) queueMicrotask(() => this.#runCallbacks());
     return true;
   }
 
@@ -132,7 +133,7 @@ export class Future<T> implements PromiseLike<T> {
     // Rejects the awaited promise too, so nobody waits forever on a cancelled task.
     this.#reject(this.#error);
     this.#options.onCancel?.();
-    queueMicrotask(() => this.#runCallbacks());
+    if (this.#callbacks.length > 0) queueMicrotask(() => this.#runCallbacks());
     return true;
   }
 

@@ -3,6 +3,19 @@
 // awaited together. Latency: one task at a time, each awaited before the next.
 // Peers are interleaved: every round runs each of them, in a rotated order.
 // The raw-pipe row is the floor: binary frames over plain pipes, nothing else.
+//
+// Between the throughput and the latency runs, settle() forces full
+// collections in this process. A forced collection does not keep the maps
+// that optimized code depends on (an ordinary one does, for a few
+// collections): every function whose objects were all dropped (a pool's
+// frames, futures, encoders, Node's own microtask resources) is deoptimized
+// and tiers up again over the next few thousand calls. That costs a pool in
+// proportion to the JavaScript it runs in this process, not its steady
+// speed, so every peer gets the same untimed runs of `count` tasks right
+// before each of its timed runs (REWARM_BURSTS bursts before a throughput
+// run, one sequential run before a latency run); the first of them is timed
+// too and reported apart (`afterGc`), as what the first tasks after such a
+// collection cost.
 
 import { ThreadPoolExecutor } from 'shmex';
 import type { Checks } from '../lib/check.js';
@@ -18,6 +31,12 @@ import type { PeerPool } from '../peers/types.js';
 import { WorkerpoolPool } from '../peers/workerpool.js';
 
 export const TINY_ELEMENTS = 1000;
+/**
+ * Untimed bursts before each timed throughput run. Measured on shmex's parent
+ * (CPU per task over consecutive bursts of 2000 after forced collections:
+ * 60-65, 20-30, 20-30, then 10-20 µs): the third burst is about steady.
+ */
+const REWARM_BURSTS = 3;
 export const TINY_PEERS = [
   'shmex',
   'shmex-threads',
@@ -47,6 +66,13 @@ export interface TinyPeerResult {
   /** Median latency (µs) of each round. */
   latencyMedianPerRound: number[];
   latency?: Summary;
+  /** The untimed burst right after settle()'s forced collections (see the top of this file), per round. */
+  afterGc: {
+    throughputPerRound: number[];
+    latencyMedianPerRound: number[];
+    throughput?: Summary;
+    latency?: Summary;
+  };
   /** Over every latency sample of every round (µs). */
   latencyAll?: { median: number; p10: number; p90: number; p99: number; n: number };
   checksPassed: number;
@@ -98,6 +124,7 @@ export async function runTinyTasks(
       label: LABELS[id],
       throughputPerRound: [],
       latencyMedianPerRound: [],
+      afterGc: { throughputPerRound: [], latencyMedianPerRound: [] },
       checksPassed: 0,
       failures: [],
     } as TinyPeerResult,
@@ -152,12 +179,15 @@ export async function runTinyTasks(
       progress.step(`${prefix} round ${round + 1}/${rounds}:`);
       for (const peer of order) {
         progress.update(`throughput ${peer.id}`);
+        peer.result.afterGc.throughputPerRound.push((count / (await throughputRun(peer, count))) * 1000);
+        for (let i = 1; i < REWARM_BURSTS; i++) await throughputRun(peer, count);
         const ms = await throughputRun(peer, count);
         peer.result.throughputPerRound.push((count / ms) * 1000);
       }
       await settle();
       for (const peer of order) {
         progress.update(`latency ${peer.id}`);
+        peer.result.afterGc.latencyMedianPerRound.push(summarize(await latencyRun(peer, count)).median);
         const times = await latencyRun(peer, count);
         peer.latencies.push(...times);
         peer.result.latencyMedianPerRound.push(summarize(times).median);
@@ -182,6 +212,9 @@ export async function runTinyTasks(
     const r = peer.result;
     if (r.throughputPerRound.length > 0) r.throughput = summarize(r.throughputPerRound);
     if (r.latencyMedianPerRound.length > 0) r.latency = summarize(r.latencyMedianPerRound);
+    const a = r.afterGc;
+    if (a.throughputPerRound.length > 0) a.throughput = summarize(a.throughputPerRound);
+    if (a.latencyMedianPerRound.length > 0) a.latency = summarize(a.latencyMedianPerRound);
     if (peer.latencies.length > 0) {
       const sorted = [...peer.latencies].sort((a, b) => a - b);
       r.latencyAll = {

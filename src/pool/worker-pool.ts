@@ -77,6 +77,12 @@ process.on('exit', () => {
 /** Collections that give back the segments of results dropped without release() (see tuning.ts). */
 const parentCollection = new CollectionPolicy(PARENT_COLLECTION);
 
+/**
+ * Microtasks are queued on it rather than with queueMicrotask(), which makes
+ * an AsyncResource for each: a sequence of tiny tasks queues one per task.
+ */
+const settled = Promise.resolve();
+
 /** Consecutive workers that die before they are ready, before the pool gives up. */
 const MAX_STARTUP_FAILURES = 3;
 
@@ -88,6 +94,12 @@ export class WorkerPool {
   #closing = false;
   #startupFailures = 0;
   #pumpScheduled = false;
+  readonly #pumpNow = () => {
+    this.#pumpScheduled = false;
+    this.#pump();
+  };
+  /** A check whether idle workers may let the parent exit is due (see #holdWorkers). */
+  #releaseScheduled = false;
   /** Moving average of how long a task takes in a worker, in ms (starts high: no prefetch until measured). */
   #taskMs = 1000;
   #closed: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -129,10 +141,7 @@ export class WorkerPool {
     // Tasks submitted in one go (a loop of submit(), map) are dispatched together, several to a message.
     if (!this.#pumpScheduled) {
       this.#pumpScheduled = true;
-      queueMicrotask(() => {
-        this.#pumpScheduled = false;
-        this.#pump();
-      });
+      void settled.then(this.#pumpNow);
     }
   }
 
@@ -186,10 +195,34 @@ export class WorkerPool {
         if (worker.state === 'idle' || worker.state === 'starting') worker.retire();
       if (this.#workers.size === 0) this.#finishClose();
     }
-    // Idle workers must not keep the parent alive; a closing pool waits for its workers' exit.
-    let active = this.#queue.length > 0 || this.#closing;
-    for (const worker of this.#workers) active ||= worker.state === 'busy';
-    for (const worker of this.#workers) worker.hold(active);
+    this.#holdWorkers();
+  }
+
+  /**
+   * Idle workers must not keep the parent alive; a closing pool waits for its
+   * workers' exit. Letting go waits for the next turn of the event loop: a
+   * caller that submits one task after another gets each result in the turn
+   * where it submits the next, and would otherwise unref and ref again every
+   * worker's process and pipes for every task.
+   */
+  #holdWorkers(): void {
+    if (this.#active()) {
+      for (const worker of this.#workers) worker.hold(true);
+      return;
+    }
+    if (this.#releaseScheduled) return;
+    this.#releaseScheduled = true;
+    setImmediate(() => {
+      this.#releaseScheduled = false;
+      const active = this.#active();
+      for (const worker of this.#workers) worker.hold(active);
+    });
+  }
+
+  #active(): boolean {
+    if (this.#queue.length > 0 || this.#closing) return true;
+    for (const worker of this.#workers) if (worker.state === 'busy') return true;
+    return false;
   }
 
   /** Hands queued items to workers (see dispatch.ts). */

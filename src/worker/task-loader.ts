@@ -22,6 +22,15 @@ const scope = TASK_SCOPE.map((name) => helpers[name]);
 export class TaskLoader {
   readonly #sources = new Map<number, TaskFunction>();
   readonly #modules = new Map<string, Promise<Record<string, unknown>>>();
+  /** Modules imported already, by URL: their functions are found without waiting (see cached). */
+  readonly #loaded = new Map<string, Record<string, unknown>>();
+
+  /** The function `ref` names if it is compiled or imported already, found without a promise. */
+  cached(ref: TaskRef): TaskFunction | undefined {
+    if (ref.kind === 'source') return this.#sources.get(ref.id);
+    const fn = this.#loaded.get(ref.url)?.[ref.name];
+    return typeof fn === 'function' ? (fn as TaskFunction) : undefined;
+  }
 
   async resolve(ref: TaskRef): Promise<TaskFunction> {
     if (ref.kind === 'source') {
@@ -49,6 +58,7 @@ export class TaskLoader {
       loading.catch(() => this.#modules.delete(ref.url));
     }
     const module = await loading;
+    this.#loaded.set(ref.url, module);
     const fn = module[ref.name];
     if (fn === undefined) {
       const names = Object.keys(module).filter((key) => typeof module[key] === 'function');
