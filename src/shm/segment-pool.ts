@@ -16,6 +16,8 @@ export interface PooledSegment {
   readonly mapping: ArrayBuffer;
   /** When it last became free (its holds are counted by the ledger, hold-ledger.ts). */
   idleSince: number;
+  /** Every byte is zero: a new file, or one zeroed as it became free (see zeroFreedFrom). */
+  zeroed: boolean;
 }
 
 export interface SegmentPoolOptions {
@@ -46,6 +48,13 @@ export class SegmentPool {
   #timer: NodeJS.Timeout | undefined;
   /** Called with the names of trimmed segments, so borrowers can drop their mappings. */
   onTrim: ((names: string[]) => void) | undefined;
+  /**
+   * Free segments of at least this capacity are zeroed as they become free
+   * (a worker whose tasks' new arrays live in segments: worker/shared-arrays.ts).
+   * A free arrives between tasks, so the zeroing is done while the parent
+   * prepares the next one, not inside it. Infinity: never.
+   */
+  zeroFreedFrom = Infinity;
 
   constructor(store: SegmentStore, options: SegmentPoolOptions) {
     this.#store = store;
@@ -101,7 +110,7 @@ export class SegmentPool {
       throw error;
     }
     this.stats.created++;
-    const segment: PooledSegment = { name, capacity, mapping, idleSince: 0 };
+    const segment: PooledSegment = { name, capacity, mapping, idleSince: 0, zeroed: true };
     this.#byName.set(name, segment);
     return segment;
   }
@@ -118,6 +127,10 @@ export class SegmentPool {
   /** Nothing holds the segment any more: onto the free list, to be reused or trimmed. */
   recycle(segment: PooledSegment): void {
     if (!this.#byName.has(segment.name)) return;
+    if (segment.capacity >= this.zeroFreedFrom && !segment.zeroed) {
+      new Uint8Array(segment.mapping).fill(0);
+      segment.zeroed = true;
+    }
     segment.idleSince = Date.now();
     let list = this.#free.get(segment.capacity);
     if (list === undefined) {

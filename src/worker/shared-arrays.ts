@@ -5,7 +5,8 @@
 // only way to make such an array in shared memory is to change what the name
 // `Float64Array` means in the worker: each global typed-array constructor is
 // replaced by a function that makes large arrays (`new X(length)` of at least
-// SHARED_ARRAY_MIN_BYTES) over a zeroed pooled segment and passes every other
+// SHARED_ARRAY_MIN_BYTES) over a zeroed pooled segment (zeroed as it came
+// back to the pool, between tasks: segment-pool.ts) and passes every other
 // call on to the original. Its results are plain instances of the original
 // (their prototype and `constructor` are the original's), so `instanceof`,
 // `ArrayBuffer.isView` and shmex's own encoding see nothing new; what changes
@@ -47,14 +48,13 @@ function sharedBuffer(
   if (turnBytes + bytes > SHARED_ARRAY_TURN_BYTES) return undefined;
   let buffer: ArrayBuffer;
   try {
-    buffer = book.allocate(bytes, { descr: `'${dtype}'`, shape: [length] });
+    // A recycled segment holds an earlier array's bytes; `new X(n)` promises zeros.
+    buffer = book.allocate(bytes, { descr: `'${dtype}'`, shape: [length] }, true);
   } catch (error) {
     if (error instanceof SharedMemoryError) return undefined; // full, or out of mappings: the heap
     throw error;
   }
   countTurn(bytes);
-  // A recycled segment holds an earlier array's bytes; `new X(n)` promises zeros.
-  new Uint8Array(buffer).fill(0);
   return buffer;
 }
 
@@ -87,6 +87,7 @@ function sharedConstructor(Original: Constructor, dtype: string, book: SegmentBo
 
 /** Replaces this process's global typed-array constructors (a worker process's, once). */
 export function installSharedArrays(book: SegmentBook): void {
+  book.pool.zeroFreedFrom = SHARED_ARRAY_MIN_BYTES;
   const globals = globalThis as unknown as Record<string, Constructor>;
   for (const [Original, dtype] of TYPED_ARRAY_DTYPES) {
     const name = (Original as unknown as { name: string }).name;
