@@ -57,7 +57,12 @@ test("with 'shared', a task's result comes back right, lives in shared memory, a
 test("with 'shared', an array made where an earlier one was released reads as zeros", async () => {
   await using ex = new ProcessPoolExecutor({ maxWorkers: 1, workerAllocator: 'shared' });
   const tasks = ex.module<typeof Tasks>(TASKS);
-  assert.deepEqual(await tasks.zeroedAfterReuse(BIG), { firstShared: true, secondShared: true, zeros: true });
+  assert.deepEqual(await tasks.zeroedAfterReuse(BIG), {
+    firstShared: true,
+    secondShared: true,
+    zeros: true,
+    zerosAfterEmpty: true,
+  });
 });
 
 test("with 'shared', constructors still behave as the built-in ones for the code that checks them", async () => {

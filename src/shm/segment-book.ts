@@ -116,6 +116,7 @@ export class SegmentBook {
     const view = native.view(segment.mapping, dataOffset, byteLength);
     if (zeroed && !segment.zeroed) new Uint8Array(view).fill(0);
     segment.zeroed = false; // its holder writes it from now on
+    segment.rezero = zeroed;
     const ref = { name: segment.name, capacity: segment.capacity, dataOffset, byteLength };
     this.#track(view, { ...ref, start: 0, length: byteLength }, segment.mapping, undefined);
     return view;
@@ -171,6 +172,7 @@ export class SegmentBook {
     const dataOffset = npyHeaderLength(layout);
     const segment = this.pool.acquire(dataOffset + range.length);
     segment.zeroed = false;
+    segment.rezero = false;
     this.#ledger.acquired(segment.name);
     try {
       writeNpyHeader(new Uint8Array(segment.mapping, 0, dataOffset), layout);

@@ -17,7 +17,6 @@
 // making many large temporaries would pile up segments. Past
 // SHARED_ARRAY_TURN_BYTES made in one turn, and whenever a segment cannot be
 // made, arrays are made on the heap as before.
-import { SharedMemoryError } from '../errors.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { aliasTypedArrayConstructor, TYPED_ARRAY_DTYPES } from '../transfer/array-kinds.js';
 import { SHARED_ARRAY_MIN_BYTES, SHARED_ARRAY_TURN_BYTES } from '../tuning.js';
@@ -50,9 +49,10 @@ function sharedBuffer(
   try {
     // A recycled segment holds an earlier array's bytes; `new X(n)` promises zeros.
     buffer = book.allocate(bytes, { descr: `'${dtype}'`, shape: [length] }, true);
-  } catch (error) {
-    if (error instanceof SharedMemoryError) return undefined; // full, or out of mappings: the heap
-    throw error;
+  } catch {
+    // A full directory, no mappings left, a length no segment can hold: the heap does as before
+    // (and the built-in throws its own RangeError for a length no array can have).
+    return undefined;
   }
   countTurn(bytes);
   return buffer;
@@ -87,7 +87,6 @@ function sharedConstructor(Original: Constructor, dtype: string, book: SegmentBo
 
 /** Replaces this process's global typed-array constructors (a worker process's, once). */
 export function installSharedArrays(book: SegmentBook): void {
-  book.pool.zeroFreedFrom = SHARED_ARRAY_MIN_BYTES;
   const globals = globalThis as unknown as Record<string, Constructor>;
   for (const [Original, dtype] of TYPED_ARRAY_DTYPES) {
     const name = (Original as unknown as { name: string }).name;
