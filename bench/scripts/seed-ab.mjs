@@ -4,6 +4,8 @@
 // round, the first calls of each block untimed; medians, and the CPU time per
 // call of the parent and of the workers (from /proc).
 //   npm run build && node bench/scripts/seed-ab.mjs [rounds=6] [elements=2e7] [seed|fe]
+// BLOCK (10) calls per block, the first UNTIMED (4) untimed: a pool idle for 2 s gives its
+// segments back, and the first calls after that build its rotation of segments again.
 // Rows: 'tuned' and 'shared' (workerAllocator) of this build; with
 // SHMEX_BASE=<the root of another build (its dist/ and bench/workers/)>, that
 // build's 'tuned' too ("base"). 'seed': a heap argument and the task's
@@ -15,8 +17,8 @@ import { pathToFileURL } from 'node:url';
 const rounds = Number(process.argv[2] ?? 6);
 const n = Number(process.argv[3] ?? 2e7);
 const variant = process.argv[4] ?? 'seed';
-const BLOCK = 6;
-const UNTIMED = 2;
+const BLOCK = Number(process.env.BLOCK ?? 10);
+const UNTIMED = Number(process.env.UNTIMED ?? 4);
 const here = new URL('../../', import.meta.url);
 
 const x = new Float64Array(n);
