@@ -54,11 +54,15 @@ export interface ExecutorOptions {
    * blocks from the heap, backed by transparent huge pages, and keeps memory a task freed (up to
    * 512 MiB a worker at the top of the heap) for the next task, so tasks that return new large
    * arrays do not pay page faults on every call; 'default' leaves glibc's defaults. Set through GLIBC_TUNABLES, ahead of the environment's
-   * own (which win). A ThreadPoolExecutor takes only 'default': its threads share this process's
-   * allocator, set up when it started.
+   * own (which win). 'shared' is 'tuned', and in tasks `new Float64Array(length)` (any typed
+   * array) of 1 MiB or more is made in shared memory, zeroed, so a task that returns it sends it
+   * without a copy; the worker's global typed-array constructors are replaced for that
+   * (`new Float64Array(1).constructor !== Float64Array` there: compare with instanceof). A
+   * ThreadPoolExecutor takes only 'default': its threads share this process's allocator, set up
+   * when it started.
    * @default 'tuned' for processes, 'default' for threads
    */
-  workerAllocator?: 'tuned' | 'default';
+  workerAllocator?: 'tuned' | 'shared' | 'default';
 }
 
 export interface ShutdownOptions {

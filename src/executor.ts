@@ -70,7 +70,11 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
       maxTasksPerChild: resolved.maxTasksPerChild,
       execArgv: resolved.execArgv,
       allocator: resolved.workerAllocator,
-      config: { shmDir: setup.shmDir, threshold: resolved.threshold },
+      config: {
+        shmDir: setup.shmDir,
+        threshold: resolved.threshold,
+        ...(resolved.workerAllocator === 'shared' ? { sharedArrays: true } : {}),
+      },
       book: setup.book,
       initializer: setup.initializer,
       initargs: setup.initargs,

@@ -108,7 +108,9 @@ export function resolveOptions(options: unknown, kind: ExecutorKind, env: Resolv
   }
   const workerAllocator = o.workerAllocator ?? (kind === 'thread' ? 'default' : 'tuned');
   if (!WORKER_ALLOCATORS.includes(workerAllocator)) {
-    throw fail(`workerAllocator must be 'tuned' or 'default', got ${describeValue(workerAllocator)}`);
+    throw fail(
+      `workerAllocator must be 'tuned', 'shared' or 'default', got ${describeValue(workerAllocator)}`,
+    );
   }
   if (kind === 'thread' && workerAllocator !== 'default') {
     throw fail(

@@ -19,6 +19,7 @@ const BIG_ARRAY_VARIANTS = [
   'in-process',
   'in-process-in-place',
   'shmex-copy-in',
+  'shmex-copy-in-shared-arrays',
   'shmex-zero-copy-in',
   'shmex-zero-copy-in-empty-out',
   'shmex-shared-in-place',

@@ -215,13 +215,13 @@ const refused: [string, unknown, 'process' | 'thread', RegExp][] = [
     'workerAllocator unknown',
     { workerAllocator: 'jemalloc' },
     'process',
-    /^ProcessPoolExecutor: workerAllocator must be 'tuned' or 'default', got the string "jemalloc"$/,
+    /^ProcessPoolExecutor: workerAllocator must be 'tuned', 'shared' or 'default', got the string "jemalloc"$/,
   ],
   [
     'workerAllocator a boolean',
     { workerAllocator: true },
     'thread',
-    /^ThreadPoolExecutor: workerAllocator must be 'tuned' or 'default', got the boolean true$/,
+    /^ThreadPoolExecutor: workerAllocator must be 'tuned', 'shared' or 'default', got the boolean true$/,
   ],
   [
     "workerAllocator 'tuned' for threads",

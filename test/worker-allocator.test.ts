@@ -114,7 +114,8 @@ test("threads take only 'default': they share this process's allocator", async (
 test('a wrong workerAllocator is refused with its type', () => {
   assert.throws(() => new ProcessPoolExecutor({ workerAllocator: 'jemalloc' as 'tuned' }), {
     code: 'ERR_SHMEX_INVALID_ARGUMENT',
-    message: /^ProcessPoolExecutor: workerAllocator must be 'tuned' or 'default', got the string "jemalloc"$/,
+    message:
+      /^ProcessPoolExecutor: workerAllocator must be 'tuned', 'shared' or 'default', got the string "jemalloc"$/,
   });
 });
 

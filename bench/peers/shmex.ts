@@ -1,6 +1,12 @@
 // shmex: the executor under test. Tasks are the module tasks of
 // workers/tasks.mjs (and workers/shmex-tasks.mjs for the empty() output).
-import { type Future, type PoolExecutor, ProcessPoolExecutor, type ThreadPoolExecutor } from 'shmex';
+import {
+  type ExecutorOptions,
+  type Future,
+  type PoolExecutor,
+  ProcessPoolExecutor,
+  type ThreadPoolExecutor,
+} from 'shmex';
 import type * as ShmexTasks from '../workers/shmex-tasks.mjs';
 import type * as Tasks from '../workers/tasks.mjs';
 import { type PeerPool, TASKS_URL, type TaskName, warmAll } from './types.js';
@@ -14,10 +20,11 @@ export class ShmexPool implements PeerPool {
   constructor(
     workers: number,
     Executor: typeof ProcessPoolExecutor | typeof ThreadPoolExecutor = ProcessPoolExecutor,
+    options: ExecutorOptions = {},
   ) {
     this.#workers = workers;
     // The task modules are plain .mjs: the workers need no TypeScript loader (the peers get none either).
-    this.ex = new Executor({ maxWorkers: workers, execArgv: [] });
+    this.ex = new Executor({ maxWorkers: workers, execArgv: [], ...options });
     this.tasks = this.ex.module<typeof Tasks>(TASKS_URL);
     this.shmexTasks = this.ex.module<typeof ShmexTasks>(
       new URL('../workers/shmex-tasks.mjs', import.meta.url),

@@ -1,7 +1,7 @@
 // Workloads (a) and (b): addOne on one big Float64Array, y[i] = x[i] + 1
 // into a new array, through every runner; plus shmex's in-place and
 // empty()-output variants, which run a different task and are labelled so.
-import { from, release, shared, ThreadPoolExecutor } from 'shmex';
+import { from, ProcessPoolExecutor, release, shared, ThreadPoolExecutor } from 'shmex';
 import { addOneMismatch, type Checks, pattern, sumOf } from '../lib/check.js';
 import { measureVariant, type Plan, type Variant, type VariantResult } from '../lib/measure.js';
 import { inProcessRunner, poolRunner } from '../lib/runner.js';
@@ -26,6 +26,7 @@ export const BIG_ARRAY_VARIANTS = [
   'in-process',
   'in-process-in-place',
   'shmex-copy-in',
+  'shmex-copy-in-shared-arrays',
   'shmex-zero-copy-in',
   'shmex-zero-copy-in-empty-out',
   'shmex-shared-in-place',
@@ -100,6 +101,17 @@ export function bigArrayVariants(n: number): {
       open: () =>
         poolRunner(
           () => new ShmexPool(WORKERS),
+          (p) => p.run('addOne', x),
+          checkAddOne(x),
+        ),
+    },
+    {
+      id: 'shmex-copy-in-shared-arrays',
+      label: "shmex, copy-in, workerAllocator: 'shared' (the task's new Float64Array made in shared memory)",
+      note: "same task and argument as the copy-in row; with workerAllocator: 'shared' the worker's new Float64Array(n) lives in a pooled segment, so the result comes back without a copy",
+      open: () =>
+        poolRunner(
+          () => new ShmexPool(WORKERS, ProcessPoolExecutor, { workerAllocator: 'shared' }),
           (p) => p.run('addOne', x),
           checkAddOne(x),
         ),

@@ -22,6 +22,8 @@ export interface WorkerConfig {
    * fails), and which never started (they run elsewhere), at no cost per task.
    */
   receipts: string;
+  /** workerAllocator: 'shared': large typed arrays made in tasks live in segments (worker/shared-arrays.ts). */
+  sharedArrays?: boolean;
 }
 
 /** One task for a worker. `chunk`: args decodes to a list of argument lists, and the result is the list of their results. */

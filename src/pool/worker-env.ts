@@ -5,10 +5,13 @@
 // (musl) ignore the variable, and a glibc without a tunable ignores it.
 import { WORKER_MALLOC_TUNABLES } from '../tuning.js';
 
-/** How the allocator of worker processes is set up. */
-export type WorkerAllocator = 'tuned' | 'default';
+/**
+ * How the allocator of worker processes is set up: 'shared' is 'tuned', and
+ * large typed arrays made in tasks go to shared memory (worker/shared-arrays.ts).
+ */
+export type WorkerAllocator = 'tuned' | 'shared' | 'default';
 
-export const WORKER_ALLOCATORS: readonly WorkerAllocator[] = ['tuned', 'default'];
+export const WORKER_ALLOCATORS: readonly WorkerAllocator[] = ['tuned', 'shared', 'default'];
 
 /**
  * The `env` to fork a worker with, read from `env` at the moment it is

@@ -107,13 +107,16 @@ export class SegmentBook {
 
   // --- arrays made in shared memory by this process ---
 
-  /** A new ArrayBuffer of `byteLength` bytes in a segment this process owns (not zeroed). */
-  allocate(byteLength: number, layout: NpyLayout): ArrayBuffer {
+  /** A new ArrayBuffer of `byteLength` bytes in a segment this process owns (zeroed only if asked). */
+  allocate(byteLength: number, layout: NpyLayout, zeroed = false): ArrayBuffer {
     const dataOffset = npyHeaderLength(layout);
     const segment = this.pool.acquire(dataOffset + byteLength);
     this.#ledger.acquired(segment.name);
     writeNpyHeader(new Uint8Array(segment.mapping, 0, dataOffset), layout);
     const view = native.view(segment.mapping, dataOffset, byteLength);
+    if (zeroed && !segment.zeroed) new Uint8Array(view).fill(0);
+    segment.zeroed = false; // its holder writes it from now on
+    segment.rezero = zeroed;
     const ref = { name: segment.name, capacity: segment.capacity, dataOffset, byteLength };
     this.#track(view, { ...ref, start: 0, length: byteLength }, segment.mapping, undefined);
     return view;
@@ -168,6 +171,8 @@ export class SegmentBook {
   #copyIn(buffer: ArrayBufferLike, layout: NpyLayout, range: { start: number; length: number }): SegmentRef {
     const dataOffset = npyHeaderLength(layout);
     const segment = this.pool.acquire(dataOffset + range.length);
+    segment.zeroed = false;
+    segment.rezero = false;
     this.#ledger.acquired(segment.name);
     try {
       writeNpyHeader(new Uint8Array(segment.mapping, 0, dataOffset), layout);

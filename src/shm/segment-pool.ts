@@ -16,6 +16,14 @@ export interface PooledSegment {
   readonly mapping: ArrayBuffer;
   /** When it last became free (its holds are counted by the ledger, hold-ledger.ts). */
   idleSince: number;
+  /** Every byte is zero: a new file, or one zeroed as it became free (rezero). */
+  zeroed: boolean;
+  /**
+   * Its last holder asked for zeros (a worker's `new X(n)`: worker/shared-arrays.ts), so the
+   * next one likely will too: it is zeroed as it becomes free. A free arrives between tasks, so
+   * the zeroing is done while the parent prepares the next task, not inside it.
+   */
+  rezero: boolean;
 }
 
 export interface SegmentPoolOptions {
@@ -101,7 +109,7 @@ export class SegmentPool {
       throw error;
     }
     this.stats.created++;
-    const segment: PooledSegment = { name, capacity, mapping, idleSince: 0 };
+    const segment: PooledSegment = { name, capacity, mapping, idleSince: 0, zeroed: true, rezero: false };
     this.#byName.set(name, segment);
     return segment;
   }
@@ -118,6 +126,10 @@ export class SegmentPool {
   /** Nothing holds the segment any more: onto the free list, to be reused or trimmed. */
   recycle(segment: PooledSegment): void {
     if (!this.#byName.has(segment.name)) return;
+    if (segment.rezero && !segment.zeroed) {
+      new Uint8Array(segment.mapping).fill(0);
+      segment.zeroed = true;
+    }
     segment.idleSince = Date.now();
     let list = this.#free.get(segment.capacity);
     if (list === undefined) {

@@ -58,6 +58,9 @@ const TYPED: ReadonlyArray<readonly [TypedArrayConstructor, string]> = [
   [BigUint64Array, '<u8'],
 ];
 
+/** Every TypedArray constructor that travels with its numpy dtype, in wire order. */
+export const TYPED_ARRAY_DTYPES = TYPED;
+
 /** Every TypedArray constructor that travels, in wire order. */
 export const TYPED_ARRAY_CONSTRUCTORS: readonly TypedArrayConstructor[] = TYPED.map(([ctor]) => ctor);
 
@@ -84,6 +87,14 @@ const KIND_BY_CONSTRUCTOR = new Map<unknown, number>([
   [DataView, DATA_VIEW_KIND],
   [Buffer, BUFFER_KIND],
 ]);
+
+/**
+ * `alias` stands for the constructor `original` (a worker's replacement of a
+ * global, see worker/shared-arrays.ts): empty(alias, n) and the like take it.
+ */
+export function aliasTypedArrayConstructor(alias: unknown, original: TypedArrayConstructor): void {
+  KIND_BY_CONSTRUCTOR.set(alias, KIND_BY_CONSTRUCTOR.get(original)!);
+}
 
 /** The wire kind of a view, or undefined for a subclass shmex cannot rebuild. */
 export function viewKindOf(view: ArrayBufferView): number | undefined {

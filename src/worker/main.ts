@@ -9,6 +9,7 @@ import { segmentBook, setHelperDirectory } from '../shm/books.js';
 import { serializeError } from '../transfer/remote-error.js';
 import { channel } from './channel.js';
 import { WorkerRuntime } from './runtime.js';
+import { installSharedArrays } from './shared-arrays.js';
 import { TaskLoader } from './task-loader.js';
 
 let runtime: WorkerRuntime | undefined;
@@ -17,7 +18,9 @@ function init(message: ToWorker & { type: 'init' }): WorkerRuntime {
   const { config } = message;
   setHelperDirectory(config.shmDir);
   channel.watchParent(config.shmDir);
-  const made = new WorkerRuntime(channel, new TaskLoader(), segmentBook(config.shmDir), config);
+  const book = segmentBook(config.shmDir);
+  if (config.sharedArrays === true) installSharedArrays(book); // before any task module loads
+  const made = new WorkerRuntime(channel, new TaskLoader(), book, config);
   void made.start(message.initializer, message.initargs);
   return made;
 }
