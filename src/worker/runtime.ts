@@ -43,6 +43,16 @@ export function explain(error: unknown, task: TaskRef | undefined): unknown {
   );
 }
 
+/**
+ * Resolves once the finalizers of arrays collected now have run, and their
+ * frees are queued: V8 posts them as a task that Node runs in the poll phase
+ * of its event loop, so after one poll phase. Two immediates are: the first
+ * may run in the check phase of this loop iteration, before its poll phase.
+ */
+async function finalizersRun(): Promise<void> {
+  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 export class WorkerRuntime {
   readonly #channel: Channel;
   readonly #loader: TaskResolver;
@@ -138,9 +148,18 @@ export class WorkerRuntime {
       const pending = this.#outbox.written();
       if (pending !== undefined) await pending;
       const t0 = this.#now();
+      const tracked = this.#book.bytesTracked;
       this.#receipts[0]!++;
       this.#outbox.push(await this.#runOne(message));
       this.#receipts[1]!++;
+      const book = this.#book;
+      const taskBytes = book.bytesTracked - tracked;
+      if (
+        taskBytes > 0 &&
+        this.#collection.afterTask(taskBytes, book.bytesTracked, book.copyOnWriteBytesTracked)
+      ) {
+        await finalizersRun();
+      }
       // Outcomes of quick tasks are gathered into one message while more tasks wait.
       const quick = this.#now() - t0 <= QUICK_TASK_MS;
       if (this.#queue.length === 0 || !quick || this.#outbox.length >= MAX_GATHERED) {
