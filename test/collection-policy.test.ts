@@ -47,16 +47,18 @@ test('once idle for idleMs after any bytes were tracked, idle time counted from 
   assert.equal(count.n, 2, 'idle again');
 });
 
-test('afterTask collects at once after a task that tracked taskBytes, and only then', () => {
+test('afterTask collects at once once taskBytes (not copy-on-write) were tracked since the last collection', () => {
   const { policy, count } = counted({ ...worker, idleMs: undefined, taskBytes: 50 });
-  assert.equal(policy.afterTask(49, 49), false);
+  assert.equal(policy.afterTask(30), false);
+  assert.equal(policy.afterTask(49, 1000), false, 'copy-on-write bytes do not count');
   assert.equal(count.n, 0);
-  assert.equal(policy.afterTask(50, 99), true);
+  assert.equal(policy.afterTask(50), true, 'two tasks of 30 and 20 bytes');
   assert.equal(count.n, 1);
+  assert.equal(policy.afterTask(99), false, 'counted from that collection');
   policy.note(99);
-  assert.equal(count.n, 1, 'counted from that collection');
+  assert.equal(count.n, 1);
   const { policy: noRule, count: none } = counted({ ...worker, idleMs: undefined });
-  assert.equal(noRule.afterTask(1000, 1000), false, 'no taskBytes: never');
+  assert.equal(noRule.afterTask(1000), false, 'no taskBytes: never');
   assert.equal(none.n, 0);
 });
 

@@ -45,8 +45,9 @@ export interface CollectionRules {
   /** Also collect once idle (not busy) this long (ms), if any bytes were tracked since the last collection. */
   idleMs?: number;
   /**
-   * Collect right after a task that mapped or made at least this many bytes
-   * (but copy-on-write mappings), before its outcome goes out (afterTask).
+   * Collect right after a task, before its outcome goes out (afterTask),
+   * once this many bytes (but copy-on-write mappings) have been mapped or
+   * made since the last collection.
    */
   taskBytes?: number;
   /** Collect on a later turn of the event loop (so that the caller's code has dropped what it will drop), not at once. */
@@ -59,14 +60,14 @@ export interface CollectionRules {
  * many bytes it has tracked so far with note(), and whether it is busy.
  *
  * A hold on a segment made for this process (a copied argument) keeps memory
- * of its own. A large one (taskBytes) goes back right after its task, before
- * the task's outcome, so that its owner has it back when it hears of the
- * result (a map over large chunks copies the next chunk into it). Smaller ones
- * wait for `bytes`, or for real idleness: a collection is two full garbage
- * collections, about 5 ms even on a small heap, which doubled the time of
- * 4 MB image strips that take 10 ms each. A copy-on-write mapping of a
- * segment its owner keeps frees only the pages this process wrote, so it
- * weighs less (copyOnWriteWeight).
+ * of its own: once taskBytes of them have piled up, they go back right after
+ * a task, before the task's outcome, so that their owner has them back when it
+ * hears of the result (a map over large chunks copies the next chunk into
+ * one). Not after every task: a collection is two full garbage collections,
+ * about 5 ms even on a small heap, as much as the task itself for a 4 MB image
+ * strip. A copy-on-write mapping of a segment its owner keeps frees only the
+ * pages this process wrote, so it counts only toward `bytes`, weighed
+ * (copyOnWriteWeight), and idleness.
  */
 export class CollectionPolicy {
   readonly #rules: CollectionRules;
@@ -118,13 +119,15 @@ export class CollectionPolicy {
   }
 
   /**
-   * After a task that mapped or made `taskBytes` (but copy-on-write
-   * mappings): true if it collected now, by the rule taskBytes (the caller
-   * then lets the finalizers run before it sends the task's outcome).
+   * After a task, with the bytes tracked so far (as note()): true if it
+   * collected now, by the rule taskBytes (the caller then lets the
+   * finalizers run before it sends the task's outcome).
    */
-  afterTask(taskBytes: number, tracked: number, copyOnWrite = 0): boolean {
-    const { taskBytes: rule } = this.#rules;
-    if (rule === undefined || taskBytes < rule || this.#scheduled) return false;
+  afterTask(tracked: number, copyOnWrite = 0): boolean {
+    const { taskBytes } = this.#rules;
+    if (taskBytes === undefined || tracked - this.#collectedAt[0]! < taskBytes || this.#scheduled) {
+      return false;
+    }
     this.#tracked = [tracked, copyOnWrite];
     this.#collectNow();
     return !this.#rules.nextTurn;

@@ -148,18 +148,11 @@ export class WorkerRuntime {
       const pending = this.#outbox.written();
       if (pending !== undefined) await pending;
       const t0 = this.#now();
-      const tracked = this.#book.bytesTracked;
       this.#receipts[0]!++;
       this.#outbox.push(await this.#runOne(message));
       this.#receipts[1]!++;
       const book = this.#book;
-      const taskBytes = book.bytesTracked - tracked;
-      if (
-        taskBytes > 0 &&
-        this.#collection.afterTask(taskBytes, book.bytesTracked, book.copyOnWriteBytesTracked)
-      ) {
-        await finalizersRun();
-      }
+      if (this.#collection.afterTask(book.bytesTracked, book.copyOnWriteBytesTracked)) await finalizersRun();
       // Outcomes of quick tasks are gathered into one message while more tasks wait.
       const quick = this.#now() - t0 <= QUICK_TASK_MS;
       if (this.#queue.length === 0 || !quick || this.#outbox.length >= MAX_GATHERED) {
