@@ -63,7 +63,7 @@ test('a map over the chunks of a large heap array holds at most maxWorkers + 1 c
   assert.deepEqual(sums, expected);
   // A chunk's segment has up to 1/8 of slack (its size class). maxWorkers + 1 = 3 copies are
   // what map holds; copying a whole window of 2 x maxWorkers at once, with the workers keeping
-  // their arguments until a later collection, reached 6.
+  // their arguments until a later collection, reached 7.
   const bound = 4 * CHUNK_BYTES * 1.125;
   assert.ok(peak > 0, 'the chunks were copied into segments');
   assert.ok(
