@@ -275,6 +275,12 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     const submitter = {
       submitRef: (ref: TaskRef, args: unknown, chunk: boolean) =>
         this.submitRef(ref, args, chunk, limits, true),
+      copies: (args: unknown) =>
+        queuedBytesOf(
+          args as unknown[],
+          this.#threshold,
+          (buffer) => this.#book.infoOf(buffer) !== undefined,
+        ) > 0,
     };
     return mapTasks(submitter, task, iterables, options, this.#maxWorkers);
   }

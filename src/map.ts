@@ -32,6 +32,8 @@ type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 
 interface Submitter {
   submitRef(task: TaskRef, args: unknown, chunk: boolean): Future<unknown>;
+  /** Whether submitting `args` copies arrays into new segments (heap arrays at or above the threshold). */
+  copies?(args: unknown, chunk: boolean): boolean;
 }
 
 function isIterable(value: unknown): boolean {
@@ -90,6 +92,8 @@ interface InFlight {
   future: Future<unknown>;
   first: number;
   count: number;
+  /** Its arguments were copied into segments, which it holds until it ends. */
+  copies: boolean;
 }
 
 /** One call of map(): reads its inputs as results are taken, keeping a window of tasks in flight. */
@@ -102,6 +106,13 @@ class MapRun implements MapIterator<unknown> {
   readonly #deadline: number | undefined;
   /** Enough to keep every worker busy with one task queued behind it. */
   readonly #window: number;
+  /**
+   * Unfinished tasks whose arguments were copied, at most: one running per
+   * worker and one ready for the first worker that ends. The next element is
+   * read (and copied) only when there is room, so a map over the chunks of a
+   * large heap array holds this many chunks' copies, not a whole window's.
+   */
+  readonly #copyWindow: number;
   /** Tasks submitted and not yet yielded, in input order. */
   readonly #inFlight: InFlight[] = [];
   #submitted = 0;
@@ -123,6 +134,7 @@ class MapRun implements MapIterator<unknown> {
     this.#timeout = options.timeout;
     this.#deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
     this.#window = 2 * maxWorkers;
+    this.#copyWindow = maxWorkers + 1;
   }
 
   async next(): Promise<IteratorResult<unknown>> {
@@ -191,9 +203,16 @@ class MapRun implements MapIterator<unknown> {
     return args;
   }
 
-  /** Submits tasks until the window is full or the inputs end. */
+  /** Unfinished tasks that hold copies of their arguments. */
+  #copying(): number {
+    let count = 0;
+    for (const entry of this.#inFlight) if (entry.copies && !entry.future.done()) count++;
+    return count;
+  }
+
+  /** Submits tasks until the window is full (or its copies are: see #copyWindow) or the inputs end. */
   async #fill(): Promise<void> {
-    while (!this.#exhausted && this.#inFlight.length < this.#window) {
+    while (!this.#exhausted && this.#inFlight.length < this.#window && this.#copying() < this.#copyWindow) {
       const batch: unknown[][] = [];
       while (batch.length < this.#chunksize) {
         const args = await this.#readArgs();
@@ -204,11 +223,11 @@ class MapRun implements MapIterator<unknown> {
         batch.push(args);
       }
       if (batch.length === 0) break;
-      const future =
-        this.#chunksize === 1
-          ? this.#executor.submitRef(this.#task, batch[0], false)
-          : this.#executor.submitRef(this.#task, batch, true);
-      this.#inFlight.push({ future, first: this.#submitted, count: batch.length });
+      const chunk = this.#chunksize !== 1;
+      const args = chunk ? batch : batch[0];
+      const copies = this.#executor.copies?.(args, chunk) ?? false;
+      const future = this.#executor.submitRef(this.#task, args, chunk);
+      this.#inFlight.push({ future, first: this.#submitted, count: batch.length, copies });
       this.#submitted += batch.length;
     }
   }

@@ -28,7 +28,7 @@ test('at once, when `bytes` have been tracked since the last collection', () => 
   assert.equal(count.n, 2);
 });
 
-test('once idle for idleMs after any bytes were tracked; not while busy', async () => {
+test('once idle for idleMs after any bytes were tracked, idle time counted from the end of the batch', async () => {
   const { policy, count } = counted(worker);
   policy.note(0);
   await sleep(20);
@@ -39,10 +39,27 @@ test('once idle for idleMs after any bytes were tracked; not while busy', async 
   assert.equal(count.n, 0, 'busy: the idle collection waits');
   policy.busy = false;
   policy.note(10);
-  assert.equal(count.n, 1, 'no longer busy: collected at once');
+  assert.equal(count.n, 0, 'between tasks: not at once (a collection per task cost as much as the task)');
+  await sleep(20);
+  assert.equal(count.n, 1, 'idle for idleMs');
   policy.note(20);
   await sleep(20);
   assert.equal(count.n, 2, 'idle again');
+});
+
+test('afterTask collects at once once taskBytes (not copy-on-write) were tracked since the last collection', () => {
+  const { policy, count } = counted({ ...worker, idleMs: undefined, taskBytes: 50 });
+  assert.equal(policy.afterTask(30), false);
+  assert.equal(policy.afterTask(49, 1000), false, 'copy-on-write bytes do not count');
+  assert.equal(count.n, 0);
+  assert.equal(policy.afterTask(50), true, 'two tasks of 30 and 20 bytes');
+  assert.equal(count.n, 1);
+  assert.equal(policy.afterTask(99), false, 'counted from that collection');
+  policy.note(99);
+  assert.equal(count.n, 1);
+  const { policy: noRule, count: none } = counted({ ...worker, idleMs: undefined });
+  assert.equal(noRule.afterTask(1000), false, 'no taskBytes: never');
+  assert.equal(none.n, 0);
 });
 
 test('copy-on-write bytes weigh copyOnWriteWeight, and wait for idleMs of real idleness', async () => {
@@ -67,9 +84,10 @@ test('copy-on-write bytes weigh copyOnWriteWeight, and wait for idleMs of real i
   assert.equal(count.n, 2, '400 more copy-on-write bytes weigh 100: at once');
   policy.note(10, 750);
   policy.busy = false;
-  await sleep(40);
   policy.note(10, 750);
-  assert.equal(count.n, 3, 'other bytes: collected between tasks, idleMs after they were tracked');
+  assert.equal(count.n, 2, 'other bytes: not at once between tasks');
+  await sleep(40);
+  assert.equal(count.n, 3, 'other bytes: once idle for idleMs');
 });
 
 test('on a later turn of the event loop, at most once per minIntervalMs', async () => {

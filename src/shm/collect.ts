@@ -42,12 +42,14 @@ export interface CollectionRules {
   minIntervalMs: number;
   /** What a byte of a copy-on-write mapping weighs in `bytes` (1 unless given). */
   copyOnWriteWeight?: number;
-  /**
-   * Also collect once this long (ms) has passed since other bytes were
-   * mapped, at the first note() while not busy; or once idle (not busy) this
-   * long, if only copy-on-write mappings were made since the last collection.
-   */
+  /** Also collect once idle (not busy) this long (ms), if any bytes were tracked since the last collection. */
   idleMs?: number;
+  /**
+   * Collect right after a task, before its outcome goes out (afterTask),
+   * once this many bytes (but copy-on-write mappings) have been mapped or
+   * made since the last collection.
+   */
+  taskBytes?: number;
   /** Collect on a later turn of the event loop (so that the caller's code has dropped what it will drop), not at once. */
   nextTurn: boolean;
 }
@@ -58,10 +60,14 @@ export interface CollectionRules {
  * many bytes it has tracked so far with note(), and whether it is busy.
  *
  * A hold on a segment made for this process (a copied argument) keeps memory
- * of its own: it goes back soon after the task, between tasks. A copy-on-write
- * mapping of a segment its owner keeps frees only the pages this process
- * wrote: collecting after every task for it cost a full collection per task
- * and freed nothing, so it waits for real idleness, or for its weight in bytes.
+ * of its own: once taskBytes of them have piled up, they go back right after
+ * a task, before the task's outcome, so that their owner has them back when it
+ * hears of the result (a map over large chunks copies the next chunk into
+ * one). Not after every task: a collection is two full garbage collections,
+ * about 5 ms even on a small heap, as much as the task itself for a 4 MB image
+ * strip. A copy-on-write mapping of a segment its owner keeps frees only the
+ * pages this process wrote, so it counts only toward `bytes`, weighed
+ * (copyOnWriteWeight), and idleness.
  */
 export class CollectionPolicy {
   readonly #rules: CollectionRules;
@@ -98,8 +104,8 @@ export class CollectionPolicy {
       return;
     }
     if (idleMs === undefined) return;
-    if (other <= 0 && this.busy) {
-      // Only copy-on-write mappings: idle time counts from the end of the batch.
+    if (this.busy) {
+      // Idle time counts from the end of the batch.
       clearTimeout(this.#idleTimer);
       this.#idleTimer = undefined;
       this.#idleDue = false;
@@ -110,6 +116,21 @@ export class CollectionPolicy {
       this.#idleDue = true;
       if (!this.busy) this.note(this.#tracked[0]!, this.#tracked[1]);
     }, idleMs);
+  }
+
+  /**
+   * After a task, with the bytes tracked so far (as note()): true if it
+   * collected now, by the rule taskBytes (the caller then lets the
+   * finalizers run before it sends the task's outcome).
+   */
+  afterTask(tracked: number, copyOnWrite = 0): boolean {
+    const { taskBytes } = this.#rules;
+    if (taskBytes === undefined || tracked - this.#collectedAt[0]! < taskBytes || this.#scheduled) {
+      return false;
+    }
+    this.#tracked = [tracked, copyOnWrite];
+    this.#collectNow();
+    return !this.#rules.nextTurn;
   }
 
   #collectNow(): void {

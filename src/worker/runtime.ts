@@ -53,6 +53,16 @@ export function explain(error: unknown, task: TaskRef | undefined): unknown {
   );
 }
 
+/**
+ * Resolves once the finalizers of arrays collected now have run, and their
+ * frees are queued: V8 posts them as a task that Node runs in the poll phase
+ * of its event loop, so after one poll phase. Two immediates are: the first
+ * may run in the check phase of this loop iteration, before its poll phase.
+ */
+async function finalizersRun(): Promise<void> {
+  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 export class WorkerRuntime {
   readonly #channel: Channel;
   readonly #loader: TaskResolver;
@@ -152,6 +162,8 @@ export class WorkerRuntime {
       const outcome = this.#runAtOnce(message) ?? this.#runOne(message);
       this.#outbox.push(outcome instanceof Promise ? await outcome : outcome);
       this.#receipts[1]!++;
+      const book = this.#book;
+      if (this.#collection.afterTask(book.bytesTracked, book.copyOnWriteBytesTracked)) await finalizersRun();
       // Outcomes of quick tasks are gathered into one message while more tasks wait.
       const quick = this.#now() - t0 <= QUICK_TASK_MS;
       if (this.#queue.length === 0 || !quick || this.#outbox.length >= MAX_GATHERED) {
