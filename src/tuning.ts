@@ -65,10 +65,12 @@ export const PARENT_COLLECTION: CollectionRules = {
  * A worker: arrays in segments (arguments, and arrays made with empty()
  * whose results went to the parent) hold their segments until the worker
  * collects them. A worker allocates little on its own heap, so V8 may not
- * collect for a long time: collect right after a task once 8 MiB have been
- * mapped or made since the last collection, before the task's outcome goes
- * out (so the parent has a copied argument's segment back when it hears of
- * the result, and copies the next one into it), and once idle for 5 ms. A
+ * collect for a long time: collect right after a task once 8 MiB of copied
+ * arguments have been mapped since the last collection, before the task's
+ * outcome goes out (so the parent has a copied argument's segment back when
+ * it hears of the result, and copies the next one into it); once 8 MiB of
+ * any arrays (not copy-on-write) were mapped or made, after the outcome went
+ * out; and once idle for 5 ms. A
  * collection costs about 5 ms (two full collections, even of a small heap):
  * collecting after every task, workers given 16 image strips of 4 MB (10 ms
  * of work each) spent 0.9 ms in garbage collection per ms of work, 0.4 with

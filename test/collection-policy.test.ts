@@ -47,19 +47,28 @@ test('once idle for idleMs after any bytes were tracked, idle time counted from 
   assert.equal(count.n, 2, 'idle again');
 });
 
-test('afterTask collects at once once taskBytes (not copy-on-write) were tracked since the last collection', () => {
+test('afterTask collects at once once taskBytes of received copies were tracked since the last collection', () => {
   const { policy, count } = counted({ ...worker, idleMs: undefined, taskBytes: 50 });
-  assert.equal(policy.afterTask(30), false);
-  assert.equal(policy.afterTask(49, 1000), false, 'copy-on-write bytes do not count');
+  assert.equal(policy.afterTask(30, 0, 30), false);
+  assert.equal(policy.afterTask(49, 1000, 49), false, 'copy-on-write bytes do not count');
+  assert.equal(policy.afterTask(500, 1000, 49), false, 'nor arrays made here or shared mappings');
   assert.equal(count.n, 0);
-  assert.equal(policy.afterTask(50), true, 'two tasks of 30 and 20 bytes');
+  assert.equal(policy.afterTask(501, 1000, 50), true, 'copies of two tasks of 30 and 20 bytes');
   assert.equal(count.n, 1);
-  assert.equal(policy.afterTask(99), false, 'counted from that collection');
-  policy.note(99);
-  assert.equal(count.n, 1);
+  assert.equal(policy.afterTask(550, 1000, 99), false, 'counted from that collection');
   const { policy: noRule, count: none } = counted({ ...worker, idleMs: undefined });
-  assert.equal(noRule.afterTask(1000), false, 'no taskBytes: never');
+  assert.equal(noRule.afterTask(1000, 0, 1000), false, 'no taskBytes: never');
   assert.equal(none.n, 0);
+});
+
+test('note() collects once taskBytes of arrays mapped or made here (not copy-on-write) were tracked, after the outcome', () => {
+  const { policy, count } = counted({ ...worker, idleMs: undefined, taskBytes: 50, copyOnWriteWeight: 0.01 });
+  policy.busy = true;
+  assert.equal(policy.afterTask(60, 0, 0), false, 'made here: not before the outcome');
+  policy.note(60);
+  assert.equal(count.n, 1, 'at the note that follows the outcome');
+  policy.note(100, 1000);
+  assert.equal(count.n, 1, 'copy-on-write bytes do not count toward it');
 });
 
 test('copy-on-write bytes weigh copyOnWriteWeight, and wait for idleMs of real idleness', async () => {

@@ -52,6 +52,11 @@ export class SegmentBook {
     return this.#views.bytesTracked;
   }
 
+  /** Bytes of arrays received in segments copied for this process alone (a parent's argument copies), ever. */
+  get copiedBytesTracked(): number {
+    return this.#views.copiedBytesTracked;
+  }
+
   /** Bytes of copy-on-write mappings this process has made, ever. */
   get copyOnWriteBytesTracked(): number {
     return this.#views.copyOnWriteBytesTracked;

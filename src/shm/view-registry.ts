@@ -34,6 +34,8 @@ export class ViewRegistry {
   bytesTracked = 0;
   /** Bytes of copy-on-write mappings this process has made, ever (see CollectionPolicy). */
   copyOnWriteBytesTracked = 0;
+  /** Bytes of those (not copy-on-write) received in segments made for this process alone: copies whose owner waits for them back. */
+  copiedBytesTracked = 0;
 
   /** `onDropped` runs when a tracked array is collected. */
   constructor(onDropped: (view: DroppedView) => void) {
@@ -47,7 +49,10 @@ export class ViewRegistry {
   track(buffer: ArrayBuffer, info: ViewInfo): void {
     this.#views.set(buffer, info);
     if (info.privateCopy) this.copyOnWriteBytesTracked += info.byteLength;
-    else this.bytesTracked += info.byteLength;
+    else {
+      this.bytesTracked += info.byteLength;
+      if (info.exclusive) this.copiedBytesTracked += info.byteLength;
+    }
     this.#registry.register(buffer, { name: info.name, cached: info.cached }, buffer);
   }
 

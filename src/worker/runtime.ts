@@ -163,7 +163,11 @@ export class WorkerRuntime {
       this.#outbox.push(outcome instanceof Promise ? await outcome : outcome);
       this.#receipts[1]!++;
       const book = this.#book;
-      if (this.#collection.afterTask(book.bytesTracked, book.copyOnWriteBytesTracked)) await finalizersRun();
+      if (
+        this.#collection.afterTask(book.bytesTracked, book.copyOnWriteBytesTracked, book.copiedBytesTracked)
+      ) {
+        await finalizersRun();
+      }
       // Outcomes of quick tasks are gathered into one message while more tasks wait.
       const quick = this.#now() - t0 <= QUICK_TASK_MS;
       if (this.#queue.length === 0 || !quick || this.#outbox.length >= MAX_GATHERED) {
