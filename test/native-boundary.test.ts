@@ -79,9 +79,11 @@ test('store.create, link and remove: a new segment, a second name, both gone; fa
     () => store.create(name, 1 << 16),
     (e: unknown) => e instanceof SharedMemoryError && e.errno === 'EEXIST' && /already there/.test(e.message),
   );
-  store.link(name, `${name.slice(0, -1)}0`);
+  // A second name: the first with another last digit.
+  const second = `${name.slice(0, -1)}${name.endsWith('0') ? '1' : '0'}`;
+  store.link(name, second);
   assert.equal(readdirSync(dir).length, 2);
-  store.remove([name, `${name.slice(0, -1)}0`]);
+  store.remove([name, second]);
   assert.deepEqual(readdirSync(dir), []);
   assert.equal(native.release(mapping), true);
   assert.throws(

@@ -4,7 +4,7 @@
 // shmClear({ all: true }) runs on private directories only: on /dev/shm it
 // would remove the live segments of any shmex process running meanwhile.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, afterEach, test } from 'node:test';
@@ -163,6 +163,36 @@ test('shmClear({ dir }) and shmClear({ dir, all: true }) in a private directory'
   assert.deepEqual(shmClear({ dir, all: true }), [liveName]);
   assert.deepEqual(listSegmentNames(dir), []);
   assert.deepEqual(readdirSync(dir).sort(), [...strangers].sort());
+});
+
+test("shmClear({ dir }) sweeps a dead maker's LocalCluster machine directory, and only that", () => {
+  const dir = privateDir();
+  const dead = deadOwner();
+  const machineDir = (owner: { pid: number; start: string }, tail: string) => {
+    const path = join(dir, `shmex-machine-${owner.pid}.${owner.start}-${tail}`);
+    mkdirSync(path);
+    return path;
+  };
+  // Its maker and its machines died at once (SIGKILL): a dead machine's segment is left inside.
+  const leftBehind = machineDir(dead, 'aB3dE6');
+  makeFile(leftBehind, segmentName(deadOwner()));
+  // Its maker is alive (this process): a LocalCluster of ours, in use.
+  const ours = machineDir(self, 'Xy9Zk2');
+  makeFile(ours, segmentName(deadOwner()));
+  // Its maker is dead, but a machine of it is still alive (exiting): its segment keeps it.
+  const exiting = machineDir(dead, 'Qw1Er2');
+  const live = makeFile(exiting, segmentName(self));
+  // Not a machine directory of this pattern: never touched.
+  mkdirSync(join(dir, 'shmex-machine-abcdef'));
+
+  assert.deepEqual(shmClear({ dir }), []);
+  assert.equal(existsSync(leftBehind), false, "the dead maker's directory is gone");
+  assert.equal(readdirSync(ours).length, 1, "a live maker's directory is not looked into");
+  assert.deepEqual(readdirSync(exiting), [basename(live)]);
+  assert.deepEqual(
+    readdirSync(dir).sort(),
+    [basename(ours), basename(exiting), 'shmex-machine-abcdef'].sort(),
+  );
 });
 
 test('shmClear() on a directory that does not exist removes nothing; bad options throw', () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ShmexError } from '../errors.js';
+import { machineDirPrefix } from '../shm/sweep.js';
 import { ClusterExecutor, type ClusterExecutorOptions } from './executor.js';
 
 export interface LocalClusterOptions {
@@ -87,7 +88,7 @@ export class LocalCluster implements AsyncDisposable {
 
   async #spawn(index: number): Promise<LocalMachine> {
     const base = this.#options.shmBase ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
-    const shmDir = mkdtempSync(join(base, 'shmex-machine-'));
+    const shmDir = mkdtempSync(join(base, machineDirPrefix()));
     const name = `${this.queue}-m${index}`;
     const args = [CLI, 'worker', '--connect', this.url, '--queue', this.queue, '--name', name];
     args.push(

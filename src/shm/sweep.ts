@@ -1,6 +1,7 @@
 // Removing segments left behind by processes that died before they could
 // clean up. Only names of this project's pattern are ever touched.
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, rmdirSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { adoptedSegmentNames } from './books.js';
 import {
@@ -9,6 +10,7 @@ import {
   SEGMENT_PREFIX,
   type SegmentOwner,
   segmentNamesOf,
+  selfOwner,
 } from './segment-names.js';
 import { defaultShmDir, SegmentStore } from './segment-store.js';
 
@@ -31,8 +33,48 @@ export function listSegmentNames(dir: string = defaultShmDir()): string[] {
 }
 
 /**
+ * A directory made for the machines of a LocalCluster (shmex/cluster):
+ * `shmex-machine-<pid>.<start>-<random>`, named after the process that made
+ * it, so that it can be swept once that process is dead.
+ */
+const MACHINE_DIR = /^shmex-machine-(\d{1,10})\.(\d{1,20})-[A-Za-z0-9]{6}$/;
+
+/** The prefix (for mkdtemp) of a machine directory made by this process. */
+export function machineDirPrefix(): string {
+  const { pid, start } = selfOwner();
+  return `shmex-machine-${pid}.${start}-`;
+}
+
+/**
+ * Sweeps the machine directories in `dir` whose maker is dead (its machines
+ * exit with it, and normally remove their directory as they do; a SIGKILL
+ * of them all leaves it): the segments of dead processes in it, then the
+ * directory if that left it empty. A live process's segment keeps it.
+ */
+function sweepMachineDirs(dir: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const match = MACHINE_DIR.exec(entry);
+    if (match === null || isOwnerAlive({ pid: Number(match[1]), start: match[2]! })) continue;
+    const inner = join(dir, entry);
+    shmClear({ dir: inner });
+    try {
+      rmdirSync(inner);
+    } catch {
+      // Not empty (a machine still exiting, or a file that is not a segment): left as it is.
+    }
+  }
+}
+
+/**
  * Removes leftover shmex segments and returns the names removed. By default
  * only segments whose creating process is dead; with `all`, every one.
+ * Also sweeps the LocalCluster machine directories in it whose maker is dead.
  */
 export function shmClear(options: ShmClearOptions = {}): string[] {
   if (typeof options !== 'object' || options === null) {
@@ -59,6 +101,7 @@ export function shmClear(options: ShmClearOptions = {}): string[] {
     return !ownerAlive(name) && !adoptedElsewhere(store, name, names, ownerAlive);
   });
   store.remove(doomed);
+  sweepMachineDirs(store.dir);
   return doomed;
 }
 
