@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { AbortError, BrokenExecutorError, ShutdownError } from './errors.js';
 import type { ExecutorOptions, ShutdownOptions, TaskOptions } from './executor-options.js';
 import { setUpExecutor } from './executor-setup.js';
-import { Future, type FutureControl } from './future.js';
+import { Future, type FutureOptions, kControl } from './future.js';
 import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapArguments } from './map.js';
 import type { WorkerKind } from './pool/pool-worker.js';
 import type { TaskRef } from './pool/protocol.js';
@@ -21,7 +21,7 @@ import { defaultShmDir } from './shm/segment-store.js';
 import { type ExecutorStats, TaskTally } from './stats.js';
 import { type ModuleFunction, TaskRefs } from './task-ref.js';
 import { limitedRunner, type ModuleTasks, type TaskRunner } from './task-runner.js';
-import { encode, type Payload } from './transfer/encode.js';
+import { type EncodeOptions, encode, type Payload } from './transfer/encode.js';
 
 export type { ModuleTasks, TaskRunner } from './task-runner.js';
 
@@ -29,6 +29,30 @@ type AnyFunction = (...args: any[]) => any;
 
 /** The arguments of a task over the queued-bytes budget until a worker takes it: nothing held. */
 const NOT_COPIED: Payload = Object.freeze({ data: Object.freeze({ raw: undefined }), leases: [] });
+
+/** The setup of a Future whose control is read from it afterwards (future[kControl]). */
+const noSetup = (): void => {};
+
+/**
+ * A submitted Future's options, holding its work item: one object per task,
+ * no closure (a tiny task's parent cost is mostly allocation).
+ */
+class SubmitHooks implements FutureOptions {
+  readonly tally: TaskTally;
+  readonly reportAs: TaskRef | undefined;
+  readonly #pool: WorkerPool;
+  item: WorkItem | undefined;
+
+  constructor(pool: WorkerPool, tally: TaskTally, reportAs: TaskRef | undefined) {
+    this.#pool = pool;
+    this.tally = tally;
+    this.reportAs = reportAs;
+  }
+
+  onCancel(): void {
+    if (this.item !== undefined) this.#pool.drop(this.item);
+  }
+}
 
 /**
  * What ProcessPoolExecutor and ThreadPoolExecutor share: everything but the
@@ -48,6 +72,9 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
   readonly #queuedBytes: QueuedBytes;
   #nextId = 1;
   #shutdown = false;
+  /** What encode() is given for an argument list, and for a chunk's lists: the same every task. */
+  readonly #encodeArgs: EncodeOptions;
+  readonly #encodeChunk: EncodeOptions;
 
   protected constructor(options: ExecutorOptions, kind: WorkerKind) {
     const env = {
@@ -63,6 +90,13 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     this.#reportUnobserved = resolved.reportUnobserved;
     this.#shmDir = setup.shmDir;
     this.#book = setup.book;
+    const encodeOptions = {
+      book: setup.book,
+      threshold: resolved.threshold,
+      structuredClone: kind.structuredClone,
+    };
+    this.#encodeArgs = { ...encodeOptions, outerLevels: 1 };
+    this.#encodeChunk = { ...encodeOptions, outerLevels: 2 };
     this.#queuedBytes = new QueuedBytes(resolved.maxQueuedBytes ?? defaultQueuedBytes(setup.shmDir));
     this.#pool = new WorkerPool({
       kind,
@@ -168,50 +202,33 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
         { tally: this.#tally },
       );
     }
-    let item: WorkItem | undefined;
-    let control!: FutureControl<unknown>;
-    const future = new Future<unknown>(
-      (c) => {
-        control = c;
-      },
-      {
-        onCancel: () => {
-          if (item !== undefined) this.#pool.drop(item);
-        },
-        tally: this.#tally,
-        reportAs: this.#reportUnobserved ? task : undefined,
-      },
-    );
-    const copy = () =>
-      encode(
-        args,
-        {
-          book: this.#book,
-          threshold: this.#threshold,
-          structuredClone: this.#kind.structuredClone,
-          outerLevels: chunk ? 2 : 1,
-        },
-        chunk ? 'chunk' : 'args',
-      );
+    const hooks = new SubmitHooks(this.#pool, this.#tally, this.#reportUnobserved ? task : undefined);
+    const future = new Future<unknown>(noSetup, hooks);
+    const control = future[kControl];
     const bytes = this.#bytesOf(args);
     const now = eager || this.#queuedBytes.fits(bytes);
     let payload: Payload = NOT_COPIED;
     if (now) {
       try {
-        payload = copy();
+        payload = this.#encode(args, chunk);
       } catch (error) {
         control.start();
         control.reject(error);
         return future;
       }
     }
-    item = { id: this.#nextId++, task, args: payload, chunk, control, future };
-    if (bytes > 0) this.#queuedBytes.admit(item, bytes, now ? undefined : copy);
+    const item: WorkItem = { id: this.#nextId++, task, args: payload, chunk, control, future };
+    hooks.item = item;
+    if (bytes > 0) this.#queuedBytes.admit(item, bytes, now ? undefined : () => this.#encode(args, chunk));
     if (limits !== undefined && (limits.signal !== undefined || limits.timeout !== undefined)) {
       item.limits = limits;
     }
     this.#pool.enqueue(item);
     return future;
+  }
+
+  #encode(args: unknown, chunk: boolean): Payload {
+    return encode(args, chunk ? this.#encodeChunk : this.#encodeArgs, chunk ? 'chunk' : 'args');
   }
 
   /**

@@ -42,14 +42,53 @@ export function checkTimeout(timeoutMs: unknown, where: string): number | undefi
   return timeoutMs;
 }
 
+/** A rejection handler that does nothing, shared by every Future (see the constructor). */
+const ignore = (): void => {};
+
+// The Future's transitions, reached by its control object only: methods, not
+// four closures per Future (a tiny task's parent cost is mostly allocation).
+const kStart = Symbol('start');
+const kCancelWith = Symbol('cancelWith');
+const kResolve = Symbol('resolve');
+const kReject = Symbol('reject');
+/** future[kControl]: the Future's control object, for an owner that made it with a no-op setup. */
+export const kControl = Symbol('shmex.control');
+
+class Control<T> implements FutureControl<T> {
+  readonly #future: Future<T>;
+
+  constructor(future: Future<T>) {
+    this.#future = future;
+  }
+
+  start(): boolean {
+    return this.#future[kStart]();
+  }
+
+  cancel(error: Error): boolean {
+    return this.#future[kCancelWith](error);
+  }
+
+  resolve(value: T): void {
+    this.#future[kResolve](value);
+  }
+
+  reject(error: unknown): void {
+    this.#future[kReject](error);
+  }
+}
+
 export class Future<T> implements PromiseLike<T> {
   #state: State = 'pending';
   #failed = false;
   #error: unknown;
   readonly #promise: Promise<T>;
+  #resolve!: (value: T) => void;
   #reject!: (error: unknown) => void;
-  #callbacks: DoneCallback<T>[] = [];
+  /** Made at the first callback: most Futures are awaited and never have one. */
+  #callbacks: DoneCallback<T>[] | undefined;
   readonly #options: FutureOptions;
+  readonly #control: Control<T>;
   /** Someone awaited it, asked for its result, or gave it to wait/asCompleted/map. */
   #observed = false;
   /** Its failure, while nobody has observed it. */
@@ -58,52 +97,68 @@ export class Future<T> implements PromiseLike<T> {
   /** @param setup receives the controls that move this Future through its states. */
   constructor(setup: (control: FutureControl<T>) => void, options: FutureOptions = {}) {
     this.#options = options;
-    let resolve!: (value: T) => void;
     this.#promise = new Promise<T>((res, rej) => {
-      resolve = res;
+      this.#resolve = res;
       this.#reject = rej;
     });
     // A failure nobody asked about is not an unhandled rejection: the user may await it later.
     // If nobody ever does, unobserved.ts reports it once the Future is collected, or at exit.
-    this.#promise.catch(() => {});
-    setup({
-      start: () => {
-        if (this.#state !== 'pending') return false;
-        this.#state = 'running';
-        return true;
-      },
-      cancel: (error) => this.#cancel(error),
-      resolve: (value) => {
-        if (!this.#settle()) return;
-        this.#options.tally?.count('completed');
-        resolve(value);
-      },
-      reject: (error) => {
-        if (!this.#settle()) return;
-        this.#options.tally?.count('failed');
-        this.#failed = true;
-        this.#error = error;
-        this.#reject(error);
-        // A running task stopped by the user's own AbortSignal is, like a cancel, no surprise.
-        const task = this.#options.reportAs;
-        if (!this.#observed && task !== undefined && !(error instanceof AbortError)) {
-          this.#unobserved = track(this, task, error);
-        }
-      },
-    });
+    this.#promise.catch(ignore);
+    this.#control = new Control(this);
+    setup(this.#control);
+  }
+
+  /** @internal */
+  get [kControl](): FutureControl<T> {
+    return this.#control;
+  }
+
+  /** @internal pending -> running. */
+  [kStart](): boolean {
+    if (this.#state !== 'pending') return false;
+    this.#state = 'running';
+    return true;
+  }
+
+  /** @internal */
+  [kCancelWith](error: Error): boolean {
+    return this.#cancel(error);
+  }
+
+  /** @internal */
+  [kResolve](value: T): void {
+    if (!this.#settle()) return;
+    this.#options.tally?.count('completed');
+    this.#resolve(value);
+  }
+
+  /** @internal */
+  [kReject](error: unknown): void {
+    if (!this.#settle()) return;
+    this.#options.tally?.count('failed');
+    this.#failed = true;
+    this.#error = error;
+    this.#reject(error);
+    // A running task stopped by the user's own AbortSignal is, like a cancel, no surprise.
+    const task = this.#options.reportAs;
+    if (!this.#observed && task !== undefined && !(error instanceof AbortError)) {
+      this.#unobserved = track(this, task, error);
+    }
   }
 
   #settle(): boolean {
     if (this.#state === 'finished' || this.#state === 'cancelled') return false;
     this.#state = 'finished';
     // Most Futures have no done-callback (they are awaited): no microtask for them.
-    if (this.#callbacks.length > 0) queueMicrotask(() => this.#runCallbacks());
+    if (this.#callbacks !== undefined && this.#callbacks.length > 0) {
+      queueMicrotask(() => this.#runCallbacks());
+    }
     return true;
   }
 
   #runCallbacks(): void {
-    const callbacks = this.#callbacks;
-    this.#callbacks = [];
+    const callbacks = this.#callbacks ?? [];
+    this.#callbacks = undefined;
     for (const callback of callbacks) this.#invoke(callback);
   }
 
@@ -133,7 +188,9 @@ export class Future<T> implements PromiseLike<T> {
     // Rejects the awaited promise too, so nobody waits forever on a cancelled task.
     this.#reject(this.#error);
     this.#options.onCancel?.();
-    if (this.#callbacks.length > 0) queueMicrotask(() => this.#runCallbacks());
+    if (this.#callbacks !== undefined && this.#callbacks.length > 0) {
+      queueMicrotask(() => this.#runCallbacks());
+    }
     return true;
   }
 
@@ -204,6 +261,7 @@ export class Future<T> implements PromiseLike<T> {
   /** @internal a done-callback of shmex's own bookkeeping: not an observer. */
   [kWhenDone](callback: DoneCallback<T>): void {
     if (this.done()) queueMicrotask(() => this.#invoke(callback));
+    else if (this.#callbacks === undefined) this.#callbacks = [callback];
     else this.#callbacks.push(callback);
   }
 
@@ -213,8 +271,8 @@ export class Future<T> implements PromiseLike<T> {
    * still pending would keep every other Future of the call alive.
    */
   [kForgetDone](callback: DoneCallback<T>): void {
-    const at = this.#callbacks.indexOf(callback);
-    if (at !== -1) this.#callbacks.splice(at, 1);
+    const at = this.#callbacks?.indexOf(callback) ?? -1;
+    if (at !== -1) this.#callbacks!.splice(at, 1);
   }
 
   // biome-ignore lint/suspicious/noThenProperty: a Future is awaitable by design
