@@ -66,7 +66,6 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
   /** Functions of module proxies, so they can be passed to submit() and map() as tasks. */
   readonly #maxWorkers: number;
   readonly #shmDir: string;
-  readonly #kind: WorkerKind;
   readonly #tally = new TaskTally();
   readonly #reportUnobserved: boolean;
   readonly #queuedBytes: QueuedBytes;
@@ -84,7 +83,6 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     };
     const resolved = resolveOptions(options, kind.name, env);
     const setup = setUpExecutor(resolved, kind.structuredClone, this.#tasks.functions, env.defaultShmDir);
-    this.#kind = kind;
     this.#maxWorkers = resolved.maxWorkers;
     this.#threshold = resolved.threshold;
     this.#reportUnobserved = resolved.reportUnobserved;
