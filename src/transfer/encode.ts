@@ -146,11 +146,19 @@ function travelsAsIs(entry: BufferEntry): boolean {
   return entry.views === 1;
 }
 
+function isLeaf(value: unknown): boolean {
+  return typeof value !== 'object' || value === null || ArrayBuffer.isView(value);
+}
+
 /** A primitive, a view, or a plain array of those: what decode's fixView() can restore after the channel. */
 function isFlat(value: unknown): boolean {
-  const leaf = (v: unknown) => typeof v !== 'object' || v === null || ArrayBuffer.isView(v);
-  if (leaf(value)) return true;
-  return Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype && value.every(leaf);
+  if (isLeaf(value)) return true;
+  return Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype && value.every(isLeaf);
+}
+
+function allTravelAsIs(scan: Scan): boolean {
+  for (const entry of scan.buffers.values()) if (!travelsAsIs(entry)) return false;
+  return true;
 }
 
 function hasBuffer(value: unknown): boolean {
@@ -187,7 +195,7 @@ function travelsRaw(value: unknown, scan: Scan, options: EncodeOptions, leases: 
     !scan.needsCopy &&
     isFlat(value) &&
     !(options.structuredClone && hasBuffer(value)) &&
-    [...scan.buffers.values()].every(travelsAsIs)
+    allTravelAsIs(scan)
   );
 }
 

@@ -50,10 +50,15 @@ function kindAt(value: object, path: PathNode): ValueKind {
 export class Scan implements ScanContext {
   readonly buffers = new Map<ArrayBufferLike, BufferEntry>();
   needsCopy = false;
-  /** Values handled by a codec, and the parts each travels as (encoded once). */
-  readonly codedValues = new Map<object, CodedValue>();
-  /** Every object met, and its kind (the writer dispatches on it again). */
-  readonly kinds = new Map<object, ValueKind>();
+  #codedValues: Map<object, CodedValue> | undefined;
+  // Every object met, and its kind (the writer dispatches on it again). The
+  // first two are kept in fields: an argument list of one array (most tiny
+  // tasks) makes no Map.
+  #kinds: Map<object, ValueKind> | undefined;
+  #object0: object | undefined;
+  #kind0: ValueKind | undefined;
+  #object1: object | undefined;
+  #kind1: ValueKind | undefined;
   readonly threshold: number;
   readonly book: SegmentBook;
   /** Inside an Error's cause: V8 serializes it, so only what V8 carries as it is may sit there. */
@@ -66,6 +71,42 @@ export class Scan implements ScanContext {
     this.threshold = threshold;
     this.book = book;
     this.#outerLevels = outerLevels;
+  }
+
+  /** Values handled by a codec, and the parts each travels as (encoded once). Made when first asked for. */
+  get codedValues(): Map<object, CodedValue> {
+    if (this.#codedValues === undefined) this.#codedValues = new Map();
+    return this.#codedValues;
+  }
+
+  /** Every object met, and its kind. */
+  get kinds(): ReadonlyMap<object, ValueKind> {
+    if (this.#kinds === undefined) {
+      this.#kinds = new Map();
+      if (this.#object0 !== undefined) this.#kinds.set(this.#object0, this.#kind0!);
+      if (this.#object1 !== undefined) this.#kinds.set(this.#object1, this.#kind1!);
+    }
+    return this.#kinds;
+  }
+
+  #seenKind(value: object): ValueKind | undefined {
+    if (this.#kinds !== undefined) return this.#kinds.get(value);
+    if (value === this.#object0) return this.#kind0;
+    if (value === this.#object1) return this.#kind1;
+    return undefined;
+  }
+
+  #remember(value: object, kind: ValueKind): void {
+    if (this.#kinds !== undefined) this.#kinds.set(value, kind);
+    else if (this.#object0 === undefined) {
+      this.#object0 = value;
+      this.#kind0 = kind;
+    } else if (this.#object1 === undefined) {
+      this.#object1 = value;
+      this.#kind1 = kind;
+    } else {
+      (this.kinds as Map<object, ValueKind>).set(value, kind);
+    }
   }
 
   addBuffer(
@@ -136,7 +177,7 @@ export class Scan implements ScanContext {
       }
       return;
     }
-    const seen = this.kinds.get(value);
+    const seen = this.#seenKind(value);
     const kind = seen ?? kindAt(value, path);
     if (kind.leaf) {
       this.#visitObject(value, kind, seen !== undefined, path); // holds no other value: not a level
@@ -170,7 +211,7 @@ export class Scan implements ScanContext {
       );
     }
     if (seen) return;
-    this.kinds.set(value, kind);
+    this.#remember(value, kind);
     kind.scan(value, path, this);
   }
 
