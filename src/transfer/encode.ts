@@ -157,7 +157,7 @@ function isFlat(value: unknown): boolean {
 }
 
 function allTravelAsIs(scan: Scan): boolean {
-  for (const entry of scan.buffers.values()) if (!travelsAsIs(entry)) return false;
+  for (let i = 0; i < scan.entries.length; i++) if (!travelsAsIs(scan.entries[i]!)) return false;
   return true;
 }
 
@@ -169,7 +169,8 @@ function hasBuffer(value: unknown): boolean {
 function lendSegments(scan: Scan, options: EncodeOptions, leases: string[]): void {
   if (options.inlineOnly) return;
   const { book, threshold } = options;
-  for (const entry of scan.buffers.values()) {
+  for (let i = 0; i < scan.entries.length; i++) {
+    const entry = scan.entries[i]!;
     const inSegment = book.infoOf(entry.buffer) !== undefined;
     const length = entry.end - entry.start;
     if (inSegment || (length >= threshold && length > 0)) {
@@ -205,7 +206,7 @@ function writePayload(value: unknown, scan: Scan, label: string): Uint8Array {
   const serializer = new PayloadSerializer(scan.buffers, specials?.markers, label);
   serializer.writeHeader();
   serializer.writeUint32(WIRE_VERSION);
-  writeBufferTable(serializer, scan.buffers.values(), scan.buffers.size);
+  writeBufferTable(serializer, scan.entries, scan.entries.length);
   serializer.writeUint32(specials?.headers.length ?? 0);
   if (specials) {
     for (const header of specials.headers) serializer.writeValue(header);

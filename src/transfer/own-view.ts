@@ -1,5 +1,6 @@
 // Small values cross the channel as they are (see Encoded in encode.ts);
 // their views are copied on both sides so each has a buffer of its own.
+import { types } from 'node:util';
 import { VIEW_KINDS, viewKindOf } from './array-kinds.js';
 
 /**
@@ -47,8 +48,13 @@ export function snapshotView(value: unknown, copies?: Map<ArrayBufferView, Array
     }
     const at = slabUsed;
     slabUsed = (slabUsed + n + 7) & ~7; // the next one starts aligned for any kind
-    new Uint8Array(slab, at, n).set(new Uint8Array(value.buffer, value.byteOffset, n));
     copy = VIEW_KINDS[viewKindOf(value)!]!.make(slab, at, n);
+    if (types.isTypedArray(copy) && copy.constructor === value.constructor) {
+      // Same kind: a byte copy, without two Uint8Arrays made for it.
+      (copy as Uint8Array).set(value as Uint8Array);
+    } else {
+      new Uint8Array(slab, at, n).set(new Uint8Array(value.buffer, value.byteOffset, n));
+    }
     copies?.set(value, copy);
   }
   return copy;

@@ -49,6 +49,8 @@ function kindAt(value: object, path: PathNode): ValueKind {
 /** Walks a value once: checks that everything can travel and lists the buffers. */
 export class Scan implements ScanContext {
   readonly buffers = new Map<ArrayBufferLike, BufferEntry>();
+  /** The same entries by index, for walks over them that make no iterator (one per task counts). */
+  readonly entries: BufferEntry[] = [];
   needsCopy = false;
   #codedValues: Map<object, CodedValue> | undefined;
   // Every object met, and its kind (the writer dispatches on it again). The
@@ -128,6 +130,7 @@ export class Scan implements ScanContext {
       const { start, end } = range ?? { start: 0, end: buffer.byteLength };
       entry = { index: this.buffers.size, buffer, shared: isShared(buffer), start, end };
       this.buffers.set(buffer, entry);
+      this.entries.push(entry);
     } else if (range === undefined) {
       entry.start = 0;
       entry.end = buffer.byteLength;
@@ -153,7 +156,8 @@ export class Scan implements ScanContext {
    * aligned on the other side. Called once the walk is done.
    */
   cover(): void {
-    for (const entry of this.buffers.values()) {
+    for (let i = 0; i < this.entries.length; i++) {
+      const entry = this.entries[i]!;
       if (entry.shared || entry.whole) {
         entry.start = 0;
         entry.end = entry.buffer.byteLength;
