@@ -22,6 +22,9 @@ import { type PathNode, renderPath } from './path.js';
  */
 export const MAX_DEPTH = 1000;
 
+/** Up to this many buffers are looked up with a walk over `entries`, more through a Map. */
+const WALKED_ENTRIES = 8;
+
 function isDetached(buffer: ArrayBufferLike): boolean {
   try {
     new Uint8Array(buffer);
@@ -48,9 +51,13 @@ function kindAt(value: object, path: PathNode): ValueKind {
 
 /** Walks a value once: checks that everything can travel and lists the buffers. */
 export class Scan implements ScanContext {
-  readonly buffers = new Map<ArrayBufferLike, BufferEntry>();
-  /** The same entries by index, for walks over them that make no iterator (one per task counts). */
+  /**
+   * The buffers listed, by index. Looked up by buffer with a walk while they
+   * are few (most tasks have one or two), through a Map (`buffers`) beyond,
+   * or once a kind or the writer asks for it: no Map per tiny task.
+   */
   readonly entries: BufferEntry[] = [];
+  #buffers: Map<ArrayBufferLike, BufferEntry> | undefined;
   needsCopy = false;
   #codedValues: Map<object, CodedValue> | undefined;
   // Every object met, and its kind (the writer dispatches on it again). The
@@ -73,6 +80,26 @@ export class Scan implements ScanContext {
     this.threshold = threshold;
     this.book = book;
     this.#outerLevels = outerLevels;
+  }
+
+  /** The buffers listed, by buffer. */
+  get buffers(): Map<ArrayBufferLike, BufferEntry> {
+    return this.#buffers ?? this.#indexBuffers();
+  }
+
+  #indexBuffers(): Map<ArrayBufferLike, BufferEntry> {
+    const buffers = new Map<ArrayBufferLike, BufferEntry>();
+    for (let i = 0; i < this.entries.length; i++) buffers.set(this.entries[i]!.buffer, this.entries[i]!);
+    this.#buffers = buffers;
+    return buffers;
+  }
+
+  #entryOf(buffer: ArrayBufferLike): BufferEntry | undefined {
+    if (this.#buffers !== undefined) return this.#buffers.get(buffer);
+    for (let i = 0; i < this.entries.length; i++) {
+      if (this.entries[i]!.buffer === buffer) return this.entries[i];
+    }
+    return undefined;
   }
 
   /** Values handled by a codec, and the parts each travels as (encoded once). Made when first asked for. */
@@ -118,7 +145,7 @@ export class Scan implements ScanContext {
     shape?: number[],
     range?: { start: number; end: number },
   ): BufferEntry {
-    let entry = this.buffers.get(buffer);
+    let entry = this.#entryOf(buffer);
     if (entry === undefined) {
       if (buffer.byteLength === 0 && isDetached(buffer)) {
         throw new NotTransferableError(
@@ -128,9 +155,10 @@ export class Scan implements ScanContext {
         );
       }
       const { start, end } = range ?? { start: 0, end: buffer.byteLength };
-      entry = { index: this.buffers.size, buffer, shared: isShared(buffer), start, end };
-      this.buffers.set(buffer, entry);
+      entry = { index: this.entries.length, buffer, shared: isShared(buffer), start, end };
       this.entries.push(entry);
+      if (this.#buffers !== undefined) this.#buffers.set(buffer, entry);
+      else if (this.entries.length > WALKED_ENTRIES) this.#indexBuffers();
     } else if (range === undefined) {
       entry.start = 0;
       entry.end = buffer.byteLength;
