@@ -1,0 +1,91 @@
+// The encoder keeps what it meets of a small value in fields and arrays, and
+// switches to Maps past a few objects or buffers: values on both sides of
+// that switch must arrive the same, with their shared parts still shared.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { ProcessPoolExecutor } from 'shmex';
+import { guardSharedMemory } from './helpers/shm-guard.js';
+
+guardSharedMemory();
+
+// 4 KiB: some of the views below travel through segments, the others inline.
+const ex = new ProcessPoolExecutor({ maxWorkers: 1, threshold: 4096 });
+after(() => ex.shutdown());
+
+/** `count` Float64Arrays of their own buffers, array i of `length` elements worth i + 1 each. */
+function arrays(count: number, length: number): Float64Array[] {
+  return Array.from({ length: count }, (_, i) => new Float64Array(length).fill(i + 1));
+}
+
+for (const count of [1, 2, 8, 9, 12]) {
+  for (const length of [10, 1000]) {
+    test(`${count} arrays of ${length} elements, and a second view on the first one's buffer, arrive`, async () => {
+      const views = arrays(count, length);
+      const first = views[0]!;
+      const again = new Float64Array(first.buffer, 8, 2);
+      const seen = await ex.submit(
+        (vs: Float64Array[], v: Float64Array) => ({
+          sums: vs.map((a) => a.reduce((s, x) => s + x, 0)),
+          shared: v.buffer === vs[0]!.buffer,
+          at: v.byteOffset - vs[0]!.byteOffset,
+        }),
+        views,
+        again,
+      );
+      assert.deepEqual(
+        seen.sums,
+        views.map((_, i) => (i + 1) * length),
+      );
+      assert.equal(seen.shared, true);
+      assert.equal(seen.at, 8);
+    });
+  }
+}
+
+test('the same array passed twice arrives as one array', async () => {
+  const v = new Float64Array([1, 2, 3]);
+  assert.equal(await ex.submit((a: Float64Array, b: Float64Array) => a === b, v, v), true);
+});
+
+test('an object met a third and fourth time, and a cycle, keep their identity', async () => {
+  const o: { n: number; self?: unknown } = { n: 1 };
+  o.self = o;
+  const seen = await ex.submit(
+    (x: typeof o, ys: (typeof o)[], z: { o: typeof o }) =>
+      x.self === x && ys[0] === x && ys[1] === x && z.o === x && x.n === 1,
+    o,
+    [o, o],
+    { o },
+  );
+  assert.equal(seen, true);
+});
+
+test("a small typed array's bytes arrive exactly, NaN payloads and an offset view included", async () => {
+  const bytes = new Uint8Array(64);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 37 + 11) & 0xff;
+  // Signalling and payload-carrying NaNs: a numeric copy could canonicalize them.
+  new DataView(bytes.buffer).setUint32(4, 0x7ff00001, true);
+  new DataView(bytes.buffer).setUint32(12, 0xfff80002, true);
+  const whole = new Float64Array(bytes.buffer);
+  const part = new Float64Array(bytes.buffer, 16, 4);
+  const view = new DataView(bytes.buffer, 8, 16);
+  const seen = await ex.submit(
+    (a: Float64Array, b: Float64Array, c: DataView) =>
+      [a, b, c].map((v) => Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength))),
+    whole,
+    part,
+    view,
+  );
+  assert.deepEqual(seen, [
+    Array.from(bytes),
+    Array.from(bytes.subarray(16, 48)),
+    Array.from(bytes.subarray(8, 24)),
+  ]);
+});
+
+test('arguments copied at submit: a change made to a small array afterwards does not reach the task', async () => {
+  const v = new Int32Array([1, 2, 3]);
+  const future = ex.submit((a: Int32Array) => Array.from(a), v);
+  v[0] = 99;
+  assert.deepEqual(await future, [1, 2, 3]);
+});
