@@ -121,7 +121,8 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
   /** Its task at `index` got its outcome; undefined if there is none there. */
   finish(index: number): Item | undefined {
     if (index < 0) return undefined; // splice(-1) would take the last one
-    const [item] = this.#inflight.splice(index, 1);
+    // Results come back in order: shift() takes the first without the array splice() returns.
+    const item = index === 0 ? this.#inflight.shift() : this.#inflight.splice(index, 1)[0];
     if (this.#inflight.length === 0) {
       this.#endBusySpan();
       if (this.#state === 'busy') this.#moveTo('idle');

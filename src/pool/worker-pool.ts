@@ -350,7 +350,11 @@ export class WorkerPool {
   }
 
   #settle(worker: Worker, outcome: TaskOutcome): void {
-    const item = worker.finish(worker.inflight.findIndex((i) => i.id === outcome.id));
+    // A loop, not findIndex(): no closure per result.
+    const inflight = worker.inflight;
+    let at = 0;
+    while (at < inflight.length && inflight[at]!.id !== outcome.id) at++;
+    const item = worker.finish(at < inflight.length ? at : -1);
     if (item === undefined) return;
     this.#options.book.answered(worker, item.id);
     item.worker = undefined;
