@@ -168,13 +168,19 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     return this.#queuedBytes.whenRoom(this.#bytesOf(args));
   }
 
-  #bytesOf(args: unknown): number {
-    if (this.#queuedBytes.limit === Number.POSITIVE_INFINITY) return 0;
+  /** Bytes of `args` that submit would copy into new segments (heap arrays at or above the threshold). */
+  #copiedBytesOf(args: unknown): number {
     return queuedBytesOf(
       args as unknown[],
       this.#threshold,
       (buffer) => this.#book.infoOf(buffer) !== undefined,
     );
+  }
+
+  /** What `args` weigh against maxQueuedBytes (nothing when there is no budget). */
+  #bytesOf(args: unknown): number {
+    if (this.#queuedBytes.limit === Number.POSITIVE_INFINITY) return 0;
+    return this.#copiedBytesOf(args);
   }
 
   /**
@@ -290,12 +296,7 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     const submitter = {
       submitRef: (ref: TaskRef, args: unknown, chunk: boolean) =>
         this.submitRef(ref, args, chunk, limits, true),
-      copies: (args: unknown) =>
-        queuedBytesOf(
-          args as unknown[],
-          this.#threshold,
-          (buffer) => this.#book.infoOf(buffer) !== undefined,
-        ) > 0,
+      copies: (args: unknown) => this.#copiedBytesOf(args) > 0,
     };
     return mapTasks(submitter, task, iterables, options, this.#maxWorkers);
   }
