@@ -94,6 +94,8 @@ export class WorkerPool {
   #closing = false;
   #startupFailures = 0;
   #pumpScheduled = false;
+  /** Dispatch waits for the parent's pending collection (#waitForCollection). */
+  #awaitingCollection = false;
   readonly #pumpNow = () => {
     this.#pumpScheduled = false;
     this.#pump();
@@ -237,7 +239,7 @@ export class WorkerPool {
 
   /** Hands queued items to workers (see dispatch.ts). */
   #dispatch(): void {
-    if (this.#queue.length === 0) return;
+    if (this.#queue.length === 0 || this.#waitForCollection()) return;
     const limits = { taskMs: this.#taskMs, maxTasksPerChild: this.#options.maxTasksPerChild };
     const batches = planDispatch(this.#queue, this.#workers, limits, (item) => {
       // false: cancelled meanwhile; drop() already freed it.
@@ -246,6 +248,24 @@ export class WorkerPool {
       return item.prepare?.() ?? true;
     });
     for (const [worker, items] of batches) this.#send(worker, items);
+  }
+
+  /**
+   * True while tasks wait for a pending collection of dropped results (see
+   * PARENT_COLLECTION): a loop that drops each large result and submits the
+   * next call would otherwise have its worker make the next result in a new
+   * segment while the last one, dead, still holds its own. Sent after the
+   * collection, behind the frees it led to, the task finds that segment free.
+   */
+  #waitForCollection(): boolean {
+    if (this.#awaitingCollection) return true;
+    const waiting = parentCollection.whenCollected(() => {
+      this.#awaitingCollection = false;
+      this.#options.book.flushFrees();
+      this.#pump();
+    });
+    this.#awaitingCollection = waiting;
+    return waiting;
   }
 
   #send(worker: Worker, items: WorkItem[]): void {

@@ -51,6 +51,12 @@ export interface CollectionRules {
    * bytes of any arrays but copy-on-write mappings were mapped or made.
    */
   taskBytes?: number;
+  /**
+   * At most this share of the time in collections: the time since the last
+   * collection must be at least its duration divided by this (a large heap
+   * collects less often than a small one).
+   */
+  maxTimeShare?: number;
   /** Collect on a later turn of the event loop (so that the caller's code has dropped what it will drop), not at once. */
   nextTurn: boolean;
 }
@@ -82,8 +88,15 @@ export class CollectionPolicy {
   /** Bytes of received copies tracked at the last collection, and now (see afterTask). */
   #copiedAt = 0;
   #copied = 0;
+  /** Bytes of arrays made here (in this process's own segments) at the last collection, and now (see afterTask). */
+  #madeAt = 0;
+  #made = 0;
   #lastAt = 0;
+  /** How long the last collection took (ms). */
+  #lastTook = 0;
   #scheduled = false;
+  /** Called on the turn after the scheduled collection, once its finalizers have run (whenCollected). */
+  #waiters: (() => void)[] = [];
   #idleTimer: NodeJS.Timeout | undefined;
   #idleDue = false;
   /** While true (a worker running a batch of tasks), a collection for being idle waits until it is false at a note(). */
@@ -103,12 +116,11 @@ export class CollectionPolicy {
     const other = tracked - this.#collectedAt[0]!;
     const cow = copyOnWrite - this.#collectedAt[1]!;
     if (this.#scheduled || (other <= 0 && cow <= 0)) return;
-    const { bytes, minIntervalMs, idleMs, copyOnWriteWeight = 1, taskBytes = Infinity } = this.#rules;
+    const { bytes, idleMs, copyOnWriteWeight = 1, taskBytes = Infinity } = this.#rules;
     const weighed = other + cow * copyOnWriteWeight;
     // taskBytes of arrays mapped or made here (not copy-on-write): collected after the outcome went
     // out, so that this process's own segments come back for its next results.
-    const full =
-      (weighed >= bytes || other >= taskBytes) && performance.now() - this.#lastAt >= minIntervalMs;
+    const full = (weighed >= bytes || other >= taskBytes) && this.#intervalPassed();
     if (full || (this.#idleDue && !this.busy)) {
       this.#collectNow();
       return;
@@ -128,24 +140,54 @@ export class CollectionPolicy {
     }, idleMs);
   }
 
+  /** A collection is scheduled for a later turn (nextTurn rules), or its finalizers have not run yet. */
+  get pending(): boolean {
+    return this.#scheduled;
+  }
+
+  /**
+   * Runs `callback` on a turn after the scheduled collection, by when the
+   * finalizers of what it collected have run (V8 queues them as a task of
+   * their own, which Node runs before the next turn's immediates): what
+   * they gave back can be reused by then. False, and nothing is called, if
+   * no collection is pending.
+   */
+  whenCollected(callback: () => void): boolean {
+    if (!this.#scheduled) return false;
+    this.#waiters.push(callback);
+    return true;
+  }
+
+  #intervalPassed(): boolean {
+    const { minIntervalMs, maxTimeShare } = this.#rules;
+    const since = performance.now() - this.#lastAt;
+    return since >= minIntervalMs && (maxTimeShare === undefined || since >= this.#lastTook / maxTimeShare);
+  }
+
   /**
    * After a task, with the bytes tracked so far (as note()) and, of those,
    * the bytes of received copies (arguments copied for this process alone):
    * true if it collected now, by the rule taskBytes on the copies (the
    * caller then lets the finalizers run before it sends the task's outcome).
    */
-  afterTask(tracked: number, copyOnWrite: number, copied: number): boolean {
+  afterTask(tracked: number, copyOnWrite: number, copied: number, made = 0): boolean {
     this.#copied = copied;
     const { taskBytes } = this.#rules;
     if (taskBytes === undefined || copied - this.#copiedAt < taskBytes || this.#scheduled) {
+      this.#made = made;
       return false;
     }
-    this.#tracked = [tracked, copyOnWrite];
-    this.#collectNow();
+    // Arrays made here since the last collection may be the outcome that is about to go out, alive
+    // until it has: they stay counted, so the note() after it collects them (a worker's next
+    // `new Float64Array(n)` then finds the last result's segment free).
+    this.#made = made;
+    this.#tracked = [tracked - (made - this.#madeAt), copyOnWrite];
+    this.#collectNow(this.#madeAt);
     return !this.#rules.nextTurn;
   }
 
-  #collectNow(): void {
+  /** `madeAt`: what made bytes count as collected once it has run (afterTask leaves them as they were). */
+  #collectNow(madeAt = this.#made): void {
     this.#idleDue = false;
     clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
@@ -154,17 +196,26 @@ export class CollectionPolicy {
     const collect = () => {
       this.#collectedAt = tracked;
       this.#copiedAt = copied;
-      this.#lastAt = performance.now();
+      this.#madeAt = madeAt;
+      const started = performance.now();
       this.#collect();
+      this.#lastAt = performance.now();
+      this.#lastTook = this.#lastAt - started;
     };
     if (!this.#rules.nextTurn) {
       collect();
       return;
     }
+    // Not unref'd: an unref'd immediate lets the event loop block in its poll for I/O first, and
+    // tasks waiting for this collection (whenCollected) would wait for unrelated I/O.
     this.#scheduled = true;
     setImmediate(() => {
-      this.#scheduled = false;
       collect();
-    }).unref();
+      // Pending until the finalizers of what it collected have run (whenCollected).
+      setImmediate(() => {
+        this.#scheduled = false;
+        for (const waiter of this.#waiters.splice(0)) waiter();
+      });
+    });
   }
 }

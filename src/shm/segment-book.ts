@@ -57,6 +57,11 @@ export class SegmentBook {
     return this.#views.copiedBytesTracked;
   }
 
+  /** Of bytesTracked, those of arrays made here (allocate()). */
+  get madeBytesTracked(): number {
+    return this.#views.madeBytesTracked;
+  }
+
   /** Bytes of copy-on-write mappings this process has made, ever. */
   get copyOnWriteBytesTracked(): number {
     return this.#views.copyOnWriteBytesTracked;
@@ -124,6 +129,7 @@ export class SegmentBook {
     segment.rezero = zeroed;
     const ref = { name: segment.name, capacity: segment.capacity, dataOffset, byteLength };
     this.#track(view, { ...ref, start: 0, length: byteLength }, segment.mapping, undefined);
+    this.#views.madeBytesTracked += byteLength;
     return view;
   }
 

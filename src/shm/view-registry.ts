@@ -36,6 +36,8 @@ export class ViewRegistry {
   copyOnWriteBytesTracked = 0;
   /** Bytes of those (not copy-on-write) received in segments made for this process alone: copies whose owner waits for them back. */
   copiedBytesTracked = 0;
+  /** Bytes of those made here, in this process's own segments (empty(), a worker's shared arrays). */
+  madeBytesTracked = 0;
 
   /** `onDropped` runs when a tracked array is collected. */
   constructor(onDropped: (view: DroppedView) => void) {
