@@ -114,3 +114,63 @@ test('on a later turn of the event loop, at most once per minIntervalMs', async 
   await turn();
   assert.equal(count.n, 2);
 });
+
+test('afterTask leaves arrays made here since the last collection counted: the note() after the outcome collects them', () => {
+  const { policy, count } = counted({ ...worker, bytes: 1000, idleMs: undefined, taskBytes: 50 });
+  // A task that received a copy of 60 bytes and made a result of 80 bytes here.
+  assert.equal(policy.afterTask(140, 0, 60, 80), true, 'the copy: before the outcome');
+  assert.equal(count.n, 1);
+  policy.note(140);
+  assert.equal(count.n, 2, 'the result made here: after the outcome, although a collection just ran');
+  policy.note(140);
+  assert.equal(count.n, 2, 'nothing new since');
+  // A task that received a copy and made nothing: one collection only.
+  assert.equal(policy.afterTask(200, 0, 120, 80), true);
+  policy.note(200);
+  assert.equal(count.n, 3);
+});
+
+test('maxTimeShare: after a collection that took t ms, the next waits until t / maxTimeShare ms have passed', async () => {
+  let n = 0;
+  const slow = () => {
+    n++;
+    const until = performance.now() + 30;
+    while (performance.now() < until);
+  };
+  const policy = new CollectionPolicy(
+    { bytes: 100, minIntervalMs: 0, maxTimeShare: 0.5, nextTurn: false },
+    slow,
+  );
+  policy.note(100);
+  assert.equal(n, 1);
+  policy.note(200);
+  assert.equal(n, 1, 'a collection of 30 ms: none for 60 ms after it');
+  await sleep(70);
+  policy.note(300);
+  assert.equal(n, 2);
+});
+
+test('whenCollected: pending from note() until the finalizers of what it collected have run, then the callbacks', async () => {
+  const { collectGarbage } = await import('../dist/shm/collect.js');
+  const policy = new CollectionPolicy({ bytes: 100, minIntervalMs: 0, nextTurn: true }, collectGarbage);
+  const finalized: string[] = [];
+  const registry = new FinalizationRegistry<string>((held) => finalized.push(held));
+  (() => registry.register(new ArrayBuffer(1024), 'dropped'))();
+  await turn(); // what the registration kept alive for its own turn is let go
+  assert.equal(
+    policy.whenCollected(() => {}),
+    false,
+    'nothing pending: no callback',
+  );
+  assert.equal(policy.pending, false);
+  policy.note(100);
+  assert.equal(policy.pending, true);
+  const seen = await new Promise<string[]>((resolve) => {
+    assert.equal(
+      policy.whenCollected(() => resolve([...finalized])),
+      true,
+    );
+  });
+  assert.deepEqual(seen, ['dropped'], 'the finalizer ran before the callback');
+  assert.equal(policy.pending, false);
+});
