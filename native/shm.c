@@ -145,30 +145,46 @@ static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size
   return buffer;
 }
 
-// create(path, size): a new file of `size` bytes, created exclusively with
-// mode 0600, its space reserved (so a full tmpfs fails here with ENOSPC
-// instead of raising SIGBUS on first write), mapped shared and writable.
+// create(path, size, reserve): a new file of `size` bytes, created
+// exclusively with mode 0600, mapped shared and writable, the space of its
+// first `reserve` bytes (all of them if not given) reserved, so that a full
+// tmpfs fails here with ENOSPC instead of raising SIGBUS on first write. The
+// rest stays a hole that takes no memory until reserve() is called for it.
 static napi_value create(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char path[PATH_CAP];
   size_t size;
+  size_t reserve;
   if (!get_path(env, argv[0], path) || !get_size(env, argv[1], &size)) return NULL;
   if (size == 0) {
     napi_throw_range_error(env, "ERR_SHMEX_NATIVE", "a segment cannot be empty");
     return NULL;
+  }
+  reserve = size;
+  if (argc >= 3) {
+    napi_valuetype type;
+    napi_typeof(env, argv[2], &type);
+    if (type != napi_undefined && !get_size(env, argv[2], &reserve)) return NULL;
+    if (reserve > size) reserve = size;
   }
   int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     throw_errno(env, "open", errno);
     return NULL;
   }
-  int err = posix_fallocate(fd, 0, (off_t)size);
+  const char* op = "ftruncate";
+  int err = 0;
+  if (reserve < size && ftruncate(fd, (off_t)size) != 0) err = errno;
+  if (err == 0 && reserve > 0) {
+    op = "posix_fallocate";
+    err = posix_fallocate(fd, 0, (off_t)reserve);
+  }
   if (err != 0) {
     close(fd);
     unlink(path);
-    throw_errno(env, "posix_fallocate", err);
+    throw_errno(env, op, err);
     return NULL;
   }
   void* base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -182,6 +198,32 @@ static napi_value create(napi_env env, napi_callback_info info) {
   napi_value buffer = wrap_mapping(env, base, size, 0, size, true);
   if (buffer == NULL) unlink(path);
   return buffer;
+}
+
+// reserve(path, bytes): reserves the space of the first `bytes` of an
+// existing segment (see create), for a segment reused for more data than it
+// held so far. ENOSPC if the directory is full.
+static napi_value reserve_space(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[PATH_CAP];
+  size_t bytes;
+  if (!get_path(env, argv[0], path) || !get_size(env, argv[1], &bytes)) return NULL;
+  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    throw_errno(env, "open", errno);
+    return NULL;
+  }
+  int err = bytes > 0 ? posix_fallocate(fd, 0, (off_t)bytes) : 0;
+  close(fd);
+  if (err != 0) {
+    throw_errno(env, "posix_fallocate", err);
+    return NULL;
+  }
+  napi_value result;
+  napi_get_boolean(env, true, &result);
+  return result;
 }
 
 // open(path, readWrite): a descriptor for an existing file, to be checked by
@@ -548,6 +590,7 @@ static napi_value trim_heap(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"create", NULL, create, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reserve", NULL, reserve_space, NULL, NULL, NULL, napi_enumerable, NULL},
       {"open", NULL, open_file, NULL, NULL, NULL, napi_enumerable, NULL},
       {"map", NULL, map_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL},

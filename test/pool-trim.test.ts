@@ -2,8 +2,17 @@
 // size class, idle segments are unlinked after about 2 s (or at once by
 // trimSharedMemory()), and none outlives the executor once nothing holds it.
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { test } from 'node:test';
-import { from, listSegmentNames, ProcessPoolExecutor, release, trimSharedMemory, zeros } from 'shmex';
+import {
+  from,
+  listSegmentNames,
+  ProcessPoolExecutor,
+  release,
+  segmentPath,
+  trimSharedMemory,
+  zeros,
+} from 'shmex';
 import type * as Shm from './fixtures/shm-tasks.js';
 import { eventually, gc, ownSegments, segmentsOf } from './helpers/segments.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
@@ -104,6 +113,36 @@ test('a segment given back is reused by the next array of its size class, in thi
   assert.equal(last[BIG - 1], BIG - 1 + 9);
   assert.deepEqual(segmentsOf(pid), names, 'the worker reused its one segment every time');
   release(last);
+  trimSharedMemory();
+});
+
+test('a segment takes the memory of the data it holds, not of its size class; reused for more data, it takes more', async () => {
+  trimSharedMemory();
+  const allocated = (array: Float64Array) => statSync(segmentPath(array)!).blocks * 512;
+  const MiB = 1 << 20;
+  // 9 MiB and 9.75 MiB of data share the size class of 10 MiB segments.
+  const small = zeros(Float64Array, (9 * MiB) / 8);
+  const smallBytes = allocated(small);
+  assert.ok(
+    smallBytes >= 9 * MiB && smallBytes <= 9 * MiB + 64 * 1024,
+    `9 MiB of data take ${smallBytes} bytes`,
+  );
+  const path = segmentPath(small);
+  assert.equal(release(small), true);
+  const large = from(Float64Array, new Float64Array((9.75 * MiB) / 8).fill(3));
+  assert.equal(segmentPath(large), path, 'the idle segment was reused');
+  const largeBytes = allocated(large);
+  assert.ok(
+    largeBytes >= 9.75 * MiB && largeBytes <= 9.75 * MiB + 64 * 1024,
+    `9.75 MiB take ${largeBytes} bytes`,
+  );
+  assert.ok(large.every((v) => v === 3));
+  assert.equal(release(large), true);
+  // And zeros() in it after that: every byte written before is zero again.
+  const again = zeros(Float64Array, (9.5 * MiB) / 8);
+  assert.equal(segmentPath(again), path);
+  assert.ok(again.every((v) => v === 0));
+  release(again);
   trimSharedMemory();
 });
 

@@ -4,8 +4,13 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 export interface NativeShm {
-  /** Creates `path` exclusively (mode 0600), reserves `size` bytes, maps it shared and writable. */
-  create(path: string, size: number): ArrayBuffer;
+  /**
+   * Creates `path` exclusively (mode 0600) with `size` bytes, maps it shared and writable, and
+   * reserves the space of its first `reserve` bytes (all if not given); the rest is a hole.
+   */
+  create(path: string, size: number, reserve?: number): ArrayBuffer;
+  /** Reserves the space of the first `bytes` of an existing segment file (ENOSPC if full). */
+  reserve(path: string, bytes: number): boolean;
   /**
    * Opens an existing file (never following a symbolic link, never blocking on a FIFO) and returns
    * its descriptor, to be checked and given to map(); the caller closes it with close().

@@ -16,6 +16,12 @@ export interface PooledSegment {
   readonly mapping: ArrayBuffer;
   /** When it last became free (its holds are counted by the ledger, hold-ledger.ts). */
   idleSince: number;
+  /**
+   * Bytes from its start whose space is reserved (SegmentStore.create): the
+   * data it was acquired for, page-rounded, and the most any holder needed.
+   * Nothing is written past them; the rest of its capacity takes no memory.
+   */
+  reserved: number;
   /** Every byte is zero: a new file, or one zeroed as it became free (rezero). */
   zeroed: boolean;
   /**
@@ -34,6 +40,8 @@ export interface SegmentPoolOptions {
 }
 
 const MIN_CLASS = 64 * 1024;
+/** Space is reserved in pages (tmpfs has 4 KiB pages here; a larger page only rounds up less). */
+const PAGE = 4096;
 
 /** Capacity for `bytes`: at least 64 KiB, else rounded up to an eighth of its power of two (<= 12.5% slack). */
 export function sizeClass(bytes: number): number {
@@ -88,16 +96,19 @@ export class SegmentPool {
   /** A segment of at least `bytes`, taken off the free list or made: its first hold is the caller's to count. */
   acquire(bytes: number): PooledSegment {
     const capacity = sizeClass(bytes);
+    const reserve = Math.min(capacity, Math.ceil(bytes / PAGE) * PAGE);
     const reused = this.#free.get(capacity)?.pop();
     if (reused !== undefined) {
-      this.stats.reused++;
       this.#idleBytes -= capacity;
-      return reused;
+      if (reused.reserved >= reserve || this.#reserve(reused, reserve)) {
+        this.stats.reused++;
+        return reused;
+      }
     }
     const name = newSegmentName();
     let mapping: ArrayBuffer;
     try {
-      mapping = this.#store.create(name, capacity);
+      mapping = this.#store.create(name, capacity, reserve);
     } catch (error) {
       // Idle segments of other classes may be what fills the directory: give them back and try
       // once more. Unlinking alone does not free their space while a worker still maps them (it
@@ -109,9 +120,32 @@ export class SegmentPool {
       throw error;
     }
     this.stats.created++;
-    const segment: PooledSegment = { name, capacity, mapping, idleSince: 0, zeroed: true, rezero: false };
+    const segment: PooledSegment = {
+      name,
+      capacity,
+      mapping,
+      reserved: reserve,
+      idleSince: 0,
+      zeroed: true,
+      rezero: false,
+    };
     this.#byName.set(name, segment);
     return segment;
+  }
+
+  /** More of a reused segment's space reserved; false (and the segment gone) if there is no room. */
+  #reserve(segment: PooledSegment, bytes: number): boolean {
+    try {
+      this.#store.reserve(segment.name, bytes);
+    } catch (error) {
+      if (!(error instanceof SharedMemoryError)) throw error;
+      // Made anew below, which makes room first if the directory is full.
+      this.discard(segment);
+      this.onTrim?.([segment.name]);
+      return false;
+    }
+    segment.reserved = bytes;
+    return true;
   }
 
   /** A free segment is held again: off the free list. */
@@ -127,7 +161,7 @@ export class SegmentPool {
   recycle(segment: PooledSegment): void {
     if (!this.#byName.has(segment.name)) return;
     if (segment.rezero && !segment.zeroed) {
-      new Uint8Array(segment.mapping).fill(0);
+      new Uint8Array(segment.mapping, 0, segment.reserved).fill(0);
       segment.zeroed = true;
     }
     segment.idleSince = Date.now();

@@ -98,16 +98,28 @@ export class SegmentStore {
 
   /**
    * A new segment of `size` bytes, mapped shared and writable: created
-   * exclusively (never someone else's file, EEXIST) with mode 0600, its space
-   * reserved, so that a full directory fails here (ENOSPC) and not with
-   * SIGBUS at the first write.
+   * exclusively (never someone else's file, EEXIST) with mode 0600, the
+   * space of its first `reserve` bytes (all by default) reserved, so that a
+   * full directory fails here (ENOSPC) and not with SIGBUS at the first
+   * write. Nothing may be written past them before reserve() (a hole takes
+   * no memory: a segment of a larger size class than its data holds no more
+   * than its data).
    */
-  create(name: string, size: number): ArrayBuffer {
+  create(name: string, size: number, reserve = size): ArrayBuffer {
     const path = this.path(name);
     try {
-      return native.create(path, size);
+      return native.create(path, size, reserve);
     } catch (error) {
       throw explainNativeError(error, { op: 'create', dir: this.dir, name, capacity: size });
+    }
+  }
+
+  /** Reserves the space of the first `bytes` of a segment made by create() (ENOSPC as create). */
+  reserve(name: string, bytes: number): void {
+    try {
+      native.reserve(this.path(name), bytes);
+    } catch (error) {
+      throw explainNativeError(error, { op: 'create', dir: this.dir, name, capacity: bytes });
     }
   }
 
