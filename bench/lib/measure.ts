@@ -57,10 +57,23 @@ export async function settle(): Promise<void> {
   await sleep(30);
 }
 
-async function timed<R>(runner: Runner<R>): Promise<{ ms: number; result: R }> {
+/**
+ * One call, timed, and its result checked; returns the time only. The result
+ * dies with this function's frame: a loop that kept it in its own variable
+ * would hold each result through the next call (a suspended async function
+ * keeps the registers of its last iteration), and every row's added peak
+ * memory would count one dead result more.
+ */
+async function timedAndChecked<R>(
+  runner: Runner<R>,
+  check: (result: R, where: string) => void,
+  where: string,
+): Promise<number> {
   const t0 = performance.now();
   const result = await runner.call();
-  return { ms: performance.now() - t0, result };
+  const ms = performance.now() - t0;
+  check(result, where);
+  return ms;
 }
 
 export async function measureVariant(
@@ -102,17 +115,15 @@ export async function measureVariant(
     await runner.warm();
     await settle();
     plan.sampler?.start();
+    const checkOf = (r: Runner<unknown>) => (result: unknown, where: string) => check(result, r, where);
     for (let i = 0; i < plan.warmupCalls; i++) {
       progress.update(`${plan.sampler ? 'warm-up + memory' : 'warm-up'} ${i + 1}/${plan.warmupCalls}`);
-      const { result } = await timed(runner);
-      check(result, runner, `warm-up call ${i + 1}`);
+      await timedAndChecked(runner, checkOf(runner), `warm-up call ${i + 1}`);
     }
     if (plan.sampler !== undefined) out.memory = plan.sampler.stop();
     for (let i = 0; i < plan.timedCalls; i++) {
       progress.update(`timed ${i + 1}/${plan.timedCalls}`);
-      const { ms, result } = await timed(runner);
-      out.samplesMs.push(ms);
-      check(result, runner, `timed call ${i + 1}`);
+      out.samplesMs.push(await timedAndChecked(runner, checkOf(runner), `timed call ${i + 1}`));
     }
     out.steady = summarize(out.samplesMs);
   } catch (error) {
