@@ -50,17 +50,18 @@ export interface ExecutorOptions {
    */
   unobservedFailures?: 'warn' | 'ignore';
   /**
-   * How the C allocator (glibc's malloc) of worker processes is set up. 'tuned' serves large
-   * blocks from the heap, backed by transparent huge pages, and keeps memory a task freed (up to
-   * 512 MiB a worker at the top of the heap) for the next task, so tasks that return new large
-   * arrays do not pay page faults on every call; 'default' leaves glibc's defaults. Set through GLIBC_TUNABLES, ahead of the environment's
-   * own (which win). 'shared' is 'tuned', and in tasks `new Float64Array(length)` (any typed
-   * array) of 1 MiB or more is made in shared memory, zeroed, so a task that returns it sends it
-   * without a copy; the worker's global typed-array constructors are replaced for that
-   * (`new Float64Array(1).constructor !== Float64Array` there: compare with instanceof). A
-   * ThreadPoolExecutor takes only 'default': its threads share this process's allocator, set up
-   * when it started.
-   * @default 'tuned' for processes, 'default' for threads
+   * Where tasks' arrays are made in worker processes. 'tuned' sets up the C allocator (glibc's
+   * malloc, through GLIBC_TUNABLES, ahead of the environment's own, which win): large blocks come
+   * from the heap, backed by transparent huge pages, and memory a task freed (up to 512 MiB a
+   * worker at the top of the heap) is kept for the next task, so tasks that return new large
+   * arrays do not pay page faults on every call. 'shared' is 'tuned', and in tasks
+   * `new Float64Array(length)` (any typed array) of 1 MiB or more is made in shared memory,
+   * zeroed, so a task that returns it sends it without a copy, and the worker holds no second copy
+   * of it; the worker's global typed-array constructors are replaced for that (instances,
+   * `instanceof` and `x.constructor === Float64Array` behave as before). 'default' leaves glibc's
+   * defaults and the constructors alone. A ThreadPoolExecutor takes only 'default': its threads
+   * share this process's allocator, set up when it started.
+   * @default 'shared' for processes, 'default' for threads
    */
   workerAllocator?: 'tuned' | 'shared' | 'default';
 }

@@ -106,7 +106,7 @@ export function resolveOptions(options: unknown, kind: ExecutorKind, env: Resolv
       `maxQueuedBytes must be a number of bytes >= 0 (or Infinity), got ${describeValue(maxQueuedBytes)}`,
     );
   }
-  const workerAllocator = o.workerAllocator ?? (kind === 'thread' ? 'default' : 'tuned');
+  const workerAllocator = o.workerAllocator ?? (kind === 'thread' ? 'default' : 'shared');
   if (!WORKER_ALLOCATORS.includes(workerAllocator)) {
     throw fail(
       `workerAllocator must be 'tuned', 'shared' or 'default', got ${describeValue(workerAllocator)}`,

@@ -145,6 +145,8 @@ export const SHARED_ARRAY_MIN_BYTES = 1024 * 1024;
  * synchronous loop of large temporaries can hold in shared memory.
  */
 export const SHARED_ARRAY_TURN_BYTES = 1024 * 1024 * 1024;
+/** ...and at most this share of the directory's size (a container's 64 MiB /dev/shm: 16 MiB). */
+export const SHARED_ARRAY_DIR_SHARE = 1 / 4;
 
 /**
  * A worker process idle this long (ms) collects garbage and gives malloc's

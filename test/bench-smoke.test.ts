@@ -19,7 +19,7 @@ const BIG_ARRAY_VARIANTS = [
   'in-process',
   'in-process-in-place',
   'shmex-copy-in',
-  'shmex-copy-in-shared-arrays',
+  'shmex-copy-in-tuned',
   'shmex-zero-copy-in',
   'shmex-zero-copy-in-empty-out',
   'shmex-shared-in-place',

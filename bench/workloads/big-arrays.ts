@@ -26,7 +26,7 @@ export const BIG_ARRAY_VARIANTS = [
   'in-process',
   'in-process-in-place',
   'shmex-copy-in',
-  'shmex-copy-in-shared-arrays',
+  'shmex-copy-in-tuned',
   'shmex-zero-copy-in',
   'shmex-zero-copy-in-empty-out',
   'shmex-shared-in-place',
@@ -98,6 +98,7 @@ export function bigArrayVariants(n: number): {
     {
       id: 'shmex-copy-in',
       label: 'shmex, copy-in (heap array argument)',
+      note: "workerAllocator 'shared', the default: the worker's new Float64Array(n) lives in a pooled segment, so the result comes back without a copy",
       open: () =>
         poolRunner(
           () => new ShmexPool(WORKERS),
@@ -106,12 +107,12 @@ export function bigArrayVariants(n: number): {
         ),
     },
     {
-      id: 'shmex-copy-in-shared-arrays',
-      label: "shmex, copy-in, workerAllocator: 'shared' (the task's new Float64Array made in shared memory)",
-      note: "same task and argument as the copy-in row; with workerAllocator: 'shared' the worker's new Float64Array(n) lives in a pooled segment, so the result comes back without a copy",
+      id: 'shmex-copy-in-tuned',
+      label: "shmex, copy-in, workerAllocator: 'tuned' (the task's new Float64Array on the worker's heap)",
+      note: "same task and argument as the copy-in row; with workerAllocator: 'tuned' the worker's new Float64Array(n) is on its tuned heap, and the worker copies the result into a segment",
       open: () =>
         poolRunner(
-          () => new ShmexPool(WORKERS, ProcessPoolExecutor, { workerAllocator: 'shared' }),
+          () => new ShmexPool(WORKERS, ProcessPoolExecutor, { workerAllocator: 'tuned' }),
           (p) => p.run('addOne', x),
           checkAddOne(x),
         ),

@@ -111,11 +111,12 @@ export class CollectionPolicy {
    * `tracked`: bytes of arrays mapped or made in segments so far, ever, but
    * copy-on-write mappings; `copyOnWrite`: those of copy-on-write mappings.
    */
-  note(tracked: number, copyOnWrite = 0): void {
+  /** True if it collected now (rules without nextTurn): finalizers run on a later turn. */
+  note(tracked: number, copyOnWrite = 0): boolean {
     this.#tracked = [tracked, copyOnWrite];
     const other = tracked - this.#collectedAt[0]!;
     const cow = copyOnWrite - this.#collectedAt[1]!;
-    if (this.#scheduled || (other <= 0 && cow <= 0)) return;
+    if (this.#scheduled || (other <= 0 && cow <= 0)) return false;
     const { bytes, idleMs, copyOnWriteWeight = 1, taskBytes = Infinity } = this.#rules;
     const weighed = other + cow * copyOnWriteWeight;
     // taskBytes of arrays mapped or made here (not copy-on-write): collected after the outcome went
@@ -123,21 +124,22 @@ export class CollectionPolicy {
     const full = (weighed >= bytes || other >= taskBytes) && this.#intervalPassed();
     if (full || (this.#idleDue && !this.busy)) {
       this.#collectNow();
-      return;
+      return !this.#rules.nextTurn;
     }
-    if (idleMs === undefined) return;
+    if (idleMs === undefined) return false;
     if (this.busy) {
       // Idle time counts from the end of the batch.
       clearTimeout(this.#idleTimer);
       this.#idleTimer = undefined;
       this.#idleDue = false;
-      return;
+      return false;
     }
     this.#idleTimer ??= setTimeout(() => {
       this.#idleTimer = undefined;
       this.#idleDue = true;
       if (!this.busy) this.note(this.#tracked[0]!, this.#tracked[1]);
     }, idleMs);
+    return false;
   }
 
   /** A collection is scheduled for a later turn (nextTurn rules), or its finalizers have not run yet. */

@@ -179,7 +179,12 @@ export class WorkerRuntime {
         this.#book.flushFrees();
         this.#outbox.flush();
       }
-      this.#collection.note(this.#book.bytesTracked, this.#book.copyOnWriteBytesTracked);
+      // Collected once the outcome was out (arrays the task made in segments of this worker): the
+      // next task waits until their finalizers have run, so that it finds their segments free once
+      // the parent has given them back (its frees come ahead of the task).
+      if (this.#collection.note(this.#book.bytesTracked, this.#book.copyOnWriteBytesTracked)) {
+        await finalizersRun();
+      }
     }
     this.#draining = false;
     this.#collection.busy = false;

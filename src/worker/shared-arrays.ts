@@ -1,25 +1,31 @@
-// workerAllocator: 'shared'. A task that returns `new Float64Array(n)` makes
-// its result on the heap, and the worker then copies it into a segment (23 ms
-// for 160 MB here, a fifth of the task). V8 lets JavaScript neither choose
-// where an ArrayBuffer's memory comes from nor hook its allocator, so the
-// only way to make such an array in shared memory is to change what the name
-// `Float64Array` means in the worker: each global typed-array constructor is
-// replaced by a function that makes large arrays (`new X(length)` of at least
-// SHARED_ARRAY_MIN_BYTES) over a zeroed pooled segment (zeroed as it came
-// back to the pool, between tasks: segment-pool.ts) and passes every other
-// call on to the original. Its results are plain instances of the original
-// (their prototype and `constructor` are the original's), so `instanceof`,
-// `ArrayBuffer.isView` and shmex's own encoding see nothing new; what changes
-// is `globalThis.Float64Array !== new Float64Array(1).constructor`.
+// workerAllocator: 'shared', the default for processes. A task that returns
+// `new Float64Array(n)` would make its result on the heap, and the worker
+// would then copy it into a segment (23 ms for 160 MB here, a fifth of the
+// task), holding the array, its copy and the argument's copy at once. V8
+// lets JavaScript neither choose where an ArrayBuffer's memory comes from nor
+// hook its allocator, so the only way to make such an array in shared memory
+// is to change what the name `Float64Array` means in the worker: each global
+// typed-array constructor is replaced by a function that makes large arrays
+// (`new X(length)` of at least SHARED_ARRAY_MIN_BYTES) over a zeroed pooled
+// segment (zeroed as it came back to the pool, between tasks:
+// segment-pool.ts) and passes every other call on to the original. Its
+// results are plain instances of the original (their prototype is the
+// original's), so `instanceof`, `ArrayBuffer.isView` and shmex's own
+// encoding see nothing new; the prototypes' `constructor` is the replacement,
+// so `x.constructor === Float64Array` holds as before.
 //
-// Hazard: a dead array's segment goes back only after a collection and a
-// turn of the event loop (the finalizer runs then), so a synchronous loop
-// making many large temporaries would pile up segments. Past
-// SHARED_ARRAY_TURN_BYTES made in one turn, and whenever a segment cannot be
-// made, arrays are made on the heap as before.
+// Costs. Setting a prototype's `constructor` turns off V8's fast path for the
+// methods that make a new array of the same kind (subarray, slice, map,
+// filter: they look the constructor up): about 40 ns more a call. A dead
+// array's segment goes back only after a collection and a turn of the event
+// loop (the finalizer runs then), so a synchronous loop making many large
+// temporaries would pile up segments: past SHARED_ARRAY_TURN_BYTES made in
+// one turn (or a quarter of the directory's size, for a small /dev/shm), and
+// whenever a segment cannot be made, arrays are made on the heap as before.
+import { statfsSync } from 'node:fs';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { aliasTypedArrayConstructor, TYPED_ARRAY_DTYPES } from '../transfer/array-kinds.js';
-import { SHARED_ARRAY_MIN_BYTES, SHARED_ARRAY_TURN_BYTES } from '../tuning.js';
+import { SHARED_ARRAY_DIR_SHARE, SHARED_ARRAY_MIN_BYTES, SHARED_ARRAY_TURN_BYTES } from '../tuning.js';
 
 type Constructor = abstract new (...args: never[]) => unknown;
 
@@ -37,6 +43,9 @@ function countTurn(bytes: number): void {
   });
 }
 
+/** Bytes of arrays this worker may make in segments in one turn (installSharedArrays). */
+let turnLimit = SHARED_ARRAY_TURN_BYTES;
+
 /** A zeroed ArrayBuffer of `bytes` in a segment of `book`, or undefined where the heap must do. */
 function sharedBuffer(
   book: SegmentBook,
@@ -44,7 +53,7 @@ function sharedBuffer(
   dtype: string,
   length: number,
 ): ArrayBuffer | undefined {
-  if (turnBytes + bytes > SHARED_ARRAY_TURN_BYTES) return undefined;
+  if (turnBytes + bytes > turnLimit) return undefined;
   let buffer: ArrayBuffer;
   try {
     // A recycled segment holds an earlier array's bytes; `new X(n)` promises zeros.
@@ -87,6 +96,12 @@ function sharedConstructor(Original: Constructor, dtype: string, book: SegmentBo
 
 /** Replaces this process's global typed-array constructors (a worker process's, once). */
 export function installSharedArrays(book: SegmentBook): void {
+  try {
+    const fs = statfsSync(book.store.dir);
+    turnLimit = Math.min(SHARED_ARRAY_TURN_BYTES, fs.blocks * fs.bsize * SHARED_ARRAY_DIR_SHARE);
+  } catch {
+    // The directory cannot be read: segments cannot be made either, and the heap does.
+  }
   const globals = globalThis as unknown as Record<string, Constructor>;
   for (const [Original, dtype] of TYPED_ARRAY_DTYPES) {
     const name = (Original as unknown as { name: string }).name;
@@ -95,6 +110,13 @@ export function installSharedArrays(book: SegmentBook): void {
     aliasTypedArrayConstructor(Shared, Original);
     Object.defineProperty(globalThis, name, {
       ...Object.getOwnPropertyDescriptor(globalThis, name),
+      value: Shared,
+    });
+    // What arrays see as their constructor: the global name, as code that compares
+    // `x.constructor === Float64Array` expects.
+    const proto = (Original as unknown as { prototype: object }).prototype;
+    Object.defineProperty(proto, 'constructor', {
+      ...Object.getOwnPropertyDescriptor(proto, 'constructor'),
       value: Shared,
     });
   }

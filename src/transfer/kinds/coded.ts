@@ -13,8 +13,12 @@ import type { SpecialReader, ValueKind } from './types.js';
 
 type CodecHeader = Extract<SpecialHeader, { k: 'codec' }>;
 
-/** The codec test() found, for the scan that follows it at once (tests run once per value). */
-let matched: { value: object; codec: ArrayCodec } | undefined;
+/**
+ * The codec test() found, for the scan that follows it (tests run once per
+ * value). Weak: a scan that fails between the two (a codec value where it
+ * cannot travel) must not keep the value, and its arrays, alive.
+ */
+const matched = new WeakMap<object, ArrayCodec>();
 
 function encodeParts(codec: ArrayCodec, value: object, path: Parameters<typeof renderPath>[0]): unknown {
   try {
@@ -69,12 +73,12 @@ export const codedKind: ValueKind = {
   special: true,
   test(value): value is object {
     const codec = codecOf(value);
-    matched = codec === undefined ? undefined : { value, codec };
+    if (codec !== undefined) matched.set(value, codec);
     return codec !== undefined;
   },
   scan(value, path, s) {
-    const codec = matched !== undefined && matched.value === value ? matched.codec : codecOf(value)!;
-    matched = undefined;
+    const codec = matched.get(value) ?? codecOf(value)!;
+    matched.delete(value);
     s.needsCopy = true;
     if (isBuiltinCodec(codec) && codec.scan !== undefined) {
       s.codedValues.set(value, { codec, parts: codec.scan(value, path, s), scanned: true });
