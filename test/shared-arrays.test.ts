@@ -85,6 +85,9 @@ test("with 'shared', constructors still behave as the built-in ones for the code
     smallShared: false,
     emptyLength: 3,
     sliceShared: false, // slice makes its copy with the original constructor
+    constructorIsGlobal: true, // the prototypes' constructor is the replacement
+    viaConstructorShared: true,
+    subarrayKind: true,
   });
 });
 

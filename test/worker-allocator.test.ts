@@ -1,5 +1,5 @@
 // workerAllocator: worker processes start with GLIBC_TUNABLES that tune
-// glibc's malloc ('tuned', the default), placed before the user's own; with
+// glibc's malloc ('tuned', and 'shared', the default), placed before the user's own; with
 // 'default' they get the parent's environment as it is. Threads take only
 // 'default'. Checked in real workers: the variable a task sees, and that
 // glibc applied it (a large block made again faults far less than with
