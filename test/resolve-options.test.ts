@@ -25,7 +25,7 @@ const processDefaults: ResolvedOptions = {
   initargs: [],
   reportUnobserved: true,
   maxQueuedBytes: undefined,
-  workerAllocator: 'tuned',
+  workerAllocator: 'shared',
 };
 
 const init = () => {};

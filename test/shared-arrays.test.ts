@@ -27,9 +27,9 @@ const KINDS = [
   'BigUint64Array',
 ] as const;
 
-test("with 'shared', a task's new typed arrays of 1 MiB and more live in shared memory, zeroed; with 'tuned' they do not", async () => {
-  await using shared = new ProcessPoolExecutor({ maxWorkers: 1, workerAllocator: 'shared' });
-  await using tuned = new ProcessPoolExecutor({ maxWorkers: 1 });
+test("with 'shared' (the default), a task's new typed arrays of 1 MiB and more live in shared memory, zeroed; with 'tuned' they do not", async () => {
+  await using shared = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await using tuned = new ProcessPoolExecutor({ maxWorkers: 1, workerAllocator: 'tuned' });
   const s = shared.module<typeof Tasks>(TASKS);
   const t = tuned.module<typeof Tasks>(TASKS);
   for (const kind of KINDS) {

@@ -165,15 +165,21 @@ function hasBuffer(value: unknown): boolean {
   return Buffer.isBuffer(value) || (Array.isArray(value) && value.some((v) => Buffer.isBuffer(v)));
 }
 
-/** Lends a segment for each buffer that lives in one or is at least `threshold` bytes; returns their names. */
+/**
+ * Lends a segment for each buffer that lives in one or is at least `threshold` bytes; returns their
+ * names. Views that cover less than `threshold` bytes of a larger buffer in a segment go inline
+ * (unless shared()): a 10-element subarray of a 160 MB array made in a segment (empty(), or a
+ * worker's `new Float64Array(n)`) would otherwise keep that whole segment held by its receiver.
+ */
 function lendSegments(scan: Scan, options: EncodeOptions, leases: string[]): void {
   if (options.inlineOnly) return;
   const { book, threshold } = options;
   for (let i = 0; i < scan.entries.length; i++) {
     const entry = scan.entries[i]!;
-    const inSegment = book.infoOf(entry.buffer) !== undefined;
     const length = entry.end - entry.start;
-    if (inSegment || (length >= threshold && length > 0)) {
+    const large = length >= threshold && length > 0;
+    const whole = length === entry.buffer.byteLength;
+    if (large || ((entry.byReference || whole) && book.infoOf(entry.buffer) !== undefined)) {
       const fits = entry.layout?.start === entry.start && entry.layout.end === entry.end;
       const layout = fits ? entry.layout! : { descr: quoteDescr('|u1'), shape: [length] };
       const intent = entry.byReference ? 'reference' : options.handover ? 'handover' : 'value';
