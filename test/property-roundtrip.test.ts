@@ -646,8 +646,12 @@ class Comparison {
     const length = (v: ArrayBufferView) => (v as unknown as { length?: number }).length;
     if (length(a) !== length(e)) this.fail(path, `length ${length(a)}, expected ${length(e)}`);
     const { threshold } = this.options;
+    // In shared memory, only a Buffer over part of its buffer: one over all of it goes by its segment.
     const small =
-      threshold !== undefined && Buffer.isBuffer(e) && e.byteLength < threshold && !inSharedMemory(e);
+      threshold !== undefined &&
+      Buffer.isBuffer(e) &&
+      e.byteLength < threshold &&
+      (!inSharedMemory(e) || e.byteLength < e.buffer.byteLength);
     if (small || POOLED.has(e)) {
       // A small Node Buffer travels as its own bytes (a buffer of its own, at offset 0), unless its
       // buffer travels anyway, for other views of it, over a range that covers it: then it keeps its
