@@ -92,10 +92,14 @@ function removeStaleDirectories(): void {
   }
 }
 
-/** The segments in `dir` once this process has trimmed its idle pooled ones. */
+/**
+ * The segments in `dir` once this process has trimmed its idle pooled ones,
+ * and the other files shmex names like them (a worker's adopter mark).
+ */
 function trimmedList(dir: string): string[] {
   trimSharedMemory();
-  return listSegmentNames(dir);
+  const marks = readdirSync(dir).filter((name) => name.startsWith('shmex.') && name.includes('.adopter.'));
+  return [...listSegmentNames(dir), ...marks];
 }
 
 let privateDir: string | undefined;
