@@ -94,11 +94,16 @@ function removeStaleDirectories(): void {
 
 /**
  * The segments in `dir` once this process has trimmed its idle pooled ones,
- * and the other files shmex names like them (a worker's adopter mark).
+ * and the adopter marks of dead workers (a live worker's is its parent's to
+ * remove once it is gone; of a dead one, it is a leak).
  */
 function trimmedList(dir: string): string[] {
   trimSharedMemory();
-  const marks = readdirSync(dir).filter((name) => name.startsWith('shmex.') && name.includes('.adopter.'));
+  const marks = readdirSync(dir).filter((name) => {
+    if (!name.startsWith('shmex.') || !name.includes('.adopter.')) return false;
+    const maker = ownerOf(name);
+    return stat(maker.pid)?.[19] !== maker.start;
+  });
   return [...listSegmentNames(dir), ...marks];
 }
 
