@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { empty, ProcessPoolExecutor, release, trimSharedMemory } from 'shmex';
+import { empty, listSegmentNames, ProcessPoolExecutor, release, trimSharedMemory } from 'shmex';
 import { deadOwner, segmentName, self } from './helpers/segments.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
@@ -56,7 +56,7 @@ test('ls shows a live worker segment with its dtype and shape, and a dead one; c
       out.fill(1.5);
       return out;
     })) as Float64Array;
-    const [live] = readdirSync(dir);
+    const [live] = listSegmentNames(dir); // (the worker's adopter mark is not a segment)
     assert.ok(live !== undefined);
     // The same bytes under a dead owner's name: what a crashed process leaves.
     copyFileSync(join(dir, live), join(dir, dead));
@@ -86,7 +86,7 @@ test('ls shows a live worker segment with its dtype and shape, and a dead one; c
       cleared.stdout,
       new RegExp(`removed 1 segments from .*\\n  ${dead.replaceAll('.', '\\.')}\\n`),
     );
-    assert.deepEqual(readdirSync(dir), [live]);
+    assert.deepEqual(listSegmentNames(dir), [live]);
     assert.equal(y[99_999], 1.5, 'the live array is untouched');
     release(y);
   }

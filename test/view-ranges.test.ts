@@ -31,7 +31,7 @@ function sumRange(from: number, to: number): number {
 function shmFileSizes(): number[] {
   const dir = process.env.SHMEX_SHM_DIR!;
   return readdirSync(dir)
-    .filter((name) => name.startsWith('shmex.'))
+    .filter((name) => name.startsWith('shmex.') && !name.includes('.adopter.')) // not a worker's mark
     .map((name) => statSync(join(dir, name)).size);
 }
 

@@ -1,12 +1,13 @@
 // ClusterExecutor: the executor interface of ProcessPoolExecutor, with tasks
 // carried by BullMQ jobs to `shmex worker` machines. Arguments are encoded
 // at submit time (large arrays uploaded as blobs under this executor's
-// keys, with a time-to-live); results come back into this process's shared
-// memory. See docs/cluster.md.
+// keys, with a time-to-live: job-submitter.ts); results come back into this
+// process's shared memory. This file is the facade: options, the public
+// methods, stored values (put/free) and shutdown. See docs/cluster.md.
 import { randomBytes } from 'node:crypto';
 import { AbortError, ShutdownError } from '../errors.js';
 import type { ShutdownOptions, TaskOptions } from '../executor-options.js';
-import { Future, type FutureControl } from '../future.js';
+import { Future } from '../future.js';
 import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapArguments } from '../map.js';
 import type { TaskRef } from '../pool/protocol.js';
 import type { TaskLimits } from '../pool/worker-pool.js';
@@ -14,14 +15,14 @@ import { TaskTally } from '../stats.js';
 import { type ModuleFunction, TaskRefs } from '../task-ref.js';
 import { limitedRunner, type ModuleTasks, type TaskRunner } from '../task-runner.js';
 import { CLUSTER_INLINE_BYTES } from '../tuning.js';
-import { type BatchMember, batchControl, SubmitBatcher } from './batch.js';
+import { type BatchMember, SubmitBatcher } from './batch.js';
 import { BlobStore } from './blob-store.js';
-import { type JobData, taskSpecOf } from './job-codec.js';
-import { carryArgs, KeyReaper } from './job-message.js';
-import { JobTracker, type TrackedJob } from './job-tracker.js';
+import { KeyReaper } from './job-message.js';
+import { JobSubmitter } from './job-submitter.js';
+import { JobTracker } from './job-tracker.js';
 import { blobPrefix } from './keys.js';
 import { connect, type Redis } from './peers.js';
-import { type BlobRef, ClusterRef, encodeValue, type SharedUpload } from './value-codec.js';
+import { ClusterRef, encodeValue, type SharedUpload } from './value-codec.js';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -54,28 +55,23 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
   readonly #id = randomBytes(8).toString('hex');
   readonly #queueName: string;
   readonly #ttl: number;
-  readonly #maxRetries: number;
   readonly #threshold: number;
   readonly #maxWorkers: number;
   readonly #redis: Redis;
   readonly #store: BlobStore;
   readonly #reaper: KeyReaper;
   readonly #tracker: JobTracker;
+  readonly #jobs: JobSubmitter;
   readonly #tasks = new TaskRefs();
   readonly #tally = new TaskTally();
-  /** How many pending tasks refer to each blob; a blob is deleted when none does. */
-  readonly #blobUsers = new Map<BlobRef, number>();
   readonly #refs = new Set<ClusterRef>();
-  readonly #settling = new Set<Promise<unknown>>();
   readonly #batcher: SubmitBatcher;
-  #next = 1;
   #shutdown = false;
   #closed: Promise<void> | undefined;
 
   constructor(options: ClusterExecutorOptions) {
     this.#queueName = options.queue ?? 'shmex';
     this.#ttl = options.ttl ?? 3_600_000;
-    this.#maxRetries = options.maxRetries ?? 1;
     this.#threshold = options.threshold ?? CLUSTER_INLINE_BYTES;
     this.#maxWorkers = options.maxWorkers ?? 8;
     this.#redis = connect(options.url, `shmex-submitter-${this.#id}`);
@@ -89,7 +85,22 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
       reaper: this.#reaper,
       redisTimeout: options.redisTimeout ?? 5000,
     });
-    this.#batcher = new SubmitBatcher((task, members) => this.#submitBatch(task, members), this.#maxWorkers);
+    this.#jobs = new JobSubmitter({
+      id: this.#id,
+      keyPrefix: this.keyPrefix,
+      ttl: this.#ttl,
+      maxRetries: options.maxRetries ?? 1,
+      threshold: this.#threshold,
+      redis: this.#redis,
+      store: this.#store,
+      reaper: this.#reaper,
+      tracker: this.#tracker,
+      tally: this.#tally,
+    });
+    this.#batcher = new SubmitBatcher(
+      (task, members) => this.#jobs.submitBatch(task, members),
+      this.#maxWorkers,
+    );
   }
 
   /** The prefix of this executor's keys in Redis (its blobs). */
@@ -110,50 +121,6 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
     if (this.#shutdown) throw new ShutdownError();
   }
 
-  /** Waits for Redis, at most redisTimeout: a submit never waits forever for a connection. */
-  async #connected(): Promise<void> {
-    // The usual case, without a timer per submit.
-    if (this.#tracker.isReady && this.#redis.status === 'ready' && this.#tracker.unavailable() === undefined)
-      return;
-    for (;;) {
-      const down = this.#tracker.unavailable();
-      if (down !== undefined) throw down;
-      const ready = await Promise.race([
-        this.#tracker.ready.then(() => true),
-        new Promise<boolean>((r) => setTimeout(() => r(false), 100)),
-      ]);
-      if (ready && this.#redis.status === 'ready') return;
-    }
-  }
-
-  #retain(blobs: BlobRef[]): void {
-    for (const blob of blobs) this.#blobUsers.set(blob, (this.#blobUsers.get(blob) ?? 0) + 1);
-  }
-
-  #releaseBlobs(blobs: BlobRef[]): void {
-    const gone: BlobRef[] = [];
-    for (const blob of blobs) {
-      const users = (this.#blobUsers.get(blob) ?? 1) - 1;
-      if (users > 0) {
-        this.#blobUsers.set(blob, users);
-        continue;
-      }
-      this.#blobUsers.delete(blob);
-      blob.gone = true;
-      gone.push(blob);
-    }
-    if (gone.length > 0) this.#track(this.#store.delete(gone));
-  }
-
-  #carryArgs(id: string, message: Uint8Array) {
-    return carryArgs(this.#redis, `${this.keyPrefix}a${id}.message`, message, this.#ttl);
-  }
-
-  #track(promise: Promise<unknown>): void {
-    this.#settling.add(promise);
-    void promise.finally(() => this.#settling.delete(promise));
-  }
-
   /** @internal submits a resolved task; for a chunk of map, `args` is the list of argument lists. */
   submitRef(
     task: TaskRef,
@@ -172,72 +139,7 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
       );
     }
     if (!chunk && limits === undefined && dedup === undefined) return this.#batched(task, args as unknown[]);
-    const id = `${this.#id}.${this.#next++}`;
-    let control!: FutureControl<unknown>;
-    let blobs: BlobRef[] = [];
-    let argsKey: string | undefined;
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      signal?.removeEventListener('abort', onAbort);
-      this.#releaseBlobs(blobs);
-      if (argsKey !== undefined) this.#reaper.add(argsKey);
-    };
-    const future = new Future<unknown>(
-      (c) => {
-        control = c;
-      },
-      { onCancel: () => this.#track(this.#tracker.abandon(id, 'cancelled')), tally: this.#tally },
-    );
-    const onAbort = () => {
-      const error = new AbortError('the task was aborted by its AbortSignal', { cause: signal?.reason });
-      if (!control.cancel(error)) {
-        control.reject(error);
-        this.#track(this.#tracker.abandon(id, 'aborted'));
-      }
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const job: TrackedJob = { id, control, finished: finish, added: false, addedAt: 0, started: false };
-    const run = async () => {
-      await this.#connected();
-      const encoded = await encodeValue(args, {
-        store: this.#store,
-        keyPrefix: `${this.keyPrefix}a${id}.`,
-        threshold: this.#threshold,
-        dedup,
-        singleUse: dedup === undefined,
-      });
-      blobs = encoded.blobs;
-      this.#retain(blobs);
-      if (future.done()) return finish();
-      const carried = await this.#carryArgs(id, encoded.message);
-      argsKey = carried.argsKey;
-      if (future.done()) return finish();
-      const data: JobData = {
-        v: 1,
-        submitter: this.#id,
-        task: taskSpecOf(task),
-        ...carried,
-        chunk,
-        maxRetries: this.#maxRetries,
-        ttl: this.#ttl,
-        ...(signal === undefined ? {} : { abortable: true }),
-        ...(limits?.timeout === undefined ? {} : { timeout: limits.timeout }),
-      };
-      await this.#tracker.add(job, data);
-      // Cancelled while being added: the job is in the queue now, take it out again.
-      if (future.done()) await this.#tracker.abandon(id, 'cancelled');
-    };
-    this.#track(
-      run().catch((error: unknown) => {
-        this.#tracker.forget(id);
-        control.start();
-        control.reject(error);
-        finish();
-      }),
-    );
-    return future;
+    return this.#jobs.submitJob(task, args, chunk, limits, dedup);
   }
 
   /** A plain submit: its task goes in a batch job with the others of this synchronous run. */
@@ -252,77 +154,6 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
     member.future = future;
     this.#batcher.add(task, member);
     return future;
-  }
-
-  #submitBatch(task: TaskRef, members: BatchMember[]): void {
-    const id = `${this.#id}.${this.#next++}`;
-    const control = batchControl(id, members);
-    let blobs: BlobRef[] = [];
-    let argsKey: string | undefined;
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      this.#releaseBlobs(blobs);
-      if (argsKey !== undefined) this.#reaper.add(argsKey);
-    };
-    const allCancelled = () => members.every((m) => m.future.cancelled());
-    const job: TrackedJob = { id, control, finished: finish, added: false, addedAt: 0, started: false };
-    // A task no machine has started is cancelled at once; its job leaves the queue once all of its tasks are.
-    const cancelled = () => members.flatMap((m, i) => (m.future.cancelled() ? [i] : []));
-    for (const m of members) {
-      m.onCancel = () => {
-        if (allCancelled()) this.#track(this.#tracker.abandon(id, 'cancelled'));
-        else if (job.added) this.#track(this.#tracker.markCancelled(id, cancelled()));
-      };
-    }
-    let encodedAll = false;
-    const run = async () => {
-      if (allCancelled()) return;
-      await this.#connected();
-      const encoded = await encodeValue(
-        members.map((m) => m.args),
-        {
-          store: this.#store,
-          keyPrefix: `${this.keyPrefix}a${id}.`,
-          threshold: this.#threshold,
-          singleUse: true,
-        },
-      );
-      encodedAll = true;
-      blobs = encoded.blobs;
-      this.#retain(blobs);
-      if (allCancelled()) return finish();
-      const carried = await this.#carryArgs(id, encoded.message);
-      argsKey = carried.argsKey;
-      if (allCancelled()) return finish();
-      const data: JobData = {
-        v: 1,
-        submitter: this.#id,
-        task: taskSpecOf(task),
-        ...carried,
-        chunk: false,
-        batch: true,
-        ...(cancelled().length > 0 ? { cancelled: cancelled() } : {}),
-        maxRetries: this.#maxRetries,
-        ttl: this.#ttl,
-      };
-      await this.#tracker.add(job, data);
-      if (allCancelled()) await this.#tracker.abandon(id, 'cancelled');
-    };
-    this.#track(
-      run().catch((error: unknown) => {
-        this.#tracker.forget(id);
-        // Arguments that cannot travel fail their own task only: the others go again, one job each.
-        if (!encodedAll && members.length > 1) {
-          for (const m of members) this.#submitBatch(task, [m]);
-          return;
-        }
-        control.start();
-        control.reject(error);
-        finish();
-      }),
-    );
   }
 
   #taskRef(task: unknown, where: string): TaskRef {
@@ -400,10 +231,10 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
    */
   async put<T>(value: T): Promise<T> {
     this.#checkOpen();
-    await this.#connected();
+    await this.#jobs.connected();
     const encoded = await encodeValue(value, {
       store: this.#store,
-      keyPrefix: `${this.keyPrefix}p${this.#next++}.`,
+      keyPrefix: `${this.keyPrefix}p${this.#jobs.nextSerial()}.`,
       threshold: this.#threshold,
     });
     const ref = new ClusterRef<T>(encoded.message, encoded.blobs, async () => {
@@ -434,7 +265,7 @@ export class ClusterExecutor implements AsyncDisposable, TaskRunner {
 
   async #close(): Promise<void> {
     // Polled, not awaited in a loop of microtasks: the events that settle pending jobs need the event loop.
-    while (this.#tracker.size > 0 || this.#settling.size > 0) {
+    while (this.#tracker.size > 0 || this.#jobs.settling > 0) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     for (const ref of [...this.#refs]) await ref.release();

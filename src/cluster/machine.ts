@@ -6,37 +6,34 @@
 // that comes back without the lock is refused, so exactly one result wins.
 // A local pool that breaks (its processes die while starting) is replaced a
 // bounded number of times in a row; past that the machine gives its jobs
-// back to the queue, stops taking jobs and reports `failed`.
+// back to the queue, stops taking jobs and reports `failed`. This file is
+// the machine's life (Redis, BullMQ, heartbeat, giving up, close) and the
+// steps of a job; its parts: machine-pool.ts (the local pool, replaced when
+// it breaks or a module changes), job-task.ts (the function a job runs),
+// job-run.ts (running it on the pool, uploading the result).
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { configureSharedMemory, release } from '../arrays.js';
-import { BrokenExecutorError, CancelledError } from '../errors.js';
 import { inheritableExecArgv } from '../exec-argv.js';
-import { ProcessPoolExecutor, type TaskRunner } from '../executor.js';
-import type { ModuleFunction } from '../task-ref.js';
-import { RemoteStack } from '../transfer/remote-error.js';
-import {
-  CLUSTER_HEARTBEAT_MS,
-  CLUSTER_HEARTBEAT_TTL_MS,
-  CLUSTER_INLINE_BYTES,
-  CLUSTER_POOL_REBUILDS,
-} from '../tuning.js';
-import type { BatchOutcome } from './batch.js';
+import { ProcessPoolExecutor } from '../executor.js';
+import { CLUSTER_HEARTBEAT_MS, CLUSTER_HEARTBEAT_TTL_MS } from '../tuning.js';
 import { MachineBlobCache } from './blob-cache.js';
 import { BlobStore } from './blob-store.js';
 import {
   explainUnregistered,
   MachineLostError,
-  MachinePoolBrokenError,
-  ModuleMismatchError,
+  type MachinePoolBrokenError,
   RedisUnavailableError,
 } from './errors.js';
 import { sweepFinishedJobs } from './janitor.js';
-import { encodeError, type JobData, type JobResult, moduleDigest } from './job-codec.js';
-import { carryMessage, receiveMessage } from './job-message.js';
-import { blobPrefix, cancelChannel, machineKey } from './keys.js';
+import { encodeError, type JobData, type JobResult } from './job-codec.js';
+import { receiveMessage } from './job-message.js';
+import { runOnPool, uploadResult } from './job-run.js';
+import { JobTasks } from './job-task.js';
+import { cancelChannel, machineKey } from './keys.js';
+import { MachinePool } from './machine-pool.js';
 import { type BullMQ, bullmq, connect, type Redis } from './peers.js';
-import { decodeValue, encodeValue } from './value-codec.js';
+import { decodeValue } from './value-codec.js';
 
 export interface MachineOptions {
   /** The Redis URL, for example redis://127.0.0.1:6379. */
@@ -67,25 +64,15 @@ export interface MachineOptions {
   redisTimeout?: number;
 }
 
-type AnyFunction = (...args: unknown[]) => unknown;
-
 /** The most bytes of downloaded arrays a machine keeps for reuse, and how long an unused one stays. */
 const CACHE_BYTES = 1024 * 1024 * 1024;
 const CACHE_IDLE_MS = 30_000;
 
-/** The local pool broke (not a task's own error of that name: that comes with the worker's stack as cause). */
-function isBroken(error: unknown): error is BrokenExecutorError {
-  return error instanceof BrokenExecutorError && !(error.cause instanceof RemoteStack);
-}
-
 export class Machine {
   readonly name: string;
   readonly #queue: string;
-  #pool: ProcessPoolExecutor;
-  readonly #makePool: () => ProcessPoolExecutor;
-  /** Pools replaced in a row since one last ran a task. */
-  #rebuilds = 0;
-  #gaveUp: MachinePoolBrokenError | undefined;
+  readonly #pools: MachinePool;
+  readonly #tasks: JobTasks;
   #onFailed: (error: MachinePoolBrokenError | RedisUnavailableError) => void = () => {};
   readonly #failed = new Promise<MachinePoolBrokenError | RedisUnavailableError>((resolve) => {
     this.#onFailed = resolve;
@@ -99,7 +86,6 @@ export class Machine {
   readonly #store: BlobStore;
   readonly #cache = new MachineBlobCache(CACHE_BYTES, CACHE_IDLE_MS);
   readonly #worker: BullMQ.Worker;
-  readonly #functions = new Map<string, AnyFunction>();
   readonly #heartbeat: NodeJS.Timeout;
   /** For sweeping finished jobs of dead submitters (on this machine's command connection). */
   readonly #jobs: BullMQ.Queue;
@@ -108,8 +94,6 @@ export class Machine {
   #done = 0;
   #closing: Promise<void> | undefined;
   readonly #imported: Promise<unknown>;
-  /** The digest of each module file as the current pool was given it (see #useModuleVersion). */
-  readonly #loadedModules = new Map<string, string>();
 
   constructor(options: MachineOptions) {
     this.#queue = options.queue ?? 'shmex';
@@ -123,13 +107,18 @@ export class Machine {
       ...inheritableExecArgv(process.execArgv),
       ...imports.flatMap((specifier) => ['--import', specifier]),
     ];
-    this.#makePool = () =>
+    const makePool = () =>
       new ProcessPoolExecutor({
         ...(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers }),
         ...(options.shmDir === undefined ? {} : { shmDir: options.shmDir }),
         ...(imports.length === 0 ? {} : { execArgv }),
       });
-    this.#pool = this.#makePool();
+    this.#pools = new MachinePool(makePool, this.name, (error) => {
+      // Stop fetching at once; close() then waits for the jobs being given back.
+      void this.#worker.close().catch(() => {});
+      this.#onFailed(error);
+    });
+    this.#tasks = new JobTasks(this.name);
     this.#redis = connect(options.connect, `shmex-machine-${this.name}`);
     this.#redis.on('error', () => {});
     this.#redisTimeout = options.redisTimeout ?? 30_000;
@@ -147,7 +136,7 @@ export class Machine {
     const lockDuration = options.lockDuration ?? 30_000;
     this.#worker = new bullmq.Worker(this.#queue, (job, token, signal) => this.#process(job, token, signal), {
       connection: { url: options.connect, maxRetriesPerRequest: null } as never,
-      concurrency: options.concurrency ?? 2 * this.#pool.maxWorkers,
+      concurrency: options.concurrency ?? 2 * this.#pools.current.maxWorkers,
       lockDuration,
       stalledInterval: lockDuration,
       // Retries after a lost machine are counted per job (its maxRetries), not here.
@@ -192,7 +181,7 @@ export class Machine {
       name: this.name,
       host: hostname(),
       pid: process.pid,
-      maxWorkers: this.#pool.maxWorkers,
+      maxWorkers: this.#pools.current.maxWorkers,
       running: this.#running,
       done: this.#done,
       startedAt: this.#started,
@@ -201,16 +190,6 @@ export class Machine {
       .set(machineKey(this.#queue, this.name), JSON.stringify(info), 'PX', CLUSTER_HEARTBEAT_TTL_MS)
       .catch(() => {});
     await sweepFinishedJobs(this.#jobs).catch(() => {});
-  }
-
-  #functionOf(source: string): AnyFunction {
-    let fn = this.#functions.get(source);
-    if (fn === undefined) {
-      // The local pool sends the source on to its workers; this only rebuilds a function to hand it.
-      fn = new Function(`return (${source});`)() as AnyFunction;
-      this.#functions.set(source, fn);
-    }
-    return fn;
   }
 
   async #process(
@@ -224,40 +203,13 @@ export class Machine {
     // it ends, so the next job's arrays land in memory already faulted in, not in fresh pages.
     const owned: unknown[] = [];
     try {
-      if (this.#gaveUp !== undefined) return await this.#giveBack(job, token);
+      if (this.#pools.gaveUp !== undefined) return await this.#giveBack(job, token);
       const runs = job.stalledCounter ?? 0;
       if (runs > data.maxRetries) {
         throw new MachineLostError(String(job.id), runs, 'its lease ran out before it finished');
       }
-      const task = data.task;
-      let fn: AnyFunction | ModuleFunction;
-      if (task.kind === 'module') {
-        if (task.digest !== undefined) {
-          let local: string | undefined;
-          try {
-            // Looked at for every job (a stat; hashed again only if it changed): a file replaced
-            // a moment ago must not pass for the old one, nor the old one for the new.
-            local = moduleDigest(task.url, 0);
-          } catch (error) {
-            throw new ModuleMismatchError(
-              this.name,
-              task.url,
-              `the file is missing here (${(error as Error).message})`,
-            );
-          }
-          if (local !== task.digest) {
-            throw new ModuleMismatchError(
-              this.name,
-              task.url,
-              "its file here differs from the submitter's (sha256)",
-            );
-          }
-        }
-        this.#useModuleVersion(task.url, task.digest);
-        fn = { module: task.url, name: task.name };
-      } else {
-        fn = this.#functionOf(task.source);
-      }
+      const fn = this.#tasks.resolve(data.task);
+      if (data.task.kind === 'module') this.#pools.useModuleVersion(data.task.url, data.task.digest);
       await this.#imported;
       const message = await receiveMessage(
         this.#redis,
@@ -274,60 +226,9 @@ export class Machine {
         ...(signal === undefined || data.abortable !== true ? {} : { signal }),
         ...(data.timeout === undefined ? {} : { timeout: data.timeout }),
       };
-      let result: unknown;
-      for (;;) {
-        const pool = this.#pool;
-        const runner: TaskRunner = Object.keys(limits).length > 0 ? pool.withOptions(limits) : pool;
-        const submit = async (list: unknown[]) => runner.submit(fn as ModuleFunction, ...list);
-        try {
-          if (data.batch === true) {
-            const skip = new Set(data.cancelled ?? []);
-            const settled = await Promise.allSettled(
-              (args as unknown[][]).map((list, i) =>
-                skip.has(i) ? Promise.reject(new CancelledError()) : submit(list),
-              ),
-            );
-            const broken = settled.find((s) => s.status === 'rejected' && isBroken(s.reason));
-            if (broken !== undefined) throw (broken as PromiseRejectedResult).reason;
-            result = settled.map(
-              (s): BatchOutcome =>
-                s.status === 'fulfilled'
-                  ? { ok: true, value: s.value }
-                  : { ok: false, error: encodeError(explainUnregistered(s.reason, this.name), this.name) },
-            );
-          } else {
-            result = data.chunk
-              ? await Promise.all((args as unknown[][]).map((list) => submit(list)))
-              : await submit(args);
-          }
-          if (pool === this.#pool) this.#rebuilds = 0;
-          break;
-        } catch (error) {
-          if (!isBroken(error)) throw error;
-          if (!this.#replacePool(pool, error)) return await this.#giveBack(job, token);
-        }
-      }
-      const keyPrefix = `${blobPrefix(this.#queue, data.submitter)}r${job.id}.${Date.now().toString(36)}.`;
-      const encoded = await encodeValue(result, {
-        store: new BlobStore(this.#redis, data.ttl),
-        keyPrefix,
-        threshold: CLUSTER_INLINE_BYTES,
-        uploaded: owned as object[],
-      });
-      const value = await carryMessage(
-        this.#redis,
-        `${keyPrefix}message`,
-        encoded.message,
-        data.ttl,
-        "a task's result",
-      );
-      return {
-        ok: true,
-        value: value.text,
-        ...(value.key === undefined ? {} : { valueKey: value.key }),
-        blobs: encoded.blobs,
-        machine: this.name,
-      };
+      const result = await runOnPool(this.#pools, fn, args, data, limits, this.name);
+      if (result === undefined) return await this.#giveBack(job, token);
+      return await uploadResult(this.#redis, this.#queue, job.id, data, result.value, owned, this.name);
     } catch (error) {
       if (error instanceof bullmq.WaitingError) throw error; // given back to the queue
       return {
@@ -340,41 +241,6 @@ export class Machine {
       this.#running--;
       this.#done++;
     }
-  }
-
-  /**
-   * A pool process imports a module once and keeps it: once the file holds
-   * another version than the pool's processes loaded, the pool is replaced
-   * (its running tasks finish), so tasks run the file their digest names.
-   */
-  #useModuleVersion(url: string, digest: string | undefined): void {
-    if (digest === undefined) return;
-    const loaded = this.#loadedModules.get(url);
-    if (loaded !== undefined && loaded !== digest) {
-      const old = this.#pool;
-      this.#pool = this.#makePool();
-      this.#loadedModules.clear();
-      void old.shutdown({ wait: false }).catch(() => {});
-    }
-    this.#loadedModules.set(url, digest);
-  }
-
-  /** Replaces a broken pool (true), unless it broke too often in a row: the machine then gives up (false). */
-  #replacePool(broken: ProcessPoolExecutor, error: BrokenExecutorError): boolean {
-    if (this.#gaveUp !== undefined) return false;
-    if (broken !== this.#pool) return true; // another job replaced it already
-    if (this.#rebuilds >= CLUSTER_POOL_REBUILDS) {
-      this.#gaveUp = new MachinePoolBrokenError(this.name, this.#rebuilds, { cause: error });
-      // Stop fetching at once; close() then waits for the jobs being given back.
-      void this.#worker.close().catch(() => {});
-      this.#onFailed(this.#gaveUp);
-      return false;
-    }
-    this.#rebuilds++;
-    this.#pool = this.#makePool();
-    this.#loadedModules.clear();
-    void broken.shutdown({ wait: false }).catch(() => {});
-    return true;
   }
 
   /** Puts a job back in the queue for another machine, without counting an attempt. */
@@ -411,7 +277,7 @@ export class Machine {
         void this.#jobs.disconnect().catch(() => {});
       }
       // With Redis gone, tasks not started yet could not report: they do not start.
-      await this.#pool.shutdown({ cancelFutures: this.#redisLost !== undefined });
+      await this.#pools.current.shutdown({ cancelFutures: this.#redisLost !== undefined });
       this.#cache.clear();
       await this.#redis.del(machineKey(this.#queue, this.name)).catch(() => {});
       this.#subscriber.disconnect();

@@ -15,6 +15,7 @@
 import { SharedMemoryError } from '../errors.js';
 import { POOL_DEFAULTS } from '../tuning.js';
 import { workerRole } from '../worker/role.js';
+import { markAdopter } from './adopter-marks.js';
 import { HoldLedger, type HoldStep } from './hold-ledger.js';
 import { HoldOutbox } from './hold-outbox.js';
 import { MappingCache } from './mapping-cache.js';
@@ -67,8 +68,14 @@ export class SegmentBook {
     return this.#views.copyOnWriteBytesTracked;
   }
 
+  /**
+   * A peer joins. A worker process is marked as ours to adopt from (see
+   * adopter-marks.ts): from now until its segments are adopted or removed
+   * after its death, sweeps by other processes leave them.
+   */
   addPeer(peer: Peer): void {
     this.#ledger.join(peer);
+    if (peer.pid !== undefined) markAdopter(this.store.dir, peer.pid);
   }
 
   setUpstream(peer: Peer): void {

@@ -3,9 +3,11 @@
 import { lstatSync, readdirSync, rmdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
+import { type AdopterMark, parseAdopterMark, removeAdopterMarks } from './adopter-marks.js';
 import { adoptedSegmentNames } from './books.js';
 import {
   isOwnerAlive,
+  ownerPrefix,
   parseSegmentName,
   SEGMENT_PREFIX,
   type SegmentOwner,
@@ -21,15 +23,18 @@ export interface ShmClearOptions {
   dir?: string;
 }
 
-/** Names of this project's segments in `dir`. */
-export function listSegmentNames(dir: string = defaultShmDir()): string[] {
-  let entries: string[];
+/** Every name in `dir` that starts like a segment's (segments, adopter marks), or none if it cannot be read. */
+function shmexEntries(dir: string): string[] {
   try {
-    entries = readdirSync(dir);
+    return readdirSync(dir).filter((name) => name.startsWith(SEGMENT_PREFIX));
   } catch {
     return [];
   }
-  return entries.filter((name) => name.startsWith(SEGMENT_PREFIX) && parseSegmentName(name) !== undefined);
+}
+
+/** Names of this project's segments in `dir`. */
+export function listSegmentNames(dir: string = defaultShmDir()): string[] {
+  return shmexEntries(dir).filter((name) => parseSegmentName(name) !== undefined);
 }
 
 /**
@@ -82,8 +87,7 @@ export function shmClear(options: ShmClearOptions = {}): string[] {
   }
   const store = new SegmentStore(options.dir ?? defaultShmDir());
   const alive = new Map<string, boolean>();
-  const ownerAlive = (name: string): boolean => {
-    const owner = parseSegmentName(name)!;
+  const isAlive = (owner: SegmentOwner): boolean => {
     const key = `${owner.pid}.${owner.start}`;
     let known = alive.get(key);
     if (known === undefined) {
@@ -92,17 +96,66 @@ export function shmClear(options: ShmClearOptions = {}): string[] {
     }
     return known;
   };
+  const ownerAlive = (name: string): boolean => isAlive(parseSegmentName(name)!);
   // A dead worker's segments that this process adopted are in use, under both names.
   const adopted = adoptedSegmentNames();
-  const names = listSegmentNames(store.dir);
+  const entries = shmexEntries(store.dir);
+  const names = entries.filter((name) => parseSegmentName(name) !== undefined);
+  const marks = entries.flatMap((name) => {
+    const mark = parseAdopterMark(name);
+    return mark === undefined ? [] : [{ name, ...mark }];
+  });
   const doomed = names.filter((name) => {
     if (adopted.has(name)) return false;
     if (options.all === true) return true;
-    return !ownerAlive(name) && !adoptedElsewhere(store, name, names, ownerAlive);
+    return (
+      !ownerAlive(name) &&
+      !toBeAdopted(store, name, marks, isAlive) &&
+      !adoptedElsewhere(store, name, names, ownerAlive)
+    );
   });
   store.remove(doomed);
+  // A mark goes with its maker's segments: once maker and adopter are dead (with `all`: but ours).
+  const self = selfOwner();
+  const doomedMarks = marks.filter(({ maker, adopter }) =>
+    options.all === true
+      ? adopter.pid !== self.pid || adopter.start !== self.start
+      : !isAlive(maker) && !isAlive(adopter),
+  );
+  removeAdopterMarks(
+    store.dir,
+    doomedMarks.map((mark) => mark.name),
+  );
   sweepMachineDirs(store.dir);
   return doomed;
+}
+
+/**
+ * Whether a dead owner's segment is still to be adopted: a mark names the
+ * owner's parent as its adopter (see adopter-marks.ts), that parent lives,
+ * and the mark belongs to the segment's user (no one else can keep it).
+ */
+function toBeAdopted(
+  store: SegmentStore,
+  name: string,
+  marks: readonly (AdopterMark & { name: string })[],
+  isAlive: (owner: SegmentOwner) => boolean,
+): boolean {
+  const owner = parseSegmentName(name)!;
+  const mine = marks.filter(({ maker }) => maker.pid === owner.pid && maker.start === owner.start);
+  if (mine.length === 0) return false;
+  const uid = (file: string): number | undefined => {
+    try {
+      const stat = lstatSync(join(store.dir, file));
+      return stat.isFile() ? stat.uid : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const segmentUid = uid(name);
+  return mine.some(
+    (mark) => isAlive(mark.adopter) && segmentUid !== undefined && uid(mark.name) === segmentUid,
+  );
 }
 
 /**
@@ -134,10 +187,19 @@ function adoptedElsewhere(
   });
 }
 
-/** Removes every segment created by one (dead) process. */
+/** Removes every segment created by one (dead) process, and its adopter mark. */
 export function removeSegmentsOf(owner: SegmentOwner, store: SegmentStore): string[] {
   const adopted = adoptedSegmentNames();
-  const names = segmentNamesOf(owner, listSegmentNames(store.dir)).filter((name) => !adopted.has(name));
+  const entries = shmexEntries(store.dir);
+  const names = segmentNamesOf(
+    owner,
+    entries.filter((name) => parseSegmentName(name) !== undefined),
+  ).filter((name) => !adopted.has(name));
   store.remove(names);
+  const prefix = ownerPrefix(owner);
+  removeAdopterMarks(
+    store.dir,
+    entries.filter((name) => name.startsWith(prefix)),
+  );
   return names;
 }

@@ -92,10 +92,19 @@ function removeStaleDirectories(): void {
   }
 }
 
-/** The segments in `dir` once this process has trimmed its idle pooled ones. */
+/**
+ * The segments in `dir` once this process has trimmed its idle pooled ones,
+ * and the adopter marks of dead workers (a live worker's is its parent's to
+ * remove once it is gone; of a dead one, it is a leak).
+ */
 function trimmedList(dir: string): string[] {
   trimSharedMemory();
-  return listSegmentNames(dir);
+  const marks = readdirSync(dir).filter((name) => {
+    if (!name.startsWith('shmex.') || !name.includes('.adopter.')) return false;
+    const maker = ownerOf(name);
+    return stat(maker.pid)?.[19] !== maker.start;
+  });
+  return [...listSegmentNames(dir), ...marks];
 }
 
 let privateDir: string | undefined;
