@@ -1,13 +1,15 @@
 // CPU time per tiny task (a Float64Array of 1000, the task returns its sum;
-// 2 workers; 2000 tasks submitted at once, then awaited, 10 times), in the
+// 2 workers; 2000 tasks submitted at once, then awaited, 10 times; with
+// --latency, one at a time, each awaited, and their median time), in the
 // parent and in its workers, for the raw-pipe floor (bench/peers/pipe.ts's
 // protocol, inline here) and for one or more shmex builds, side by side.
 // CPU time is that of every thread (/proc/<pid>/task/*/schedstat, in ns), so
 // it counts what a sampling profiler attributes to a call while the process
-// waits for a core; context switches count the wake-ups. Each measurement
+// waits for a core; context switches count the wake-ups, and minor page
+// faults (per task) fresh memory. Each measurement
 // runs in a fresh process; the order rotates; medians are reported.
 //
-//   node bench/scripts/tiny-cpu.mjs [--runs 7] [floor] label=/path/to/root...
+//   node bench/scripts/tiny-cpu.mjs [--runs 7] [--latency] [floor] label=/path/to/root...
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -26,9 +28,11 @@ function usage(pid) {
       // A thread that ended meanwhile.
     }
   }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const faults = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)[1]);
-  return { ns, switches: field('voluntary_ctxt_switches') + field('nonvoluntary_ctxt_switches') };
+  return { ns, faults, switches: field('voluntary_ctxt_switches') + field('nonvoluntary_ctxt_switches') };
 }
 
 function childPids() {
@@ -79,7 +83,7 @@ function floorPool() {
   };
 }
 
-async function child(root) {
+async function child(root, mode) {
   const sum = (x) => {
     let s = 0;
     for (let i = 0; i < x.length; i++) s += x[i];
@@ -103,8 +107,17 @@ async function child(root) {
   const pids = [process.pid, ...childPids()];
   const before = pids.map(usage);
   const futures = new Array(TASKS);
+  const times = [];
   const start = performance.now();
   for (let r = 0; r < ROUNDS; r++) {
+    if (mode === 'latency') {
+      for (let i = 0; i < TASKS; i++) {
+        const t0 = performance.now();
+        await run(x);
+        times.push(performance.now() - t0);
+      }
+      continue;
+    }
     for (let i = 0; i < TASKS; i++) futures[i] = run(x);
     await Promise.all(futures);
   }
@@ -115,16 +128,21 @@ async function child(root) {
   const per = (i, key) => (after[i][key] - before[i][key]) / n;
   let workerNs = 0;
   let workerSwitches = 0;
+  let workerFaults = 0;
   for (let i = 1; i < pids.length; i++) {
     workerNs += per(i, 'ns');
     workerSwitches += per(i, 'switches');
+    workerFaults += per(i, 'faults');
   }
   return {
     tput: (n / wall) * 1000,
+    latencyUs: times.length > 0 ? median(times) * 1000 : 0,
     parentUs: per(0, 'ns') / 1000,
     workersUs: workerNs / 1000,
     parentSw: per(0, 'switches'),
     workersSw: workerSwitches,
+    parentPf: per(0, 'faults'),
+    workersPf: workerFaults,
   };
 }
 
@@ -134,11 +152,12 @@ const median = (xs) => {
 };
 
 if (process.argv[2] === '--child') {
-  console.log(JSON.stringify(await child(process.argv[3])));
+  console.log(JSON.stringify(await child(process.argv[3], process.argv[4])));
 } else {
   const args = process.argv.slice(2);
   const at = args.indexOf('--runs');
   const runs = at < 0 ? 7 : Number(args[at + 1]);
+  const mode = args.includes('--latency') ? 'latency' : 'throughput';
   const roots = args
     .filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--runs')
     .map((a) => (a === 'floor' ? ['floor', 'floor'] : a.split('=')));
@@ -149,20 +168,24 @@ if (process.argv[2] === '--child') {
   for (let run = 0; run < runs; run++) {
     const order = roots.map((_, i) => roots[(i + run) % roots.length]);
     for (const [label, root] of order) {
-      const out = execFileSync(process.execPath, [self, '--child', root], { encoding: 'utf8' });
+      const out = execFileSync(process.execPath, [self, '--child', root, mode], { encoding: 'utf8' });
       results.get(label).push(JSON.parse(out));
     }
   }
-  console.log(`tiny tasks, throughput mode: ${runs} runs, medians (CPU of all threads, per task)`);
-  console.log('build      tasks/s  parent µs  workers µs  total µs  parent sw  workers sw');
+  console.log(`tiny tasks, ${mode} mode: ${runs} runs, medians (CPU of all threads, per task)`);
+  console.log(
+    'build      tasks/s  latency µs  parent µs  workers µs  total µs  parent sw  workers sw  parent pf  workers pf',
+  );
   for (const [label, rs] of results) {
     const m = (key) => median(rs.map((r) => r[key]));
     console.log(
-      `${label.padEnd(8)} ${m('tput').toFixed(0).padStart(9)} ${m('parentUs').toFixed(1).padStart(10)}` +
+      `${label.padEnd(8)} ${m('tput').toFixed(0).padStart(9)} ${m('latencyUs').toFixed(1).padStart(11)}` +
+        ` ${m('parentUs').toFixed(1).padStart(10)}` +
         ` ${m('workersUs').toFixed(1).padStart(11)} ${median(rs.map((r) => r.parentUs + r.workersUs))
           .toFixed(1)
           .padStart(9)}` +
-        ` ${m('parentSw').toFixed(2).padStart(10)} ${m('workersSw').toFixed(2).padStart(11)}`,
+        ` ${m('parentSw').toFixed(2).padStart(10)} ${m('workersSw').toFixed(2).padStart(11)}` +
+        ` ${m('parentPf').toFixed(2).padStart(10)} ${m('workersPf').toFixed(2).padStart(11)}`,
     );
   }
 }
