@@ -1,9 +1,10 @@
 // The small arrays of a task's arguments are copied into slabs shared by
 // many tasks, and a slab is filled again once the outcomes of all its tasks
-// have come (see releaseSnapshots in transfer/own-view.ts). Each task must
-// still receive exactly its own bytes: while later tasks reuse the memory of
-// finished ones, and when a task goes to another worker after the one it was
-// sent to died.
+// have come (see releaseSnapshots in transfer/own-view.ts); a worker's small
+// results are snapshotted into slabs of its own. Each task must still receive
+// exactly its own bytes, and each caller its own result: while later tasks
+// reuse the memory of finished ones, and when a task goes to another worker
+// after the one it was sent to died.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ProcessPoolExecutor, WorkerCrashedError } from 'shmex';
@@ -70,4 +71,30 @@ test('tasks sent again after their worker died still receive their own arguments
     assert.equal(outcome.status, 'fulfilled', `task ${task}`);
     assert.deepEqual(outcome.value, expected(task), `task ${task}`);
   }
+});
+
+/** A new array of `length` elements counting up from `from` (the task's own, returned whole). */
+const countFrom = (from: number, length: number): Float64Array => {
+  const y = new Float64Array(length);
+  for (let i = 0; i < length; i++) y[i] = from + i;
+  return y;
+};
+
+test('small results, many gathered into one message and one after another, each come back whole', async () => {
+  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  const check = (y: Float64Array, task: number) => {
+    assert.equal(y.length, LENGTH, `task ${task}`);
+    assert.equal(y[0], task * LENGTH, `task ${task}`);
+    assert.equal(y[LENGTH - 1], task * LENGTH + LENGTH - 1, `task ${task}`);
+    assert.ok(
+      y.every((v, i) => v === task * LENGTH + i),
+      `task ${task}`,
+    );
+  };
+  for (let round = 0; round < 4; round++) {
+    const futures = Array.from({ length: 500 }, (_, task) => ex.submit(countFrom, task * LENGTH, LENGTH));
+    const results = await Promise.all(futures);
+    results.forEach(check);
+  }
+  for (let task = 0; task < 50; task++) check(await ex.submit(countFrom, task * LENGTH, LENGTH), task);
 });

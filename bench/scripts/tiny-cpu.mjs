@@ -1,6 +1,7 @@
 // CPU time per tiny task (a Float64Array of 1000, the task returns its sum;
 // 2 workers; 2000 tasks submitted at once, then awaited, 10 times; with
-// --latency, one at a time, each awaited, and their median time), in the
+// --latency, one at a time, each awaited, and their median time; with
+// --echo, shmex builds only, the task returns its argument), in the
 // parent and in its workers, for the raw-pipe floor (bench/peers/pipe.ts's
 // protocol, inline here) and for one or more shmex builds, side by side.
 // CPU time is that of every thread (/proc/<pid>/task/*/schedstat, in ns), so
@@ -9,7 +10,7 @@
 // faults (per task) fresh memory. Each measurement
 // runs in a fresh process; the order rotates; medians are reported.
 //
-//   node bench/scripts/tiny-cpu.mjs [--runs 7] [--latency] [floor] label=/path/to/root...
+//   node bench/scripts/tiny-cpu.mjs [--runs 7] [--latency] [--echo] [floor] label=/path/to/root...
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -83,7 +84,7 @@ function floorPool() {
   };
 }
 
-async function child(root, mode) {
+async function child(root, mode, echo) {
   const sum = (x) => {
     let s = 0;
     for (let i = 0; i < x.length; i++) s += x[i];
@@ -98,7 +99,7 @@ async function child(root, mode) {
   } else {
     const { ProcessPoolExecutor } = await import(pathToFileURL(`${root}/dist/index.js`).href);
     const ex = new ProcessPoolExecutor({ maxWorkers: 2, execArgv: [] });
-    run = (x) => ex.submit(sum, x);
+    run = echo ? (x) => ex.submit((y) => y, x) : (x) => ex.submit(sum, x);
     close = () => ex.shutdown();
   }
   const x = new Float64Array(1000).fill(1);
@@ -152,12 +153,13 @@ const median = (xs) => {
 };
 
 if (process.argv[2] === '--child') {
-  console.log(JSON.stringify(await child(process.argv[3], process.argv[4])));
+  console.log(JSON.stringify(await child(process.argv[3], process.argv[4], process.argv[5] === 'echo')));
 } else {
   const args = process.argv.slice(2);
   const at = args.indexOf('--runs');
   const runs = at < 0 ? 7 : Number(args[at + 1]);
   const mode = args.includes('--latency') ? 'latency' : 'throughput';
+  const echo = args.includes('--echo') ? 'echo' : 'sum';
   const roots = args
     .filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--runs')
     .map((a) => (a === 'floor' ? ['floor', 'floor'] : a.split('=')));
@@ -168,11 +170,11 @@ if (process.argv[2] === '--child') {
   for (let run = 0; run < runs; run++) {
     const order = roots.map((_, i) => roots[(i + run) % roots.length]);
     for (const [label, root] of order) {
-      const out = execFileSync(process.execPath, [self, '--child', root, mode], { encoding: 'utf8' });
+      const out = execFileSync(process.execPath, [self, '--child', root, mode, echo], { encoding: 'utf8' });
       results.get(label).push(JSON.parse(out));
     }
   }
-  console.log(`tiny tasks, ${mode} mode: ${runs} runs, medians (CPU of all threads, per task)`);
+  console.log(`tiny tasks (${echo}), ${mode} mode: ${runs} runs, medians (CPU of all threads, per task)`);
   console.log(
     'build      tasks/s  latency µs  parent µs  workers µs  total µs  parent sw  workers sw  parent pf  workers pf',
   );
