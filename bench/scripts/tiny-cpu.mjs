@@ -1,4 +1,5 @@
-// CPU time per tiny task (a Float64Array of 1000, the task returns its sum;
+// CPU time per tiny task (a Float64Array of 1000, the task returns its sum:
+// bench/workers/tasks.mjs's, as a module task, as the benchmark runs it;
 // 2 workers; 2000 tasks submitted at once, then awaited, 10 times; with
 // --latency, one at a time, each awaited, and their median time; with
 // --echo, shmex builds only, the task returns its argument), in the
@@ -16,8 +17,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const TASKS = 2000;
-const ROUNDS = 10;
+/** Timed bursts (or runs of TASKS one at a time) per measurement; TINY_ROUNDS for a long profile. */
+const ROUNDS = Number(process.env.TINY_ROUNDS ?? 10);
 const PIPE_CHILD = fileURLToPath(new URL('../workers/pipe-child.mjs', import.meta.url));
+/** Node options of the workers (for a profile of one run: see perf-buckets.mjs). */
+const WORKER_ARGS = process.env.TINY_WORKER_ARGS?.split(' ').filter(Boolean) ?? [];
 
 /** CPU ns of every thread of a process, and its context switches (voluntary, involuntary). */
 function usage(pid) {
@@ -46,7 +50,7 @@ function floorPool() {
   const children = [];
   for (let i = 0; i < 2; i++) {
     const child = {
-      process: spawn(process.execPath, [PIPE_CHILD], { stdio: ['pipe', 'pipe', 'inherit'] }),
+      process: spawn(process.execPath, [...WORKER_ARGS, PIPE_CHILD], { stdio: ['pipe', 'pipe', 'inherit'] }),
       pending: new Map(),
       buffered: Buffer.alloc(0),
     };
@@ -85,11 +89,6 @@ function floorPool() {
 }
 
 async function child(root, mode, echo) {
-  const sum = (x) => {
-    let s = 0;
-    for (let i = 0; i < x.length; i++) s += x[i];
-    return s;
-  };
   let run;
   let close;
   if (root === 'floor') {
@@ -98,8 +97,10 @@ async function child(root, mode, echo) {
     close = () => pool.close();
   } else {
     const { ProcessPoolExecutor } = await import(pathToFileURL(`${root}/dist/index.js`).href);
-    const ex = new ProcessPoolExecutor({ maxWorkers: 2, execArgv: [] });
-    run = echo ? (x) => ex.submit((y) => y, x) : (x) => ex.submit(sum, x);
+    const ex = new ProcessPoolExecutor({ maxWorkers: 2, execArgv: WORKER_ARGS });
+    // As the benchmark runs it: the module task of bench/workers/tasks.mjs.
+    const tasks = ex.module(new URL('../workers/tasks.mjs', import.meta.url));
+    run = echo ? (x) => ex.submit((y) => y, x) : (x) => tasks.sum(x);
     close = () => ex.shutdown();
   }
   const x = new Float64Array(1000).fill(1);
