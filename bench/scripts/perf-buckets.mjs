@@ -44,7 +44,7 @@ function bucket(frames) {
   if (js === undefined) return 'native, no JavaScript frame (event loop, V8 and Node internals)';
   const m = /JS:\S* (\S+?):\d+:\d+/.exec(js) ?? /JS:\S*\s+(\S+)/.exec(js);
   const url = m?.[1] ?? '';
-  if (!url.includes('/')) return 'JavaScript: the task (compiled from its source)';
+  if (!url.includes('/')) return 'JavaScript: code without a file (a task compiled from its source, eval)';
   if (url.includes('/dist/')) return `JavaScript: shmex ${url.replace(/.*\/dist\//, '')}`;
   if (url.startsWith('node:')) return 'JavaScript: Node internals';
   return `JavaScript: ${url.split('/').pop()}`;
