@@ -7,11 +7,13 @@
 // tiny-cpu.mjs's child (3 bursts of warm-up, then TINY_ROUNDS of 2000 tasks;
 // 60 make the start of the processes a small part of the run):
 //
-//   perf record -F 4000 -g -o /tmp/tiny.data -- env TINY_ROUNDS=60 TINY_WORKER_ARGS=--perf-basic-prof \
-//     node --perf-basic-prof bench/scripts/tiny-cpu.mjs --child "$PWD" throughput sum   # or: floor
+//   perf record -F 4000 -g -o /tmp/tiny.data -- env TINY_ROUNDS=60 \
+//     TINY_WORKER_ARGS='--perf-basic-prof --logfile=/dev/null' node --perf-basic-prof --logfile=/dev/null \
+//     bench/scripts/tiny-cpu.mjs --child "$PWD" throughput sum   # or: floor
 //   perf script -i /tmp/tiny.data -F tid,pid,ip,sym,dso | node bench/scripts/perf-buckets.mjs --tasks 126000
 //
-// Threads are listed by process: "main" is the JavaScript thread, "other"
+// (--logfile: V8 would write an isolate-*.log per process into the current
+// directory.) Threads are listed by process: "main" is the JavaScript thread, "other"
 // the rest (V8's collector and compiler, libuv). Workers share the tasks, so
 // dividing each by all tasks makes their figures add up per task.
 import { createInterface } from 'node:readline';
