@@ -11,6 +11,7 @@ import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
 import { decode } from '../transfer/decode.js';
 import type { Encoded, Payload } from '../transfer/encode.js';
+import { releaseSnapshots } from '../transfer/own-view.js';
 import { rebuildError } from '../transfer/remote-error.js';
 import { PARENT_COLLECTION } from '../tuning.js';
 import { planDispatch } from './dispatch.js';
@@ -376,6 +377,8 @@ export class WorkerPool {
     while (at < inflight.length && inflight[at]!.id !== outcome.id) at++;
     const item = worker.finish(at < inflight.length ? at : -1);
     if (item === undefined) return;
+    // Its arguments will never be sent again: their snapshots' memory serves later tasks.
+    releaseSnapshots(item.args);
     this.#options.book.answered(worker, item.id);
     item.worker = undefined;
     worker.tasksRun++;

@@ -11,7 +11,7 @@ import { quoteDescr } from '../shm/npy-header.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { writeView } from './kinds/buffers.js';
 import type { BufferEntry } from './kinds/types.js';
-import { ownView, snapshotView } from './own-view.js';
+import { ownView, type SlabPins, snapshotView } from './own-view.js';
 import { Scan } from './scan.js';
 import { Specials } from './specials.js';
 import {
@@ -59,11 +59,13 @@ export interface EncodeOptions {
  */
 export type Encoded = Uint8Array | { raw: unknown };
 
-export interface Payload {
+export interface Payload extends SlabPins {
   data: Encoded;
   /** Segment names held for the receiver: the sender frees them if the payload is never received. */
   leases: string[];
 }
+
+const NO_DATA: Encoded = { raw: undefined };
 
 class PayloadSerializer extends Serializer {
   readonly #buffers: Map<ArrayBufferLike, BufferEntry>;
@@ -230,7 +232,7 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
     value === null ||
     (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')
   )
-    return { data: { raw: value }, leases: [] };
+    return { data: { raw: value }, leases: [], slab: undefined, moreSlabs: undefined };
   const { book, threshold } = options;
   const scan = new Scan(threshold, book, options.outerLevels ?? 0);
   scan.visit(value, { label });
@@ -240,13 +242,20 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
     lendSegments(scan, options, leases);
     if (travelsRaw(value, scan, options, leases)) {
       // Snapshotted now: the channel serializes only when the task is sent, maybe later.
-      const snap = options.structuredClone ? ownView : snapshotView;
       const copies =
         Array.isArray(value) && value.length > 1 ? new Map<ArrayBufferView, ArrayBufferView>() : undefined;
-      const raw = Array.isArray(value) ? value.map((v) => snap(v, copies)) : snap(value);
-      return { data: { raw }, leases };
+      if (options.structuredClone) {
+        const raw = Array.isArray(value) ? value.map((v) => ownView(v, copies)) : ownView(value);
+        return { data: { raw }, leases, slab: undefined, moreSlabs: undefined };
+      }
+      const payload: Payload = { data: NO_DATA, leases, slab: undefined, moreSlabs: undefined };
+      const raw = Array.isArray(value)
+        ? value.map((v) => snapshotView(v, copies, payload))
+        : snapshotView(value, undefined, payload);
+      payload.data = { raw };
+      return payload;
     }
-    return { data: writePayload(value, scan, label), leases };
+    return { data: writePayload(value, scan, label), leases, slab: undefined, moreSlabs: undefined };
   } catch (error) {
     book.free(leases);
     if (error instanceof RangeError && /call stack/i.test(error.message)) {
