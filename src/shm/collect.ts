@@ -82,6 +82,7 @@ export interface CollectionRules {
 export class CollectionPolicy {
   readonly #rules: CollectionRules;
   readonly #collect: () => void;
+  readonly #now: () => number;
   /** [other bytes, copy-on-write bytes] tracked at the last collection, and now. */
   #collectedAt = [0, 0];
   #tracked = [0, 0];
@@ -102,9 +103,15 @@ export class CollectionPolicy {
   /** While true (a worker running a batch of tasks), a collection for being idle waits until it is false at a note(). */
   busy = false;
 
-  constructor(rules: CollectionRules, collect: () => void = collectGarbage) {
+  /** `now`: the clock (ms), a test's own where it must not depend on the machine's speed. */
+  constructor(
+    rules: CollectionRules,
+    collect: () => void = collectGarbage,
+    now: () => number = () => performance.now(),
+  ) {
     this.#rules = rules;
     this.#collect = collect;
+    this.#now = now;
   }
 
   /**
@@ -162,7 +169,7 @@ export class CollectionPolicy {
 
   #intervalPassed(): boolean {
     const { minIntervalMs, maxTimeShare } = this.#rules;
-    const since = performance.now() - this.#lastAt;
+    const since = this.#now() - this.#lastAt;
     return since >= minIntervalMs && (maxTimeShare === undefined || since >= this.#lastTook / maxTimeShare);
   }
 
@@ -199,9 +206,9 @@ export class CollectionPolicy {
       this.#collectedAt = tracked;
       this.#copiedAt = copied;
       this.#madeAt = madeAt;
-      const started = performance.now();
+      const started = this.#now();
       this.#collect();
-      this.#lastAt = performance.now();
+      this.#lastAt = this.#now();
       this.#lastTook = this.#lastAt - started;
     };
     if (!this.#rules.nextTurn) {
