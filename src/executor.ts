@@ -223,6 +223,10 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     }
     const item: WorkItem = { id: this.#nextId++, task, args: payload, chunk, control, future };
     hooks.item = item;
+    // map copies its next element as one of its tasks ends, and a task over the budget is copied as
+    // a worker takes it: either reuses the segment of a copy its worker gave back. Copies made at
+    // submit have none to wait for: their segments come back when the worker collects anyway.
+    if (eager || !now) item.copiesFollow = true;
     if (bytes > 0) this.#queuedBytes.admit(item, bytes, now ? undefined : () => this.#encode(args, chunk));
     if (limits !== undefined && (limits.signal !== undefined || limits.timeout !== undefined)) {
       item.limits = limits;

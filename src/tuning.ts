@@ -65,17 +65,25 @@ export const PARENT_COLLECTION: CollectionRules = {
  * A worker: arrays in segments (arguments, and arrays made with empty()
  * whose results went to the parent) hold their segments until the worker
  * collects them. A worker allocates little on its own heap, so V8 may not
- * collect for a long time: collect right after a task once 8 MiB of copied
- * arguments have been mapped since the last collection, before the task's
- * outcome goes out (so the parent has a copied argument's segment back when
- * it hears of the result, and copies the next one into it); once 8 MiB of
- * any arrays (not copy-on-write) were mapped or made, after the outcome went
- * out; and once idle for 5 ms. A
- * collection costs about 5 ms (two full collections, even of a small heap):
- * collecting after every task, workers given 16 image strips of 4 MB (10 ms
- * of work each) spent 0.9 ms in garbage collection per ms of work, 0.4 with
- * this rule (profiled); a fresh segment costs about 0.6 ms per MB in page
- * faults, so 8 MiB to give back is worth a collection.
+ * collect for a long time. The rules: when the parent waits for copied
+ * arguments to come back so that it can copy the next ones into them (a
+ * map's window, tasks over maxQueuedBytes: TaskMessage.giveBack), collect
+ * right after the task once 8 MiB of copies have been mapped since the last
+ * collection, before the task's outcome goes out; once 8 MiB of arrays made
+ * here or shared mappings were mapped or made, after the outcome went out;
+ * once 64 MiB of any arrays (copies of a burst of submits too), after the
+ * outcome; and once idle for 5 ms. A collection costs about 5 ms (two full
+ * collections, even of a small heap; 10 to 20 ms on a loaded machine): for
+ * copies made at submit, which the parent does not wait for, it bought
+ * nothing and cost the most. Workers given 16 image strips of 4 MB (10 ms of
+ * work each) spent 0.9 ms in garbage collection per ms of work collecting
+ * after every task, 0.4 to 0.6 collecting every 8 MiB of copies, and
+ * nothing while busy with this rule: the strips' segments come back when
+ * the workers go idle, for the next burst (2 workers, strips median 141 ms
+ * against 236 with the 8 MiB rule for all copies, in one interleaved run;
+ * CPU time of the parent and workers 238 ms against 321). A fresh segment
+ * costs about 0.6 ms per MB in page faults, so 8 MiB that the parent waits
+ * for is worth a collection.
  *
  * Copy-on-write mappings (an argument whose segment another process keeps,
  * such as a chunk of an array made with from()) do not count toward the

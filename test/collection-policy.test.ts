@@ -47,28 +47,54 @@ test('once idle for idleMs after any bytes were tracked, idle time counted from 
   assert.equal(count.n, 2, 'idle again');
 });
 
-test('afterTask collects at once once taskBytes of received copies were tracked since the last collection', () => {
+test("afterTask collects at once once taskBytes of received copies were tracked since the last collection, if their sender waits for them ('now')", () => {
   const { policy, count } = counted({ ...worker, idleMs: undefined, taskBytes: 50 });
-  assert.equal(policy.afterTask(30, 0, 30), false);
-  assert.equal(policy.afterTask(49, 1000, 49), false, 'copy-on-write bytes do not count');
-  assert.equal(policy.afterTask(500, 1000, 49), false, 'nor arrays made here or shared mappings');
+  assert.equal(policy.afterTask(30, 0, 30, 'now'), false);
+  assert.equal(policy.afterTask(49, 1000, 49, 'now'), false, 'copy-on-write bytes do not count');
+  assert.equal(policy.afterTask(500, 1000, 49, 'now'), false, 'nor arrays made here or shared mappings');
   assert.equal(count.n, 0);
-  assert.equal(policy.afterTask(501, 1000, 50), true, 'copies of two tasks of 30 and 20 bytes');
+  assert.equal(policy.afterTask(501, 1000, 50, undefined), false, 'copies of a burst of submits: not now');
+  assert.equal(policy.afterTask(501, 1000, 50, 'after'), false, "'after': not before the outcome");
+  assert.equal(count.n, 0);
+  assert.equal(policy.afterTask(501, 1000, 50, 'now'), true, 'copies of two tasks of 30 and 20 bytes');
   assert.equal(count.n, 1);
-  assert.equal(policy.afterTask(550, 1000, 99), false, 'counted from that collection');
+  assert.equal(policy.afterTask(550, 1000, 99, 'now'), false, 'counted from that collection');
   const { policy: noRule, count: none } = counted({ ...worker, idleMs: undefined });
-  assert.equal(noRule.afterTask(1000, 0, 1000), false, 'no taskBytes: never');
+  assert.equal(noRule.afterTask(1000, 0, 1000, 'now'), false, 'no taskBytes: never');
   assert.equal(none.n, 0);
 });
 
-test('note() collects once taskBytes of arrays mapped or made here (not copy-on-write) were tracked, after the outcome', () => {
+test('note() collects once taskBytes of arrays made here or shared mappings were tracked, after the outcome', () => {
   const { policy, count } = counted({ ...worker, idleMs: undefined, taskBytes: 50, copyOnWriteWeight: 0.01 });
   policy.busy = true;
-  assert.equal(policy.afterTask(60, 0, 0), false, 'made here: not before the outcome');
+  assert.equal(policy.afterTask(60, 0, 0, 'now'), false, 'made here: not before the outcome');
   policy.note(60);
   assert.equal(count.n, 1, 'at the note that follows the outcome');
   policy.note(100, 1000);
   assert.equal(count.n, 1, 'copy-on-write bytes do not count toward it');
+});
+
+test("received copies count toward taskBytes after the outcome with 'after', toward `bytes` alone in a burst", () => {
+  const { policy, count } = counted({ ...worker, idleMs: undefined, taskBytes: 20 });
+  policy.busy = true;
+  for (let copied = 10; copied < 100; copied += 10) {
+    assert.equal(policy.afterTask(copied, 0, copied, undefined), false);
+    policy.note(copied);
+  }
+  assert.equal(count.n, 0, '90 bytes of copies of a burst, over taskBytes: not collected');
+  assert.equal(policy.afterTask(110, 0, 100, undefined), false);
+  policy.note(110);
+  assert.equal(count.n, 1, '`bytes` reached');
+  assert.equal(policy.afterTask(135, 0, 100, undefined), false, '25 bytes made here since');
+  policy.note(135);
+  assert.equal(count.n, 2, 'made here: taskBytes');
+  assert.equal(policy.afterTask(150, 0, 115, 'after'), false);
+  policy.note(150);
+  assert.equal(count.n, 2, "15 bytes of copies, 'after': under taskBytes");
+  assert.equal(policy.afterTask(160, 0, 125, 'after'), false, "'after': not before the outcome");
+  assert.equal(count.n, 2);
+  policy.note(160);
+  assert.equal(count.n, 3, "25 bytes of copies, 'after': at the note that follows the outcome");
 });
 
 test('copy-on-write bytes weigh copyOnWriteWeight, and wait for idleMs of real idleness', async () => {

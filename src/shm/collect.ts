@@ -35,6 +35,9 @@ export function collectGarbage(): void {
   gc();
 }
 
+/** When a worker gives a task's received copies back: see TaskMessage.giveBack (pool/protocol.ts). */
+export type GiveBack = 'now' | 'after';
+
 export interface CollectionRules {
   /** Collect once this many bytes have been mapped or made in segments since the last collection... */
   bytes: number;
@@ -45,10 +48,12 @@ export interface CollectionRules {
   /** Also collect once idle (not busy) this long (ms), if any bytes were tracked since the last collection. */
   idleMs?: number;
   /**
-   * Collect right after a task, before its outcome goes out (afterTask),
-   * once this many bytes of received copies have been mapped since the last
-   * collection; and at a note() (after the outcome went out), once this many
-   * bytes of any arrays but copy-on-write mappings were mapped or made.
+   * Once this many bytes of received copies have been mapped since the last
+   * collection, collect right after a task whose sender waits for them,
+   * before its outcome goes out (afterTask, 'now'), or at the note() after
+   * the outcome went out ('after'); and at a note(), once this many bytes of
+   * other arrays (made here, or shared mappings: neither copies nor
+   * copy-on-write mappings) were mapped or made.
    */
   taskBytes?: number;
   /** Collect on a later turn of the event loop (so that the caller's code has dropped what it will drop), not at once. */
@@ -82,6 +87,8 @@ export class CollectionPolicy {
   /** Bytes of received copies tracked at the last collection, and now (see afterTask). */
   #copiedAt = 0;
   #copied = 0;
+  /** The last task's copies count toward taskBytes at note() (its giveBack was 'after'). */
+  #copiesAfter = false;
   #lastAt = 0;
   #scheduled = false;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -105,10 +112,11 @@ export class CollectionPolicy {
     if (this.#scheduled || (other <= 0 && cow <= 0)) return;
     const { bytes, minIntervalMs, idleMs, copyOnWriteWeight = 1, taskBytes = Infinity } = this.#rules;
     const weighed = other + cow * copyOnWriteWeight;
-    // taskBytes of arrays mapped or made here (not copy-on-write): collected after the outcome went
-    // out, so that this process's own segments come back for its next results.
-    const full =
-      (weighed >= bytes || other >= taskBytes) && performance.now() - this.#lastAt >= minIntervalMs;
+    // taskBytes of arrays made here or shared mappings: collected after the outcome went out, so
+    // that this process's own segments come back for its next results. Received copies count
+    // toward `bytes` only here: afterTask gives them back when their sender waits for them.
+    const made = this.#copiesAfter ? other : other - (this.#copied - this.#copiedAt);
+    const full = (weighed >= bytes || made >= taskBytes) && performance.now() - this.#lastAt >= minIntervalMs;
     if (full || (this.#idleDue && !this.busy)) {
       this.#collectNow();
       return;
@@ -130,14 +138,25 @@ export class CollectionPolicy {
 
   /**
    * After a task, with the bytes tracked so far (as note()) and, of those,
-   * the bytes of received copies (arguments copied for this process alone):
-   * true if it collected now, by the rule taskBytes on the copies (the
-   * caller then lets the finalizers run before it sends the task's outcome).
+   * the bytes of received copies (arguments copied for this process alone);
+   * `giveBack`: when the task's sender wants its copies back (see
+   * TaskMessage.giveBack). True if it collected now, by the rule taskBytes on
+   * the copies and 'now' (the caller then lets the finalizers run before it
+   * sends the task's outcome); with 'after', the copies count toward
+   * taskBytes at the next note(). Copies of a burst of submits are not waited
+   * for: collecting for them after every few tasks cost workers given 16
+   * image strips of 4 MB as much time as the strips' work (see tuning.ts).
    */
-  afterTask(tracked: number, copyOnWrite: number, copied: number): boolean {
+  afterTask(tracked: number, copyOnWrite: number, copied: number, giveBack: GiveBack | undefined): boolean {
     this.#copied = copied;
+    this.#copiesAfter = giveBack === 'after';
     const { taskBytes } = this.#rules;
-    if (taskBytes === undefined || copied - this.#copiedAt < taskBytes || this.#scheduled) {
+    if (
+      giveBack !== 'now' ||
+      taskBytes === undefined ||
+      copied - this.#copiedAt < taskBytes ||
+      this.#scheduled
+    ) {
       return false;
     }
     this.#tracked = [tracked, copyOnWrite];

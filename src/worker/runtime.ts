@@ -164,7 +164,12 @@ export class WorkerRuntime {
       this.#receipts[1]!++;
       const book = this.#book;
       if (
-        this.#collection.afterTask(book.bytesTracked, book.copyOnWriteBytesTracked, book.copiedBytesTracked)
+        this.#collection.afterTask(
+          book.bytesTracked,
+          book.copyOnWriteBytesTracked,
+          book.copiedBytesTracked,
+          message.giveBack,
+        )
       ) {
         await finalizersRun();
       }
