@@ -65,30 +65,35 @@ export const PARENT_COLLECTION: CollectionRules = {
  * A worker: arrays in segments (arguments, and arrays made with empty()
  * whose results went to the parent) hold their segments until the worker
  * collects them. A worker allocates little on its own heap, so V8 may not
- * collect for a long time. The rules: when the parent waits for copied
- * arguments to come back so that it can copy the next ones into them (a
- * map's window, tasks over maxQueuedBytes: TaskMessage.giveBack), collect
- * right after the task once 8 MiB of copies have been mapped since the last
- * collection, before the task's outcome goes out; once 8 MiB of arrays made
- * here or shared mappings were mapped or made, after the outcome went out;
- * once 64 MiB of any arrays (copies of a burst of submits too), after the
- * outcome; and once idle for 5 ms. A collection costs about 5 ms (two full
- * collections, even of a small heap; 10 to 20 ms on a loaded machine): for
- * copies made at submit, which the parent does not wait for, it bought
- * nothing and cost the most. Workers given 16 image strips of 4 MB (10 ms of
- * work each) spent 0.9 ms in garbage collection per ms of work collecting
- * after every task, 0.4 to 0.6 collecting every 8 MiB of copies, and
- * nothing while busy with this rule: the strips' segments come back when
- * the workers go idle, for the next burst (2 workers, strips median 141 ms
- * against 236 with the 8 MiB rule for all copies, in one interleaved run;
- * CPU time of the parent and workers 238 ms against 321). A fresh segment
- * costs about 0.6 ms per MB in page faults, so 8 MiB that the parent waits
- * for is worth a collection.
+ * collect for a long time. The rules (TaskMessage.giveBack says which apply
+ * to a task's copied arguments):
+ * - copies the parent waits for, to copy the next arguments into them (a
+ *   map's window, tasks over maxQueuedBytes: 'now'): right after the task,
+ *   before its outcome goes out, once 8 MiB of copies were mapped since the
+ *   last collection;
+ * - copies of a task with no task copied at submit queued behind it (a loop
+ *   of submit and await: 'after'), and arrays made here or shared mappings:
+ *   once 8 MiB were mapped or made, after the outcome went out;
+ * - copies of a burst of submits (a task copied at submit queued behind:
+ *   no giveBack): once 64 MiB of any arrays, or when idle;
+ * - once idle for 20 ms, if anything was mapped or made since.
+ * A collection (a minor then a full one, see shm/collect.ts) costs about
+ * 4 ms on a small heap, 10 to 25 ms on a loaded machine. Workers given 16
+ * image strips of 4 MB (10 ms of work each), whose copies are all made at
+ * submit, spent 40 to 60 ms each per call collecting every 8 MiB of copies
+ * (each collection then two full ones), beside 80 to 90 ms of work; with
+ * these rules none while busy (their segments come back when the workers go
+ * idle, for the next call). Idle meant 5 ms before: on a loaded machine a
+ * parent still copying strips, or slow to be scheduled, left workers idle
+ * that long between two strips about once per call, and the collection
+ * delayed the next strip by 13 to 24 ms (traced). A fresh segment costs
+ * about 0.6 ms per MB in page faults, so 8 MiB the parent waits for is
+ * worth a collection.
  *
  * Copy-on-write mappings (an argument whose segment another process keeps,
  * such as a chunk of an array made with from()) do not count toward the
  * 8 MiB; they weigh 1/8 of their bytes toward a collection between tasks
- * once 64 MiB are reached, or wait until the worker has been idle 5 ms: given back, they
+ * once 64 MiB are reached, or wait until the worker has been idle: given back, they
  * free only the pages the task wrote (the rest are the segment's, which its
  * owner keeps). Collecting after every task for them cost, for a sum of 1e8
  * float64 in 8 chunks of 100 MB on 2 workers, 2 full collections of about
@@ -100,7 +105,7 @@ export const WORKER_COLLECTION: CollectionRules = {
   bytes: 64 * 1024 * 1024,
   minIntervalMs: 0,
   copyOnWriteWeight: 1 / 8,
-  idleMs: 5,
+  idleMs: 20,
   taskBytes: 8 * 1024 * 1024,
   nextTurn: false,
 };

@@ -47,6 +47,25 @@ test('once idle for idleMs after any bytes were tracked, idle time counted from 
   assert.equal(count.n, 2, 'idle again');
 });
 
+test('a task that comes in the turn where idleMs runs out makes the process busy before the idle collection', async () => {
+  const { policy, count } = counted(worker);
+  policy.note(10);
+  const until = performance.now() + 3 * worker.idleMs;
+  while (performance.now() < until) {
+    // The event loop is held past idleMs: the idle timer and the next callback come in one turn.
+  }
+  // Like a task read from the channel in that turn, after the timer.
+  setTimeout(() => {
+    policy.busy = true;
+  }, 0);
+  await sleep(3 * worker.idleMs);
+  assert.equal(count.n, 0, 'busy when the idle collection was due');
+  policy.busy = false;
+  policy.note(10);
+  await sleep(3 * worker.idleMs);
+  assert.equal(count.n, 1, 'then, idle, it collects');
+});
+
 test("afterTask collects at once once taskBytes of received copies were tracked since the last collection, if their sender waits for them ('now')", () => {
   const { policy, count } = counted({ ...worker, idleMs: undefined, taskBytes: 50 });
   assert.equal(policy.afterTask(30, 0, 30, 'now'), false);

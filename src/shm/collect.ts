@@ -139,7 +139,11 @@ export class CollectionPolicy {
     this.#idleTimer ??= setTimeout(() => {
       this.#idleTimer = undefined;
       this.#idleDue = true;
-      if (!this.busy) this.note(this.#tracked[0]!, this.#tracked[1]);
+      // After this turn's poll phase: a task already waiting in the channel is read there, makes
+      // the process busy, and the collection waits (the timer fires before the channel is read).
+      setImmediate(() => {
+        if (!this.busy) this.note(this.#tracked[0]!, this.#tracked[1]);
+      });
     }, idleMs);
   }
 
