@@ -6,39 +6,32 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-type Gc = (options?: { type?: 'major' | 'minor' }) => void;
-
-let gc: Gc | undefined;
+let gc: (() => void) | undefined;
 
 /**
  * V8's gc(), without leaving it exposed: the flag is on only while one
  * context is made, so the user's later `vm` contexts do not get a `gc` global.
  * A program started with --expose-gc has its own, which is used as it is.
  */
-function exposeGc(): Gc {
-  const own = (globalThis as { gc?: Gc }).gc;
+function exposeGc(): () => void {
+  const own = (globalThis as { gc?: () => void }).gc;
   if (typeof own === 'function') return own;
   setFlagsFromString('--expose-gc');
   try {
-    return runInNewContext('gc') as Gc;
+    return runInNewContext('gc') as () => void;
   } finally {
     setFlagsFromString('--no-expose-gc');
   }
 }
 
 /**
- * A full collection, after a minor one: V8's deserializer keeps what it
- * decoded until the deserializer itself is collected, and a payload's was
- * made for the task just run, so it is young and a minor collection (0.1 ms
- * here) takes it; a full one (4 ms on a small heap here, 10 to 30 on a
- * loaded machine) then takes the arrays and processes FinalizationRegistry
- * cells, which a minor one does not. Two full collections did the same at
- * twice the cost. A deserializer that outlived a minor collection (moved to
- * the old generation) lets its arrays go at the next collection.
+ * A full collection. Run twice: V8's deserializer keeps what it decoded
+ * until the deserializer itself is collected. (gc() with options, such as
+ * { type: 'minor' }, does not process FinalizationRegistry cells here.)
  */
 export function collectGarbage(): void {
   gc ??= exposeGc();
-  gc({ type: 'minor' });
+  gc();
   gc();
 }
 
