@@ -77,11 +77,11 @@ export const PARENT_COLLECTION: CollectionRules = {
  * - copies of a burst of submits (a task copied at submit queued behind:
  *   no giveBack): once 64 MiB of any arrays, or when idle;
  * - once idle for 20 ms, if anything was mapped or made since.
- * A collection (a minor then a full one, see shm/collect.ts) costs about
- * 4 ms on a small heap, 10 to 25 ms on a loaded machine. Workers given 16
+ * A collection (two full ones, see shm/collect.ts) costs about 8 ms on a
+ * small heap, 15 to 50 ms on a loaded machine. Workers given 16
  * image strips of 4 MB (10 ms of work each), whose copies are all made at
  * submit, spent 40 to 60 ms each per call collecting every 8 MiB of copies
- * (each collection then two full ones), beside 80 to 90 ms of work; with
+ * beside 80 to 90 ms of work; with
  * these rules none while busy (their segments come back when the workers go
  * idle, for the next call). Idle meant 5 ms before: on a loaded machine a
  * parent still copying strips, or slow to be scheduled, left workers idle
