@@ -42,7 +42,7 @@ export interface TaskMessage {
    * since no task copied at submit waits behind it; undefined (a burst of
    * tasks copied at submit) when the worker goes idle or past 64 MiB.
    */
-  giveBack?: GiveBack;
+  giveBack?: GiveBack | undefined;
 }
 
 export type TaskOutcome =

@@ -266,7 +266,7 @@ export class WorkerPool {
           args: item.args.data,
           leases: item.args.leases,
           chunk: item.chunk,
-          ...this.#giveBack(item),
+          giveBack: this.#giveBack(item),
         };
       }),
     });
@@ -276,11 +276,12 @@ export class WorkerPool {
    * When the worker gives the item's copied arguments back (TaskMessage.giveBack): not while the
    * next queued task has its arguments in segments already (a burst copied at submit, which
    * waits for none: 16 image strips spent as long collecting as working), else after its outcome.
+   * A string, not an object, per task: tiny tasks pay for every allocation.
    */
-  #giveBack(item: WorkItem): { giveBack?: GiveBack } {
-    if (item.copiesFollow) return { giveBack: 'now' };
-    if ((this.#queue[0]?.args.leases.length ?? 0) > 0) return {};
-    return { giveBack: 'after' };
+  #giveBack(item: WorkItem): GiveBack | undefined {
+    if (item.copiesFollow) return 'now';
+    if ((this.#queue[0]?.args.leases.length ?? 0) > 0) return undefined;
+    return 'after';
   }
 
   #spawn(): void {
