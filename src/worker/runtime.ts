@@ -10,7 +10,7 @@
 //                          +--> CollectionPolicy.note() after each task
 import { SharedMemoryError, TaskClosureError } from '../errors.js';
 import type { TaskMessage, TaskOutcome, TaskRef, ToWorker, WorkerConfig } from '../pool/protocol.js';
-import { CollectionPolicy } from '../shm/collect.js';
+import { CollectionPolicy, collectOnce, collectYoungFirst } from '../shm/collect.js';
 import type { Peer, SegmentBook } from '../shm/segment-book.js';
 import { decode } from '../transfer/decode.js';
 import { type Encoded, encode, type Payload } from '../transfer/encode.js';
@@ -72,7 +72,7 @@ export class WorkerRuntime {
   readonly #parent: Peer;
   readonly #outbox: Outbox;
   readonly #room: RoomRequests;
-  readonly #collection = new CollectionPolicy(WORKER_COLLECTION);
+  readonly #collection = new CollectionPolicy(WORKER_COLLECTION, collectYoungFirst);
   readonly #heapTrim = new IdleHeapTrim();
   readonly #queue: TaskMessage[] = [];
   #draining = false;
@@ -172,6 +172,12 @@ export class WorkerRuntime {
         )
       ) {
         await finalizersRun();
+        // The deserializer outlived the minor collection (see collectYoungFirst), or the task kept
+        // its argument: one more full collection, as the parent waits for these segments.
+        if (book.mapsAny(message.leases)) {
+          collectOnce();
+          await finalizersRun();
+        }
       }
       // Outcomes of quick tasks are gathered into one message while more tasks wait.
       const quick = this.#now() - t0 <= QUICK_TASK_MS;
