@@ -78,11 +78,11 @@ export const PARENT_COLLECTION: CollectionRules = {
  *   no giveBack): once 64 MiB of any arrays, or when idle;
  * - once idle for 20 ms, if anything was mapped or made since.
  * A collection (two full ones, see shm/collect.ts) costs about 8 ms on a
- * small heap, 15 to 50 ms on a loaded machine; a worker's is a minor one
- * then a full one, half that, with one more full one for 'now' if the
- * copies are still mapped after it (a map over 8 chunks of 100 MB: 565 ms
- * of CPU a call against 605, medians of 11 interleaved calls, twice; its
- * first call made no more fresh segments). Workers given 16
+ * small heap, 15 to 50 ms on a loaded machine; for 'now', a minor one then
+ * a full one, half that, with one more full one if the copies are still
+ * mapped after it (a map over 8 chunks of 100 MB: 565 to 568 ms of CPU a
+ * call against 605 to 610, medians of 9 to 11 interleaved calls, three
+ * runs; its first call made no more fresh segments). Workers given 16
  * image strips of 4 MB (10 ms of work each), whose copies are all made at
  * submit, spent 40 to 60 ms each per call collecting every 8 MiB of copies
  * beside 80 to 90 ms of work; with
