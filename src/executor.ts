@@ -22,6 +22,7 @@ import { type ExecutorStats, TaskTally } from './stats.js';
 import { type ModuleFunction, TaskRefs } from './task-ref.js';
 import { limitedRunner, type ModuleTasks, type TaskRunner } from './task-runner.js';
 import { type EncodeOptions, encode, type Payload } from './transfer/encode.js';
+import { GIVE_BACK_NOW_BYTES } from './tuning.js';
 
 export type { ModuleTasks, TaskRunner } from './task-runner.js';
 
@@ -223,6 +224,11 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     }
     const item: WorkItem = { id: this.#nextId++, task, args: payload, chunk, control, future };
     hooks.item = item;
+    // map copies its next element as one of its tasks ends, and a task over the budget is copied as
+    // a worker takes it: either reuses the segment of a copy its worker gave back. Copies made at
+    // submit have none to wait for, unless they are large: a loop that awaits each call copies the
+    // next argument as soon as the result is in (GIVE_BACK_NOW_BYTES).
+    if (eager || !now || bytes >= GIVE_BACK_NOW_BYTES) item.copiesFollow = true;
     if (bytes > 0) this.#queuedBytes.admit(item, bytes, now ? undefined : () => this.#encode(args, chunk));
     if (limits !== undefined && (limits.signal !== undefined || limits.timeout !== undefined)) {
       item.limits = limits;

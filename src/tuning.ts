@@ -81,25 +81,54 @@ export const PARENT_COLLECTION: CollectionRules = {
 };
 
 /**
+ * A task whose arguments' copies hold at least this many bytes gets them
+ * back before its outcome ('now', see WORKER_COLLECTION), whatever is queued:
+ * a loop that awaits each call copies the next argument as soon as the result
+ * is in, and with the copy given back after the outcome it made a second
+ * segment (a 160 MB argument: one more array of memory, and about 40 ms of
+ * page faults in a fresh segment, against a collection of 5 to 15 ms).
+ * Below it, a collection costs more than a fresh segment's faults (about
+ * 0.6 ms per MB).
+ */
+export const GIVE_BACK_NOW_BYTES = 16 * 1024 * 1024;
+
+/**
  * A worker: arrays in segments (arguments, and arrays made with empty()
  * whose results went to the parent) hold their segments until the worker
  * collects them. A worker allocates little on its own heap, so V8 may not
- * collect for a long time: collect right after a task once 8 MiB of copied
- * arguments have been mapped since the last collection, before the task's
- * outcome goes out (so the parent has a copied argument's segment back when
- * it hears of the result, and copies the next one into it); once 8 MiB of
- * any arrays (not copy-on-write) were mapped or made, after the outcome went
- * out; and once idle for 5 ms. A
- * collection costs about 5 ms (two full collections, even of a small heap):
- * collecting after every task, workers given 16 image strips of 4 MB (10 ms
- * of work each) spent 0.9 ms in garbage collection per ms of work, 0.4 with
- * this rule (profiled); a fresh segment costs about 0.6 ms per MB in page
- * faults, so 8 MiB to give back is worth a collection.
+ * collect for a long time. The rules (TaskMessage.giveBack says which apply
+ * to a task's copied arguments):
+ * - copies the parent waits for, to copy the next arguments into them (a
+ *   map's window, tasks over maxQueuedBytes: 'now'): right after the task,
+ *   before its outcome goes out, once 8 MiB of copies were mapped since the
+ *   last collection;
+ * - copies of a task with no task copied at submit queued behind it (a loop
+ *   of submit and await: 'after'), and arrays made here or shared mappings:
+ *   once 8 MiB were mapped or made, after the outcome went out;
+ * - copies of a burst of submits (a task copied at submit queued behind:
+ *   no giveBack): once 64 MiB of any arrays, or when idle;
+ * - once idle for 20 ms, if anything was mapped or made since.
+ * A collection (two full ones, see shm/collect.ts) costs about 8 ms on a
+ * small heap, 15 to 50 ms on a loaded machine; for 'now', a minor one then
+ * a full one, half that, with one more full one if the copies are still
+ * mapped after it (a map over 8 chunks of 100 MB: 565 to 568 ms of CPU a
+ * call against 605 to 610, medians of 9 to 11 interleaved calls, three
+ * runs; its first call made no more fresh segments). Workers given 16
+ * image strips of 4 MB (10 ms of work each), whose copies are all made at
+ * submit, spent 40 to 60 ms each per call collecting every 8 MiB of copies
+ * beside 80 to 90 ms of work; with
+ * these rules none while busy (their segments come back when the workers go
+ * idle, for the next call). Idle meant 5 ms before: on a loaded machine a
+ * parent still copying strips, or slow to be scheduled, left workers idle
+ * that long between two strips about once per call, and the collection
+ * delayed the next strip by 13 to 24 ms (traced). A fresh segment costs
+ * about 0.6 ms per MB in page faults, so 8 MiB the parent waits for is
+ * worth a collection.
  *
  * Copy-on-write mappings (an argument whose segment another process keeps,
  * such as a chunk of an array made with from()) do not count toward the
  * 8 MiB; they weigh 1/8 of their bytes toward a collection between tasks
- * once 64 MiB are reached, or wait until the worker has been idle 5 ms: given back, they
+ * once 64 MiB are reached, or wait until the worker has been idle: given back, they
  * free only the pages the task wrote (the rest are the segment's, which its
  * owner keeps). Collecting after every task for them cost, for a sum of 1e8
  * float64 in 8 chunks of 100 MB on 2 workers, 2 full collections of about
@@ -111,7 +140,7 @@ export const WORKER_COLLECTION: CollectionRules = {
   bytes: 64 * 1024 * 1024,
   minIntervalMs: 0,
   copyOnWriteWeight: 1 / 8,
-  idleMs: 5,
+  idleMs: 20,
   taskBytes: 8 * 1024 * 1024,
   nextTurn: false,
 };

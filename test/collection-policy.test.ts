@@ -47,28 +47,73 @@ test('once idle for idleMs after any bytes were tracked, idle time counted from 
   assert.equal(count.n, 2, 'idle again');
 });
 
-test('afterTask collects at once once taskBytes of received copies were tracked since the last collection', () => {
+test('a task that comes in the turn where idleMs runs out makes the process busy before the idle collection', async () => {
+  const { policy, count } = counted(worker);
+  policy.note(10);
+  const until = performance.now() + 3 * worker.idleMs;
+  while (performance.now() < until) {
+    // The event loop is held past idleMs: the idle timer and the next callback come in one turn.
+  }
+  // Like a task read from the channel in that turn, after the timer.
+  setTimeout(() => {
+    policy.busy = true;
+  }, 0);
+  await sleep(3 * worker.idleMs);
+  assert.equal(count.n, 0, 'busy when the idle collection was due');
+  policy.busy = false;
+  policy.note(10);
+  await sleep(3 * worker.idleMs);
+  assert.equal(count.n, 1, 'then, idle, it collects');
+});
+
+test("afterTask collects at once once taskBytes of received copies were tracked since the last collection, if their sender waits for them ('now')", () => {
   const { policy, count } = counted({ ...worker, idleMs: undefined, taskBytes: 50 });
-  assert.equal(policy.afterTask(30, 0, 30), false);
-  assert.equal(policy.afterTask(49, 1000, 49), false, 'copy-on-write bytes do not count');
-  assert.equal(policy.afterTask(500, 1000, 49), false, 'nor arrays made here or shared mappings');
+  assert.equal(policy.afterTask(30, 0, 30, 'now'), false);
+  assert.equal(policy.afterTask(49, 1000, 49, 'now'), false, 'copy-on-write bytes do not count');
+  assert.equal(policy.afterTask(500, 1000, 49, 'now'), false, 'nor arrays made here or shared mappings');
   assert.equal(count.n, 0);
-  assert.equal(policy.afterTask(501, 1000, 50), true, 'copies of two tasks of 30 and 20 bytes');
+  assert.equal(policy.afterTask(501, 1000, 50, undefined), false, 'copies of a burst of submits: not now');
+  assert.equal(policy.afterTask(501, 1000, 50, 'after'), false, "'after': not before the outcome");
+  assert.equal(count.n, 0);
+  assert.equal(policy.afterTask(501, 1000, 50, 'now'), true, 'copies of two tasks of 30 and 20 bytes');
   assert.equal(count.n, 1);
-  assert.equal(policy.afterTask(550, 1000, 99), false, 'counted from that collection');
+  assert.equal(policy.afterTask(550, 1000, 99, 'now'), false, 'counted from that collection');
   const { policy: noRule, count: none } = counted({ ...worker, idleMs: undefined });
-  assert.equal(noRule.afterTask(1000, 0, 1000), false, 'no taskBytes: never');
+  assert.equal(noRule.afterTask(1000, 0, 1000, 'now'), false, 'no taskBytes: never');
   assert.equal(none.n, 0);
 });
 
-test('note() collects once taskBytes of arrays mapped or made here (not copy-on-write) were tracked, after the outcome', () => {
+test('note() collects once taskBytes of arrays made here or shared mappings were tracked, after the outcome', () => {
   const { policy, count } = counted({ ...worker, idleMs: undefined, taskBytes: 50, copyOnWriteWeight: 0.01 });
   policy.busy = true;
-  assert.equal(policy.afterTask(60, 0, 0), false, 'made here: not before the outcome');
+  assert.equal(policy.afterTask(60, 0, 0, 'now'), false, 'made here: not before the outcome');
   policy.note(60);
   assert.equal(count.n, 1, 'at the note that follows the outcome');
   policy.note(100, 1000);
   assert.equal(count.n, 1, 'copy-on-write bytes do not count toward it');
+});
+
+test("received copies count toward taskBytes after the outcome with 'after', toward `bytes` alone in a burst", () => {
+  const { policy, count } = counted({ ...worker, idleMs: undefined, taskBytes: 20 });
+  policy.busy = true;
+  for (let copied = 10; copied < 100; copied += 10) {
+    assert.equal(policy.afterTask(copied, 0, copied, undefined), false);
+    policy.note(copied);
+  }
+  assert.equal(count.n, 0, '90 bytes of copies of a burst, over taskBytes: not collected');
+  assert.equal(policy.afterTask(110, 0, 100, undefined), false);
+  policy.note(110);
+  assert.equal(count.n, 1, '`bytes` reached');
+  assert.equal(policy.afterTask(135, 0, 100, undefined), false, '25 bytes made here since');
+  policy.note(135);
+  assert.equal(count.n, 2, 'made here: taskBytes');
+  assert.equal(policy.afterTask(150, 0, 115, 'after'), false);
+  policy.note(150);
+  assert.equal(count.n, 2, "15 bytes of copies, 'after': under taskBytes");
+  assert.equal(policy.afterTask(160, 0, 125, 'after'), false, "'after': not before the outcome");
+  assert.equal(count.n, 2);
+  policy.note(160);
+  assert.equal(count.n, 3, "25 bytes of copies, 'after': at the note that follows the outcome");
 });
 
 test('copy-on-write bytes weigh copyOnWriteWeight, and wait for idleMs of real idleness', async () => {
@@ -118,14 +163,14 @@ test('on a later turn of the event loop, at most once per minIntervalMs', async 
 test('afterTask leaves arrays made here since the last collection counted: the note() after the outcome collects them', () => {
   const { policy, count } = counted({ ...worker, bytes: 1000, idleMs: undefined, taskBytes: 50 });
   // A task that received a copy of 60 bytes and made a result of 80 bytes here.
-  assert.equal(policy.afterTask(140, 0, 60, 80), true, 'the copy: before the outcome');
+  assert.equal(policy.afterTask(140, 0, 60, 'now', 80), true, 'the copy: before the outcome');
   assert.equal(count.n, 1);
   policy.note(140);
   assert.equal(count.n, 2, 'the result made here: after the outcome, although a collection just ran');
   policy.note(140);
   assert.equal(count.n, 2, 'nothing new since');
   // A task that received a copy and made nothing: one collection only.
-  assert.equal(policy.afterTask(200, 0, 120, 80), true);
+  assert.equal(policy.afterTask(200, 0, 120, 'now', 80), true);
   policy.note(200);
   assert.equal(count.n, 3);
 });

@@ -30,6 +30,7 @@ const messages: (ToWorker | FromWorker)[] = [
         args: { raw: new DataView(new ArrayBuffer(12)) },
         leases: ['shmex.1.2.aaaaaaaaaaaaaaaaaaaaaaaa'],
         chunk: true,
+        giveBack: 'now',
       },
       {
         id: 3,
@@ -37,6 +38,7 @@ const messages: (ToWorker | FromWorker)[] = [
         args: new Uint8Array([1, 2, 3]),
         leases: [],
         chunk: false,
+        giveBack: 'after',
       },
       // V8 bodies: what the layout does not carry.
       {

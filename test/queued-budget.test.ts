@@ -97,6 +97,26 @@ for (const Executor of [ProcessPoolExecutor, ThreadPoolExecutor]) {
     assert.equal(await fb, 4 * N, 'b was copied when the worker took it');
   });
 
+  test(`${kind}: subarrays of one large array weigh what they copy, so strips that fit are copied at submit`, async () => {
+    using gates = new Gates();
+    // 8 strips of 1 MiB, views of one 8 MiB array: 8 MiB of copies fit in 9 MiB; counted as
+    // their whole buffer (8 MiB each), all but the first would wait until a worker took them.
+    await using ex = new Executor({ maxWorkers: 1, maxQueuedBytes: 9 * MiB });
+    const tasks = ex.module<typeof Queued>(QUEUED);
+    const blocker = tasks.gatedSum(new Float64Array(1), gates.dir, 'blocker');
+    await gates.started('blocker');
+    const image = new Float64Array((8 * N) / 4).fill(1);
+    const strip = N / 4;
+    const futures = Array.from({ length: 8 }, (_, i) => {
+      gates.release(`s${i}`);
+      return tasks.gatedSum(image.subarray(i * strip, (i + 1) * strip), gates.dir, `s${i}`);
+    });
+    image.fill(2); // after submit: no task sees it
+    gates.release('blocker');
+    assert.equal(await blocker, 0);
+    assert.deepEqual(await Promise.all(futures), Array(8).fill(strip));
+  });
+
   test(`${kind}: cancelling a task over the budget frees nothing it never took; shutdown cancels both kinds`, async () => {
     using gates = new Gates();
     const ex = new Executor({ maxWorkers: 1, maxQueuedBytes: 4 * MiB });

@@ -26,7 +26,40 @@ test('queuedBytesOf counts distinct large buffers at any depth, not small, share
   assert.equal(queuedBytesOf([new Float64Array(1000)], 64 * KiB, none), 0, 'below the threshold: inline');
   const pooled = Buffer.from('abc'); // a view of Node's shared 8 KiB pool
   assert.equal(queuedBytesOf([pooled], 4 * KiB, none), 0, 'a small Buffer: its own bytes, not its pool');
-  assert.equal(queuedBytesOf([new Uint8Array(pooled.buffer, 0, 3)], 4 * KiB, none), pooled.buffer.byteLength);
+  assert.equal(
+    queuedBytesOf([new Uint8Array(pooled.buffer, 0, 3)], 4 * KiB, none),
+    0,
+    'its 3 bytes travel inline',
+  );
+  assert.equal(
+    queuedBytesOf([new Uint8Array(pooled.buffer), new Uint8Array(pooled.buffer, 0, 3)], 4 * KiB, none),
+    pooled.buffer.byteLength,
+  );
+  const image = new Uint8Array(1024 * KiB);
+  assert.equal(
+    queuedBytesOf([image.subarray(100 * KiB, 200 * KiB)], 64 * KiB, none),
+    100 * KiB,
+    'a view counts the bytes that travel, not its whole buffer',
+  );
+  assert.equal(
+    queuedBytesOf(
+      [image.subarray(100 * KiB + 3, 200 * KiB), image.subarray(300 * KiB, 301 * KiB)],
+      64 * KiB,
+      none,
+    ),
+    201 * KiB - 0,
+    'views of one buffer count their covering range, its start aligned down to 8 bytes as it travels',
+  );
+  assert.equal(
+    queuedBytesOf([image.subarray(0, 10 * KiB)], 64 * KiB, none),
+    0,
+    'a small view of a big buffer travels inline',
+  );
+  assert.equal(
+    queuedBytesOf([image.subarray(1), image.buffer], 64 * KiB, none),
+    1024 * KiB,
+    'its bare buffer: whole',
+  );
   assert.equal(
     queuedBytesOf([big], 64 * KiB, (b) => b === big.buffer),
     0,

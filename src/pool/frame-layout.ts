@@ -301,7 +301,7 @@ export function writeTasks(w: FrameWriter, tasks: readonly TaskMessage[], fallba
     }
     w.u8(ENTRY_FAST);
     w.f64(task.id);
-    w.u8(task.chunk ? 1 : 0);
+    w.u8((task.chunk ? 1 : 0) | (task.giveBack === 'now' ? 2 : task.giveBack === 'after' ? 4 : 0));
     writeRef(w, task.task);
     writeLeases(w, task.leases);
     writeEncoded(w, task.args);
@@ -317,10 +317,14 @@ export function readTasks(c: FrameCursor, fallback: Fallback): TaskMessage[] {
       continue;
     }
     const id = c.f64();
-    const chunk = c.u8() === 1;
+    const flags = c.u8();
+    const chunk = (flags & 1) === 1;
     const task = readRef(c);
     const leases = readLeases(c);
-    tasks.push({ id, task, args: readEncoded(c), leases, chunk });
+    const message: TaskMessage = { id, task, args: readEncoded(c), leases, chunk };
+    if ((flags & 2) === 2) message.giveBack = 'now';
+    else if ((flags & 4) === 4) message.giveBack = 'after';
+    tasks.push(message);
   }
   return tasks;
 }

@@ -1,6 +1,7 @@
 // Messages between the parent and a worker (a process's frames: frames.ts;
 // a thread's port). Arrays never appear here: payloads are
 // encoded by transfer/encode.ts and carry only segment names.
+import type { GiveBack } from '../shm/collect.js';
 import type { SegmentControl } from '../shm/segment-book.js';
 import type { Encoded } from '../transfer/encode.js';
 import type { SerializedError } from '../transfer/remote-error.js';
@@ -33,6 +34,15 @@ export interface TaskMessage {
   args: Encoded;
   leases: string[];
   chunk: boolean;
+  /**
+   * When the worker gives its received copies back (collects), once they add
+   * up to WORKER_COLLECTION.taskBytes: 'now', before this task's outcome goes
+   * out, since the parent copies the next arguments as tasks end (map's
+   * window, tasks over maxQueuedBytes); 'after', once the outcome went out,
+   * since no task copied at submit waits behind it; undefined (a burst of
+   * tasks copied at submit) when the worker goes idle or past 64 MiB.
+   */
+  giveBack?: GiveBack | undefined;
 }
 
 export type TaskOutcome =

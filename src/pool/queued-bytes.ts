@@ -17,11 +17,13 @@ import { QUEUED_BYTES_CAP, QUEUED_BYTES_DIR_SHARE } from '../tuning.js';
 const MAX_VISITS = 10_000;
 
 /**
- * The bytes `args` would put in new segments if encoded now: every distinct
- * ArrayBuffer or SharedArrayBuffer of at least `threshold` bytes reached
- * through views, plain arrays, objects (own enumerable properties), Maps and
- * Sets, unless it already lives in a segment (`inSegment`: it is lent, not
- * copied). A small Node Buffer travels as its own bytes, whatever its pool.
+ * The bytes `args` would put in new segments if encoded now: of every
+ * distinct ArrayBuffer or SharedArrayBuffer reached through views, plain
+ * arrays, objects (own enumerable properties), Maps and Sets, the part that
+ * travels (its views' covering range; a bare or shared buffer whole) if it
+ * is at least `threshold` bytes, unless the buffer already lives in a
+ * segment (`inSegment`: it is lent, not copied). A small Node Buffer travels
+ * as its own bytes, whatever its pool.
  */
 export function queuedBytesOf(
   args: readonly unknown[],
@@ -52,24 +54,43 @@ function count(
   }
   if (stack === undefined) return 0;
   const seen = new Set<object>();
-  let bytes = 0;
+  // What travels of each buffer, as the encoder settles it (Scan.cover): a view's range, the union
+  // of its buffer's views' ranges with the start aligned down to 8 bytes; a bare or shared buffer whole.
+  // Counting a view's whole buffer would make 16 strips of a 64 MB image weigh 1 GB, and leave
+  // most of them uncopied at submit.
+  const ranges = new Map<ArrayBufferLike, { start: number; end: number }>();
   while (stack.length > 0 && seen.size < MAX_VISITS) {
     const value = stack.pop()!;
     if (seen.has(value)) continue;
     seen.add(value);
     let buffer: ArrayBufferLike;
+    let start = 0;
+    let end: number;
     if (ArrayBuffer.isView(value)) {
       if (Buffer.isBuffer(value) && value.byteLength < threshold) continue;
       buffer = value.buffer;
-      if (seen.has(buffer)) continue;
-      seen.add(buffer);
+      end = buffer.byteLength;
+      if (!(buffer instanceof SharedArrayBuffer)) {
+        start = value.byteOffset - (value.byteOffset % 8);
+        end = value.byteOffset + value.byteLength;
+      }
     } else if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
       buffer = value;
+      end = buffer.byteLength;
     } else {
       pushChildren(value, stack);
       continue;
     }
-    if (buffer.byteLength >= threshold && !inSegment(buffer)) bytes += buffer.byteLength;
+    const range = ranges.get(buffer);
+    if (range === undefined) ranges.set(buffer, { start, end });
+    else {
+      range.start = Math.min(range.start, start);
+      range.end = Math.max(range.end, end);
+    }
+  }
+  let bytes = 0;
+  for (const [buffer, { start, end }] of ranges) {
+    if (end - start >= threshold && end > start && !inSegment(buffer)) bytes += end - start;
   }
   return bytes;
 }

@@ -6,7 +6,7 @@
 // replaced on demand.
 import { BrokenExecutorError } from '../errors.js';
 import type { Future, FutureControl } from '../future.js';
-import { CollectionPolicy } from '../shm/collect.js';
+import { CollectionPolicy, type GiveBack } from '../shm/collect.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
 import { decode } from '../transfer/decode.js';
@@ -33,6 +33,8 @@ export interface WorkItem {
   chunk: boolean;
   control: FutureControl<unknown>;
   future: Future<unknown>;
+  /** The parent copies more arguments as it ends (map's window, over maxQueuedBytes): see TaskMessage.giveBack. */
+  copiesFollow?: boolean;
   /** The Future was moved to running (it may go back to the queue if its worker died before taking it). */
   started?: boolean;
   sentAt?: number;
@@ -285,9 +287,22 @@ export class WorkerPool {
           args: item.args.data,
           leases: item.args.leases,
           chunk: item.chunk,
+          giveBack: this.#giveBack(item),
         };
       }),
     });
+  }
+
+  /**
+   * When the worker gives the item's copied arguments back (TaskMessage.giveBack): not while the
+   * next queued task has its arguments in segments already (a burst copied at submit, which
+   * waits for none: 16 image strips spent as long collecting as working), else after its outcome.
+   * A string, not an object, per task: tiny tasks pay for every allocation.
+   */
+  #giveBack(item: WorkItem): GiveBack | undefined {
+    if (item.copiesFollow) return 'now';
+    if ((this.#queue[0]?.args.leases.length ?? 0) > 0) return undefined;
+    return 'after';
   }
 
   #spawn(): void {

@@ -6,19 +6,21 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-let gc: (() => void) | undefined;
+type Gc = (options?: { type?: 'major' | 'minor' }) => void;
+
+let gc: Gc | undefined;
 
 /**
  * V8's gc(), without leaving it exposed: the flag is on only while one
  * context is made, so the user's later `vm` contexts do not get a `gc` global.
  * A program started with --expose-gc has its own, which is used as it is.
  */
-function exposeGc(): () => void {
-  const own = (globalThis as { gc?: () => void }).gc;
+function exposeGc(): Gc {
+  const own = (globalThis as { gc?: Gc }).gc;
   if (typeof own === 'function') return own;
   setFlagsFromString('--expose-gc');
   try {
-    return runInNewContext('gc') as () => void;
+    return runInNewContext('gc') as Gc;
   } finally {
     setFlagsFromString('--no-expose-gc');
   }
@@ -35,6 +37,29 @@ export function collectGarbage(): void {
   gc();
 }
 
+/**
+ * A minor collection, then a full one: half the cost of collectGarbage()
+ * (a minor one takes 0.1 ms here, a full one 4) when the deserializer of
+ * the payload just decoded is young, which it is unless V8 collected while
+ * it was decoding (a large argument's external memory can make it do so,
+ * and move it to the old generation): its arrays then wait for one more
+ * full collection (collectOnce).
+ */
+export function collectYoungFirst(): void {
+  gc ??= exposeGc();
+  gc({ type: 'minor' });
+  gc();
+}
+
+/** One full collection. */
+export function collectOnce(): void {
+  gc ??= exposeGc();
+  gc();
+}
+
+/** When a worker gives a task's received copies back: see TaskMessage.giveBack (pool/protocol.ts). */
+export type GiveBack = 'now' | 'after';
+
 export interface CollectionRules {
   /** Collect once this many bytes have been mapped or made in segments since the last collection... */
   bytes: number;
@@ -45,10 +70,12 @@ export interface CollectionRules {
   /** Also collect once idle (not busy) this long (ms), if any bytes were tracked since the last collection. */
   idleMs?: number;
   /**
-   * Collect right after a task, before its outcome goes out (afterTask),
-   * once this many bytes of received copies have been mapped since the last
-   * collection; and at a note() (after the outcome went out), once this many
-   * bytes of any arrays but copy-on-write mappings were mapped or made.
+   * Once this many bytes of received copies have been mapped since the last
+   * collection, collect right after a task whose sender waits for them,
+   * before its outcome goes out (afterTask, 'now'), or at the note() after
+   * the outcome went out ('after'); and at a note(), once this many bytes of
+   * other arrays (made here, or shared mappings: neither copies nor
+   * copy-on-write mappings) were mapped or made.
    */
   taskBytes?: number;
   /**
@@ -92,6 +119,8 @@ export class CollectionPolicy {
   /** Bytes of arrays made here (in this process's own segments) at the last collection, and now (see afterTask). */
   #madeAt = 0;
   #made = 0;
+  /** The last task's copies count toward taskBytes at note() (its giveBack was 'after'). */
+  #copiesAfter = false;
   #lastAt = 0;
   /** How long the last collection took (ms). */
   #lastTook = 0;
@@ -126,9 +155,11 @@ export class CollectionPolicy {
     if (this.#scheduled || (other <= 0 && cow <= 0)) return false;
     const { bytes, idleMs, copyOnWriteWeight = 1, taskBytes = Infinity } = this.#rules;
     const weighed = other + cow * copyOnWriteWeight;
-    // taskBytes of arrays mapped or made here (not copy-on-write): collected after the outcome went
-    // out, so that this process's own segments come back for its next results.
-    const full = (weighed >= bytes || other >= taskBytes) && this.#intervalPassed();
+    // taskBytes of arrays made here or shared mappings: collected after the outcome went out, so
+    // that this process's own segments come back for its next results. Received copies count
+    // toward `bytes` only here: afterTask gives them back when their sender waits for them.
+    const others = this.#copiesAfter ? other : other - (this.#copied - this.#copiedAt);
+    const full = (weighed >= bytes || others >= taskBytes) && this.#intervalPassed();
     if (full || (this.#idleDue && !this.busy)) {
       this.#collectNow();
       return !this.#rules.nextTurn;
@@ -144,7 +175,11 @@ export class CollectionPolicy {
     this.#idleTimer ??= setTimeout(() => {
       this.#idleTimer = undefined;
       this.#idleDue = true;
-      if (!this.busy) this.note(this.#tracked[0]!, this.#tracked[1]);
+      // After this turn's poll phase: a task already waiting in the channel is read there, makes
+      // the process busy, and the collection waits (the timer fires before the channel is read).
+      setImmediate(() => {
+        if (!this.busy) this.note(this.#tracked[0]!, this.#tracked[1]);
+      });
     }, idleMs);
     return false;
   }
@@ -175,21 +210,37 @@ export class CollectionPolicy {
 
   /**
    * After a task, with the bytes tracked so far (as note()) and, of those,
-   * the bytes of received copies (arguments copied for this process alone):
-   * true if it collected now, by the rule taskBytes on the copies (the
-   * caller then lets the finalizers run before it sends the task's outcome).
+   * the bytes of received copies (arguments copied for this process alone);
+   * `giveBack`: when the task's sender wants its copies back (see
+   * TaskMessage.giveBack). True if it collected now, by the rule taskBytes on
+   * the copies and 'now' (the caller then lets the finalizers run before it
+   * sends the task's outcome); with 'after', the copies count toward
+   * taskBytes at the next note(). Copies of a burst of submits are not waited
+   * for: collecting for them after every few tasks cost workers given 16
+   * image strips of 4 MB as much time as the strips' work (see tuning.ts).
    */
-  afterTask(tracked: number, copyOnWrite: number, copied: number, made = 0): boolean {
+  afterTask(
+    tracked: number,
+    copyOnWrite: number,
+    copied: number,
+    giveBack: GiveBack | undefined,
+    made = 0,
+  ): boolean {
     this.#copied = copied;
+    this.#copiesAfter = giveBack === 'after';
     const { taskBytes } = this.#rules;
-    if (taskBytes === undefined || copied - this.#copiedAt < taskBytes || this.#scheduled) {
-      this.#made = made;
+    this.#made = made;
+    if (
+      giveBack !== 'now' ||
+      taskBytes === undefined ||
+      copied - this.#copiedAt < taskBytes ||
+      this.#scheduled
+    ) {
       return false;
     }
     // Arrays made here since the last collection may be the outcome that is about to go out, alive
     // until it has: they stay counted, so the note() after it collects them (a worker's next
     // `new Float64Array(n)` then finds the last result's segment free).
-    this.#made = made;
     this.#tracked = [tracked - (made - this.#madeAt), copyOnWrite];
     this.#collectNow(this.#madeAt);
     return !this.#rules.nextTurn;

@@ -118,6 +118,12 @@ export class SegmentBook {
   }
 
   /** The segment an ArrayBuffer lives in, if it lives in one. */
+  /** Whether arrays of this process still live in any of these segments (cached mappings). */
+  mapsAny(names: readonly string[]): boolean {
+    for (const name of names) if (this.#ledger.views(name) > 0) return true;
+    return false;
+  }
+
   infoOf(buffer: ArrayBufferLike): ViewInfo | undefined {
     return this.#views.get(buffer);
   }

@@ -10,7 +10,7 @@
 //                          +--> CollectionPolicy.note() after each task
 import { SharedMemoryError, TaskClosureError } from '../errors.js';
 import type { TaskMessage, TaskOutcome, TaskRef, ToWorker, WorkerConfig } from '../pool/protocol.js';
-import { CollectionPolicy } from '../shm/collect.js';
+import { CollectionPolicy, collectGarbage, collectOnce, collectYoungFirst } from '../shm/collect.js';
 import type { Peer, SegmentBook } from '../shm/segment-book.js';
 import { decode } from '../transfer/decode.js';
 import { type Encoded, encode, type Payload } from '../transfer/encode.js';
@@ -72,7 +72,14 @@ export class WorkerRuntime {
   readonly #parent: Peer;
   readonly #outbox: Outbox;
   readonly #room: RoomRequests;
-  readonly #collection = new CollectionPolicy(WORKER_COLLECTION);
+  /** The collection being made is the one before an outcome the parent waits for (giveBack 'now'). */
+  #beforeOutcome = false;
+  // Only there a minor collection first, with a full one more if the copies are still mapped (see
+  // #drain): elsewhere nothing follows to catch a deserializer that outlived the minor one, and an
+  // idle worker would hold its last arguments until its next task.
+  readonly #collection = new CollectionPolicy(WORKER_COLLECTION, () =>
+    this.#beforeOutcome ? collectYoungFirst() : collectGarbage(),
+  );
   readonly #heapTrim = new IdleHeapTrim();
   readonly #queue: TaskMessage[] = [];
   #draining = false;
@@ -163,15 +170,23 @@ export class WorkerRuntime {
       this.#outbox.push(outcome instanceof Promise ? await outcome : outcome);
       this.#receipts[1]!++;
       const book = this.#book;
-      if (
-        this.#collection.afterTask(
-          book.bytesTracked,
-          book.copyOnWriteBytesTracked,
-          book.copiedBytesTracked,
-          book.madeBytesTracked,
-        )
-      ) {
+      this.#beforeOutcome = true;
+      const collected = this.#collection.afterTask(
+        book.bytesTracked,
+        book.copyOnWriteBytesTracked,
+        book.copiedBytesTracked,
+        message.giveBack,
+        book.madeBytesTracked,
+      );
+      this.#beforeOutcome = false;
+      if (collected) {
         await finalizersRun();
+        // The deserializer outlived the minor collection (see collectYoungFirst), or the task kept
+        // its argument: one more full collection, as the parent waits for these segments.
+        if (book.mapsAny(message.leases)) {
+          collectOnce();
+          await finalizersRun();
+        }
       }
       // Outcomes of quick tasks are gathered into one message while more tasks wait.
       const quick = this.#now() - t0 <= QUICK_TASK_MS;
