@@ -35,6 +35,13 @@ export interface JobSubmitterParts {
   tally: TaskTally;
 }
 
+/** What a job holds until it settles: its blobs' uses and its arguments' key, given up once. */
+interface JobHolds {
+  blobs: BlobRef[];
+  argsKey: string | undefined;
+  finish: () => void;
+}
+
 export class JobSubmitter {
   readonly #parts: JobSubmitterParts;
   readonly #blobUsers = new BlobUsers();
@@ -76,9 +83,28 @@ export class JobSubmitter {
     void promise.finally(() => this.#settling.delete(promise));
   }
 
-  #releaseBlobs(blobs: BlobRef[]): void {
-    const gone = this.#blobUsers.release(blobs);
-    if (gone.length > 0) this.track(this.#parts.store.delete(gone));
+  /** What a job holds until it settles; `onFinish` runs once, first, when they are given up. */
+  #holds(onFinish?: () => void): JobHolds {
+    let done = false;
+    const holds: JobHolds = {
+      blobs: [],
+      argsKey: undefined,
+      finish: () => {
+        if (done) return;
+        done = true;
+        onFinish?.();
+        const gone = this.#blobUsers.release(holds.blobs);
+        if (gone.length > 0) this.track(this.#parts.store.delete(gone));
+        if (holds.argsKey !== undefined) this.#parts.reaper.add(holds.argsKey);
+      },
+    };
+    return holds;
+  }
+
+  /** The job's encoded blobs are in use until it finishes. */
+  #retain(holds: JobHolds, blobs: BlobRef[]): void {
+    holds.blobs = blobs;
+    this.#blobUsers.retain(blobs);
   }
 
   #carryArgs(id: string, message: Uint8Array) {
@@ -94,20 +120,12 @@ export class JobSubmitter {
     limits?: TaskLimits,
     dedup?: Map<object, SharedUpload>,
   ): Future<unknown> {
-    const { tracker, reaper } = this.#parts;
+    const { tracker } = this.#parts;
     const signal = limits?.signal;
     const id = `${this.#parts.id}.${this.#next++}`;
     let control!: FutureControl<unknown>;
-    let blobs: BlobRef[] = [];
-    let argsKey: string | undefined;
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      signal?.removeEventListener('abort', onAbort);
-      this.#releaseBlobs(blobs);
-      if (argsKey !== undefined) reaper.add(argsKey);
-    };
+    const holds = this.#holds(() => signal?.removeEventListener('abort', onAbort));
+    const finish = () => holds.finish();
     const future = new Future<unknown>(
       (c) => {
         control = c;
@@ -132,11 +150,10 @@ export class JobSubmitter {
         dedup,
         singleUse: dedup === undefined,
       });
-      blobs = encoded.blobs;
-      this.#blobUsers.retain(blobs);
+      this.#retain(holds, encoded.blobs);
       if (future.done()) return finish();
       const carried = await this.#carryArgs(id, encoded.message);
-      argsKey = carried.argsKey;
+      holds.argsKey = carried.argsKey;
       if (future.done()) return finish();
       const data: JobData = {
         v: 1,
@@ -166,18 +183,11 @@ export class JobSubmitter {
 
   /** A batch job: the tasks of plain submits of one function made in one synchronous run. */
   submitBatch(task: TaskRef, members: BatchMember[]): void {
-    const { tracker, reaper } = this.#parts;
+    const { tracker } = this.#parts;
     const id = `${this.#parts.id}.${this.#next++}`;
     const control = batchControl(id, members);
-    let blobs: BlobRef[] = [];
-    let argsKey: string | undefined;
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      this.#releaseBlobs(blobs);
-      if (argsKey !== undefined) reaper.add(argsKey);
-    };
+    const holds = this.#holds();
+    const finish = () => holds.finish();
     const allCancelled = () => members.every((m) => m.future.cancelled());
     const job: TrackedJob = { id, control, finished: finish, added: false, addedAt: 0, started: false };
     // A task no machine has started is cancelled at once; its job leaves the queue once all of its tasks are.
@@ -202,11 +212,10 @@ export class JobSubmitter {
         },
       );
       encodedAll = true;
-      blobs = encoded.blobs;
-      this.#blobUsers.retain(blobs);
+      this.#retain(holds, encoded.blobs);
       if (allCancelled()) return finish();
       const carried = await this.#carryArgs(id, encoded.message);
-      argsKey = carried.argsKey;
+      holds.argsKey = carried.argsKey;
       if (allCancelled()) return finish();
       const data: JobData = {
         v: 1,

@@ -146,8 +146,9 @@ export class CollectionPolicy {
   /**
    * `tracked`: bytes of arrays mapped or made in segments so far, ever, but
    * copy-on-write mappings; `copyOnWrite`: those of copy-on-write mappings.
+   * True if it collected now (rules without nextTurn): their finalizers run on
+   * a later turn.
    */
-  /** True if it collected now (rules without nextTurn): finalizers run on a later turn. */
   note(tracked: number, copyOnWrite = 0): boolean {
     this.#tracked = [tracked, copyOnWrite];
     const other = tracked - this.#collectedAt[0]!;
