@@ -61,6 +61,23 @@ export const SNAPSHOT_SPARE_SLABS = 64;
 export const SNAPSHOT_SPARE_IDLE_MS = 1000;
 
 /**
+ * What the parent's collection for dropped results may cost (ms) per MiB of
+ * segments it may give back: the page faults it saves whoever makes the next
+ * array of that size (a fresh 160 MB segment: about 96 ms more than a reused
+ * one, 0.6 ms per MiB), and the memory, which weighs as much again. A small heap collects in a few ms; with 430 MB
+ * of objects on the caller's heap, one of the two full garbage collections
+ * of a collection took 360-530 ms, so one before each call of a loop over
+ * 160 MB arrays cost more than the call (bench/scripts/big-heap.mjs; V8
+ * collects such a heap on its own too, incrementally, as the results'
+ * external memory grows). After a collection that took t ms, the next waits
+ * until t / COLLECTION_MS_PER_MIB MiB were tracked. Not in workers: their
+ * heaps are small, and a map's memory bound rests on their collections
+ * (under load, a worker's collection took longer than a map's chunks of
+ * 8 MiB were worth, and their copies piled up).
+ */
+export const COLLECTION_MS_PER_MIB = 2;
+
+/**
  * The parent: results dropped without release() hold their workers'
  * segments until this process collects them; V8 collects lazily, so a loop
  * over large results would pile up segments (four 160 MB results of a loop
@@ -71,12 +88,14 @@ export const SNAPSHOT_SPARE_IDLE_MS = 1000;
  * slower, so they come less often; under load a collection of a small heap
  * took 15-25 ms against 100-150 ms for a loop's call of 160 MB). Tasks wait to be sent until it has run
  * (worker-pool.ts: #waitForCollection), so a worker reuses a dropped
- * result's segment for its next result.
+ * result's segment for its next result, and no more often than it pays
+ * (COLLECTION_MS_PER_MIB).
  */
 export const PARENT_COLLECTION: CollectionRules = {
   bytes: 64 * 1024 * 1024,
   minIntervalMs: 0,
   maxTimeShare: 0.5,
+  msPerMiB: COLLECTION_MS_PER_MIB,
   nextTurn: true,
 };
 

@@ -194,6 +194,35 @@ test('maxTimeShare: after a collection that took t ms, the next waits until t / 
   assert.equal(n, 2);
 });
 
+test('msPerMiB: after a collection that took t ms, the next waits until t / msPerMiB MiB were tracked', () => {
+  const MiB = 2 ** 20;
+  let clock = 1000;
+  let n = 0;
+  let takes = 5;
+  const collect = () => {
+    n++;
+    clock += takes;
+  };
+  const rules = { bytes: 64 * MiB, minIntervalMs: 0, msPerMiB: 1, nextTurn: false };
+  const policy = new CollectionPolicy(rules, collect, () => clock);
+  policy.note(64 * MiB);
+  assert.equal(n, 1, 'the first collection: its cost is not known yet');
+  takes = 200; // a heap with many objects on it
+  policy.note(128 * MiB);
+  assert.equal(n, 2, 'the last one took 5 ms: 64 MiB are worth it');
+  clock += 10_000;
+  policy.note(192 * MiB);
+  policy.note(300 * MiB);
+  assert.equal(n, 2, 'the last one took 200 ms: 172 MiB are not worth it, however long ago it was');
+  policy.note(328 * MiB);
+  assert.equal(n, 3, '200 MiB since the last: worth 200 ms');
+  // A task's received copies the sender waits for ('now') follow the same rule.
+  const worker = new CollectionPolicy({ ...rules, taskBytes: 8 * MiB }, collect, () => clock);
+  assert.equal(worker.afterTask(8 * MiB, 0, 8 * MiB, 'now'), true);
+  assert.equal(worker.afterTask(40 * MiB, 0, 40 * MiB, 'now'), false, '32 MiB after a collection of 200 ms');
+  assert.equal(worker.afterTask(208 * MiB, 0, 208 * MiB, 'now'), true);
+});
+
 test('whenCollected: pending from note() until the finalizers of what it collected have run, then the callbacks', async () => {
   const { collectGarbage } = await import('../dist/shm/collect.js');
   const policy = new CollectionPolicy({ bytes: 100, minIntervalMs: 0, nextTurn: true }, collectGarbage);

@@ -84,6 +84,13 @@ export interface CollectionRules {
    * collects less often than a small one).
    */
   maxTimeShare?: number;
+  /**
+   * A collection is worth at most this many ms per MiB of segments it may
+   * give back (the page faults of new segments it saves their makers): after
+   * one that took t ms, the next waits until t / msPerMiB MiB were tracked.
+   * A large heap collects slowly, and then only after many results.
+   */
+  msPerMiB?: number;
   /** Collect on a later turn of the event loop (so that the caller's code has dropped what it will drop), not at once. */
   nextTurn: boolean;
 }
@@ -160,7 +167,7 @@ export class CollectionPolicy {
     // that this process's own segments come back for its next results. Received copies count
     // toward `bytes` only here: afterTask gives them back when their sender waits for them.
     const others = this.#copiesAfter ? other : other - (this.#copied - this.#copiedAt);
-    const full = (weighed >= bytes || others >= taskBytes) && this.#intervalPassed();
+    const full = (weighed >= bytes || others >= taskBytes) && this.#intervalPassed(Math.max(weighed, others));
     if (full || (this.#idleDue && !this.busy)) {
       this.#collectNow();
       return !this.#rules.nextTurn;
@@ -203,10 +210,15 @@ export class CollectionPolicy {
     return true;
   }
 
-  #intervalPassed(): boolean {
-    const { minIntervalMs, maxTimeShare } = this.#rules;
+  /** Enough time since the last collection, and `bytes` (tracked since) worth its cost. */
+  #intervalPassed(bytes: number): boolean {
+    const { minIntervalMs, maxTimeShare, msPerMiB } = this.#rules;
     const since = this.#now() - this.#lastAt;
-    return since >= minIntervalMs && (maxTimeShare === undefined || since >= this.#lastTook / maxTimeShare);
+    return (
+      since >= minIntervalMs &&
+      (maxTimeShare === undefined || since >= this.#lastTook / maxTimeShare) &&
+      (msPerMiB === undefined || (bytes / 2 ** 20) * msPerMiB >= this.#lastTook)
+    );
   }
 
   /**
@@ -235,7 +247,8 @@ export class CollectionPolicy {
       giveBack !== 'now' ||
       taskBytes === undefined ||
       copied - this.#copiedAt < taskBytes ||
-      this.#scheduled
+      this.#scheduled ||
+      !this.#intervalPassed(copied - this.#copiedAt)
     ) {
       return false;
     }
