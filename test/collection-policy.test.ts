@@ -41,9 +41,11 @@ test('once idle for idleMs after any bytes were tracked, idle time counted from 
   policy.note(10);
   assert.equal(count.n, 0, 'between tasks: not at once (a collection per task cost as much as the task)');
   await sleep(20);
+  await turn(); // the idle timer's immediate, if both timers fired in one turn
   assert.equal(count.n, 1, 'idle for idleMs');
   policy.note(20);
   await sleep(20);
+  await turn(); // the idle timer's immediate, if both timers fired in one turn
   assert.equal(count.n, 2, 'idle again');
 });
 
@@ -63,6 +65,8 @@ test('a task that comes in the turn where idleMs runs out makes the process busy
   policy.busy = false;
   policy.note(10);
   await sleep(3 * worker.idleMs);
+  // Under load both timers may fire in one turn: the idle timer's immediate comes before this one.
+  await turn();
   assert.equal(count.n, 1, 'then, idle, it collects');
 });
 
@@ -132,6 +136,7 @@ test('copy-on-write bytes weigh copyOnWriteWeight, and wait for idleMs of real i
   await sleep(20);
   assert.equal(count.n, 0, 'idle for 20 ms since the last task: not yet');
   await sleep(40);
+  await turn(); // the idle timer's immediate, if both timers fired in one turn
   assert.equal(count.n, 1, 'idle for idleMs');
   policy.busy = true;
   policy.note(0, 750);
@@ -246,4 +251,28 @@ test('whenCollected: pending from note() until the finalizers of what it collect
   });
   assert.deepEqual(seen, ['dropped'], 'the finalizer ran before the callback');
   assert.equal(policy.pending, false);
+});
+
+test('runPending: a collection scheduled for a later turn runs at once, its callbacks too, and its turns do nothing more', async () => {
+  const { policy, count } = counted({ ...parent, minIntervalMs: 0 });
+  assert.equal(policy.runPending(), false, 'nothing scheduled');
+  policy.note(100);
+  assert.equal(policy.pending, true);
+  let called = 0;
+  policy.whenCollected(() => called++);
+  assert.equal(policy.runPending(), true);
+  assert.equal(count.n, 1);
+  assert.equal(called, 1);
+  assert.equal(policy.pending, false);
+  await turn();
+  await turn();
+  assert.equal(count.n, 1, 'the scheduled turn found it done');
+  assert.equal(called, 1);
+  // One scheduled after it runs and settles on its own turns as before.
+  policy.note(200);
+  policy.whenCollected(() => called++);
+  await turn();
+  await turn();
+  assert.equal(count.n, 2);
+  assert.equal(called, 2);
 });
