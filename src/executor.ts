@@ -210,7 +210,6 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
     const hooks = new SubmitHooks(this.#pool, this.#tally, this.#reportUnobserved ? task : undefined);
     const future = new Future<unknown>(noSetup, hooks);
     const control = future[kControl];
-    this.#pool.collectDue();
     const bytes = this.#bytesOf(args);
     const now = eager || this.#queuedBytes.fits(bytes);
     let payload: Payload = NOT_COPIED;

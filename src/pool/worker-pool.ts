@@ -6,8 +6,7 @@
 // replaced on demand.
 import { BrokenExecutorError } from '../errors.js';
 import type { Future, FutureControl } from '../future.js';
-import { segmentBooks } from '../shm/books.js';
-import { CollectionPolicy, collectGarbage, type GiveBack } from '../shm/collect.js';
+import { CollectionPolicy, type GiveBack } from '../shm/collect.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
 import { decode } from '../transfer/decode.js';
@@ -79,10 +78,7 @@ process.on('exit', () => {
 });
 
 /** Collections that give back the segments of results dropped without release() (see tuning.ts). */
-const parentCollection = new CollectionPolicy(PARENT_COLLECTION, () => {
-  collectGarbage();
-  for (const book of segmentBooks()) book.sweepCollected();
-});
+const parentCollection = new CollectionPolicy(PARENT_COLLECTION);
 
 /**
  * Microtasks are queued on it rather than with queueMicrotask(), which makes
@@ -134,17 +130,6 @@ export class WorkerPool {
   /** Why the pool cannot run tasks any more, if it cannot. */
   get broken(): Error | undefined {
     return this.#broken;
-  }
-
-  /**
-   * Before a submit copies its arguments: a collection of dropped results
-   * that is due runs now, and its frees go out ahead of the copy, so a
-   * worker makes its next result in a freed segment while this process
-   * copies (in a loop that drops each result, it used to zero the segment
-   * after the copy, when the frees came).
-   */
-  collectDue(): void {
-    if (parentCollection.runPending()) for (const book of segmentBooks()) book.flushFrees();
   }
 
   enqueue(item: WorkItem): void {

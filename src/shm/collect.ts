@@ -132,10 +132,6 @@ export class CollectionPolicy {
   /** How long the last collection took (ms). */
   #lastTook = 0;
   #scheduled = false;
-  /** The scheduled collection, until it has run. */
-  #pendingCollect: (() => void) | undefined;
-  /** Counts scheduled collections: a turn of one that runPending settled does nothing. */
-  #round = 0;
   /** Called on the turn after the scheduled collection, once its finalizers have run (whenCollected). */
   #waiters: (() => void)[] = [];
   #idleTimer: NodeJS.Timeout | undefined;
@@ -287,39 +283,13 @@ export class CollectionPolicy {
     // Not unref'd: an unref'd immediate lets the event loop block in its poll for I/O first, and
     // tasks waiting for this collection (whenCollected) would wait for unrelated I/O.
     this.#scheduled = true;
-    const round = ++this.#round;
-    this.#pendingCollect = collect;
     setImmediate(() => {
-      if (this.#round !== round || this.#pendingCollect === undefined) return; // run at once (runPending)
-      this.#pendingCollect = undefined;
       collect();
       // Pending until the finalizers of what it collected have run (whenCollected).
       setImmediate(() => {
-        if (this.#round === round) this.#settle();
+        this.#scheduled = false;
+        for (const waiter of this.#waiters.splice(0)) waiter();
       });
     });
-  }
-
-  #settle(): void {
-    this.#scheduled = false;
-    for (const waiter of this.#waiters.splice(0)) waiter();
-  }
-
-  /**
-   * Runs a collection scheduled for a later turn now, and calls the
-   * whenCollected callbacks at once: for a process whose collect function
-   * ends the holds of what it found dead itself (the parent's sweeps large
-   * arrays, see SegmentBook.sweepCollected), without waiting for finalizers.
-   * A submit calls it before it copies its arguments, so that the frees go
-   * out first and a worker reuses their segments meanwhile. False if none
-   * was scheduled.
-   */
-  runPending(): boolean {
-    const collect = this.#pendingCollect;
-    if (collect === undefined) return false;
-    this.#pendingCollect = undefined;
-    collect();
-    this.#settle();
-    return true;
   }
 }

@@ -280,15 +280,6 @@ export class SegmentBook {
     });
   }
 
-  /**
-   * Right after a garbage collection: the holds of large arrays it collected
-   * end now, without waiting for their finalizers (see
-   * ViewRegistry.sweepCollected); their frees are queued as a finalizer's are.
-   */
-  sweepCollected(): number {
-    return this.#views.sweepCollected();
-  }
-
   /** Gives up an array's hold now and makes it unusable (length 0). False if it holds none. */
   release(buffer: ArrayBufferLike): boolean {
     const info = this.#views.untrack(buffer);
