@@ -6,6 +6,7 @@ import { isMainThread, parentPort, receiveMessageOnPort, threadId, workerData } 
 import { FROM_WORKER_FD, TO_WORKER_FD } from '../pool/channel-fds.js';
 import { BlockingFrameOutput, FrameReader } from '../pool/frames.js';
 import type { FromWorker, TaskOutcome, ToWorker } from '../pool/protocol.js';
+import { type FlatMessage, RunReader, writeFromWorker } from '../pool/thread-wire.js';
 import { native } from '../shm/native.js';
 import { processStartTime, SEGMENT_PREFIX, selfOwner } from '../shm/segment-names.js';
 import { THREAD_IDLE_WAIT_MS } from '../tuning.js';
@@ -106,12 +107,13 @@ function threadChannel(): Channel {
   const port = parentPort!;
   const wake = wakeCounter(workerData);
   let handle: ((message: ToWorker) => void) | undefined;
+  const runs = new RunReader();
   /** Handles the messages already posted; false if there were none. */
   const drain = (): boolean => {
     let any = false;
     for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
       any = true;
-      handle!(entry.message as ToWorker);
+      handle!(runs.read(entry.message as ToWorker | FlatMessage));
     }
     return any;
   };
@@ -121,7 +123,8 @@ function threadChannel(): Channel {
     structuredClone: true,
     send(message, done) {
       try {
-        port.postMessage(message, message.type === 'results' ? message.outcomes.flatMap(rawBuffers) : []);
+        const moved = message.type === 'results' ? message.outcomes.flatMap(rawBuffers) : [];
+        port.postMessage(writeFromWorker(message), moved);
         done?.(null);
       } catch (error) {
         done?.(error as Error);
@@ -129,7 +132,7 @@ function threadChannel(): Channel {
     },
     onMessage(handler) {
       handle = handler;
-      port.on('message', handler);
+      port.on('message', (message: ToWorker | FlatMessage) => handler(runs.read(message)));
     },
     // Learnt from piscina: a message read here, with the counter bumped after it was posted, skips
     // the wake-up of the event loop and the 'message' event. The wait is short, so timers and a
