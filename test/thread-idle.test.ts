@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { AbortError, ThreadPoolExecutor } from 'shmex';
-import { Gates, until } from './fixtures/control-tasks.js';
 import type * as Control from './fixtures/control-tasks.js';
+import { Gates, until } from './fixtures/control-tasks.js';
 import type * as Tasks from './fixtures/thread-tasks.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
