@@ -45,7 +45,7 @@ for (let r = -2; r < rounds; r++) {
   if (r >= 0) for (let i = 0; i < r % order.length; i++) order.push(order.shift());
   for (const [k, run] of order) {
     let t0 = performance.now();
-    await Promise.all(Array.from({ length: tasks }, () => run(x)));
+    if (!process.env.NO_BURST) await Promise.all(Array.from({ length: tasks }, () => run(x)));
     const per = tasks / (performance.now() - t0);
     const times = [];
     for (let i = 0; i < tasks; i++) {

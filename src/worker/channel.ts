@@ -123,7 +123,8 @@ function threadChannel(): Channel {
     structuredClone: true,
     send(message, done) {
       try {
-        const moved = message.type === 'results' ? message.outcomes.flatMap(rawBuffers) : [];
+        const moved: ArrayBuffer[] = [];
+        if (message.type === 'results') for (const outcome of message.outcomes) rawBuffers(outcome, moved);
         port.postMessage(writeFromWorker(message), moved);
         done?.(null);
       } catch (error) {
@@ -149,12 +150,24 @@ function threadChannel(): Channel {
   };
 }
 
-/** The buffers of a result that travels as it is (snapshots made by encode: nobody else has them). */
-function rawBuffers(outcome: TaskOutcome): ArrayBuffer[] {
-  if (!outcome.ok || outcome.result instanceof Uint8Array) return [];
+/**
+ * Adds to `moved` the buffers of a result that travels as it is (snapshots
+ * made by encode: nobody else has them). A tiny task's number or string has
+ * none, found without an array made.
+ */
+function rawBuffers(outcome: TaskOutcome, moved: ArrayBuffer[]): void {
+  if (!outcome.ok || outcome.result instanceof Uint8Array) return;
   const raw = outcome.result.raw;
-  const views = (Array.isArray(raw) ? raw : [raw]).filter((v) => ArrayBuffer.isView(v));
-  return [...new Set(views.map((v) => v.buffer as ArrayBuffer))].filter((b) => b.byteLength > 0);
+  if (typeof raw !== 'object' || raw === null) return;
+  if (!Array.isArray(raw)) {
+    if (ArrayBuffer.isView(raw) && raw.buffer.byteLength > 0 && !moved.includes(raw.buffer as ArrayBuffer))
+      moved.push(raw.buffer as ArrayBuffer);
+    return;
+  }
+  const buffers = new Set<ArrayBuffer>(moved);
+  for (const value of raw) if (ArrayBuffer.isView(value)) buffers.add(value.buffer as ArrayBuffer);
+  moved.length = 0;
+  for (const buffer of buffers) if (buffer.byteLength > 0) moved.push(buffer);
 }
 
 export const channel: Channel = isMainThread ? processChannel() : threadChannel();
