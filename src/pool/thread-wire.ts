@@ -43,9 +43,12 @@ function takeLeases(value: unknown): string[] {
 /** The parent's side: flattens 'run' messages to one worker thread, numbering its TaskRefs. */
 export class RunWriter {
   readonly #refs = new Map<string, number>();
+  /** The refs the last write numbered: if its message is never posted, undo() forgets them. */
+  readonly #numbered: string[] = [];
 
   /** The message as it goes to the port: flat if it is a 'run', else as it is. */
   write(message: ToWorker): ToWorker | FlatMessage {
+    this.#numbered.length = 0;
     if (message.type !== 'run') return message;
     const out: unknown[] = [RUN];
     for (const task of message.tasks) {
@@ -63,7 +66,14 @@ export class RunWriter {
     if (known !== undefined) return known;
     const number = this.#refs.size;
     this.#refs.set(key, number);
+    this.#numbered.push(key);
     return [number, ref];
+  }
+
+  /** The message last written was not posted: the worker never learnt the numbers it gave. */
+  undo(): void {
+    for (const key of this.#numbered) this.#refs.delete(key);
+    this.#numbered.length = 0;
   }
 }
 

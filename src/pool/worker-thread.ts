@@ -91,7 +91,12 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
 
   send(message: ToWorker): void {
     if (this.#exited) return;
-    this.thread.postMessage(this.#runs.write(message));
+    try {
+      this.thread.postMessage(this.#runs.write(message));
+    } catch (error) {
+      this.#runs.undo();
+      throw error;
+    }
     Atomics.add(this.#wake, 0, 1);
     Atomics.notify(this.#wake, 0);
   }
