@@ -42,9 +42,11 @@ function takeLeases(value: unknown): string[] {
 
 /** The parent's side: flattens 'run' messages to one worker thread, numbering its TaskRefs. */
 export class RunWriter {
-  readonly #refs = new Map<string, number>();
+  /** Numbers given, by module URL or source id, then by name: no key string built per task. */
+  readonly #refs = new Map<string | number, Map<string, number>>();
+  #count = 0;
   /** The refs the last write numbered: if its message is never posted, undo() forgets them. */
-  readonly #numbered: string[] = [];
+  readonly #numbered: [Map<string, number>, string][] = [];
 
   /** The message as it goes to the port: flat if it is a 'run', else as it is. */
   write(message: ToWorker): ToWorker | FlatMessage {
@@ -61,18 +63,24 @@ export class RunWriter {
 
   #ref(ref: TaskRef): number | [number, TaskRef] {
     // A source's id names its text; the name may differ between functions of the same text.
-    const key = ref.kind === 'source' ? `s${ref.id}\0${ref.name}` : `m${ref.url}\0${ref.name}`;
-    const known = this.#refs.get(key);
+    const first = ref.kind === 'source' ? ref.id : ref.url;
+    let byName = this.#refs.get(first);
+    if (byName === undefined) {
+      byName = new Map();
+      this.#refs.set(first, byName);
+    }
+    const known = byName.get(ref.name);
     if (known !== undefined) return known;
-    const number = this.#refs.size;
-    this.#refs.set(key, number);
-    this.#numbered.push(key);
+    const number = this.#count++;
+    byName.set(ref.name, number);
+    this.#numbered.push([byName, ref.name]);
     return [number, ref];
   }
 
   /** The message last written was not posted: the worker never learnt the numbers it gave. */
   undo(): void {
-    for (const key of this.#numbered) this.#refs.delete(key);
+    for (const [byName, name] of this.#numbered) byName.delete(name);
+    this.#count -= this.#numbered.length;
     this.#numbered.length = 0;
   }
 }
