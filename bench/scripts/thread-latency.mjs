@@ -2,7 +2,9 @@
 // threads: shmex's ThreadPoolExecutor against piscina, interleaved round by
 // round, medians of the rounds' medians. One worker each unless told.
 //   npm run build && node bench/scripts/thread-latency.mjs [tasks=2000] [rounds=7] [workers=2]
-// SHMEX_BASE=<another build's dist/index.js> adds that build (row "before").
+// SHMEX_BASE=<another build's dist/index.js> adds that build (row "before");
+// NO_BURST=1 leaves out the burst of `tasks` at once (the k tasks/s column)
+// that comes before each round's sequential run.
 import { Piscina } from 'piscina';
 import * as current from '../../dist/index.js';
 
