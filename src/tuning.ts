@@ -40,7 +40,9 @@ export const PREFETCH = 16;
  * A worker thread that has run out of tasks sleeps this long (ms) on a
  * shared counter its parent bumps with every message, and reads a message
  * that comes meanwhile at once, without a turn of its event loop; then it
- * goes back to its event loop (its timers wait that long at most).
+ * goes back to its event loop (its timers wait that long at most). While
+ * tasks keep coming, its event loop has a turn at least this often (see
+ * WorkerRuntime.#turnNeeded).
  */
 export const THREAD_IDLE_WAIT_MS = 2;
 

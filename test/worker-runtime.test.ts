@@ -2,7 +2,8 @@
 // in, outcomes out, several outcomes to a message, errors as outcomes, the
 // initializer, a task that waits until earlier results are written, frees
 // sent ahead of outcomes, and a turn of the event loop between runs of tasks
-// and before the idle wait.
+// and before the idle wait (a thread's, after its first: at least every
+// THREAD_IDLE_WAIT_MS).
 // No child process, no thread.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -337,4 +338,53 @@ test('a run of tasks that comes in the turn where the last one ended starts on t
   send({ type: 'run', tasks: [run(1, 'later', [])] });
   await channel.until('results', 2);
   assert.deepEqual(channel.outcomes().map(resultOf), [1, true], 'the immediate ran between the two');
+});
+
+/** A thread's channel whose parent answers at once: each idle wait reads the next message queued here. */
+class AnsweringChannel extends IdleChannel {
+  readonly next: RuntimeMessage[] = [];
+  deliver: ((message: RuntimeMessage) => void) | undefined;
+
+  override idle(): void {
+    super.idle();
+    const message = this.next.shift();
+    if (message !== undefined) this.deliver?.(message);
+  }
+}
+
+test('a thread waits again at once after its tasks, with a turn of the event loop at least every THREAD_IDLE_WAIT_MS', async () => {
+  const channel = new AnsweringChannel();
+  const { send } = start(channel, {
+    noop: () => 0,
+    later: () => {
+      setImmediate(() => {
+        channel.ran = true;
+      });
+      return 1;
+    },
+    // A task that takes a millisecond of the runtime's clock.
+    tick: () => {
+      clock.ms += 1;
+      return 2;
+    },
+  });
+  channel.deliver = send;
+  channel.next.push(
+    { type: 'run', tasks: [run(2, 'later', [])] },
+    { type: 'run', tasks: [run(3, 'tick', [])] },
+    { type: 'run', tasks: [run(4, 'tick', [])] },
+  );
+  const waits = new Promise<void>((resolve) => {
+    const idle = channel.idle.bind(channel);
+    channel.idle = () => {
+      idle();
+      if (channel.idled.length === 4) resolve();
+    };
+  });
+  send({ type: 'run', tasks: [run(1, 'noop', [])] });
+  await waits;
+  // 1: after a turn (the first wait); 2 and 3: at once, within 2 ms of it, so the immediate 'later'
+  // queued has not run; 4: 2 ms after that turn, after another, in which it ran.
+  assert.deepEqual(channel.idled, [false, false, false, true]);
+  assert.deepEqual(channel.outcomes().map(resultOf), [0, 1, 2, 2]);
 });

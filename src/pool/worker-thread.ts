@@ -14,6 +14,7 @@ import { removeSegmentsOf } from '../shm/sweep.js';
 import { threadWorkerData } from '../worker/role.js';
 import { PoolWorker, type WorkerEvents, type WorkerKind } from './pool-worker.js';
 import type { FromWorker, ToWorker } from './protocol.js';
+import { type FlatMessage, RunWriter, readFromWorker } from './thread-wire.js';
 import { WORKER_ENTRY } from './worker-process.js';
 
 /** Threads of this process: ThreadPoolExecutor. */
@@ -34,6 +35,8 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
   #exited = false;
   /** Bumped after every message posted to it: an idle thread waits on it (see THREAD_IDLE_WAIT_MS). */
   readonly #wake = new Int32Array(new SharedArrayBuffer(4));
+  /** Flattens its 'run' messages (see thread-wire.ts). */
+  readonly #runs = new RunWriter();
 
   constructor(execArgv: readonly string[], store: SegmentStore, events: WorkerEvents) {
     super(store);
@@ -47,7 +50,9 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
     this.threadId = this.thread.threadId;
     const { pid, start } = selfOwner();
     this.owner = { pid, start, thread: this.threadId };
-    this.thread.on('message', (message: FromWorker) => events.message(this, message));
+    this.thread.on('message', (message: FromWorker | FlatMessage) =>
+      events.message(this, readFromWorker(message)),
+    );
     // An error thrown while the thread loads, or that ends it (out of memory): the cause of its failure.
     this.thread.on('error', (error) => {
       this.fatalError ??= error;
@@ -86,7 +91,12 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
 
   send(message: ToWorker): void {
     if (this.#exited) return;
-    this.thread.postMessage(message);
+    try {
+      this.thread.postMessage(this.#runs.write(message));
+    } catch (error) {
+      this.#runs.undo();
+      throw error;
+    }
     Atomics.add(this.#wake, 0, 1);
     Atomics.notify(this.#wake, 0);
   }

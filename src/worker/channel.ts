@@ -6,6 +6,7 @@ import { isMainThread, parentPort, receiveMessageOnPort, threadId, workerData } 
 import { FROM_WORKER_FD, TO_WORKER_FD } from '../pool/channel-fds.js';
 import { BlockingFrameOutput, FrameReader } from '../pool/frames.js';
 import type { FromWorker, TaskOutcome, ToWorker } from '../pool/protocol.js';
+import { type FlatMessage, RunReader, writeFromWorker } from '../pool/thread-wire.js';
 import { native } from '../shm/native.js';
 import { processStartTime, SEGMENT_PREFIX, selfOwner } from '../shm/segment-names.js';
 import { THREAD_IDLE_WAIT_MS } from '../tuning.js';
@@ -106,12 +107,13 @@ function threadChannel(): Channel {
   const port = parentPort!;
   const wake = wakeCounter(workerData);
   let handle: ((message: ToWorker) => void) | undefined;
+  const runs = new RunReader();
   /** Handles the messages already posted; false if there were none. */
   const drain = (): boolean => {
     let any = false;
     for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
       any = true;
-      handle!(entry.message as ToWorker);
+      handle!(runs.read(entry.message as ToWorker | FlatMessage));
     }
     return any;
   };
@@ -121,7 +123,9 @@ function threadChannel(): Channel {
     structuredClone: true,
     send(message, done) {
       try {
-        port.postMessage(message, message.type === 'results' ? message.outcomes.flatMap(rawBuffers) : []);
+        const moved: ArrayBuffer[] = [];
+        if (message.type === 'results') for (const outcome of message.outcomes) rawBuffers(outcome, moved);
+        port.postMessage(writeFromWorker(message), moved);
         done?.(null);
       } catch (error) {
         done?.(error as Error);
@@ -129,7 +133,7 @@ function threadChannel(): Channel {
     },
     onMessage(handler) {
       handle = handler;
-      port.on('message', handler);
+      port.on('message', (message: ToWorker | FlatMessage) => handler(runs.read(message)));
     },
     // Learnt from piscina: a message read here, with the counter bumped after it was posted, skips
     // the wake-up of the event loop and the 'message' event. The wait is short, so timers and a
@@ -146,12 +150,24 @@ function threadChannel(): Channel {
   };
 }
 
-/** The buffers of a result that travels as it is (snapshots made by encode: nobody else has them). */
-function rawBuffers(outcome: TaskOutcome): ArrayBuffer[] {
-  if (!outcome.ok || outcome.result instanceof Uint8Array) return [];
+/**
+ * Adds to `moved` the buffers of a result that travels as it is (snapshots
+ * made by encode: nobody else has them). A tiny task's number or string has
+ * none, found without an array made.
+ */
+function rawBuffers(outcome: TaskOutcome, moved: ArrayBuffer[]): void {
+  if (!outcome.ok || outcome.result instanceof Uint8Array) return;
   const raw = outcome.result.raw;
-  const views = (Array.isArray(raw) ? raw : [raw]).filter((v) => ArrayBuffer.isView(v));
-  return [...new Set(views.map((v) => v.buffer as ArrayBuffer))].filter((b) => b.byteLength > 0);
+  if (typeof raw !== 'object' || raw === null) return;
+  if (!Array.isArray(raw)) {
+    if (ArrayBuffer.isView(raw) && raw.buffer.byteLength > 0 && !moved.includes(raw.buffer as ArrayBuffer))
+      moved.push(raw.buffer as ArrayBuffer);
+    return;
+  }
+  const buffers = new Set<ArrayBuffer>(moved);
+  for (const value of raw) if (ArrayBuffer.isView(value)) buffers.add(value.buffer as ArrayBuffer);
+  moved.length = 0;
+  for (const buffer of buffers) if (buffer.byteLength > 0) moved.push(buffer);
 }
 
 export const channel: Channel = isMainThread ? processChannel() : threadChannel();

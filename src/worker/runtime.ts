@@ -15,7 +15,7 @@ import type { Peer, SegmentBook } from '../shm/segment-book.js';
 import { decode } from '../transfer/decode.js';
 import { type Encoded, encode, type Payload } from '../transfer/encode.js';
 import { serializeError } from '../transfer/remote-error.js';
-import { MAX_GATHERED, QUICK_TASK_MS, WORKER_COLLECTION } from '../tuning.js';
+import { MAX_GATHERED, QUICK_TASK_MS, THREAD_IDLE_WAIT_MS, WORKER_COLLECTION } from '../tuning.js';
 import type { Channel } from './channel.js';
 import { IdleHeapTrim } from './heap-trim.js';
 import { Outbox } from './outbox.js';
@@ -85,8 +85,11 @@ export class WorkerRuntime {
   #draining = false;
   /** The last run of tasks ended in this turn of the event loop (see #drain). */
   #sameTurn = false;
-  /** #idle's immediate is scheduled. */
+  /** #idle's immediate (or its microtask: see #turnNeeded) is scheduled. */
   #turnSoon = false;
+  /** When #idle's immediate last ran, and the book's tracked bytes then (see #turnNeeded). */
+  #turnAt = Number.NEGATIVE_INFINITY;
+  #trackedAtTurn = -1;
   /** [tasks started, tasks finished] over this worker's life (see WorkerConfig.receipts). */
   #receipts = new Float64Array(2);
   /** How long tasks take is measured with it (a test passes its own clock). */
@@ -157,7 +160,7 @@ export class WorkerRuntime {
     // timer, the finalizers of collected arguments (a platform task) and the frees they queue (an
     // immediate); the parent would make a new segment for every task instead of reusing those.
     // So a run of tasks that starts in the turn where the last one ended waits for the next turn.
-    if (this.#sameTurn) await new Promise((resolve) => setImmediate(resolve));
+    if (this.#sameTurn && this.#turnNeeded()) await new Promise((resolve) => setImmediate(resolve));
     this.#collection.busy = true;
     this.#heapTrim.busy();
     while (this.#queue.length > 0) {
@@ -211,20 +214,47 @@ export class WorkerRuntime {
   /**
    * Out of tasks. On the next turn of the event loop (see #drain), the frees
    * queued meanwhile go out, and a thread's channel waits a moment for the
-   * next message (Channel.idle): the wait never starts in the turn where the
-   * tasks ended.
+   * next message (Channel.idle). When no turn is needed (#turnNeeded), a
+   * thread waits at once instead, from a microtask, as piscina's workers do.
    */
   #idle(): void {
     this.#sameTurn = true;
     if (this.#turnSoon) return;
     this.#turnSoon = true;
-    setImmediate(() => {
+    const waitNow = () => {
       this.#turnSoon = false;
       this.#sameTurn = false;
       if (this.#draining) return; // a message came meanwhile: its tasks run, and idle again after
       this.#book.flushFrees();
       this.#channel.idle?.();
+    };
+    if (!this.#turnNeeded()) {
+      queueMicrotask(waitNow);
+      return;
+    }
+    setImmediate(() => {
+      this.#turnAt = this.#now();
+      this.#trackedAtTurn = this.#book.bytesTracked + this.#book.copyOnWriteBytesTracked;
+      waitNow();
     });
+  }
+
+  /**
+   * Whether a turn of the event loop must come before the next run of tasks
+   * or idle wait. A worker process: always (it has no idle wait). A thread:
+   * when it has mapped or made arrays in segments since the last turn (the
+   * finalizers of collected arguments, the frees they queue and the
+   * collection's timer need one: see #drain), or when the last turn was
+   * THREAD_IDLE_WAIT_MS ago or more. Without a turn, a task after another
+   * skips a wake-up of the event loop, an immediate and a 'message' event
+   * (bench/scripts/thread-latency.mjs); timers and a task's leftover
+   * asynchronous work still run at least every THREAD_IDLE_WAIT_MS, as they
+   * do while the thread waits idle.
+   */
+  #turnNeeded(): boolean {
+    if (this.#channel.idle === undefined) return true;
+    if (this.#book.bytesTracked + this.#book.copyOnWriteBytesTracked !== this.#trackedAtTurn) return true;
+    return this.#now() - this.#turnAt >= THREAD_IDLE_WAIT_MS;
   }
 
   /**
