@@ -76,9 +76,16 @@ export class FrameWriter {
 export class FrameCursor {
   readonly body: Buffer;
   pos = 0;
+  /**
+   * The body's memory is read into again once it is decoded (FrameInput):
+   * what is read from it (views, payload bytes) is copied out into buffers of
+   * its own, and the receiver need not copy it again.
+   */
+  readonly transient: boolean;
 
-  constructor(body: Buffer) {
+  constructor(body: Buffer, transient = false) {
     this.body = body;
+    this.transient = transient;
   }
 
   u8(): number {
@@ -108,14 +115,21 @@ export class FrameCursor {
     this.pos += (8 - (this.pos % 8)) % 8;
   }
 
-  /** `n` bytes as a Uint8Array over the body's memory (aligned to 8). */
+  /**
+   * `n` bytes as a Uint8Array over the body's memory (aligned to 8), or, if
+   * the body is transient, over a buffer of their own (from offset 0).
+   */
   bytes(): Uint8Array {
     const n = this.u32();
     this.align();
     if (this.pos + n > this.body.length) throw new RangeError('shmex channel: a frame is cut short');
-    const view = new Uint8Array(this.body.buffer, this.body.byteOffset + this.pos, n);
+    const at = this.body.byteOffset + this.pos;
     this.pos += n;
-    return view;
+    if (!this.transient) return new Uint8Array(this.body.buffer, at, n);
+    // Not zero-filled first: every byte is written next.
+    const own = Buffer.allocUnsafeSlow(n);
+    this.body.copy(own, 0, at - this.body.byteOffset, at - this.body.byteOffset + n);
+    return new Uint8Array(own.buffer, 0, n);
   }
 }
 
@@ -143,6 +157,19 @@ const ENC_RAW_LIST = 2;
 const REF_MODULE = 0;
 const REF_SOURCE = 1;
 const REF_SOURCE_WITH_TEXT = 2;
+/** A numbered module ref the first time on a channel: id, URL, name. */
+const REF_MODULE_NUMBERED = 3;
+/** A numbered module ref the channel carried already: its id alone. */
+const REF_MODULE_KNOWN = 4;
+
+/**
+ * The numbered module refs one channel carried already, on each side: the
+ * writer sends a ref's URL and name once, the reader keeps the ref it read
+ * (and gives that same object for each later task). Frames are read in the
+ * order they are written, so the reader has a ref before its id comes alone.
+ */
+export type SentRefs = Set<number>;
+export type ReadRefs = Map<number, TaskRef>;
 
 /** UTF-8 would replace a lone surrogate: such a string goes in a V8 body, which keeps it. */
 function wellFormed(s: string): boolean {
@@ -156,7 +183,8 @@ function fitsValue(v: unknown): boolean {
   return ArrayBuffer.isView(v) && viewKindOf(v) !== undefined;
 }
 
-function fitsRef(ref: TaskRef): boolean {
+function fitsRef(ref: TaskRef, sent: SentRefs | undefined): boolean {
+  if (ref.kind === 'module' && ref.id !== undefined && sent?.has(ref.id) === true) return true;
   if (!wellFormed(ref.name)) return false;
   return ref.kind === 'module' ? wellFormed(ref.url) : ref.source === undefined || wellFormed(ref.source);
 }
@@ -216,7 +244,7 @@ function readValue(c: FrameCursor): unknown {
       const kind = VIEW_KINDS[c.u8()];
       if (kind === undefined) throw new RangeError('shmex channel: unknown view kind');
       const bytes = c.bytes();
-      // In place when aligned for its kind (it is, in a chunk as read); a copy otherwise.
+      // In place when aligned for its kind (it is, in a chunk as read, and in a copy of a transient body); a copy otherwise.
       const own = bytes.byteOffset % kind.bytesPerElement === 0 ? bytes : new Uint8Array(bytes.byteLength);
       if (own !== bytes) own.set(bytes);
       return kind.make(own.buffer, own.byteOffset, own.byteLength);
@@ -266,9 +294,19 @@ function readLeases(c: FrameCursor): string[] {
   return leases;
 }
 
-function writeRef(w: FrameWriter, ref: TaskRef): void {
+function writeRef(w: FrameWriter, ref: TaskRef, sent: SentRefs | undefined): void {
   if (ref.kind === 'module') {
-    w.u8(REF_MODULE);
+    if (ref.id === undefined || sent === undefined) {
+      w.u8(REF_MODULE);
+    } else if (sent.has(ref.id)) {
+      w.u8(REF_MODULE_KNOWN);
+      w.f64(ref.id);
+      return;
+    } else {
+      sent.add(ref.id);
+      w.u8(REF_MODULE_NUMBERED);
+      w.f64(ref.id);
+    }
     w.str(ref.url);
   } else {
     w.u8(ref.source === undefined ? REF_SOURCE : REF_SOURCE_WITH_TEXT);
@@ -278,11 +316,24 @@ function writeRef(w: FrameWriter, ref: TaskRef): void {
   w.str(ref.name);
 }
 
-function readRef(c: FrameCursor): TaskRef {
+function readRef(c: FrameCursor, refs: ReadRefs | undefined): TaskRef {
   const kind = c.u8();
   if (kind === REF_MODULE) {
     const url = c.str();
     return { kind: 'module', url, name: c.str() };
+  }
+  if (kind === REF_MODULE_KNOWN) {
+    const id = c.f64();
+    const ref = refs?.get(id);
+    if (ref === undefined) throw new RangeError(`shmex channel: task ${id} was never named`);
+    return ref;
+  }
+  if (kind === REF_MODULE_NUMBERED) {
+    const id = c.f64();
+    const url = c.str();
+    const ref: TaskRef = { kind: 'module', url, name: c.str(), id };
+    refs?.set(id, ref);
+    return ref;
   }
   const id = c.f64();
   const source = kind === REF_SOURCE_WITH_TEXT ? c.str() : undefined;
@@ -291,10 +342,15 @@ function readRef(c: FrameCursor): TaskRef {
 }
 
 /** A 'run' message's tasks, as a body. */
-export function writeTasks(w: FrameWriter, tasks: readonly TaskMessage[], fallback: Fallback): void {
+export function writeTasks(
+  w: FrameWriter,
+  tasks: readonly TaskMessage[],
+  fallback: Fallback,
+  sent?: SentRefs,
+): void {
   w.u32(tasks.length);
   for (const task of tasks) {
-    if (!fitsEncoded(task.args) || !fitsRef(task.task)) {
+    if (!fitsEncoded(task.args) || !fitsRef(task.task, sent)) {
       w.u8(ENTRY_V8);
       fallback.write(w, task);
       continue;
@@ -302,13 +358,13 @@ export function writeTasks(w: FrameWriter, tasks: readonly TaskMessage[], fallba
     w.u8(ENTRY_FAST);
     w.f64(task.id);
     w.u8((task.chunk ? 1 : 0) | (task.giveBack === 'now' ? 2 : task.giveBack === 'after' ? 4 : 0));
-    writeRef(w, task.task);
+    writeRef(w, task.task, sent);
     writeLeases(w, task.leases);
     writeEncoded(w, task.args);
   }
 }
 
-export function readTasks(c: FrameCursor, fallback: Fallback): TaskMessage[] {
+export function readTasks(c: FrameCursor, fallback: Fallback, refs?: ReadRefs): TaskMessage[] {
   const n = c.u32();
   const tasks: TaskMessage[] = [];
   for (let i = 0; i < n; i++) {
@@ -319,7 +375,7 @@ export function readTasks(c: FrameCursor, fallback: Fallback): TaskMessage[] {
     const id = c.f64();
     const flags = c.u8();
     const chunk = (flags & 1) === 1;
-    const task = readRef(c);
+    const task = readRef(c, refs);
     const leases = readLeases(c);
     const message: TaskMessage = { id, task, args: readEncoded(c), leases, chunk };
     if ((flags & 2) === 2) message.giveBack = 'now';

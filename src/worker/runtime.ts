@@ -238,9 +238,9 @@ export class WorkerRuntime {
     if (fn === undefined) return undefined;
     let result: unknown;
     try {
-      const structured = this.#channel.structuredClone;
+      const owned = this.#channel.arrivalsOwned ?? this.#channel.structuredClone;
       // From here on the arguments' holds are given back when their arrays are collected.
-      const decoded = decode(message.args, this.#book, this.#parent, message.leases, structured) as unknown[];
+      const decoded = decode(message.args, this.#book, this.#parent, message.leases, owned) as unknown[];
       result = fn(...decoded);
     } catch (error) {
       return { id: message.id, ok: false, error: serializeError(explain(error, message.task)) };
@@ -293,7 +293,7 @@ export class WorkerRuntime {
       this.#book,
       this.#parent,
       leases,
-      this.#channel.structuredClone,
+      this.#channel.arrivalsOwned ?? this.#channel.structuredClone,
     ) as unknown[];
     if (!chunk) return await fn(...decoded);
     const results: unknown[] = [];
