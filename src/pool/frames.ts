@@ -11,11 +11,10 @@
 import { writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
+import { FrameCursor, FrameWriter } from './frame-io.js';
 import {
   estimate,
   type Fallback,
-  FrameCursor,
-  FrameWriter,
   type ReadRefs,
   readOutcomes,
   readTasks,
