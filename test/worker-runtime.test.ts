@@ -338,3 +338,31 @@ test('a run of tasks that comes in the turn where the last one ended starts on t
   await channel.until('results', 2);
   assert.deepEqual(channel.outcomes().map(resultOf), [1, true], 'the immediate ran between the two');
 });
+
+/** An EagerChannel that counts its turns, as a process's does (its pipe's reads). */
+class CountingChannel extends EagerChannel {
+  turn = 0;
+}
+
+test('a channel that counts its turns: a run in the same turn waits for the next one, a run in a new turn starts at once', async () => {
+  for (const newTurn of [false, true]) {
+    const channel = new CountingChannel();
+    let ran = false;
+    const { send } = start(channel, {
+      later: () => {
+        setImmediate(() => {
+          ran = true;
+        });
+        return 1;
+      },
+      check: () => ran,
+    });
+    channel.next = () => {
+      if (newTurn) channel.turn++;
+      send({ type: 'run', tasks: [run(2, 'check', [])] });
+    };
+    send({ type: 'run', tasks: [run(1, 'later', [])] });
+    await channel.until('results', 2);
+    assert.deepEqual(channel.outcomes().map(resultOf), [1, !newTurn], `new turn: ${newTurn}`);
+  }
+});

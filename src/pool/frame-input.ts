@@ -20,6 +20,8 @@ export class FrameInput {
   #start = 0;
   #end = 0;
   readonly #refs: ReadRefs = new Map();
+  /** Reads so far: each is a turn of the event loop of its own. */
+  reads = 0;
 
   constructor(onMessage: (message: unknown) => void) {
     this.#onMessage = onMessage;
@@ -54,6 +56,7 @@ export class FrameInput {
   }
 
   #read(n: number): void {
+    this.reads++;
     this.#end += n;
     const buf = this.#buf;
     while (this.#end - this.#start >= FRAME_HEADER) {

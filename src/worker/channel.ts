@@ -28,6 +28,13 @@ export interface Channel {
    */
   readonly arrivalsOwned?: boolean;
   /**
+   * A count that changes with each turn of the event loop in which messages
+   * arrive (a process's reads of its pipe), for a channel without idle(): the
+   * runtime tells by it whether a message came in the turn where the last
+   * tasks ended, without an immediate per run of tasks (see WorkerRuntime.#idle).
+   */
+  readonly turn?: number;
+  /**
    * Sends a message; `done` runs once it is written (or could not be: `error`).
    * A thread's port moves the buffers of results that travel as they are,
    * instead of copying them.
@@ -69,6 +76,9 @@ function processChannel(): Channel {
     parentPid,
     structuredClone: false,
     arrivalsOwned: true,
+    get turn() {
+      return reader.reads;
+    },
     send(message, done) {
       if (closed) {
         done?.(new Error('the channel to the parent is closed'));
