@@ -82,9 +82,17 @@ export class Future<T> implements PromiseLike<T> {
   #state: State = 'pending';
   #failed = false;
   #error: unknown;
-  readonly #promise: Promise<T>;
-  #resolve!: (value: T) => void;
-  #reject!: (error: unknown) => void;
+  /**
+   * Made when first asked for (then(), result(), ...), settled already if the
+   * Future is: a Future that is awaited as it is submitted gets one promise,
+   * with no handler of its own for a rejection nobody observes.
+   */
+  #promise: Promise<T> | undefined;
+  #resolve: ((value: T) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
+  #value: T | undefined;
+  /** #promise has a rejection handler of its own (see #awaited). */
+  #quiet = false;
   /** Made at the first callback: most Futures are awaited and never have one. */
   #callbacks: DoneCallback<T>[] | undefined;
   readonly #options: FutureOptions;
@@ -97,13 +105,6 @@ export class Future<T> implements PromiseLike<T> {
   /** @param setup receives the controls that move this Future through its states. */
   constructor(setup: (control: FutureControl<T>) => void, options: FutureOptions = {}) {
     this.#options = options;
-    this.#promise = new Promise<T>((res, rej) => {
-      this.#resolve = res;
-      this.#reject = rej;
-    });
-    // A failure nobody asked about is not an unhandled rejection: the user may await it later.
-    // If nobody ever does, unobserved.ts reports it once the Future is collected, or at exit.
-    this.#promise.catch(ignore);
     this.#control = new Control(this);
     setup(this.#control);
   }
@@ -129,7 +130,8 @@ export class Future<T> implements PromiseLike<T> {
   [kResolve](value: T): void {
     if (!this.#settle()) return;
     this.#options.tally?.count('completed');
-    this.#resolve(value);
+    this.#value = value;
+    this.#resolve?.(value);
   }
 
   /** @internal */
@@ -138,7 +140,7 @@ export class Future<T> implements PromiseLike<T> {
     this.#options.tally?.count('failed');
     this.#failed = true;
     this.#error = error;
-    this.#reject(error);
+    this.#reject?.(error);
     // A running task stopped by the user's own AbortSignal is, like a cancel, no surprise.
     const task = this.#options.reportAs;
     if (!this.#observed && task !== undefined && !(error instanceof AbortError)) {
@@ -186,7 +188,7 @@ export class Future<T> implements PromiseLike<T> {
     this.#failed = true;
     this.#error = error;
     // Rejects the awaited promise too, so nobody waits forever on a cancelled task.
-    this.#reject(this.#error);
+    this.#reject?.(this.#error);
     this.#options.onCancel?.();
     if (this.#callbacks !== undefined && this.#callbacks.length > 0) {
       queueMicrotask(() => this.#runCallbacks());
@@ -210,7 +212,7 @@ export class Future<T> implements PromiseLike<T> {
   result(timeoutMs?: number): Promise<T> {
     this[kObserve]();
     const limit = checkTimeout(timeoutMs, 'Future.result');
-    return this.#within(limit, this.#promise);
+    return this.#within(limit, this.#awaited(true));
   }
 
   /** The task's error, or undefined if it succeeded; rejects if cancelled (or aborted before it started) or after `timeoutMs`. */
@@ -219,7 +221,7 @@ export class Future<T> implements PromiseLike<T> {
     const limit = checkTimeout(timeoutMs, 'Future.exception');
     return this.#within(
       limit,
-      this.#promise.then(
+      this.#awaited(true).then(
         () => undefined,
         (error: unknown) => {
           if (this.#state === 'cancelled') throw error;
@@ -281,17 +283,43 @@ export class Future<T> implements PromiseLike<T> {
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     this[kObserve]();
-    return this.#promise.then(onFulfilled, onRejected);
+    return this.#awaited(false).then(onFulfilled, onRejected);
   }
 
   catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
     this[kObserve]();
-    return this.#promise.catch(onRejected);
+    return this.#awaited(false).catch(onRejected);
   }
 
   finally(onFinally?: (() => void) | null): Promise<T> {
     this[kObserve]();
-    return this.#promise.finally(onFinally);
+    return this.#awaited(false).finally(onFinally);
+  }
+
+  /**
+   * The promise of its outcome, made at the first call. `quiet`: a caller
+   * that may leave it unhandled (result() given to nobody) gets it with a
+   * handler, so that a failure is not an unhandled rejection: unobserved.ts
+   * reports a failure nobody observes, once the Future is collected or at exit.
+   */
+  #awaited(quiet: boolean): Promise<T> {
+    let promise = this.#promise;
+    if (promise === undefined) {
+      if (this.#state === 'finished' || this.#state === 'cancelled') {
+        promise = this.#failed ? Promise.reject(this.#error) : Promise.resolve(this.#value as T);
+      } else {
+        promise = new Promise<T>((res, rej) => {
+          this.#resolve = res;
+          this.#reject = rej;
+        });
+      }
+      this.#promise = promise;
+    }
+    if (quiet && !this.#quiet) {
+      this.#quiet = true;
+      promise.catch(ignore);
+    }
+    return promise;
   }
 
   /** @internal someone has taken on its outcome: a failure will not be reported. */

@@ -75,13 +75,26 @@ export function taskRefOf(task: unknown, functions: FunctionTasks, where: string
 export class TaskRefs {
   readonly functions = new FunctionTasks();
   readonly #moduleFunctions = new WeakMap<AnyFunction, TaskRef>();
+  /** One TaskRef per module and export, each with its id (see TaskRef). */
+  readonly #modules = new Map<string, TaskRef & { kind: 'module' }>();
 
   /** The TaskRef of a function, a module proxy's function, or { module, name }. */
   refOf(task: unknown, where: string): TaskRef {
-    return (
-      (typeof task === 'function' && this.#moduleFunctions.get(task as AnyFunction)) ||
-      taskRefOf(task, this.functions, where)
-    );
+    if (typeof task === 'function')
+      return this.#moduleFunctions.get(task as AnyFunction) ?? this.functions.refFor(task as AnyFunction);
+    return this.#numbered(taskRefOf(task, this.functions, where));
+  }
+
+  /** The executor's one TaskRef for this module and export, numbered. */
+  #numbered(ref: TaskRef): TaskRef {
+    if (ref.kind !== 'module') return ref;
+    const key = `${ref.name}\n${ref.url}`;
+    let known = this.#modules.get(key);
+    if (known === undefined) {
+      known = { kind: 'module', url: ref.url, name: ref.name, id: this.#modules.size + 1 };
+      this.#modules.set(key, known);
+    }
+    return known;
   }
 
   /** A proxy whose property `name` is a function that submits the export `name` of `url`. */
@@ -94,7 +107,7 @@ export class TaskRefs {
         if (typeof name !== 'string' || name === 'then') return undefined;
         let fn = cache.get(name);
         if (fn === undefined) {
-          const ref = moduleTaskRef(url, name, 'module');
+          const ref = this.#numbered(moduleTaskRef(url, name, 'module'));
           fn = (...args: unknown[]) => submit(ref, args);
           Object.defineProperty(fn, 'name', { value: name });
           this.#moduleFunctions.set(fn, ref);

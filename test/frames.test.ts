@@ -1,8 +1,10 @@
 // The frames of a worker process's channel (src/pool/frames.ts), in
 // process: every message comes out as it went in, however the pipe cuts the
-// bytes into chunks, in the hand-written layouts and in V8 bodies alike.
+// bytes into chunks, in the hand-written layouts and in V8 bodies alike, read
+// from chunks (FrameReader) or into a buffer read into again (FrameInput).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { FrameInput } from '../dist/pool/frame-input.js';
 import { encodeFrame, FrameOutput, FrameReader } from '../dist/pool/frames.js';
 import type { FromWorker, ToWorker } from '../dist/pool/protocol.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
@@ -191,4 +193,86 @@ test('FrameOutput writes one frame per message, reusing memory only once a frame
   const reader = new FrameReader((m) => got.push(m));
   for (const c of copies) reader.push(c);
   assert.deepEqual(got, messages);
+});
+
+/**
+ * The frames of `list` read by a FrameInput, as the socket's onread would
+ * drive it: each read fills at most `size` bytes of the room it offers.
+ */
+function readInPlace(list: readonly (ToWorker | FromWorker)[], size: number): unknown[] {
+  const bytes = Buffer.concat(list.map((m) => encodeFrame(m).frame));
+  const got: unknown[] = [];
+  const { buffer, callback } = new FrameInput((m) => got.push(m)).onread;
+  let at = 0;
+  while (at < bytes.length) {
+    const room = (buffer as () => Uint8Array)();
+    const n = Math.min(size, room.length, bytes.length - at);
+    room.set(bytes.subarray(at, at + n));
+    at += n;
+    callback(n, room);
+  }
+  return got;
+}
+
+test('FrameInput: every message comes out as it went in, however the reads cut the frames', () => {
+  for (const size of [1, 7, 8, 4095, 1 << 16, 1 << 20]) {
+    assert.deepEqual(readInPlace(messages, size), messages, `reads of ${size} bytes`);
+  }
+});
+
+test('FrameInput: views own their buffers, and reads into its buffer later do not reach them', () => {
+  // 40 frames of 100 kB: more than its first buffer, read into again and grown.
+  const list: ToWorker[] = Array.from({ length: 40 }, (_, k) => ({
+    type: 'run',
+    tasks: [
+      {
+        id: k,
+        task: { kind: 'module', url: URL_, name: 'f' },
+        args: { raw: [new Float64Array(12_500).fill(k), new Uint8Array(3).fill(k)] },
+        leases: [],
+        chunk: false,
+      },
+    ],
+  }));
+  const got = readInPlace(list, 50_000) as (ToWorker & { type: 'run' })[];
+  assert.equal(got.length, 40);
+  got.forEach((run, k) => {
+    const [x, y] = (run.tasks[0]!.args as { raw: [Float64Array, Uint8Array] }).raw;
+    assert.equal(x.byteOffset, 0);
+    assert.equal(x.buffer.byteLength, x.byteLength);
+    assert.equal(y.buffer.byteLength, 3);
+    assert.ok(x.every((v) => v === k) && y.every((v) => v === k), `task ${k} kept its own bytes`);
+  });
+});
+
+test('a numbered module task goes with its URL once per channel, then as its id alone', () => {
+  const ref = { kind: 'module', url: URL_, name: 'sum', id: 3 } as const;
+  const other = { kind: 'module', url: URL_, name: 'other', id: 4 } as const;
+  const run = (task: typeof ref | typeof other, id: number): ToWorker => ({
+    type: 'run',
+    tasks: [{ id, task, args: { raw: id }, leases: [], chunk: false }],
+  });
+  const sent = new Set<number>();
+  const frames = [run(ref, 1), run(ref, 2), run(other, 3), run(ref, 4)].map(
+    (m) => encodeFrame(m, undefined, sent).frame,
+  );
+  assert.ok(frames[1]!.length < frames[0]!.length, 'the second frame carries no URL');
+  const got: (ToWorker & { type: 'run' })[] = [];
+  const reader = new FrameReader((m) => got.push(m as ToWorker & { type: 'run' }));
+  for (const f of frames) reader.push(f);
+  const tasks = got.map((m) => m.tasks[0]!);
+  assert.deepEqual(
+    tasks.map((t) => [t.id, t.task]),
+    [
+      [1, ref],
+      [2, ref],
+      [3, other],
+      [4, ref],
+    ],
+  );
+  // One ref object per id on the reading side.
+  assert.equal(tasks[0]!.task, tasks[3]!.task);
+  // A reader that never read the frame naming the id refuses the id alone.
+  const alone = new FrameReader((m) => got.push(m as ToWorker & { type: 'run' }));
+  assert.throws(() => alone.push(frames[1]!), /never named/);
 });

@@ -388,3 +388,31 @@ test('a thread waits again at once after its tasks, with a turn of the event loo
   assert.deepEqual(channel.idled, [false, false, false, true]);
   assert.deepEqual(channel.outcomes().map(resultOf), [0, 1, 2, 2]);
 });
+
+/** An EagerChannel that counts its turns, as a process's does (its pipe's reads). */
+class CountingChannel extends EagerChannel {
+  turn = 0;
+}
+
+test('a channel that counts its turns: a run in the same turn waits for the next one, a run in a new turn starts at once', async () => {
+  for (const newTurn of [false, true]) {
+    const channel = new CountingChannel();
+    let ran = false;
+    const { send } = start(channel, {
+      later: () => {
+        setImmediate(() => {
+          ran = true;
+        });
+        return 1;
+      },
+      check: () => ran,
+    });
+    channel.next = () => {
+      if (newTurn) channel.turn++;
+      send({ type: 'run', tasks: [run(2, 'check', [])] });
+    };
+    send({ type: 'run', tasks: [run(1, 'later', [])] });
+    await channel.until('results', 2);
+    assert.deepEqual(channel.outcomes().map(resultOf), [1, !newTurn], `new turn: ${newTurn}`);
+  }
+});

@@ -13,7 +13,14 @@
 //   perf script -i /tmp/tiny.data -F tid,pid,ip,sym,dso | node bench/scripts/perf-buckets.mjs --tasks 126000
 //
 // (--logfile: V8 would write an isolate-*.log per process into the current
-// directory.) Threads are listed by process: "main" is the JavaScript thread, "other"
+// directory.) That profile holds the start and the warm-up too, and V8 still
+// compiles functions of a tiny task's path (those called per message, not
+// per task) thousands of tasks in. For the timed runs alone (TINY_ROUNDS of them):
+//
+//   TINY_PERF_OUT=/tmp/tiny.data TINY_ROUNDS=40 TINY_WORKER_ARGS='--perf-basic-prof --logfile=/dev/null' \
+//     node --perf-basic-prof --logfile=/dev/null bench/scripts/tiny-cpu.mjs --child "$PWD" throughput sum
+//   perf script -i /tmp/tiny.data -F tid,pid,ip,sym,dso | node bench/scripts/perf-buckets.mjs --tasks 80000
+// Threads are listed by process: "main" is the JavaScript thread, "other"
 // the rest (V8's collector and compiler, libuv). Workers share the tasks, so
 // dividing each by all tasks makes their figures add up per task.
 import { createInterface } from 'node:readline';

@@ -107,6 +107,14 @@ async function child(root, mode, echo) {
   for (let r = 0; r < 3; r++) await Promise.all(Array.from({ length: TASKS }, () => run(x)));
   await new Promise((resolve) => setTimeout(resolve, 50));
   const pids = [process.pid, ...childPids()];
+  // TINY_PERF_OUT: `perf record` of the timed runs alone, every thread of these processes (see
+  // perf-buckets.mjs); a profile of the whole run counts the warm-up's compilation as well.
+  const perf = process.env.TINY_PERF_OUT
+    ? spawn('perf', ['record', '-F', '4000', '-g', '-o', process.env.TINY_PERF_OUT, '-p', pids.join(',')], {
+        stdio: 'ignore',
+      })
+    : undefined;
+  if (perf !== undefined) await new Promise((resolve) => setTimeout(resolve, 1500)); // perf attaches
   const before = pids.map(usage);
   const futures = new Array(TASKS);
   const times = [];
@@ -124,6 +132,10 @@ async function child(root, mode, echo) {
     await Promise.all(futures);
   }
   const wall = performance.now() - start;
+  if (perf !== undefined) {
+    perf.kill('SIGINT');
+    await new Promise((resolve) => perf.on('exit', resolve));
+  }
   const after = pids.map(usage);
   await close();
   const n = TASKS * ROUNDS;

@@ -10,114 +10,8 @@
 // starts aligned) is made in place, without a copy.
 import { VIEW_KINDS, viewKindOf } from '../transfer/array-kinds.js';
 import type { Encoded } from '../transfer/encode.js';
+import type { FrameCursor, FrameWriter } from './frame-io.js';
 import type { TaskMessage, TaskOutcome, TaskRef } from './protocol.js';
-
-/** Writes a frame: header (length, format), then the body, padded to 8 bytes. */
-export class FrameWriter {
-  buf: Buffer;
-  pos: number;
-
-  /** `scratch`: memory of an earlier frame, already written, to reuse if large enough. */
-  constructor(estimate: number, header: number, scratch?: Buffer) {
-    const size = estimate + header;
-    // Never from Node's shared pool: the memory may be reused for the next frame (see FrameOutput).
-    this.buf = scratch !== undefined && scratch.length >= size ? scratch : Buffer.allocUnsafeSlow(size);
-    this.pos = header;
-  }
-
-  room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(grown, 0, 0, this.pos);
-    this.buf = grown;
-  }
-
-  u8(v: number): void {
-    this.room(1);
-    this.buf[this.pos++] = v;
-  }
-
-  u32(v: number): void {
-    this.room(4);
-    this.buf.writeUInt32LE(v, this.pos);
-    this.pos += 4;
-  }
-
-  f64(v: number): void {
-    this.room(8);
-    this.buf.writeDoubleLE(v, this.pos);
-    this.pos += 8;
-  }
-
-  str(s: string): void {
-    this.room(4 + s.length * 3);
-    const n = this.buf.write(s, this.pos + 4, 'utf8');
-    this.buf.writeUInt32LE(n, this.pos);
-    this.pos += 4 + n;
-  }
-
-  align(): void {
-    const pad = (8 - (this.pos % 8)) % 8;
-    this.room(pad);
-    this.buf.fill(0, this.pos, this.pos + pad);
-    this.pos += pad;
-  }
-
-  bytes(view: ArrayBufferView): void {
-    this.u32(view.byteLength);
-    this.align();
-    this.room(view.byteLength);
-    this.buf.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), this.pos);
-    this.pos += view.byteLength;
-  }
-}
-
-/** Reads a body written by FrameWriter. */
-export class FrameCursor {
-  readonly body: Buffer;
-  pos = 0;
-
-  constructor(body: Buffer) {
-    this.body = body;
-  }
-
-  u8(): number {
-    return this.body[this.pos++]!;
-  }
-
-  u32(): number {
-    const v = this.body.readUInt32LE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-
-  f64(): number {
-    const v = this.body.readDoubleLE(this.pos);
-    this.pos += 8;
-    return v;
-  }
-
-  str(): string {
-    const n = this.u32();
-    const s = this.body.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return s;
-  }
-
-  align(): void {
-    this.pos += (8 - (this.pos % 8)) % 8;
-  }
-
-  /** `n` bytes as a Uint8Array over the body's memory (aligned to 8). */
-  bytes(): Uint8Array {
-    const n = this.u32();
-    this.align();
-    if (this.pos + n > this.body.length) throw new RangeError('shmex channel: a frame is cut short');
-    const view = new Uint8Array(this.body.buffer, this.body.byteOffset + this.pos, n);
-    this.pos += n;
-    return view;
-  }
-}
 
 /** What goes as a V8 body inside a hand-written frame, both ways (frames.ts). */
 export interface Fallback {
@@ -143,6 +37,19 @@ const ENC_RAW_LIST = 2;
 const REF_MODULE = 0;
 const REF_SOURCE = 1;
 const REF_SOURCE_WITH_TEXT = 2;
+/** A numbered module ref the first time on a channel: id, URL, name. */
+const REF_MODULE_NUMBERED = 3;
+/** A numbered module ref the channel carried already: its id alone. */
+const REF_MODULE_KNOWN = 4;
+
+/**
+ * The numbered module refs one channel carried already, on each side: the
+ * writer sends a ref's URL and name once, the reader keeps the ref it read
+ * (and gives that same object for each later task). Frames are read in the
+ * order they are written, so the reader has a ref before its id comes alone.
+ */
+export type SentRefs = Set<number>;
+export type ReadRefs = Map<number, TaskRef>;
 
 /** UTF-8 would replace a lone surrogate: such a string goes in a V8 body, which keeps it. */
 function wellFormed(s: string): boolean {
@@ -156,7 +63,8 @@ function fitsValue(v: unknown): boolean {
   return ArrayBuffer.isView(v) && viewKindOf(v) !== undefined;
 }
 
-function fitsRef(ref: TaskRef): boolean {
+function fitsRef(ref: TaskRef, sent: SentRefs | undefined): boolean {
+  if (ref.kind === 'module' && ref.id !== undefined && sent?.has(ref.id) === true) return true;
   if (!wellFormed(ref.name)) return false;
   return ref.kind === 'module' ? wellFormed(ref.url) : ref.source === undefined || wellFormed(ref.source);
 }
@@ -216,7 +124,7 @@ function readValue(c: FrameCursor): unknown {
       const kind = VIEW_KINDS[c.u8()];
       if (kind === undefined) throw new RangeError('shmex channel: unknown view kind');
       const bytes = c.bytes();
-      // In place when aligned for its kind (it is, in a chunk as read); a copy otherwise.
+      // In place when aligned for its kind (it is, in a chunk as read, and in a copy of a transient body); a copy otherwise.
       const own = bytes.byteOffset % kind.bytesPerElement === 0 ? bytes : new Uint8Array(bytes.byteLength);
       if (own !== bytes) own.set(bytes);
       return kind.make(own.buffer, own.byteOffset, own.byteLength);
@@ -266,9 +174,19 @@ function readLeases(c: FrameCursor): string[] {
   return leases;
 }
 
-function writeRef(w: FrameWriter, ref: TaskRef): void {
+function writeRef(w: FrameWriter, ref: TaskRef, sent: SentRefs | undefined): void {
   if (ref.kind === 'module') {
-    w.u8(REF_MODULE);
+    if (ref.id === undefined || sent === undefined) {
+      w.u8(REF_MODULE);
+    } else if (sent.has(ref.id)) {
+      w.u8(REF_MODULE_KNOWN);
+      w.f64(ref.id);
+      return;
+    } else {
+      sent.add(ref.id);
+      w.u8(REF_MODULE_NUMBERED);
+      w.f64(ref.id);
+    }
     w.str(ref.url);
   } else {
     w.u8(ref.source === undefined ? REF_SOURCE : REF_SOURCE_WITH_TEXT);
@@ -278,11 +196,24 @@ function writeRef(w: FrameWriter, ref: TaskRef): void {
   w.str(ref.name);
 }
 
-function readRef(c: FrameCursor): TaskRef {
+function readRef(c: FrameCursor, refs: ReadRefs | undefined): TaskRef {
   const kind = c.u8();
   if (kind === REF_MODULE) {
     const url = c.str();
     return { kind: 'module', url, name: c.str() };
+  }
+  if (kind === REF_MODULE_KNOWN) {
+    const id = c.f64();
+    const ref = refs?.get(id);
+    if (ref === undefined) throw new RangeError(`shmex channel: task ${id} was never named`);
+    return ref;
+  }
+  if (kind === REF_MODULE_NUMBERED) {
+    const id = c.f64();
+    const url = c.str();
+    const ref: TaskRef = { kind: 'module', url, name: c.str(), id };
+    refs?.set(id, ref);
+    return ref;
   }
   const id = c.f64();
   const source = kind === REF_SOURCE_WITH_TEXT ? c.str() : undefined;
@@ -291,10 +222,15 @@ function readRef(c: FrameCursor): TaskRef {
 }
 
 /** A 'run' message's tasks, as a body. */
-export function writeTasks(w: FrameWriter, tasks: readonly TaskMessage[], fallback: Fallback): void {
+export function writeTasks(
+  w: FrameWriter,
+  tasks: readonly TaskMessage[],
+  fallback: Fallback,
+  sent?: SentRefs,
+): void {
   w.u32(tasks.length);
   for (const task of tasks) {
-    if (!fitsEncoded(task.args) || !fitsRef(task.task)) {
+    if (!fitsEncoded(task.args) || !fitsRef(task.task, sent)) {
       w.u8(ENTRY_V8);
       fallback.write(w, task);
       continue;
@@ -302,13 +238,13 @@ export function writeTasks(w: FrameWriter, tasks: readonly TaskMessage[], fallba
     w.u8(ENTRY_FAST);
     w.f64(task.id);
     w.u8((task.chunk ? 1 : 0) | (task.giveBack === 'now' ? 2 : task.giveBack === 'after' ? 4 : 0));
-    writeRef(w, task.task);
+    writeRef(w, task.task, sent);
     writeLeases(w, task.leases);
     writeEncoded(w, task.args);
   }
 }
 
-export function readTasks(c: FrameCursor, fallback: Fallback): TaskMessage[] {
+export function readTasks(c: FrameCursor, fallback: Fallback, refs?: ReadRefs): TaskMessage[] {
   const n = c.u32();
   const tasks: TaskMessage[] = [];
   for (let i = 0; i < n; i++) {
@@ -319,7 +255,7 @@ export function readTasks(c: FrameCursor, fallback: Fallback): TaskMessage[] {
     const id = c.f64();
     const flags = c.u8();
     const chunk = (flags & 1) === 1;
-    const task = readRef(c);
+    const task = readRef(c, refs);
     const leases = readLeases(c);
     const message: TaskMessage = { id, task, args: readEncoded(c), leases, chunk };
     if ((flags & 2) === 2) message.giveBack = 'now';

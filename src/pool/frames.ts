@@ -11,13 +11,14 @@
 import { writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
+import { FrameCursor, FrameWriter } from './frame-io.js';
 import {
   estimate,
   type Fallback,
-  FrameCursor,
-  FrameWriter,
+  type ReadRefs,
   readOutcomes,
   readTasks,
+  type SentRefs,
   writeOutcomes,
   writeTasks,
 } from './frame-layout.js';
@@ -75,7 +76,7 @@ function deserialize(bytes: Uint8Array): unknown {
   return deserializer.readValue();
 }
 
-/** A task or an outcome the layout does not fit: a V8 body inside the frame. */
+/** A task or an outcome the layout does not fit: a V8 body inside the frame (copied out of a transient one: see FrameCursor). */
 const inV8: Fallback = {
   write: (w, value) => w.bytes(serialize(value)),
   read: (c) => deserialize(c.bytes()),
@@ -85,17 +86,20 @@ const PADDING = Buffer.alloc(8);
 
 /**
  * One message as a frame, header included (written to the pipe with a
- * single write), and the memory it lies in (at its start).
+ * single write), and the memory it lies in (at its start). `sent`: the
+ * numbered module refs this channel carried already (see SentRefs), for a
+ * channel whose reader keeps them.
  */
 export function encodeFrame(
   message: ToWorker | FromWorker,
   scratch?: Buffer,
+  sent?: SentRefs,
 ): { frame: Buffer; memory: Buffer } {
   let w: FrameWriter;
   let format: number;
   if (message.type === 'run') {
     w = new FrameWriter(estimate(message.tasks), FRAME_HEADER, scratch);
-    writeTasks(w, message.tasks, inV8);
+    writeTasks(w, message.tasks, inV8, sent);
     format = FORMAT_RUN;
   } else if (message.type === 'results') {
     w = new FrameWriter(estimate(message.outcomes), FRAME_HEADER, scratch);
@@ -129,6 +133,7 @@ const SCRATCH_MIN = 64 * 1024;
 export class FrameOutput {
   readonly #socket: Socket;
   #scratch: Buffer | undefined = Buffer.allocUnsafeSlow(SCRATCH_MIN);
+  readonly #sent: SentRefs = new Set();
 
   constructor(socket: Socket) {
     this.#socket = socket;
@@ -139,7 +144,15 @@ export class FrameOutput {
   }
 
   write(message: ToWorker | FromWorker, done?: (error: Error | null | undefined) => void): void {
-    const { frame, memory } = encodeFrame(message, this.#scratch);
+    let encoded: { frame: Buffer; memory: Buffer };
+    try {
+      encoded = encodeFrame(message, this.#scratch, this.#sent);
+    } catch (error) {
+      // Refs marked sent in a frame that never goes out: name them all again.
+      this.#sent.clear();
+      throw error;
+    }
+    const { frame, memory } = encoded;
     this.#scratch = undefined;
     this.#socket.write(frame, done);
     // Queued (the pipe is full): the socket holds the frame until it is written.
@@ -147,11 +160,23 @@ export class FrameOutput {
   }
 }
 
-function decodeBody(format: number, body: Buffer): unknown {
-  if (format === FORMAT_RUN) return { type: 'run', tasks: readTasks(new FrameCursor(body), inV8) };
+function ownCopy(body: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(body.length);
+  body.copy(copy);
+  return copy;
+}
+
+/**
+ * A frame's body as its message. `transient`: the body's memory is read into
+ * again afterwards, so the message keeps nothing of it (see FrameCursor).
+ */
+export function decodeBody(format: number, body: Buffer, refs: ReadRefs, transient = false): unknown {
+  if (format === FORMAT_RUN)
+    return { type: 'run', tasks: readTasks(new FrameCursor(body, transient), inV8, refs) };
   if (format === FORMAT_RESULTS)
-    return { type: 'results', outcomes: readOutcomes(new FrameCursor(body), inV8) };
-  if (format === FORMAT_V8) return deserialize(body);
+    return { type: 'results', outcomes: readOutcomes(new FrameCursor(body, transient), inV8) };
+  // V8's deserializer makes views into the bytes it reads.
+  if (format === FORMAT_V8) return deserialize(transient ? ownCopy(body) : body);
   throw new RangeError(`shmex channel: unknown frame format ${format}`);
 }
 
@@ -170,6 +195,8 @@ export class FrameReader {
   #body: Buffer | undefined;
   #filled = 0;
   #format = 0;
+  /** The numbered module refs read so far (see SentRefs). */
+  readonly #refs: ReadRefs = new Map();
 
   constructor(onMessage: (message: unknown) => void) {
     this.#onMessage = onMessage;
@@ -188,7 +215,7 @@ export class FrameReader {
           if (chunk.length - at >= length) {
             const body = chunk.subarray(at, at + length);
             at += length;
-            this.#onMessage(decodeBody(format, body));
+            this.#onMessage(decodeBody(format, body, this.#refs));
             continue;
           }
         } else {
@@ -213,7 +240,7 @@ export class FrameReader {
       if (this.#filled === this.#body.length) {
         const body = this.#body;
         this.#body = undefined;
-        this.#onMessage(decodeBody(this.#format, body));
+        this.#onMessage(decodeBody(this.#format, body, this.#refs));
       }
     }
   }

@@ -10,8 +10,12 @@ import type { SerializedError } from '../transfer/remote-error.js';
 export type TaskRef =
   /** A self-contained function sent as source; `source` is omitted once the worker has it. */
   | { kind: 'source'; id: number; name: string; source?: string }
-  /** An export of a module, imported once per worker. */
-  | { kind: 'module'; url: string; name: string };
+  /**
+   * An export of a module, imported once per worker. `id` (given by the
+   * executor, one per module and export): a worker process's frames carry
+   * the URL and name only the first time, then the id alone.
+   */
+  | { kind: 'module'; url: string; name: string; id?: number };
 
 export interface WorkerConfig {
   shmDir: string;

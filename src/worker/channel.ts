@@ -1,10 +1,11 @@
 // How a worker talks to its parent: a child process over its two pipes of
 // frames (pool/frames.ts), or a worker thread over its parentPort. Every way the two differ is a
 // member of Channel: the rest of the worker does not ask which it is.
-import { Socket } from 'node:net';
+import { Socket, type SocketConstructorOpts } from 'node:net';
 import { isMainThread, parentPort, receiveMessageOnPort, threadId, workerData } from 'node:worker_threads';
 import { FROM_WORKER_FD, TO_WORKER_FD } from '../pool/channel-fds.js';
-import { BlockingFrameOutput, FrameReader } from '../pool/frames.js';
+import { FrameInput } from '../pool/frame-input.js';
+import { BlockingFrameOutput } from '../pool/frames.js';
 import type { FromWorker, TaskOutcome, ToWorker } from '../pool/protocol.js';
 import { type FlatMessage, RunReader, writeFromWorker } from '../pool/thread-wire.js';
 import { native } from '../shm/native.js';
@@ -21,6 +22,19 @@ export interface Channel {
    * sent as they are.
    */
   readonly structuredClone: boolean;
+  /**
+   * Views in the messages received own their buffers already (a thread's
+   * structured clone; a process's FrameInput copies them out of its buffer):
+   * decode keeps them as they are. structuredClone's value if absent.
+   */
+  readonly arrivalsOwned?: boolean;
+  /**
+   * A count that changes with each turn of the event loop in which messages
+   * arrive (a process's reads of its pipe), for a channel without idle(): the
+   * runtime tells by it whether a message came in the turn where the last
+   * tasks ended, without an immediate per run of tasks (see WorkerRuntime.#idle).
+   */
+  readonly turn?: number;
   /**
    * Sends a message; `done` runs once it is written (or could not be: `error`).
    * A thread's port moves the buffers of results that travel as they are,
@@ -49,7 +63,12 @@ function processChannel(): Channel {
   // service) are the parent's to act on. If they end it, watchParent cleans
   // up and exits; if it handles them and goes on, its workers go on too.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
-  const input = new Socket({ fd: TO_WORKER_FD, readable: true, writable: false });
+  let deliver: (message: ToWorker) => void = () => {};
+  // Frames are read into one buffer of the reader's own (see FrameInput): no 'data' events.
+  const reader = new FrameInput((message) => deliver(message as ToWorker));
+  // `onread` is an option of the constructor too since Node 12 (net.md); @types/node lists it only for connect().
+  const options = { fd: TO_WORKER_FD, readable: true, writable: false, onread: reader.onread };
+  const input = new Socket(options as SocketConstructorOpts);
   // No socket on the output pipe: it stays blocking, and is written synchronously (see BlockingFrameOutput).
   const output = new BlockingFrameOutput(FROM_WORKER_FD);
   input.on('error', () => {});
@@ -57,6 +76,10 @@ function processChannel(): Channel {
   return {
     parentPid,
     structuredClone: false,
+    arrivalsOwned: true,
+    get turn() {
+      return reader.reads;
+    },
     send(message, done) {
       if (closed) {
         done?.(new Error('the channel to the parent is closed'));
@@ -73,8 +96,7 @@ function processChannel(): Channel {
       done?.(null);
     },
     onMessage(handler) {
-      const reader = new FrameReader((message) => handler(message as ToWorker));
-      input.on('data', (chunk: Buffer) => reader.push(chunk));
+      deliver = handler;
       // The parent is going (exited, killed): nobody will read our results.
       // Its pipes close a moment before the kernel reparents this process and
       // sends the signal watchParent waits for, so wait for that signal (it

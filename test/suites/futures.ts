@@ -35,6 +35,36 @@ export function futuresSuite(Executor: ExecutorClass, label: string): void {
     await assert.rejects(failing, { name: 'TypeError', message: 'nope' });
   });
 
+  test(`a Future first awaited once settled gives its outcome; result() left unhandled is no unhandled rejection${label}`, async () => {
+    await using ex = new Executor({ maxWorkers: 1 });
+    const ok = ex.submit((a: number) => a + 1, 1);
+    const failing = ex.submit(() => {
+      throw new RangeError('no');
+    });
+    // Settled before anyone awaits them (a done-callback is not an observer of the outcome).
+    await new Promise<void>((resolve) => failing.addDoneCallback(() => resolve()));
+    await new Promise<void>((resolve) => ok.addDoneCallback(() => resolve()));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      void failing.result();
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    assert.equal(await ok, 2);
+    await assert.rejects(Promise.resolve(failing), { name: 'RangeError', message: 'no' });
+    assert.equal(
+      await failing.then(
+        () => 'value',
+        () => 'error',
+      ),
+      'error',
+    );
+  });
+
   test(`result() resolves with the value; result(timeoutMs) rejects with ERR_SHMEX_TIMEOUT and does not cancel${label}`, async () => {
     await using ex = new Executor({ maxWorkers: 1 });
     using gates = new Gates();

@@ -1,0 +1,75 @@
+// Frames read from a pipe straight into one buffer that this reader owns and
+// reads into again (the socket's `onread`), instead of a fresh chunk per read
+// (Node allocates and zero-fills each one, then copies it when the read is
+// short) that a split body is then gathered from. Bodies lie whole in the
+// buffer, and are decoded there; a message keeps nothing of that memory
+// (decodeBody's `transient`), so views arrive in buffers of their own, copied
+// once from the pipe's bytes.
+import type { OnReadOpts } from 'node:net';
+import type { ReadRefs } from './frame-layout.js';
+import { decodeBody, FRAME_HEADER } from './frames.js';
+
+/** The buffer's first size, and the least room offered to a read. */
+const INITIAL_BYTES = 256 * 1024;
+const MIN_READ = 64 * 1024;
+
+export class FrameInput {
+  readonly #onMessage: (message: unknown) => void;
+  #buf = Buffer.allocUnsafeSlow(INITIAL_BYTES);
+  /** Bytes read and not yet decoded: [#start, #end). */
+  #start = 0;
+  #end = 0;
+  readonly #refs: ReadRefs = new Map();
+  /** Reads so far: each is a turn of the event loop of its own. */
+  reads = 0;
+
+  constructor(onMessage: (message: unknown) => void) {
+    this.#onMessage = onMessage;
+  }
+
+  /** For `new Socket({ fd, onread })`. */
+  get onread(): OnReadOpts {
+    return {
+      buffer: () => this.#room(),
+      callback: (n) => {
+        this.#read(n);
+        return true;
+      },
+    };
+  }
+
+  /** Where the next read goes: after what is buffered, with room for MIN_READ bytes or the whole frame. */
+  #room(): Uint8Array {
+    const buffered = this.#end - this.#start;
+    let need = buffered + MIN_READ;
+    if (buffered >= FRAME_HEADER) need = Math.max(need, FRAME_HEADER + this.#buf.readUInt32LE(this.#start));
+    if (this.#start + need > this.#buf.length) {
+      // Frames are multiples of 8 bytes: moved to offset 0, a frame stays aligned (see frame-layout.ts).
+      const target =
+        need > this.#buf.length ? Buffer.allocUnsafeSlow(Math.max(need, this.#buf.length * 2)) : this.#buf;
+      this.#buf.copy(target, 0, this.#start, this.#end);
+      this.#buf = target;
+      this.#start = 0;
+      this.#end = buffered;
+    }
+    return this.#buf.subarray(this.#end);
+  }
+
+  #read(n: number): void {
+    this.reads++;
+    this.#end += n;
+    const buf = this.#buf;
+    while (this.#end - this.#start >= FRAME_HEADER) {
+      const length = buf.readUInt32LE(this.#start);
+      const at = this.#start + FRAME_HEADER;
+      if (this.#end - at < length) break;
+      const format = buf[this.#start + 4]!;
+      this.#start = at + length;
+      this.#onMessage(decodeBody(format, buf.subarray(at, at + length), this.#refs, true));
+    }
+    if (this.#start === this.#end) {
+      this.#start = 0;
+      this.#end = 0;
+    }
+  }
+}

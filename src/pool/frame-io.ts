@@ -1,0 +1,124 @@
+// Writing and reading the bytes of a frame: a growing buffer with the
+// frame's header in front (FrameWriter), and a cursor over a body
+// (FrameCursor). The layouts of the messages are in frame-layout.ts.
+
+/** Writes a frame: header (length, format), then the body, padded to 8 bytes. */
+export class FrameWriter {
+  buf: Buffer;
+  pos: number;
+
+  /** `scratch`: memory of an earlier frame, already written, to reuse if large enough. */
+  constructor(estimate: number, header: number, scratch?: Buffer) {
+    const size = estimate + header;
+    // Never from Node's shared pool: the memory may be reused for the next frame (see FrameOutput).
+    this.buf = scratch !== undefined && scratch.length >= size ? scratch : Buffer.allocUnsafeSlow(size);
+    this.pos = header;
+  }
+
+  room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+  }
+
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.pos++] = v;
+  }
+
+  u32(v: number): void {
+    this.room(4);
+    this.buf.writeUInt32LE(v, this.pos);
+    this.pos += 4;
+  }
+
+  f64(v: number): void {
+    this.room(8);
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+  }
+
+  str(s: string): void {
+    this.room(4 + s.length * 3);
+    const n = this.buf.write(s, this.pos + 4, 'utf8');
+    this.buf.writeUInt32LE(n, this.pos);
+    this.pos += 4 + n;
+  }
+
+  align(): void {
+    const pad = (8 - (this.pos % 8)) % 8;
+    this.room(pad);
+    this.buf.fill(0, this.pos, this.pos + pad);
+    this.pos += pad;
+  }
+
+  bytes(view: ArrayBufferView): void {
+    this.u32(view.byteLength);
+    this.align();
+    this.room(view.byteLength);
+    this.buf.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), this.pos);
+    this.pos += view.byteLength;
+  }
+}
+
+/** Reads a body written by FrameWriter. */
+export class FrameCursor {
+  readonly body: Buffer;
+  pos = 0;
+  /**
+   * The body's memory is read into again once it is decoded (FrameInput):
+   * what is read from it (views, payload bytes) is copied out into buffers of
+   * its own, and the receiver need not copy it again.
+   */
+  readonly transient: boolean;
+
+  constructor(body: Buffer, transient = false) {
+    this.body = body;
+    this.transient = transient;
+  }
+
+  u8(): number {
+    return this.body[this.pos++]!;
+  }
+
+  u32(): number {
+    const v = this.body.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  f64(): number {
+    const v = this.body.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  str(): string {
+    const n = this.u32();
+    const s = this.body.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  align(): void {
+    this.pos += (8 - (this.pos % 8)) % 8;
+  }
+
+  /**
+   * `n` bytes as a Uint8Array over the body's memory (aligned to 8), or, if
+   * the body is transient, over a buffer of their own (from offset 0).
+   */
+  bytes(): Uint8Array {
+    const n = this.u32();
+    this.align();
+    if (this.pos + n > this.body.length) throw new RangeError('shmex channel: a frame is cut short');
+    const at = this.body.byteOffset + this.pos;
+    this.pos += n;
+    if (!this.transient) return new Uint8Array(this.body.buffer, at, n);
+    // Not zero-filled first: every byte is written next.
+    const own = Buffer.allocUnsafeSlow(n);
+    this.body.copy(own, 0, at - this.body.byteOffset, at - this.body.byteOffset + n);
+    return new Uint8Array(own.buffer, 0, n);
+  }
+}
