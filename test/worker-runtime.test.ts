@@ -322,10 +322,10 @@ class EagerChannel extends FakeChannel {
   }
 }
 
-test('a run of tasks that comes in the turn where the last one ended starts on the next turn', async () => {
-  const channel = new EagerChannel();
+/** Tasks 'later' (queues an immediate) and 'check' (whether that immediate has run yet). */
+function immediateProbe() {
   let ran = false;
-  const { send } = start(channel, {
+  return {
     later: () => {
       setImmediate(() => {
         ran = true;
@@ -333,7 +333,12 @@ test('a run of tasks that comes in the turn where the last one ended starts on t
       return 1;
     },
     check: () => ran,
-  });
+  };
+}
+
+test('a run of tasks that comes in the turn where the last one ended starts on the next turn', async () => {
+  const channel = new EagerChannel();
+  const { send } = start(channel, immediateProbe());
   channel.next = () => send({ type: 'run', tasks: [run(2, 'check', [])] });
   send({ type: 'run', tasks: [run(1, 'later', [])] });
   await channel.until('results', 2);
@@ -397,16 +402,7 @@ class CountingChannel extends EagerChannel {
 test('a channel that counts its turns: a run in the same turn waits for the next one, a run in a new turn starts at once', async () => {
   for (const newTurn of [false, true]) {
     const channel = new CountingChannel();
-    let ran = false;
-    const { send } = start(channel, {
-      later: () => {
-        setImmediate(() => {
-          ran = true;
-        });
-        return 1;
-      },
-      check: () => ran,
-    });
+    const { send } = start(channel, immediateProbe());
     channel.next = () => {
       if (newTurn) channel.turn++;
       send({ type: 'run', tasks: [run(2, 'check', [])] });
