@@ -408,7 +408,7 @@ export class WorkerPool {
     }
     let value: unknown;
     try {
-      value = decode(outcome.result, this.#options.book, worker, outcome.leases, worker.structuredClone);
+      value = decode(outcome.result, this.#options.book, worker, outcome.leases, worker.arrivalsOwned);
     } catch (error) {
       item.control.reject(error);
       return;
