@@ -1,4 +1,5 @@
-// Frames read from a pipe straight into one buffer that this reader owns and
+// Frames read from a pipe (a worker reads its tasks, the parent each worker's
+// results) straight into one buffer that this reader owns and
 // reads into again (the socket's `onread`), instead of a fresh chunk per read
 // (Node allocates and zero-fills each one, then copies it when the read is
 // short) that a split body is then gathered from. Bodies lie whole in the
