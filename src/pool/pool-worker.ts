@@ -55,8 +55,6 @@ export abstract class PoolWorker<Item = unknown> implements Peer {
   abstract readonly pid: number | undefined;
   /** Its messages come by structured clone (see WorkerKind.structuredClone). */
   abstract readonly structuredClone: boolean;
-  /** Views in its messages are in buffers of their own already (cloned, or copied out as read): decode keeps them. */
-  abstract readonly arrivalsOwned: boolean;
   #state: WorkerState = 'starting';
   /** It has ended, and its last messages are still being read: it takes no task (ended() follows). */
   exited = false;

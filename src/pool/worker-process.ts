@@ -36,8 +36,6 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
   readonly child: ChildProcess;
   readonly owner: SegmentOwner | undefined;
   readonly structuredClone = false;
-  /** FrameInput copies a result's views out of its buffer: they are the caller's as they are. */
-  readonly arrivalsOwned = true;
   #closeTimer: NodeJS.Timeout | undefined;
   /** The channel's pipes (see frames.ts); Node's IPC channel carries no message. */
   readonly #toWorker: Socket;

@@ -30,7 +30,6 @@ export class WorkerThread<Item = unknown> extends PoolWorker<Item> {
   readonly thread: Worker;
   readonly owner: SegmentOwner;
   readonly structuredClone = true;
-  readonly arrivalsOwned = true;
   /** Errors name it by this id (its pid is this process's). */
   readonly threadId: number;
   #exited = false;
