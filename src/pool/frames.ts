@@ -126,9 +126,13 @@ const SCRATCH_MAX = 1024 * 1024;
 const SCRATCH_MIN = 64 * 1024;
 
 /**
- * Writes messages to a pipe, one write each. A frame the pipe took whole at
- * once (nothing queued: the usual case) leaves its memory free for the next
- * one, so a steady stream of tasks allocates no frame memory.
+ * Writes messages to a pipe, one write each. While the socket has nothing
+ * queued (the usual case), a frame is written to the pipe's descriptor at
+ * once, without a stream's machinery per message (a write request, a tick
+ * after it): the descriptor is non-blocking, so a full pipe takes part of it
+ * or none, and the socket queues the rest, which keeps the order. A frame
+ * the pipe took whole leaves its memory free for the next one, so a steady
+ * stream of tasks allocates no frame memory.
  */
 export class FrameOutput {
   readonly #socket: Socket;
@@ -143,7 +147,7 @@ export class FrameOutput {
     return this.#socket.writable;
   }
 
-  write(message: ToWorker | FromWorker, done?: (error: Error | null | undefined) => void): void {
+  write(message: ToWorker | FromWorker): void {
     let encoded: { frame: Buffer; memory: Buffer };
     try {
       encoded = encodeFrame(message, this.#scratch, this.#sent);
@@ -154,9 +158,34 @@ export class FrameOutput {
     }
     const { frame, memory } = encoded;
     this.#scratch = undefined;
-    this.#socket.write(frame, done);
+    const at = this.#socket.writableLength === 0 ? writeNow(this.#socket, frame) : 0;
+    if (at === frame.length) {
+      if (memory.length <= SCRATCH_MAX) this.#scratch = memory;
+      return;
+    }
+    this.#socket.write(at === 0 ? frame : frame.subarray(at));
     // Queued (the pipe is full): the socket holds the frame until it is written.
     if (this.#socket.writableLength === 0 && memory.length <= SCRATCH_MAX) this.#scratch = memory;
+  }
+}
+
+/** A socket's libuv handle, for its descriptor: not in @types/node. */
+interface WithHandle {
+  _handle?: { fd?: number } | null;
+}
+
+/**
+ * Bytes of `frame` the pipe took at once; 0 when it is full, or when the
+ * write fails (EPIPE: the worker has just died), which the socket's own
+ * write then meets and reports as it always did.
+ */
+function writeNow(socket: Socket, frame: Buffer): number {
+  const fd = (socket as unknown as WithHandle)._handle?.fd;
+  if (fd === undefined || fd < 0) return 0;
+  try {
+    return writeSync(fd, frame, 0, frame.length);
+  } catch {
+    return 0;
   }
 }
 
