@@ -1,11 +1,11 @@
 // The frames of a worker process's channel (src/pool/frames.ts), in
 // process: every message comes out as it went in, however the pipe cuts the
 // bytes into chunks, in the hand-written layouts and in V8 bodies alike, read
-// from chunks (FrameReader) or into a buffer read into again (FrameInput).
+// into a buffer read into again (FrameInput).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FrameInput } from '../dist/pool/frame-input.js';
-import { encodeFrame, FrameOutput, FrameReader } from '../dist/pool/frames.js';
+import { encodeFrame, FrameOutput } from '../dist/pool/frames.js';
 import type { FromWorker, ToWorker } from '../dist/pool/protocol.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
@@ -88,13 +88,9 @@ const messages: (ToWorker | FromWorker)[] = [
   { type: 'exit' },
 ];
 
-/** The frames of `list`, cut into chunks of `size` bytes (the last one shorter), read back. */
+/** The frames of `list`, cut into reads of `size` bytes, read back (see readInPlace). */
 function roundTrip(list: readonly (ToWorker | FromWorker)[], size: number): unknown[] {
-  const bytes = Buffer.concat(list.map((m) => encodeFrame(m).frame));
-  const got: unknown[] = [];
-  const reader = new FrameReader((m) => got.push(m));
-  for (let at = 0; at < bytes.length; at += size) reader.push(bytes.subarray(at, at + size));
-  return got;
+  return readInPlace(list, size);
 }
 
 test('every message comes out as it went in, whole frames in one chunk', () => {
@@ -190,19 +186,16 @@ test('FrameOutput writes one frame per message, reusing memory only once a frame
   // Every frame still holds its own bytes: the queued one was not reused, the others were taken whole.
   assert.deepEqual(Buffer.from(written[0]!), copies[0]);
   const got: unknown[] = [];
-  const reader = new FrameReader((m) => got.push(m));
-  for (const c of copies) reader.push(c);
+  feed(new FrameInput((m) => got.push(m)), Buffer.concat(copies));
   assert.deepEqual(got, messages);
 });
 
 /**
- * The frames of `list` read by a FrameInput, as the socket's onread would
- * drive it: each read fills at most `size` bytes of the room it offers.
+ * `bytes` read by `input` as the socket's onread would drive it: each read
+ * fills at most `size` bytes of the room it offers.
  */
-function readInPlace(list: readonly (ToWorker | FromWorker)[], size: number): unknown[] {
-  const bytes = Buffer.concat(list.map((m) => encodeFrame(m).frame));
-  const got: unknown[] = [];
-  const { buffer, callback } = new FrameInput((m) => got.push(m)).onread;
+function feed(input: FrameInput, bytes: Buffer, size = 1 << 20): void {
+  const { buffer, callback } = input.onread;
   let at = 0;
   while (at < bytes.length) {
     const room = (buffer as () => Uint8Array)();
@@ -211,6 +204,12 @@ function readInPlace(list: readonly (ToWorker | FromWorker)[], size: number): un
     at += n;
     callback(n, room);
   }
+}
+
+/** The frames of `list` read by a FrameInput, in reads of at most `size` bytes. */
+function readInPlace(list: readonly (ToWorker | FromWorker)[], size: number): unknown[] {
+  const got: unknown[] = [];
+  feed(new FrameInput((m) => got.push(m)), Buffer.concat(list.map((m) => encodeFrame(m).frame)), size);
   return got;
 }
 
@@ -258,8 +257,8 @@ test('a numbered module task goes with its URL once per channel, then as its id 
   );
   assert.ok(frames[1]!.length < frames[0]!.length, 'the second frame carries no URL');
   const got: (ToWorker & { type: 'run' })[] = [];
-  const reader = new FrameReader((m) => got.push(m as ToWorker & { type: 'run' }));
-  for (const f of frames) reader.push(f);
+  const reader = new FrameInput((m) => got.push(m as ToWorker & { type: 'run' }));
+  for (const f of frames) feed(reader, f);
   const tasks = got.map((m) => m.tasks[0]!);
   assert.deepEqual(
     tasks.map((t) => [t.id, t.task]),
@@ -273,6 +272,6 @@ test('a numbered module task goes with its URL once per channel, then as its id 
   // One ref object per id on the reading side.
   assert.equal(tasks[0]!.task, tasks[3]!.task);
   // A reader that never read the frame naming the id refuses the id alone.
-  const alone = new FrameReader((m) => got.push(m as ToWorker & { type: 'run' }));
-  assert.throws(() => alone.push(frames[1]!), /never named/);
+  const alone = new FrameInput((m) => got.push(m as ToWorker & { type: 'run' }));
+  assert.throws(() => feed(alone, frames[1]!), /never named/);
 });

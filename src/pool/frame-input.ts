@@ -1,11 +1,12 @@
-// Frames read from a pipe straight into one buffer that this reader owns and
+// Frames read from a pipe (a worker reads its tasks, the parent each worker's
+// results) straight into one buffer that this reader owns and
 // reads into again (the socket's `onread`), instead of a fresh chunk per read
 // (Node allocates and zero-fills each one, then copies it when the read is
 // short) that a split body is then gathered from. Bodies lie whole in the
 // buffer, and are decoded there; a message keeps nothing of that memory
 // (decodeBody's `transient`), so views arrive in buffers of their own, copied
 // once from the pipe's bytes.
-import type { OnReadOpts } from 'node:net';
+import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
 import type { ReadRefs } from './frame-layout.js';
 import { decodeBody, FRAME_HEADER } from './frames.js';
 
@@ -72,4 +73,27 @@ export class FrameInput {
       this.#end = 0;
     }
   }
+}
+
+/** A socket's libuv handle: not in @types/node. */
+interface WithHandle {
+  _handle: object | null;
+}
+
+/**
+ * The parent's side: `child_process` makes the socket of a child's pipe, and
+ * takes no `onread`. Its handle moves to a socket that reads into `input`
+ * before any byte is read (reads are asynchronous: none happens before the
+ * first turn of the event loop). The first socket, left without a handle,
+ * closes when the new one does: `child_process` emits the child's 'close'
+ * only once every pipe of the child has.
+ */
+export function readFramesFrom(socket: Socket, input: FrameInput): Socket {
+  const handle = (socket as unknown as WithHandle)._handle;
+  if (handle === null || handle === undefined) return socket;
+  (socket as unknown as WithHandle)._handle = null;
+  const options = { handle, readable: true, writable: false, onread: input.onread };
+  const reading = new Socket(options as SocketConstructorOpts);
+  reading.once('close', () => socket.destroy());
+  return reading;
 }

@@ -126,9 +126,13 @@ const SCRATCH_MAX = 1024 * 1024;
 const SCRATCH_MIN = 64 * 1024;
 
 /**
- * Writes messages to a pipe, one write each. A frame the pipe took whole at
- * once (nothing queued: the usual case) leaves its memory free for the next
- * one, so a steady stream of tasks allocates no frame memory.
+ * Writes messages to a pipe, one write each. While the socket has nothing
+ * queued (the usual case), a frame is written to the pipe's descriptor at
+ * once, without a stream's machinery per message (a write request, a tick
+ * after it): the descriptor is non-blocking, so a full pipe takes part of it
+ * or none, and the socket queues the rest, which keeps the order. A frame
+ * the pipe took whole leaves its memory free for the next one, so a steady
+ * stream of tasks allocates no frame memory.
  */
 export class FrameOutput {
   readonly #socket: Socket;
@@ -143,7 +147,7 @@ export class FrameOutput {
     return this.#socket.writable;
   }
 
-  write(message: ToWorker | FromWorker, done?: (error: Error | null | undefined) => void): void {
+  write(message: ToWorker | FromWorker): void {
     let encoded: { frame: Buffer; memory: Buffer };
     try {
       encoded = encodeFrame(message, this.#scratch, this.#sent);
@@ -154,9 +158,34 @@ export class FrameOutput {
     }
     const { frame, memory } = encoded;
     this.#scratch = undefined;
-    this.#socket.write(frame, done);
+    const at = this.#socket.writableLength === 0 ? writeNow(this.#socket, frame) : 0;
+    if (at === frame.length) {
+      if (memory.length <= SCRATCH_MAX) this.#scratch = memory;
+      return;
+    }
+    this.#socket.write(at === 0 ? frame : frame.subarray(at));
     // Queued (the pipe is full): the socket holds the frame until it is written.
     if (this.#socket.writableLength === 0 && memory.length <= SCRATCH_MAX) this.#scratch = memory;
+  }
+}
+
+/** A socket's libuv handle, for its descriptor: not in @types/node. */
+interface WithHandle {
+  _handle?: { fd?: number } | null;
+}
+
+/**
+ * Bytes of `frame` the pipe took at once; 0 when it is full, or when the
+ * write fails (EPIPE: the worker has just died), which the socket's own
+ * write then meets and reports as it always did.
+ */
+function writeNow(socket: Socket, frame: Buffer): number {
+  const fd = (socket as unknown as WithHandle)._handle?.fd;
+  if (fd === undefined || fd < 0) return 0;
+  try {
+    return writeSync(fd, frame, 0, frame.length);
+  } catch {
+    return 0;
   }
 }
 
@@ -178,72 +207,6 @@ export function decodeBody(format: number, body: Buffer, refs: ReadRefs, transie
   // V8's deserializer makes views into the bytes it reads.
   if (format === FORMAT_V8) return deserialize(transient ? ownCopy(body) : body);
   throw new RangeError(`shmex channel: unknown frame format ${format}`);
-}
-
-/**
- * Cuts the bytes read from a pipe into messages, in order. A body that lies
- * whole in one chunk is decoded where it is (its views point into the
- * chunk); one split across chunks is gathered into a buffer of its exact
- * size, so a large message costs one copy, however many chunks it spans.
- */
-export class FrameReader {
-  readonly #onMessage: (message: unknown) => void;
-  /** A header split across chunks, as far as it has come. */
-  readonly #head = Buffer.alloc(FRAME_HEADER);
-  #headFilled = 0;
-  /** The body being gathered, how much of it has come, and its format. */
-  #body: Buffer | undefined;
-  #filled = 0;
-  #format = 0;
-  /** The numbered module refs read so far (see SentRefs). */
-  readonly #refs: ReadRefs = new Map();
-
-  constructor(onMessage: (message: unknown) => void) {
-    this.#onMessage = onMessage;
-  }
-
-  push(chunk: Buffer): void {
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.#body === undefined) {
-        let length: number;
-        let format: number;
-        if (this.#headFilled === 0 && chunk.length - at >= FRAME_HEADER) {
-          length = chunk.readUInt32LE(at);
-          format = chunk[at + 4]!;
-          at += FRAME_HEADER;
-          if (chunk.length - at >= length) {
-            const body = chunk.subarray(at, at + length);
-            at += length;
-            this.#onMessage(decodeBody(format, body, this.#refs));
-            continue;
-          }
-        } else {
-          const n = Math.min(FRAME_HEADER - this.#headFilled, chunk.length - at);
-          chunk.copy(this.#head, this.#headFilled, at, at + n);
-          this.#headFilled += n;
-          at += n;
-          if (this.#headFilled < FRAME_HEADER) return;
-          this.#headFilled = 0;
-          length = this.#head.readUInt32LE(0);
-          format = this.#head[4]!;
-        }
-        // Its own memory, from offset 0, so that views in it are aligned (see frame-layout.ts).
-        this.#body = Buffer.allocUnsafeSlow(length);
-        this.#filled = 0;
-        this.#format = format;
-      }
-      const n = Math.min(this.#body.length - this.#filled, chunk.length - at);
-      chunk.copy(this.#body, this.#filled, at, at + n);
-      this.#filled += n;
-      at += n;
-      if (this.#filled === this.#body.length) {
-        const body = this.#body;
-        this.#body = undefined;
-        this.#onMessage(decodeBody(this.#format, body, this.#refs));
-      }
-    }
-  }
 }
 
 /** How long a write waits before trying again, should the descriptor be non-blocking and full. */

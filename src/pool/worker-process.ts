@@ -8,7 +8,8 @@ import { processStartTime, type SegmentOwner } from '../shm/segment-names.js';
 import type { SegmentStore } from '../shm/segment-store.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
 import { CHANNEL_STDIO, FROM_WORKER_FD, TO_WORKER_FD } from './channel-fds.js';
-import { FrameOutput, FrameReader } from './frames.js';
+import { FrameInput, readFramesFrom } from './frame-input.js';
+import { FrameOutput } from './frames.js';
 import { PoolWorker, type WorkerEvents, type WorkerKind } from './pool-worker.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { type WorkerAllocator, workerEnv } from './worker-env.js';
@@ -64,10 +65,10 @@ export class WorkerProcess<Item = unknown> extends PoolWorker<Item> {
     const start = pid === undefined ? undefined : processStartTime(pid);
     this.owner = pid !== undefined && start !== undefined ? { pid, start } : undefined;
     this.#toWorker = pipe(this.child, TO_WORKER_FD);
-    this.#fromWorker = pipe(this.child, FROM_WORKER_FD);
     this.#output = new FrameOutput(this.#toWorker);
-    const reader = new FrameReader((message) => events.message(this, message as FromWorker));
-    this.#fromWorker.on('data', (chunk: Buffer) => reader.push(chunk));
+    // Results are read into one buffer of the reader's own and decoded there (see FrameInput).
+    const input = new FrameInput((message) => events.message(this, message as FromWorker));
+    this.#fromWorker = readFramesFrom(pipe(this.child, FROM_WORKER_FD), input);
     // A write to a worker that has just died fails (EPIPE); a pipe a dead worker left unread is
     // reset (ECONNRESET). Its 'exit' and 'close' say what happened: the errors add nothing. A
     // pipe each way, so that an error while writing never closes the pipe results are read from.

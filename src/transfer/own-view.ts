@@ -3,6 +3,7 @@
 import { types } from 'node:util';
 import { SNAPSHOT_SPARE_IDLE_MS, SNAPSHOT_SPARE_SLABS } from '../tuning.js';
 import { VIEW_KINDS, viewKindOf } from './array-kinds.js';
+import type { Encoded } from './encode.js';
 
 /**
  * A copy of a view with a buffer of its own (one copy per distinct view, in
@@ -21,6 +22,23 @@ export function ownView(value: unknown, copies?: Map<ArrayBufferView, ArrayBuffe
     copies?.set(value, copy);
   }
   return copy;
+}
+
+/**
+ * Whether a small value's views each span the whole of their buffer (as the
+ * views a process's results frame is read into: see FrameInput). Views a V8
+ * body made share the body's buffer, at offsets, and are not.
+ */
+export function inOwnBuffers(e: Encoded): boolean {
+  if (e instanceof Uint8Array) return false;
+  const raw = e.raw;
+  if (!Array.isArray(raw)) return !ArrayBuffer.isView(raw) || wholeBuffer(raw);
+  for (const v of raw) if (ArrayBuffer.isView(v) && !wholeBuffer(v)) return false;
+  return true;
+}
+
+function wholeBuffer(view: ArrayBufferView): boolean {
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
 }
 
 /** Snapshots up to this size share slabs (see snapshotView); larger ones get a buffer of their own. */
