@@ -219,6 +219,16 @@ test('FrameInput: every message comes out as it went in, however the reads cut t
   }
 });
 
+test('FrameInput.push (a socket whose handle cannot be moved): chunks of every size come out as the messages', () => {
+  const bytes = Buffer.concat(messages.map((m) => encodeFrame(m).frame));
+  for (const size of [1, 7, 4095, 1 << 20]) {
+    const got: unknown[] = [];
+    const input = new FrameInput((m) => got.push(m));
+    for (let at = 0; at < bytes.length; at += size) input.push(bytes.subarray(at, at + size));
+    assert.deepEqual(got, messages, `chunks of ${size} bytes`);
+  }
+});
+
 test('FrameInput: views own their buffers, and reads into its buffer later do not reach them', () => {
   // 40 frames of 100 kB: more than its first buffer, read into again and grown.
   const list: ToWorker[] = Array.from({ length: 40 }, (_, k) => ({

@@ -39,6 +39,17 @@ export class FrameInput {
     };
   }
 
+  /** Bytes read by a socket of its own ('data' chunks): copied in, as a read into the buffer would put them. */
+  push(chunk: Uint8Array): void {
+    for (let at = 0; at < chunk.length; ) {
+      const room = this.#room();
+      const n = Math.min(room.length, chunk.length - at);
+      room.set(chunk.subarray(at, at + n));
+      at += n;
+      this.#read(n);
+    }
+  }
+
   /** Where the next read goes: after what is buffered, with room for MIN_READ bytes or the whole frame. */
   #room(): Uint8Array {
     const buffered = this.#end - this.#start;
@@ -90,7 +101,12 @@ interface WithHandle {
  */
 export function readFramesFrom(socket: Socket, input: FrameInput): Socket {
   const handle = (socket as unknown as WithHandle)._handle;
-  if (handle === null || handle === undefined) return socket;
+  if (handle === null) return socket; // a stand-in for a child that was never spawned: nothing to read
+  if (handle === undefined) {
+    // A Node whose sockets keep their handle elsewhere: its chunks, copied in.
+    socket.on('data', (chunk: Buffer) => input.push(chunk));
+    return socket;
+  }
   (socket as unknown as WithHandle)._handle = null;
   const options = { handle, readable: true, writable: false, onread: input.onread };
   const reading = new Socket(options as SocketConstructorOpts);
