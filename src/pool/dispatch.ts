@@ -26,6 +26,8 @@ export interface DispatchLimits {
   /** Moving average of how long a task takes in a worker, in ms. */
   taskMs: number;
   maxTasksPerChild: number | undefined;
+  /** Tasks a worker may hold at once when they are not quick (1 unless given). */
+  depth?: number;
 }
 
 /** How many more tasks `worker` may be sent now, `batch` being those planned for it already. */
@@ -33,14 +35,14 @@ function room<Item extends Dispatchable>(
   worker: Taker<Item>,
   batch: readonly Item[],
   next: Item,
-  { taskMs, maxTasksPerChild }: DispatchLimits,
+  { taskMs, maxTasksPerChild, depth: longDepth = 1 }: DispatchLimits,
 ): number {
   if ((worker.state !== 'idle' && worker.state !== 'busy') || worker.exited) return 0;
   const taken = worker.inflight.length + batch.length;
   // A task that may be stopped runs alone: stopping it kills its worker, and nothing else with it.
   if (taken > 0 && (next.limits !== undefined || worker.inflight[0]?.limits !== undefined)) return 0;
   if (batch[0]?.limits !== undefined) return 0;
-  const depth = taskMs < QUICK_TASK_MS ? PREFETCH : 1;
+  const depth = taskMs < QUICK_TASK_MS ? PREFETCH : longDepth;
   const left = maxTasksPerChild === undefined ? depth : Math.min(depth, maxTasksPerChild - worker.tasksRun);
   return left - taken;
 }

@@ -13,7 +13,7 @@ import { decode } from '../transfer/decode.js';
 import type { Encoded, Payload } from '../transfer/encode.js';
 import { inOwnBuffers, releaseSnapshots } from '../transfer/own-view.js';
 import { rebuildError } from '../transfer/remote-error.js';
-import { PARENT_COLLECTION } from '../tuning.js';
+import { BURST_DEPTH_MS, PARENT_COLLECTION, QUICK_TASK_MS } from '../tuning.js';
 import { planDispatch } from './dispatch.js';
 import { countPool, type PoolStats } from './pool-stats.js';
 import type { PoolWorker, WorkerEvents, WorkerKind, WorkerState } from './pool-worker.js';
@@ -99,8 +99,11 @@ export class WorkerPool {
   #pumpScheduled = false;
   /** Dispatch waits for the parent's pending collection (#waitForCollection). */
   #awaitingCollection = false;
+  /** Workers sent a task of the current burst of submits (see #dispatchEarly). */
+  readonly #burst = new Set<Worker>();
   readonly #pumpNow = () => {
     this.#pumpScheduled = false;
+    this.#burst.clear();
     this.#pump();
   };
   /** Moving average of how long a task takes in a worker, in ms (starts high: no prefetch until measured). */
@@ -141,10 +144,7 @@ export class WorkerPool {
       });
     }
     this.#queue.push(item);
-    // A task whose arguments are in segments goes to an idle worker at once: in a loop of submits of
-    // large heap arrays, the worker runs it while the caller copies the next ones (16 strips of 4 MB
-    // were all copied, 25 ms here, before the first one was sent).
-    if (item.args.leases.length > 0 && this.#queue.length === 1 && this.#anyIdle()) this.#dispatch();
+    if (item.args.leases.length > 0 && this.#queue.length === 1) this.#dispatchEarly();
     // Tasks submitted in one go (a loop of submit(), map) are dispatched together, several to a message.
     if (!this.#pumpScheduled) {
       this.#pumpScheduled = true;
@@ -225,24 +225,45 @@ export class WorkerPool {
     return false;
   }
 
-  #anyIdle(): boolean {
+  /**
+   * A task whose arguments are in segments, submitted to an empty queue, goes to a worker at once:
+   * in a loop of submits of large heap arrays, the worker runs it while the caller copies the next
+   * ones (16 strips of 4 MB were all copied, 25 ms here, before the first one was sent). A worker
+   * that took a task of this burst may take a second one while tasks are short (BURST_DEPTH_MS):
+   * it would finish the first before the loop ends, and wait, idle, for this process to answer.
+   */
+  #dispatchEarly(): void {
+    // Quick tasks are not: they go several to a message, on the pump's microtask.
+    const deep = this.#taskMs >= QUICK_TASK_MS && this.#taskMs < BURST_DEPTH_MS;
+    const takers: Worker[] = [];
     for (const worker of this.#workers)
-      if (worker.state === 'idle' && worker.inflight.length === 0) return true;
-    return false;
+      if (worker.inflight.length === 0 || (deep && this.#burst.has(worker))) takers.push(worker);
+    if (takers.length === 0 || this.#waitForCollection()) return;
+    const limits = {
+      taskMs: this.#taskMs,
+      maxTasksPerChild: this.#options.maxTasksPerChild,
+      depth: deep ? 2 : 1,
+    };
+    for (const [worker, items] of planDispatch(this.#queue, takers, limits, this.#start)) {
+      this.#burst.add(worker);
+      this.#send(worker, items);
+    }
   }
 
   /** Hands queued items to workers (see dispatch.ts). */
   #dispatch(): void {
     if (this.#queue.length === 0 || this.#waitForCollection()) return;
     const limits = { taskMs: this.#taskMs, maxTasksPerChild: this.#options.maxTasksPerChild };
-    const batches = planDispatch(this.#queue, this.#workers, limits, (item) => {
-      // false: cancelled meanwhile; drop() already freed it.
-      if (!item.started && !item.control.start()) return false;
-      item.started = true;
-      return item.prepare?.() ?? true;
-    });
+    const batches = planDispatch(this.#queue, this.#workers, limits, this.#start);
     for (const [worker, items] of batches) this.#send(worker, items);
   }
+
+  /** An item leaves the queue for a worker: false if it was cancelled meanwhile (drop() freed it). */
+  readonly #start = (item: WorkItem): boolean => {
+    if (!item.started && !item.control.start()) return false;
+    item.started = true;
+    return item.prepare?.() ?? true;
+  };
 
   /**
    * True while tasks wait for a pending collection of dropped results (see
