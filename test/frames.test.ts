@@ -229,6 +229,16 @@ test('FrameInput.push (a socket whose handle cannot be moved): chunks of every s
   }
 });
 
+test('FrameInput: a buffer grown for a large frame goes back to its first size once that frame is read', () => {
+  const input = new FrameInput(() => {});
+  const first = input.capacity;
+  const large = { type: 'segments', control: { kind: 'x'.repeat(8 << 20) } } as unknown as FromWorker;
+  feed(input, encodeFrame(large).frame, 1 << 16);
+  assert.equal(input.capacity, first, 'not kept at 8 MiB once the frame was read');
+  feed(input, Buffer.concat(messages.map((m) => encodeFrame(m).frame)));
+  assert.equal(input.capacity, first);
+});
+
 test('FrameInput: views own their buffers, and reads into its buffer later do not reach them', () => {
   // 40 frames of 100 kB: more than its first buffer, read into again and grown.
   const list: ToWorker[] = Array.from({ length: 40 }, (_, k) => ({

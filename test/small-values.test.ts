@@ -47,6 +47,27 @@ test('the same array passed twice arrives as one array', async () => {
   assert.equal(await ex.submit((a: Float64Array, b: Float64Array) => a === b, v, v), true);
 });
 
+test('an array passed twice, or a DataView, has a buffer of its own in the task, its covering range', async () => {
+  // Such arguments travel in a V8 body, whose views share the body's memory or Node's pool.
+  const v = new Float64Array([1, 2, 3]);
+  const whole = (x: ArrayBufferView) => [x.byteOffset, x.byteLength, x.buffer.byteLength];
+  assert.deepEqual(
+    await ex.submit(
+      (a: Float64Array, b: Float64Array) => [a.byteOffset, a.byteLength, a.buffer.byteLength, a === b],
+      v,
+      v,
+    ),
+    [0, 24, 24, true],
+  );
+  assert.deepEqual(
+    await ex.submit(
+      (d: DataView) => [d.byteOffset, d.byteLength, d.buffer.byteLength],
+      new DataView(new ArrayBuffer(16)),
+    ),
+    whole(new DataView(new ArrayBuffer(16))),
+  );
+});
+
 test('an object met a third and fourth time, and a cycle, keep their identity', async () => {
   const o: { n: number; self?: unknown } = { n: 1 };
   o.self = o;

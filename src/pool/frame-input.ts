@@ -13,6 +13,8 @@ import { decodeBody, FRAME_HEADER } from './frames.js';
 /** The buffer's first size, and the least room offered to a read. */
 const INITIAL_BYTES = 256 * 1024;
 const MIN_READ = 64 * 1024;
+/** A buffer grown past this for a large frame goes back to INITIAL_BYTES once it is read: it would pin that memory for the pipe's life. */
+const MAX_KEPT_BYTES = 4 * 1024 * 1024;
 
 export class FrameInput {
   readonly #onMessage: (message: unknown) => void;
@@ -21,6 +23,11 @@ export class FrameInput {
   #start = 0;
   #end = 0;
   readonly #refs: ReadRefs = new Map();
+  /** Bytes of the buffer reads go into. */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
   /** Reads so far: each is a turn of the event loop of its own. */
   reads = 0;
 
@@ -82,6 +89,8 @@ export class FrameInput {
     if (this.#start === this.#end) {
       this.#start = 0;
       this.#end = 0;
+      // Nothing decoded keeps this memory (decodeBody's `transient`): it can go.
+      if (this.#buf.length > MAX_KEPT_BYTES) this.#buf = Buffer.allocUnsafeSlow(INITIAL_BYTES);
     }
   }
 }
@@ -110,6 +119,14 @@ export function readFramesFrom(socket: Socket, input: FrameInput): Socket {
   (socket as unknown as WithHandle)._handle = null;
   const options = { handle, readable: true, writable: false, onread: input.onread };
   const reading = new Socket(options as SocketConstructorOpts);
+  if ((reading as unknown as WithHandle)._handle !== handle) {
+    // A Node that did not take the handle (the option is not documented): the first socket keeps
+    // it, and its chunks are copied in.
+    (socket as unknown as WithHandle)._handle = handle;
+    reading.destroy();
+    socket.on('data', (chunk: Buffer) => input.push(chunk));
+    return socket;
+  }
   reading.once('close', () => socket.destroy());
   return reading;
 }
