@@ -11,7 +11,7 @@ import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
 import { decode } from '../transfer/decode.js';
 import type { Encoded, Payload } from '../transfer/encode.js';
-import { inOwnBuffers, releaseSnapshots } from '../transfer/own-view.js';
+import { releaseSnapshots } from '../transfer/own-view.js';
 import { rebuildError } from '../transfer/remote-error.js';
 import { BURST_DEPTH_MS, PARENT_COLLECTION, QUICK_TASK_MS } from '../tuning.js';
 import { planDispatch } from './dispatch.js';
@@ -420,10 +420,7 @@ export class WorkerPool {
     }
     let value: unknown;
     try {
-      // A process's FrameInput copies each view of a results frame into a buffer of its own, and
-      // keeps no reference to it: such views are the caller's as they are (one copy, not two).
-      const owned = worker.structuredClone || inOwnBuffers(outcome.result);
-      value = decode(outcome.result, this.#options.book, worker, outcome.leases, owned);
+      value = decode(outcome.result, this.#options.book, worker, outcome.leases, worker.structuredClone);
     } catch (error) {
       item.control.reject(error);
       return;

@@ -11,7 +11,7 @@ import { checkSegmentHeader } from '../shm/segment-store.js';
 import type { Encoded } from './encode.js';
 import { readView } from './kinds/buffers.js';
 import { readerOf } from './kinds/table.js';
-import { ownView } from './own-view.js';
+import { inOwnBuffers, ownView } from './own-view.js';
 import { MAX_DEPTH } from './scan.js';
 import {
   BUFFER_BARE,
@@ -169,7 +169,10 @@ export function decode(
 ): unknown {
   if (!(data instanceof Uint8Array)) {
     const raw = data.raw;
-    if (cloned) return raw;
+    // Views a pipe's FrameInput read each have a buffer of its own, which it keeps no reference
+    // to: they are the receiver's as they are (one copy, not two). A V8 body's views share its
+    // memory (or Node's pool), at offsets, and are copied out.
+    if (cloned || inOwnBuffers(data)) return raw;
     if (!Array.isArray(raw)) return ownView(raw);
     const own = raw.length > 1 ? new Map<ArrayBufferView, ArrayBufferView>() : undefined;
     return raw.map((v) => ownView(v, own));

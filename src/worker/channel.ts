@@ -23,12 +23,6 @@ export interface Channel {
    */
   readonly structuredClone: boolean;
   /**
-   * Views in the messages received own their buffers already (a thread's
-   * structured clone; a process's FrameInput copies them out of its buffer):
-   * decode keeps them as they are. structuredClone's value if absent.
-   */
-  readonly arrivalsOwned?: boolean;
-  /**
    * A count that changes with each turn of the event loop in which messages
    * arrive (a process's reads of its pipe), for a channel without idle(): the
    * runtime tells by it whether a message came in the turn where the last
@@ -76,7 +70,6 @@ function processChannel(): Channel {
   return {
     parentPid,
     structuredClone: false,
-    arrivalsOwned: true,
     get turn() {
       return reader.reads;
     },

@@ -14,7 +14,6 @@ import { CollectionPolicy, collectGarbage, collectOnce, collectYoungFirst } from
 import type { Peer, SegmentBook } from '../shm/segment-book.js';
 import { decode } from '../transfer/decode.js';
 import { type Encoded, encode, type Payload } from '../transfer/encode.js';
-import { inOwnBuffers } from '../transfer/own-view.js';
 import { serializeError } from '../transfer/remote-error.js';
 import { MAX_GATHERED, QUICK_TASK_MS, THREAD_IDLE_WAIT_MS, WORKER_COLLECTION } from '../tuning.js';
 import type { Channel } from './channel.js';
@@ -276,25 +275,20 @@ export class WorkerRuntime {
    * awaits of #runOne than for its own work. Undefined (nothing done) when the
    * task needs #runOne: its function is not loaded yet, or it is a chunk.
    */
-  /**
-   * Whether the views of arguments that came inline own their buffers as they
-   * are: a thread's (structured clone), and a process's read from its pipe
-   * (FrameInput copies each into a buffer of its own); not those of a V8 body
-   * in the frame (a task the layout does not fit), which share the body's
-   * buffer or Node's pool, at offsets.
-   */
-  #owned(args: Encoded): boolean {
-    return this.#channel.structuredClone || (this.#channel.arrivalsOwned === true && inOwnBuffers(args));
-  }
-
   #runAtOnce(message: TaskMessage): TaskOutcome | Promise<TaskOutcome> | undefined {
     const fn = message.chunk ? undefined : this.#loader.cached?.(message.task);
     if (fn === undefined) return undefined;
     let result: unknown;
     try {
-      const owned = this.#owned(message.args);
       // From here on the arguments' holds are given back when their arrays are collected.
-      const decoded = decode(message.args, this.#book, this.#parent, message.leases, owned) as unknown[];
+      const { args, leases } = message;
+      const decoded = decode(
+        args,
+        this.#book,
+        this.#parent,
+        leases,
+        this.#channel.structuredClone,
+      ) as unknown[];
       result = fn(...decoded);
     } catch (error) {
       return { id: message.id, ok: false, error: serializeError(explain(error, message.task)) };
@@ -342,7 +336,13 @@ export class WorkerRuntime {
       throw error;
     }
     // From here on the arguments' holds are given back when their arrays are collected.
-    const decoded = decode(args, this.#book, this.#parent, leases, this.#owned(args)) as unknown[];
+    const decoded = decode(
+      args,
+      this.#book,
+      this.#parent,
+      leases,
+      this.#channel.structuredClone,
+    ) as unknown[];
     if (!chunk) return await fn(...decoded);
     const results: unknown[] = [];
     for (const one of decoded as unknown[][]) results.push(await fn(...one));
