@@ -106,16 +106,17 @@ export function resolveOptions(options: unknown, kind: ExecutorKind, env: Resolv
       `maxQueuedBytes must be a number of bytes >= 0 (or Infinity), got ${describeValue(maxQueuedBytes)}`,
     );
   }
-  const workerAllocator = o.workerAllocator ?? (kind === 'thread' ? 'default' : 'shared');
+  const workerAllocator = o.workerAllocator ?? 'shared';
   if (!WORKER_ALLOCATORS.includes(workerAllocator)) {
     throw fail(
       `workerAllocator must be 'tuned', 'shared' or 'default', got ${describeValue(workerAllocator)}`,
     );
   }
-  if (kind === 'thread' && workerAllocator !== 'default') {
+  if (kind === 'thread' && workerAllocator === 'tuned') {
     throw fail(
-      "workerAllocator must be 'default' for threads: they share this process's allocator, which " +
-        'glibc sets up when the process starts (set GLIBC_TUNABLES in the environment of node instead)',
+      "workerAllocator cannot be 'tuned' for threads: they share this process's allocator, which " +
+        "glibc sets up when the process starts (set GLIBC_TUNABLES in the environment of node instead; 'shared' " +
+        'makes large typed arrays in shared memory, and works in threads)',
     );
   }
   return {

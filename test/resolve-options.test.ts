@@ -33,10 +33,10 @@ const init = () => {};
 const resolved: [string, unknown, 'process' | 'thread', Partial<ResolvedOptions>][] = [
   ['no options: the defaults, execArgv inherited without -e and --inspect', {}, 'process', {}],
   [
-    "a thread pool inherits no execArgv, and its allocator is the process's",
+    "a thread pool inherits no execArgv, and its threads make large arrays in shared memory ('shared')",
     {},
     'thread',
-    { where: 'ThreadPoolExecutor', execArgv: [], workerAllocator: 'default' },
+    { where: 'ThreadPoolExecutor', execArgv: [] },
   ],
   [
     'maxWorkers and maxTasksPerChild',
@@ -61,7 +61,7 @@ const resolved: [string, unknown, 'process' | 'thread', Partial<ResolvedOptions>
     'execArgv given replaces the inherited one',
     { execArgv: ['--no-warnings'] },
     'thread',
-    { where: 'ThreadPoolExecutor', execArgv: ['--no-warnings'], workerAllocator: 'default' },
+    { where: 'ThreadPoolExecutor', execArgv: ['--no-warnings'] },
   ],
   [
     'an initializer and its arguments',
@@ -75,7 +75,7 @@ const resolved: [string, unknown, 'process' | 'thread', Partial<ResolvedOptions>
     'maxQueuedBytes Infinity',
     { maxQueuedBytes: Infinity },
     'thread',
-    { where: 'ThreadPoolExecutor', execArgv: [], maxQueuedBytes: Infinity, workerAllocator: 'default' },
+    { where: 'ThreadPoolExecutor', execArgv: [], maxQueuedBytes: Infinity },
   ],
   ["workerAllocator 'default'", { workerAllocator: 'default' }, 'process', { workerAllocator: 'default' }],
   [
@@ -227,7 +227,7 @@ const refused: [string, unknown, 'process' | 'thread', RegExp][] = [
     "workerAllocator 'tuned' for threads",
     { workerAllocator: 'tuned' },
     'thread',
-    /^ThreadPoolExecutor: workerAllocator must be 'default' for threads: they share this process's allocator/,
+    /^ThreadPoolExecutor: workerAllocator cannot be 'tuned' for threads: they share this process's allocator/,
   ],
   [
     'the first problem wins, in the order of the checks',

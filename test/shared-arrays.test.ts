@@ -1,8 +1,10 @@
-// workerAllocator: 'shared': in worker processes, `new X(length)` of 1 MiB or
-// more is made in shared memory, zeroed, so a task's large result comes back
-// without a copy; smaller arrays, views over buffers and subclasses behave as
-// before, and what checks constructors (instanceof, prototypes) sees plain
-// typed arrays. Checked in real workers against the default allocator.
+// workerAllocator: 'shared': in worker processes and threads, `new X(length)`
+// of 1 MiB or more is made in shared memory, zeroed, so a task's large result
+// comes back without a copy; smaller arrays, views over buffers and
+// subclasses behave as before, and what checks constructors (instanceof,
+// prototypes) sees plain typed arrays. In threads, only the thread's own
+// constructors change, never this thread's. Checked in real workers against
+// the other allocators.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { inSharedMemory, ProcessPoolExecutor, release, ThreadPoolExecutor } from 'shmex';
@@ -100,10 +102,60 @@ test("with 'shared', a synchronous run of large temporaries puts at most 1 GiB i
   assert.equal((await tasks.made('Float64Array', n)).shared, true);
 });
 
-test("'shared' is refused for threads, and an unknown allocator names the three", () => {
-  assert.throws(() => new ThreadPoolExecutor({ workerAllocator: 'shared' }), {
+test("threads: with 'shared' (their default too), a task's new typed arrays of 1 MiB and more live in shared memory, zeroed; with 'default' they do not; this thread's constructors are untouched", async () => {
+  await using shared = new ThreadPoolExecutor({ maxWorkers: 1 });
+  await using plain = new ThreadPoolExecutor({ maxWorkers: 1, workerAllocator: 'default' });
+  const s = shared.module<typeof Tasks>(TASKS);
+  const p = plain.module<typeof Tasks>(TASKS);
+  for (const kind of KINDS) {
+    assert.deepEqual(await s.made(kind, 1 << 20), { shared: true, instance: true, zeros: true }, kind);
+    assert.deepEqual(await p.made(kind, 1 << 20), { shared: false, instance: true, zeros: true }, kind);
+  }
+  assert.equal((await s.made('Float64Array', (1 << 17) - 1)).shared, false);
+  // The threads changed their own globals, not those of the thread that made the executor.
+  const here = new Float64Array(1 << 20);
+  assert.equal(inSharedMemory(here), false);
+  assert.equal(Float64Array.prototype.constructor, Float64Array);
+  assert.equal(Object.getPrototypeOf(here), Float64Array.prototype);
+});
+
+test("threads: with 'shared', a task's result comes back right, lives in shared memory, can be released, and its segment serves the next result", async () => {
+  await using ex = new ThreadPoolExecutor({ maxWorkers: 1 });
+  const tasks = ex.module<typeof Tasks>(TASKS);
+  for (let round = 0; round < 4; round++) {
+    const y = await tasks.filled(BIG, round + 0.5);
+    assert.ok(y instanceof Float64Array);
+    assert.equal(Object.getPrototypeOf(y), Float64Array.prototype);
+    assert.equal(y.length, BIG);
+    assert.ok(y.every((v) => v === round + 0.5));
+    assert.ok(inSharedMemory(y));
+    assert.ok(release(y));
+  }
+  assert.deepEqual(await tasks.zeroedAfterReuse(BIG), {
+    firstShared: true,
+    secondShared: true,
+    zeros: true,
+    zerosAfterEmpty: true,
+  });
+});
+
+test("threads: with 'shared', constructors in the thread still behave as the built-in ones", async () => {
+  await using ex = new ThreadPoolExecutor({ maxWorkers: 1 });
+  const tasks = ex.module<typeof Tasks>(TASKS);
+  const seen = await tasks.identity(BIG);
+  assert.equal(seen.instanceOf, true);
+  assert.equal(seen.prototype, true);
+  assert.equal(seen.name, 'Float64Array');
+  assert.equal(seen.subShared, false);
+  assert.equal(seen.fromShared, true);
+  assert.equal(seen.constructorIsGlobal, true);
+  assert.equal(seen.viaConstructorShared, true);
+});
+
+test("'tuned' is refused for threads, and an unknown allocator names the three", () => {
+  assert.throws(() => new ThreadPoolExecutor({ workerAllocator: 'tuned' }), {
     name: 'InvalidArgumentError',
-    message: /workerAllocator must be 'default' for threads/,
+    message: /workerAllocator cannot be 'tuned' for threads/,
   });
   assert.throws(() => new ProcessPoolExecutor({ workerAllocator: 'huge' as 'shared' }), {
     name: 'InvalidArgumentError',

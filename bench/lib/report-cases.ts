@@ -122,6 +122,12 @@ function seedTargets(r: Results): Target[] {
       target: '≤ 2.0×',
       met: (x) => Number(x.toFixed(1)) <= 2,
     },
+    {
+      what: `(a) seed addOne ${mb}, copy-in: ThreadPoolExecutor / ProcessPoolExecutor round trip`,
+      measured: div(row('shmex-threads-copy-in')?.steady?.median, row('shmex-copy-in')?.steady?.median),
+      target: '≤ 1×',
+      met: (x) => x <= 1,
+    },
   ];
 }
 

@@ -6,8 +6,10 @@
 import { WORKER_MALLOC_TUNABLES } from '../tuning.js';
 
 /**
- * How the allocator of worker processes is set up: 'shared' is 'tuned', and
- * large typed arrays made in tasks go to shared memory (worker/shared-arrays.ts).
+ * How the allocator of workers is set up: 'shared' is 'tuned', and large
+ * typed arrays made in tasks go to shared memory (worker/shared-arrays.ts).
+ * Threads share their process's C allocator: for them 'shared' is only the
+ * second part, and 'tuned' is refused.
  */
 export type WorkerAllocator = 'tuned' | 'shared' | 'default';
 

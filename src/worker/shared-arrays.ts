@@ -1,4 +1,5 @@
-// workerAllocator: 'shared', the default for processes. A task that returns
+// workerAllocator: 'shared', the default (in a thread, the thread's own
+// globals are replaced, never its process's main thread's). A task that returns
 // `new Float64Array(n)` would make its result on the heap, and the worker
 // would then copy it into a segment (23 ms for 160 MB here, a fifth of the
 // task), holding the array, its copy and the argument's copy at once. V8
