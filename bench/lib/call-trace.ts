@@ -77,10 +77,12 @@ export class CallTracer {
     const own = this.#pids.get(id) ?? [];
     const others = [...this.#pids].filter(([row]) => row !== id).flatMap(([, pids]) => pids);
     const t0 = performance.now();
+    const external0 = process.memoryUsage().external;
     const cpu0 = process.cpuUsage();
     const [self0, own0, others0] = [usageOf([process.pid]), usageOf(own), usageOf(others)];
     return (where, ms) => {
       const cpu = process.cpuUsage(cpu0);
+      const external = process.memoryUsage().external;
       const [self1, own1, others1] = [usageOf([process.pid]), usageOf(own), usageOf(others)];
       let forced = 0;
       let v8 = 0;
@@ -91,7 +93,8 @@ export class CallTracer {
       }
       process.stderr.write(
         `trace ${id} ${where}: ${ms.toFixed(1)} ms; this process ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU, ` +
-          `${self1.faults - self0.faults} faults, gc ${forced.toFixed(1)} ms forced + ${v8.toFixed(1)} ms V8's; ` +
+          `${self1.faults - self0.faults} faults, gc ${forced.toFixed(1)} ms forced + ${v8.toFixed(1)} ms V8's, ` +
+          `V8 external memory ${(external0 / 1e6).toFixed(0)} -> ${(external / 1e6).toFixed(0)} MB; ` +
           `its workers ${own1.cpuMs - own0.cpuMs} ms CPU, ${own1.faults - own0.faults} faults; ` +
           `other rows' workers ${others1.cpuMs - others0.cpuMs} ms CPU\n`,
       );
