@@ -12,6 +12,7 @@
 //                        views | e  (e) a 10-element subarray vs slice of a 160 MB array, argument and result
 //                        reduction | f  (f) sum in 8 subarray chunks through ex.map, heap and from() input
 //                        strips | g (g) grayscale + 3x3 blur of a 4000x4000 RGBA image in 16 strips
+//                                   (interleaved, a garbage collection before each timed call)
 //                        burst | h  (h) 30 x submit(sum, 80 MB) in a loop: event-loop blocking, /dev/shm peak
 //                        cluster | i  (i) ClusterExecutor on 2 local machines through a redis-server of its
 //                                   own: 160 MB round trip and tiny tasks (skipped, with a note in the
@@ -19,6 +20,9 @@
 //                      A run with --only writes bench/results-only-<list>[-quick].{md,json}, so the
 //                      full report is never overwritten by a partial one.
 // Examples: npm run bench -- --only strips --quick;  npm run bench -- --only=a,views
+// BENCH_TRACE=1 npm run bench -- --only strips: one line per interleaved call on stderr (CPU and
+// faults of this process, of the row's workers and of the other rows', garbage collections
+// inside the call; bench/lib/call-trace.ts).
 import { statfsSync } from 'node:fs';
 import { listSegmentNames, trimSharedMemory } from 'shmex';
 import { redisAvailable } from '../test/helpers/redis-server.js';

@@ -38,14 +38,18 @@ export const PREFETCH = 16;
 
 /**
  * While tasks take under this (ms) on average (but are not quick), a worker may hold two of a
- * burst of submits whose arguments are copied (see WorkerPool): the caller's
- * loop copies for as long as it runs, and a worker that finished its one task
- * waited for the loop's end to get the next. 16 image strips of 4 MB (10 ms
- * of work each) kept each worker idle 4 to 13 ms of a call; with it, 121 ms
- * a call against 135 (CPU 226 ms against 256; medians of 15 interleaved
- * calls, node bench/scripts/chunks-ab.mjs strips 15 base=... head=...). A task queued
- * behind another in a worker waits at most about this long more than it
- * would in the queue.
+ * burst of submits whose arguments are copied (see WorkerPool), until the
+ * burst's queue is drained: the caller's loop copies for as long as it runs,
+ * and a worker that finished its one task waited for the loop's end to get
+ * the next. 16 image strips of 4 MB (10 ms of work each) kept each worker
+ * idle 4 to 13 ms of a call; with it, 121 ms a call against 135 (CPU 226 ms
+ * against 256; medians of 15 interleaved calls, node
+ * bench/scripts/chunks-ab.mjs strips 15 base=... head=...). Holding two after
+ * the loop too (a worker that answers is sent the next at once): the workers'
+ * idle time within a call, summed over both, 31 ms against 67 on calls the
+ * machine left undisturbed (the parent's collections no longer stop both;
+ * traced in bench (g)). A task queued behind another in a worker waits at
+ * most about this long more than it would in the queue.
  */
 export const BURST_DEPTH_MS = 50;
 

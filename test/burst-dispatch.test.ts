@@ -1,8 +1,10 @@
 // A burst of submits whose arrays are copied at submit (a loop over image
 // strips): the first task goes to a worker as it is submitted, and, once
 // tasks are known to be short, that worker is sent a second task of the
-// burst too, before the loop ends; no third, and none after the burst while
-// it runs. The planning rule itself is tested without processes.
+// burst too, before the loop ends; no third. While the burst's tasks wait
+// in the parent, a worker that answers one is sent the next, so it holds two
+// again; a task submitted after the burst was sent waits in the parent while
+// its worker runs. The planning rule itself is tested without processes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
@@ -68,9 +70,17 @@ test('a worker takes two tasks of a burst of copied submits, the rest wait in th
   assert.deepEqual(
     futures.map((f) => f.running()),
     [true, true, false, false],
-    'after the burst, one task at a time again',
+    'after the loop, no third task',
   );
-  for (let i = 0; i < 4; i++) gates.release(`b${i}`);
+  gates.release('b0');
+  assert.equal(await futures[0], N);
+  await turn();
+  assert.deepEqual(
+    futures.slice(1).map((f) => f.running()),
+    [true, true, false],
+    'while b1 waits at its gate, b2 was sent behind it: the worker holds two of the burst again',
+  );
+  for (let i = 1; i < 4; i++) gates.release(`b${i}`);
   assert.deepEqual(
     await Promise.all(futures),
     [1, 2, 3, 4].map((v) => v * N),

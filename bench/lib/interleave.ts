@@ -1,9 +1,12 @@
 // Measuring variants side by side: every variant's runner is opened and
-// warmed first, then each round times one call of every variant, in an order
-// rotated from round to round, so drift and noise from other processes fall
-// on all of them alike. Every result is checked outside the timing. With a
-// ShmPeakSampler, the peak /dev/shm growth during each variant's warm-up
-// calls is recorded too.
+// warmed first (warm-up calls interleaved like the timed ones), then each
+// round times one call of every variant, in an order rotated from round to
+// round, so drift and noise from other processes fall on all of them alike.
+// Every result is checked outside the timing. With a ShmPeakSampler, each
+// variant's warm-up calls run alone instead, and the peak /dev/shm growth
+// during them is recorded.
+
+import { CallTracer, tracing } from './call-trace.js';
 import type { Checks } from './check.js';
 import { gc, sleep } from './gc.js';
 import { type Runner, settle, type Variant } from './measure.js';
@@ -56,11 +59,14 @@ export async function measureInterleaved(
     } as InterleavedResult,
   }));
   type Row = (typeof rows)[number];
+  const tracer = tracing ? new CallTracer() : undefined;
   const callChecked = async (row: Row, where: string): Promise<number> => {
     const runner = row.runner!;
+    const traced = tracer?.start(row.out.id);
     const t0 = performance.now();
     const result = await runner.call();
     const ms = performance.now() - t0;
+    traced?.(where, ms);
     const problem = runner.check(result);
     if (checks.expect(problem === undefined, `${prefix} ${row.out.id} ${where}: ${problem}`))
       row.out.checksPassed++;
@@ -71,14 +77,25 @@ export async function measureInterleaved(
     progress.step(`${prefix} starting ${rows.length} variants, warm-up:`);
     for (const row of rows) {
       row.runner = row.variant.open();
-      await row.runner.warm();
+      const runner = row.runner;
+      await (tracer === undefined ? runner.warm() : tracer.opened(row.out.id, () => runner.warm()));
     }
-    for (const row of rows) {
-      progress.update(`${row.out.id}…`);
+    if (plan.shm === undefined) {
+      // Warm-up calls interleaved as the timed ones are: a settle() before each variant's warm-up
+      // would trim the idle segments of the variants warmed before it, and their first timed call
+      // would pay for fresh segments (64 MB of page faults for an image's strips).
       await settle();
-      plan.shm?.start();
-      for (let i = 0; i < plan.warmupCalls; i++) await callChecked(row, `warm-up call ${i + 1}`);
-      if (plan.shm !== undefined) row.out.shmPeakMB = plan.shm.stop().addedPeakMB;
+      for (let i = 0; i < plan.warmupCalls; i++)
+        for (const row of rows) await callChecked(row, `warm-up call ${i + 1}`);
+    } else {
+      // Each variant's warm-up alone, from a settled baseline, for its /dev/shm peak.
+      for (const row of rows) {
+        progress.update(`${row.out.id}…`);
+        await settle();
+        plan.shm.start();
+        for (let i = 0; i < plan.warmupCalls; i++) await callChecked(row, `warm-up call ${i + 1}`);
+        row.out.shmPeakMB = plan.shm.stop().addedPeakMB;
+      }
     }
     progress.done(`${plan.warmupCalls} calls each`);
     progress.step(`${prefix} ${plan.rounds} rounds:`);
@@ -102,6 +119,7 @@ export async function measureInterleaved(
     checks.expect(false, `${prefix}: ${message}`);
     for (const row of rows) if (row.out.samplesMs.length === 0) row.out.failures.push(message);
   } finally {
+    tracer?.close();
     plan.shm?.cancel();
     await Promise.all(rows.map((r) => r.runner?.close().catch(() => {})));
     await settle();

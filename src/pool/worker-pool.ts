@@ -99,11 +99,11 @@ export class WorkerPool {
   #pumpScheduled = false;
   /** Dispatch waits for the parent's pending collection (#waitForCollection). */
   #awaitingCollection = false;
-  /** Workers sent a task of the current burst of submits (see #dispatchEarly). */
+  /** Workers sent a task of the current burst of submits, until its queue is drained (see #dispatchEarly). */
   readonly #burst = new Set<Worker>();
   readonly #pumpNow = () => {
     this.#pumpScheduled = false;
-    this.#burst.clear();
+    if (this.#queue.length === 0) this.#burst.clear();
     this.#pump();
   };
   /** Moving average of how long a task takes in a worker, in ms (starts high: no prefetch until measured). */
@@ -250,12 +250,23 @@ export class WorkerPool {
     }
   }
 
-  /** Hands queued items to workers (see dispatch.ts). */
+  /**
+   * Hands queued items to workers (see dispatch.ts). While a burst's short tasks are queued, each
+   * worker may hold two of them, as in #dispatchEarly: with one, it waits for this process between
+   * tasks, and this process may be busy (a collection here took 10 to 20 ms, and both workers of
+   * 16 image strips waited for it).
+   */
   #dispatch(): void {
     if (this.#queue.length === 0 || this.#waitForCollection()) return;
-    const limits = { taskMs: this.#taskMs, maxTasksPerChild: this.#options.maxTasksPerChild };
+    const deep = this.#burst.size > 0 && this.#taskMs >= QUICK_TASK_MS && this.#taskMs < BURST_DEPTH_MS;
+    const limits = {
+      taskMs: this.#taskMs,
+      maxTasksPerChild: this.#options.maxTasksPerChild,
+      depth: deep ? 2 : 1,
+    };
     const batches = planDispatch(this.#queue, this.#workers, limits, this.#start);
     for (const [worker, items] of batches) this.#send(worker, items);
+    if (this.#queue.length === 0) this.#burst.clear();
   }
 
   /** An item leaves the queue for a worker: false if it was cancelled meanwhile (drop() freed it). */
