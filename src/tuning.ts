@@ -101,7 +101,9 @@ export const COLLECTION_MS_PER_MIB = 2;
  * segments until this process collects them; V8 collects lazily, so a loop
  * over large results would pile up segments (four 160 MB results of a loop
  * that drops each one were held at once with a rule of 256 MiB). After every
- * 64 MiB of results, a collection (a few milliseconds on a small heap), on a
+ * 64 MiB of results still alive (SegmentBook.bytesHeldSinceCollection: a loop
+ * that released each of 12 results of 16 MiB made 6 forced collections
+ * before, none now), a collection (a few milliseconds on a small heap), on a
  * later turn of the event loop (the caller's code has dropped what it will
  * drop by then), at most half of the time (a large heap's collections are
  * slower, so they come less often; under load a collection of a small heap

@@ -6,9 +6,10 @@
 // replaced on demand.
 import { BrokenExecutorError } from '../errors.js';
 import type { Future, FutureControl } from '../future.js';
-import { CollectionPolicy, type GiveBack } from '../shm/collect.js';
+import { CollectionPolicy, collectGarbage, type GiveBack } from '../shm/collect.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
+import { newCollectionEpoch } from '../shm/view-registry.js';
 import { decode } from '../transfer/decode.js';
 import type { Encoded, Payload } from '../transfer/encode.js';
 import { releaseSnapshots } from '../transfer/own-view.js';
@@ -77,8 +78,16 @@ process.on('exit', () => {
   for (const pool of livePools) pool.killWorkers();
 });
 
-/** Collections that give back the segments of results dropped without release() (see tuning.ts). */
-const parentCollection = new CollectionPolicy(PARENT_COLLECTION);
+/**
+ * Collections that give back the segments of results dropped without
+ * release() (see tuning.ts). They count results still alive that came since
+ * the last one (SegmentBook.bytesHeldSinceCollection): results V8 collected
+ * on its own, or the caller released, call for none.
+ */
+const parentCollection = new CollectionPolicy(PARENT_COLLECTION, () => {
+  newCollectionEpoch();
+  collectGarbage();
+});
 
 /**
  * Microtasks are queued on it rather than with queueMicrotask(), which makes
@@ -438,7 +447,10 @@ export class WorkerPool {
     }
     item.control.resolve(value);
     if (outcome.leases.length > 0)
-      parentCollection.note(this.#options.book.bytesTracked, this.#options.book.copyOnWriteBytesTracked);
+      parentCollection.note(
+        this.#options.book.bytesHeldSinceCollection,
+        this.#options.book.copyOnWriteBytesTracked,
+      );
   }
 
   // --- a worker died: its steps, in order ---

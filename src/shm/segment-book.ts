@@ -53,6 +53,18 @@ export class SegmentBook {
     return this.#views.bytesTracked;
   }
 
+  /**
+   * Bytes of the arrays tracked (bytesTracked) since this thread's last
+   * collection to give segments back that are still alive, plus a constant:
+   * it grows with arrays mapped or made, and falls when one of those is
+   * collected without that collection (V8 collects on its own too) or
+   * released. A rule that counts it (the parent's) collects only for arrays
+   * nobody has collected yet.
+   */
+  get bytesHeldSinceCollection(): number {
+    return this.#views.bytesTracked - this.#views.freshBytesDropped;
+  }
+
   /** Bytes of arrays received in segments copied for this process alone (a parent's argument copies), ever. */
   get copiedBytesTracked(): number {
     return this.#views.copiedBytesTracked;
@@ -277,6 +289,8 @@ export class SegmentBook {
       cached,
       privateCopy,
       exclusive,
+      tracked: 0,
+      epoch: 0,
     });
   }
 
@@ -285,7 +299,7 @@ export class SegmentBook {
     const info = this.#views.untrack(buffer);
     if (info === undefined) return false;
     native.release(buffer as ArrayBuffer);
-    this.#dropped({ name: info.name, cached: info.cached });
+    this.#dropped(info);
     // Frees are batched until a later turn; an explicit release goes out before this turn ends,
     // ahead of any task submitted right after it, which may need the space it gives back.
     this.#outbox.flushSoon();

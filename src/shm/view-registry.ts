@@ -19,12 +19,29 @@ export interface ViewInfo {
   /** Received in a segment made for this process alone (mode 'copy'): it can be handed back like our own. */
   exclusive: boolean;
   cached: CachedMapping | undefined;
+  /** Its bytes in bytesTracked (0 for a copy-on-write mapping), and the collection epoch it was tracked in. */
+  tracked: number;
+  epoch: number;
 }
 
 /** What the finalizer of an array knows: its segment, as it was named when the array was made. */
 export interface DroppedView {
   name: string;
   cached: CachedMapping | undefined;
+  tracked: number;
+  epoch: number;
+}
+
+/**
+ * Collections this thread made to give segments back (see CollectionPolicy).
+ * An array tracked since the last one and collected without one (V8 collects
+ * on its own too) counts in ViewRegistry.freshBytesDropped.
+ */
+let collectionEpoch = 0;
+
+/** A collection to give segments back is about to run. */
+export function newCollectionEpoch(): void {
+  collectionEpoch++;
 }
 
 export class ViewRegistry {
@@ -38,10 +55,23 @@ export class ViewRegistry {
   copiedBytesTracked = 0;
   /** Bytes of those made here, in this process's own segments (empty(), a worker's shared arrays). */
   madeBytesTracked = 0;
+  /**
+   * Of bytesTracked, those of arrays collected or released in the collection
+   * epoch they were tracked in, ever: bytesTracked less this grows by what is
+   * still alive of what came since the last collection (see newCollectionEpoch).
+   */
+  freshBytesDropped = 0;
 
   /** `onDropped` runs when a tracked array is collected. */
   constructor(onDropped: (view: DroppedView) => void) {
-    this.#registry = new FinalizationRegistry(onDropped);
+    this.#registry = new FinalizationRegistry((view) => {
+      this.#count(view);
+      onDropped(view);
+    });
+  }
+
+  #count(view: { tracked: number; epoch: number }): void {
+    if (view.epoch === collectionEpoch) this.freshBytesDropped += view.tracked;
   }
 
   get(buffer: ArrayBufferLike): ViewInfo | undefined {
@@ -50,12 +80,20 @@ export class ViewRegistry {
 
   track(buffer: ArrayBuffer, info: ViewInfo): void {
     this.#views.set(buffer, info);
+    info.epoch = collectionEpoch;
     if (info.privateCopy) this.copyOnWriteBytesTracked += info.byteLength;
     else {
+      info.tracked = info.byteLength;
       this.bytesTracked += info.byteLength;
       if (info.exclusive) this.copiedBytesTracked += info.byteLength;
     }
-    this.#registry.register(buffer, { name: info.name, cached: info.cached }, buffer);
+    const dropped: DroppedView = {
+      name: info.name,
+      cached: info.cached,
+      tracked: info.tracked,
+      epoch: info.epoch,
+    };
+    this.#registry.register(buffer, dropped, buffer);
   }
 
   /** Stops tracking `buffer` (it is being released); its info, if it was tracked. */
@@ -64,6 +102,7 @@ export class ViewRegistry {
     if (info === undefined) return undefined;
     this.#views.delete(buffer);
     this.#registry.unregister(buffer);
+    this.#count(info);
     return info;
   }
 }

@@ -1,0 +1,63 @@
+// The parent collects garbage to give back the segments of results that
+// callers dropped without release(), and it counts for that only results
+// still alive: results the caller released (or that V8 collected on its own)
+// call for no collection, which would cost the next call two full
+// collections of the caller's heap. Forced collections are what the parent's
+// rule makes (gc() with the forced flag); this process makes none otherwise.
+import assert from 'node:assert/strict';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { test } from 'node:test';
+import { inSharedMemory, ProcessPoolExecutor, release } from 'shmex';
+import type * as Shm from './fixtures/shm-tasks.js';
+import { guardSharedMemory } from './helpers/shm-guard.js';
+
+guardSharedMemory();
+
+const SHM = new URL('./fixtures/shm-tasks.js', import.meta.url);
+const N = 2 * (1 << 20); // 16 MiB of Float64: four results are the parent's rule of 64 MiB
+const ROUNDS = 12;
+
+/** Forced major collections made in this process from now on, once their entries are in. */
+function forcedCollections(): { count(): Promise<number> } {
+  let forced = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const detail = (entry as unknown as { detail: { kind: number; flags: number } }).detail;
+      if (
+        detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR &&
+        detail.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED
+      )
+        forced++;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    async count() {
+      // Entries are delivered on a later turn.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      observer.disconnect();
+      return forced;
+    },
+  };
+}
+
+test(`${ROUNDS} results of 16 MiB that the caller releases: the parent makes no collection for them; dropped, it does`, async () => {
+  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  const shm = ex.module<typeof Shm>(SHM);
+  const x = new Float64Array(N).fill(1);
+  await shm.scaleHeap(x, 0).then(release); // the worker started, its task module loaded
+
+  const released = forcedCollections();
+  for (let round = 1; round <= ROUNDS; round++) {
+    const y = await shm.scaleHeap(x, round);
+    assert.ok(inSharedMemory(y));
+    assert.equal(y[N - 1], round);
+    assert.ok(release(y));
+  }
+  assert.equal(await released.count(), 0);
+
+  // The same loop, its results dropped: the parent's rule collects for them (a collection is two).
+  const dropped = forcedCollections();
+  for (let round = 1; round <= ROUNDS; round++) assert.equal((await shm.scaleHeap(x, round))[N - 1], round);
+  assert.ok((await dropped.count()) >= 2);
+});
