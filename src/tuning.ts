@@ -108,7 +108,7 @@ export const COLLECTION_MS_PER_MIB = 2;
  * drop by then), at most half of the time (a large heap's collections are
  * slower, so they come less often; under load a collection of a small heap
  * took 15-25 ms against 100-150 ms for a loop's call of 160 MB). Tasks wait to be sent until it has run
- * (worker-pool.ts: #waitForCollection), so a worker reuses a dropped
+ * (dispatcher.ts: #waitForCollection), so a worker reuses a dropped
  * result's segment for its next result, and no more often than it pays
  * (COLLECTION_MS_PER_MIB).
  */

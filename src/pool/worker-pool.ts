@@ -3,19 +3,17 @@
 // threads; the pool never asks which). One place owns every state change:
 // items move from the queue to an idle worker and back out as a settled
 // Future; a worker that dies fails only the item it was running and is
-// replaced on demand.
+// replaced on demand. When queued items go is its Dispatcher's to decide
+// (dispatcher.ts).
 import { BrokenExecutorError } from '../errors.js';
 import type { Future, FutureControl } from '../future.js';
-import { CollectionPolicy, collectGarbage, type GiveBack } from '../shm/collect.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
-import { newCollectionEpoch } from '../shm/view-registry.js';
 import { decode } from '../transfer/decode.js';
 import type { Encoded, Payload } from '../transfer/encode.js';
 import { releaseSnapshots } from '../transfer/own-view.js';
 import { rebuildError } from '../transfer/remote-error.js';
-import { BURST_DEPTH_MS, PARENT_COLLECTION, QUICK_TASK_MS } from '../tuning.js';
-import { planDispatch } from './dispatch.js';
+import { Dispatcher, withSource } from './dispatcher.js';
 import { countPool, type PoolStats } from './pool-stats.js';
 import type { PoolWorker, WorkerEvents, WorkerKind, WorkerState } from './pool-worker.js';
 import type { FromWorker, TaskOutcome, TaskRef, WorkerConfig } from './protocol.js';
@@ -79,17 +77,6 @@ process.on('exit', () => {
 });
 
 /**
- * Collections that give back the segments of results dropped without
- * release() (see tuning.ts). They count results still alive that came since
- * the last one (SegmentBook.bytesHeldSinceCollection): results V8 collected
- * on its own, or the caller released, call for none.
- */
-const parentCollection = new CollectionPolicy(PARENT_COLLECTION, () => {
-  newCollectionEpoch();
-  collectGarbage();
-});
-
-/**
  * Microtasks are queued on it rather than with queueMicrotask(), which makes
  * an AsyncResource for each: a sequence of tiny tasks queues one per task.
  */
@@ -106,17 +93,12 @@ export class WorkerPool {
   #closing = false;
   #startupFailures = 0;
   #pumpScheduled = false;
-  /** Dispatch waits for the parent's pending collection (#waitForCollection). */
-  #awaitingCollection = false;
-  /** Workers sent a task of the current burst of submits, until its queue is drained (see #dispatchEarly). */
-  readonly #burst = new Set<Worker>();
+  readonly #dispatcher: Dispatcher;
   readonly #pumpNow = () => {
     this.#pumpScheduled = false;
-    if (this.#queue.length === 0) this.#burst.clear();
+    this.#dispatcher.turnEnded();
     this.#pump();
   };
-  /** Moving average of how long a task takes in a worker, in ms (starts high: no prefetch until measured). */
-  #taskMs = 1000;
   #closed: { promise: Promise<void>; resolve: () => void } | undefined;
   readonly #createdAt = performance.now();
   /** Busy time (see PoolWorker.busyMs) of the workers that have exited. */
@@ -125,6 +107,13 @@ export class WorkerPool {
   constructor(options: PoolOptions) {
     this.#options = options;
     this.#reclaim = new SpaceReclaim(options.book);
+    this.#dispatcher = new Dispatcher(
+      this.#queue,
+      this.#workers,
+      options.book,
+      options.maxTasksPerChild,
+      () => this.#pump(),
+    );
     livePools.add(this);
   }
 
@@ -153,7 +142,7 @@ export class WorkerPool {
       });
     }
     this.#queue.push(item);
-    if (item.args.leases.length > 0 && this.#queue.length === 1) this.#dispatchEarly();
+    if (item.args.leases.length > 0 && this.#queue.length === 1) this.#dispatcher.dispatchEarly();
     // Tasks submitted in one go (a loop of submit(), map) are dispatched together, several to a message.
     if (!this.#pumpScheduled) {
       this.#pumpScheduled = true;
@@ -195,7 +184,7 @@ export class WorkerPool {
   }
 
   #pump(): void {
-    this.#dispatch();
+    this.#dispatcher.dispatch();
     let starting = 0;
     for (const worker of this.#workers) if (worker.state === 'starting') starting++;
     while (
@@ -233,110 +222,6 @@ export class WorkerPool {
     for (const worker of this.#workers) if (worker.state === 'busy') return true;
     return false;
   }
-
-  /**
-   * A task whose arguments are in segments, submitted to an empty queue, goes to a worker at once:
-   * in a loop of submits of large heap arrays, the worker runs it while the caller copies the next
-   * ones (16 strips of 4 MB were all copied, 25 ms here, before the first one was sent). A worker
-   * that took a task of this burst may take a second one while tasks are short (BURST_DEPTH_MS):
-   * it would finish the first before the loop ends, and wait, idle, for this process to answer.
-   */
-  #dispatchEarly(): void {
-    // Quick tasks are not: they go several to a message, on the pump's microtask.
-    const deep = this.#taskMs >= QUICK_TASK_MS && this.#taskMs < BURST_DEPTH_MS;
-    const takers: Worker[] = [];
-    for (const worker of this.#workers)
-      if (worker.inflight.length === 0 || (deep && this.#burst.has(worker))) takers.push(worker);
-    if (takers.length === 0 || this.#waitForCollection()) return;
-    const limits = {
-      taskMs: this.#taskMs,
-      maxTasksPerChild: this.#options.maxTasksPerChild,
-      depth: deep ? 2 : 1,
-    };
-    for (const [worker, items] of planDispatch(this.#queue, takers, limits, this.#start)) {
-      this.#burst.add(worker);
-      this.#send(worker, items);
-    }
-  }
-
-  /**
-   * Hands queued items to workers (see dispatch.ts). While a burst's short tasks are queued, each
-   * worker may hold two of them, as in #dispatchEarly: with one, it waits for this process between
-   * tasks, and this process may be busy (a collection here took 10 to 20 ms, and both workers of
-   * 16 image strips waited for it).
-   */
-  #dispatch(): void {
-    if (this.#queue.length === 0 || this.#waitForCollection()) return;
-    const deep = this.#burst.size > 0 && this.#taskMs >= QUICK_TASK_MS && this.#taskMs < BURST_DEPTH_MS;
-    const limits = {
-      taskMs: this.#taskMs,
-      maxTasksPerChild: this.#options.maxTasksPerChild,
-      depth: deep ? 2 : 1,
-    };
-    const batches = planDispatch(this.#queue, this.#workers, limits, this.#start);
-    for (const [worker, items] of batches) this.#send(worker, items);
-    if (this.#queue.length === 0) this.#burst.clear();
-  }
-
-  /** An item leaves the queue for a worker: false if it was cancelled meanwhile (drop() freed it). */
-  readonly #start = (item: WorkItem): boolean => {
-    if (!item.started && !item.control.start()) return false;
-    item.started = true;
-    return item.prepare?.() ?? true;
-  };
-
-  /**
-   * True while tasks wait for a pending collection of dropped results (see
-   * PARENT_COLLECTION): a loop that drops each large result and submits the
-   * next call would otherwise have its worker make the next result in a new
-   * segment while the last one, dead, still holds its own. Sent after the
-   * collection, behind the frees it led to, the task finds that segment free.
-   */
-  #waitForCollection(): boolean {
-    if (this.#awaitingCollection) return true;
-    const waiting = parentCollection.whenCollected(() => {
-      this.#awaitingCollection = false;
-      this.#options.book.flushFrees();
-      this.#pump();
-    });
-    this.#awaitingCollection = waiting;
-    return waiting;
-  }
-
-  #send(worker: Worker, items: WorkItem[]): void {
-    const now = performance.now();
-    worker.send({
-      type: 'run',
-      tasks: items.map((item) => {
-        item.sentAt = now;
-        item.worker = worker;
-        item.startTimer?.();
-        worker.take(item);
-        this.#options.book.lentTo(worker, item.args.leases);
-        return {
-          id: item.id,
-          task: this.#withSource(worker, item.task),
-          args: item.args.data,
-          leases: item.args.leases,
-          chunk: item.chunk,
-          giveBack: this.#giveBack(item),
-        };
-      }),
-    });
-  }
-
-  /**
-   * When the worker gives the item's copied arguments back (TaskMessage.giveBack): not while the
-   * next queued task has its arguments in segments already (a burst copied at submit, which
-   * waits for none: 16 image strips spent as long collecting as working), else after its outcome.
-   * A string, not an object, per task: tiny tasks pay for every allocation.
-   */
-  #giveBack(item: WorkItem): GiveBack | undefined {
-    if (item.copiesFollow) return 'now';
-    if ((this.#queue[0]?.args.leases.length ?? 0) > 0) return undefined;
-    return 'after';
-  }
-
   #spawn(): void {
     const events: WorkerEvents = {
       message: (w, message) => this.#onMessage(w as Worker, message),
@@ -361,17 +246,9 @@ export class WorkerPool {
     worker.send({
       type: 'init',
       config: { ...config, receipts: worker.receiptsName },
-      ...(initializer === undefined ? {} : { initializer: this.#withSource(worker, initializer) }),
+      ...(initializer === undefined ? {} : { initializer: withSource(worker, initializer) }),
       ...(initargs === undefined ? {} : { initargs }),
     });
-  }
-
-  /** A source TaskRef carries its source only the first time a worker sees it. */
-  #withSource(worker: Worker, task: TaskRef): TaskRef {
-    if (task.kind !== 'source') return task;
-    if (worker.knownSources.has(task.id)) return { kind: 'source', id: task.id, name: task.name };
-    worker.knownSources.add(task.id);
-    return task;
   }
 
   #onMessage(worker: Worker, message: FromWorker): void {
@@ -433,7 +310,7 @@ export class WorkerPool {
     const now = performance.now();
     const took = now - Math.max(item.sentAt ?? now, worker.lastResultAt);
     worker.lastResultAt = now;
-    this.#taskMs = this.#taskMs * 0.8 + took * 0.2;
+    this.#dispatcher.measured(took);
     if (!outcome.ok) {
       item.control.reject(rebuildError(outcome.error));
       return;
@@ -446,11 +323,7 @@ export class WorkerPool {
       return;
     }
     item.control.resolve(value);
-    if (outcome.leases.length > 0)
-      parentCollection.note(
-        this.#options.book.bytesHeldSinceCollection,
-        this.#options.book.copyOnWriteBytesTracked,
-      );
+    if (outcome.leases.length > 0) this.#dispatcher.resultMapped();
   }
 
   // --- a worker died: its steps, in order ---
