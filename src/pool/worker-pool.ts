@@ -17,7 +17,7 @@ import { BURST_DEPTH_MS, PARENT_COLLECTION, QUICK_TASK_MS } from '../tuning.js';
 import { planDispatch } from './dispatch.js';
 import { countPool, type PoolStats } from './pool-stats.js';
 import type { PoolWorker, WorkerEvents, WorkerKind, WorkerState } from './pool-worker.js';
-import type { FromWorker, TaskOutcome, TaskRef, WorkerConfig } from './protocol.js';
+import type { FromWorker, TaskMessage, TaskOutcome, TaskRef, WorkerConfig } from './protocol.js';
 import { SpaceReclaim } from './reclaim.js';
 import { type TaskLimits, watchLimits } from './task-limits.js';
 import { classifyUnanswered, failUnanswered, type Unanswered } from './worker-death.js';
@@ -285,24 +285,26 @@ export class WorkerPool {
 
   #send(worker: Worker, items: WorkItem[]): void {
     const now = performance.now();
-    worker.send({
-      type: 'run',
-      tasks: items.map((item) => {
-        item.sentAt = now;
-        item.worker = worker;
-        item.startTimer?.();
-        worker.take(item);
-        this.#options.book.lentTo(worker, item.args.leases);
-        return {
-          id: item.id,
-          task: this.#withSource(worker, item.task),
-          args: item.args.data,
-          leases: item.args.leases,
-          chunk: item.chunk,
-          giveBack: this.#giveBack(item),
-        };
-      }),
-    });
+    // A loop, not items.map(): map's array changes its elements kind once map is optimised,
+    // which deoptimised every function the message went through.
+    const tasks: TaskMessage[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      item.sentAt = now;
+      item.worker = worker;
+      item.startTimer?.();
+      worker.take(item);
+      this.#options.book.lentTo(worker, item.args.leases);
+      tasks.push({
+        id: item.id,
+        task: this.#withSource(worker, item.task),
+        args: item.args.data,
+        leases: item.args.leases,
+        chunk: item.chunk,
+        giveBack: this.#giveBack(item),
+      });
+    }
+    worker.send({ type: 'run', tasks });
   }
 
   /**
@@ -313,7 +315,8 @@ export class WorkerPool {
    */
   #giveBack(item: WorkItem): GiveBack | undefined {
     if (item.copiesFollow) return 'now';
-    if ((this.#queue[0]?.args.leases.length ?? 0) > 0) return undefined;
+    // Not #queue[0] of an empty queue: a read out of bounds deoptimises.
+    if (this.#queue.length > 0 && this.#queue[0]!.args.leases.length > 0) return undefined;
     return 'after';
   }
 

@@ -66,6 +66,14 @@ export interface Payload extends SlabPins {
 }
 
 const NO_DATA: Encoded = { raw: undefined };
+/**
+ * Every `{ raw }` shares one map; V8 tracks what its field has held (an
+ * object, a small integer, a double) and throws away the code optimised for
+ * it when a new kind comes. A result that fits a small integer came only once
+ * the reader was optimised (it then makes small integers of doubles), well
+ * into a run of tiny tasks: the field holds both from the start.
+ */
+export const RAW_KINDS: readonly Encoded[] = [NO_DATA, { raw: 0 }, { raw: 0.5 }];
 
 class PayloadSerializer extends Serializer {
   readonly #buffers: Map<ArrayBufferLike, BufferEntry>;
@@ -249,9 +257,14 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
         return { data: { raw }, leases, slab: undefined, moreSlabs: undefined };
       }
       const payload: Payload = { data: NO_DATA, leases, slab: undefined, moreSlabs: undefined };
-      const raw = Array.isArray(value)
-        ? value.map((v) => snapshotView(v, copies, payload))
-        : snapshotView(value, undefined, payload);
+      let raw: unknown;
+      if (Array.isArray(value)) {
+        // A loop, not value.map(): map's array changes its elements kind once map is optimised,
+        // which deoptimised the frame writer's functions that read it.
+        const list: unknown[] = [];
+        for (let i = 0; i < value.length; i++) list.push(snapshotView(value[i], copies, payload));
+        raw = list;
+      } else raw = snapshotView(value, undefined, payload);
       payload.data = { raw };
       return payload;
     }
