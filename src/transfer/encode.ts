@@ -71,14 +71,6 @@ const NO_DATA: Encoded = { raw: undefined };
  * array per payload has an allocation site too; see SnapshotPayload).
  */
 const NO_LEASES: string[] = [];
-/**
- * Every `{ raw }` shares one map; V8 tracks what its field has held (an
- * object, a small integer, a double) and throws away the code optimised for
- * it when a new kind comes. A result that fits a small integer came only once
- * the reader was optimised (it then makes small integers of doubles), well
- * into a run of tiny tasks: the field holds both from the start.
- */
-export const RAW_KINDS: readonly Encoded[] = [NO_DATA, { raw: 0 }, { raw: 0.5 }];
 
 class PayloadSerializer extends Serializer {
   readonly #buffers: Map<ArrayBufferLike, BufferEntry>;
