@@ -3,7 +3,7 @@
 // (FrameCursor). The layouts of the messages are in frame-layout.ts.
 
 /** Views written by reference at most, in one frame: a gathering write takes 1024 pieces (IOV_MAX). */
-const MAX_GATHERED = 256;
+const MAX_BY_REFERENCE = 256;
 
 /**
  * Writes a frame: header (length, format), then the body, padded to 8 bytes.
@@ -87,7 +87,7 @@ export class FrameWriter {
     const n = view.byteLength;
     this.u32(n);
     this.align();
-    if (n >= this.#gatherBytes && (this.#pieces?.length ?? 0) < 2 * MAX_GATHERED) {
+    if (n >= this.#gatherBytes && (this.#pieces?.length ?? 0) < 2 * MAX_BY_REFERENCE) {
       const pieces = this.#pieces ?? [];
       this.#pieces = pieces;
       pieces.push(this.buf.subarray(this.#cut, this.pos), new Uint8Array(view.buffer, view.byteOffset, n));
