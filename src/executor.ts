@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { AbortError, BrokenExecutorError, ShutdownError } from './errors.js';
 import type { ExecutorOptions, ShutdownOptions, TaskOptions } from './executor-options.js';
 import { setUpExecutor } from './executor-setup.js';
-import { Future, type FutureOptions, kControl } from './future.js';
+import { Future, type FutureControl, type FutureOptions, kControl } from './future.js';
 import { type MapInputs, type MapIterator, type MapOptions, mapTasks, splitMapArguments } from './map.js';
 import type { WorkerKind } from './pool/pool-worker.js';
 import type { TaskRef } from './pool/protocol.js';
@@ -53,6 +53,33 @@ class SubmitHooks implements FutureOptions {
   onCancel(): void {
     if (this.item !== undefined) this.#pool.drop(this.item);
   }
+}
+
+/**
+ * A submitted task until its Future settles. A class, with every field set by its constructor in
+ * one order: items of every kind have one shape, so the pool's functions that read them stay
+ * optimised (fields added to some items later gave them several); and, unlike an object literal,
+ * it has no allocation site whose tenuring decision, made by the collector during a burst of tasks,
+ * would throw away the optimised code of submit.
+ */
+class QueuedItem implements WorkItem {
+  started = false;
+  sentAt: number | undefined = undefined;
+  limits: TaskLimits | undefined = undefined;
+  worker: WorkItem['worker'] = undefined;
+  startTimer: (() => void) | undefined = undefined;
+  stopTimer: (() => void) | undefined = undefined;
+  prepare: (() => boolean) | undefined = undefined;
+
+  constructor(
+    readonly id: number,
+    readonly task: TaskRef,
+    public args: Payload,
+    readonly chunk: boolean,
+    readonly control: FutureControl<unknown>,
+    readonly future: Future<unknown>,
+    readonly copiesFollow: boolean,
+  ) {}
 }
 
 /**
@@ -222,17 +249,16 @@ export abstract class PoolExecutor implements AsyncDisposable, TaskRunner {
         return future;
       }
     }
-    const item: WorkItem = { id: this.#nextId++, task, args: payload, chunk, control, future };
-    hooks.item = item;
     // map copies its next element as one of its tasks ends, and a task over the budget is copied as
     // a worker takes it: either reuses the segment of a copy its worker gave back. Copies made at
     // submit have none to wait for, unless they are large: a loop that awaits each call copies the
     // next argument as soon as the result is in (GIVE_BACK_NOW_BYTES).
-    if (eager || !now || bytes >= GIVE_BACK_NOW_BYTES) item.copiesFollow = true;
+    const copiesFollow = eager || !now || bytes >= GIVE_BACK_NOW_BYTES;
+    const stoppable = limits !== undefined && (limits.signal !== undefined || limits.timeout !== undefined);
+    const item = new QueuedItem(this.#nextId++, task, payload, chunk, control, future, copiesFollow);
+    if (stoppable) item.limits = limits;
+    hooks.item = item;
     if (bytes > 0) this.#queuedBytes.admit(item, bytes, now ? undefined : () => this.#encode(args, chunk));
-    if (limits !== undefined && (limits.signal !== undefined || limits.timeout !== undefined)) {
-      item.limits = limits;
-    }
     this.#pool.enqueue(item);
     return future;
   }

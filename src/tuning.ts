@@ -37,6 +37,13 @@ export const QUICK_TASK_MS = 1;
 export const PREFETCH = 16;
 
 /**
+ * Views of at least this many bytes in a frame the parent writes to a worker's pipe are written
+ * from where they lie (a gathering write, writev), not copied into the frame first: a small
+ * argument is then copied once in the parent (its snapshot at submit), not twice.
+ */
+export const FRAME_GATHER_BYTES = 1024;
+
+/**
  * While tasks take under this (ms) on average (but are not quick), a worker may hold two of a
  * burst of submits whose arguments are copied (see WorkerPool), until the
  * burst's queue is drained: the caller's loop copies for as long as it runs,

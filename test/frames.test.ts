@@ -3,6 +3,8 @@
 // bytes into chunks, in the hand-written layouts and in V8 bodies alike, read
 // into a buffer read into again (FrameInput).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { FrameInput } from '../dist/pool/frame-input.js';
 import { encodeFrame, FrameOutput } from '../dist/pool/frames.js';
@@ -294,4 +296,46 @@ test('a numbered module task goes with its URL once per channel, then as its id 
   // A reader that never read the frame naming the id refuses the id alone.
   const alone = new FrameInput((m) => got.push(m as ToWorker & { type: 'run' }));
   assert.throws(() => feed(alone, frames[1]!), /never named/);
+});
+
+test('FrameOutput on a real pipe: views written from where they lie arrive as they were when write() returned, also when the pipe is full', async () => {
+  // A child that reads nothing until told to: the pipe fills, a frame goes in part, and the
+  // socket queues the rest. The views each frame was written from are overwritten right after.
+  const child = spawn(
+    process.execPath,
+    ['-e', "process.once('message', () => { process.stdin.pipe(process.stdout); process.disconnect(); })"],
+    { stdio: ['pipe', 'pipe', 'inherit', 'ipc'] },
+  );
+  // child_process makes a Socket of the pipe, as for a worker's channel.
+  const out = new FrameOutput(child.stdin as unknown as Socket);
+  const expected: ToWorker[] = [];
+  const sent = (k: number, n: number): ToWorker & { type: 'run' } => ({
+    type: 'run',
+    tasks: Array.from({ length: n }, (_, i) => ({
+      id: k * 100 + i,
+      task: { kind: 'source', id: 1, name: 'f' },
+      args: { raw: [new Float64Array(1000 + i).fill(k + i / 8), k, new Uint8Array(2049).fill(i)] },
+      leases: [],
+      chunk: false,
+    })),
+  });
+  for (let k = 0; child.stdin!.writableLength === 0; k++) {
+    assert.ok(k < 2000, 'the pipe never filled');
+    const message = sent(k, 1 + (k % 16));
+    expected.push(sent(k, 1 + (k % 16)));
+    out.write(message);
+    for (const task of message.tasks) {
+      for (const v of (task.args as { raw: unknown[] }).raw)
+        if (ArrayBuffer.isView(v)) (v as Uint8Array).fill(7);
+    }
+  }
+  const got: unknown[] = [];
+  const input = new FrameInput((m) => got.push(m));
+  child.stdout!.on('data', (chunk: Buffer) => input.push(chunk));
+  const closed = new Promise((resolve) => child.stdout!.once('end', resolve));
+  child.send('go');
+  child.stdin!.end();
+  await closed;
+  assert.equal(got.length, expected.length);
+  assert.deepEqual(got, expected);
 });

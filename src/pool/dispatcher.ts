@@ -10,7 +10,7 @@ import { newCollectionEpoch } from '../shm/view-registry.js';
 import { BURST_DEPTH_MS, PARENT_COLLECTION, QUICK_TASK_MS } from '../tuning.js';
 import { planDispatch } from './dispatch.js';
 import type { PoolWorker } from './pool-worker.js';
-import type { TaskRef } from './protocol.js';
+import type { TaskMessage, TaskRef } from './protocol.js';
 import type { WorkItem } from './worker-pool.js';
 
 type Worker = PoolWorker<WorkItem>;
@@ -148,24 +148,26 @@ export class Dispatcher {
 
   #send(worker: Worker, items: WorkItem[]): void {
     const now = performance.now();
-    worker.send({
-      type: 'run',
-      tasks: items.map((item) => {
-        item.sentAt = now;
-        item.worker = worker;
-        item.startTimer?.();
-        worker.take(item);
-        this.#book.lentTo(worker, item.args.leases);
-        return {
-          id: item.id,
-          task: withSource(worker, item.task),
-          args: item.args.data,
-          leases: item.args.leases,
-          chunk: item.chunk,
-          giveBack: this.#giveBack(item),
-        };
-      }),
-    });
+    // A loop, not items.map(): map's array changes its elements kind once map is optimised,
+    // which deoptimised every function the message went through.
+    const tasks: TaskMessage[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      item.sentAt = now;
+      item.worker = worker;
+      item.startTimer?.();
+      worker.take(item);
+      this.#book.lentTo(worker, item.args.leases);
+      tasks.push({
+        id: item.id,
+        task: withSource(worker, item.task),
+        args: item.args.data,
+        leases: item.args.leases,
+        chunk: item.chunk,
+        giveBack: this.#giveBack(item),
+      });
+    }
+    worker.send({ type: 'run', tasks });
   }
 
   /**
@@ -176,7 +178,8 @@ export class Dispatcher {
    */
   #giveBack(item: WorkItem): GiveBack | undefined {
     if (item.copiesFollow) return 'now';
-    if ((this.#queue[0]?.args.leases.length ?? 0) > 0) return undefined;
+    // Not #queue[0] of an empty queue: a read out of bounds deoptimises.
+    if (this.#queue.length > 0 && this.#queue[0]!.args.leases.length > 0) return undefined;
     return 'after';
   }
 }

@@ -2,17 +2,47 @@
 // frame's header in front (FrameWriter), and a cursor over a body
 // (FrameCursor). The layouts of the messages are in frame-layout.ts.
 
-/** Writes a frame: header (length, format), then the body, padded to 8 bytes. */
+/** Views written by reference at most, in one frame: a gathering write takes 1024 pieces (IOV_MAX). */
+const MAX_BY_REFERENCE = 256;
+
+/**
+ * Writes a frame: header (length, format), then the body, padded to 8 bytes.
+ * With `gatherBytes`, views of that many bytes or more are not copied into
+ * the frame's memory: the frame is then the list of its pieces (parts()),
+ * written with one gathering write while those views are unchanged.
+ */
 export class FrameWriter {
   buf: Buffer;
+  /** Where the next byte goes in `buf`. */
   pos: number;
+  /** Pieces of the frame before buf[#cut, pos): parts of earlier memory, and views written by reference. */
+  #pieces: Uint8Array[] | undefined;
+  #cut = 0;
+  /** Bytes of views written by reference: the frame's length is pos + gathered. */
+  #gathered = 0;
+  readonly #gatherBytes: number;
 
   /** `scratch`: memory of an earlier frame, already written, to reuse if large enough. */
-  constructor(estimate: number, header: number, scratch?: Buffer) {
+  constructor(estimate: number, header: number, scratch?: Buffer, gatherBytes = Number.POSITIVE_INFINITY) {
     const size = estimate + header;
     // Never from Node's shared pool: the memory may be reused for the next frame (see FrameOutput).
     this.buf = scratch !== undefined && scratch.length >= size ? scratch : Buffer.allocUnsafeSlow(size);
     this.pos = header;
+    this.#pieces = undefined;
+    this.#gatherBytes = gatherBytes;
+  }
+
+  /** Bytes of the frame written so far, views written by reference included. */
+  get length(): number {
+    return this.pos + this.#gathered;
+  }
+
+  /** The frame's pieces in order, if views were written by reference; else undefined (it is buf[0, pos)). */
+  parts(): Uint8Array[] | undefined {
+    const pieces = this.#pieces;
+    if (pieces === undefined) return undefined;
+    pieces.push(this.buf.subarray(this.#cut, this.pos));
+    return pieces;
   }
 
   room(n: number): void {
@@ -47,16 +77,25 @@ export class FrameWriter {
   }
 
   align(): void {
-    const pad = (8 - (this.pos % 8)) % 8;
+    const pad = (8 - ((this.pos + this.#gathered) % 8)) % 8;
     this.room(pad);
     this.buf.fill(0, this.pos, this.pos + pad);
     this.pos += pad;
   }
 
   bytes(view: ArrayBufferView): void {
-    this.u32(view.byteLength);
+    const n = view.byteLength;
+    this.u32(n);
     this.align();
-    this.room(view.byteLength);
+    if (n >= this.#gatherBytes && (this.#pieces?.length ?? 0) < 2 * MAX_BY_REFERENCE) {
+      const pieces = this.#pieces ?? [];
+      this.#pieces = pieces;
+      pieces.push(this.buf.subarray(this.#cut, this.pos), new Uint8Array(view.buffer, view.byteOffset, n));
+      this.#cut = this.pos;
+      this.#gathered += n;
+      return;
+    }
+    this.room(n);
     this.buf.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), this.pos);
     this.pos += view.byteLength;
   }

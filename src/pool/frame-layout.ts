@@ -144,7 +144,7 @@ function writeEncoded(w: FrameWriter, e: Encoded): void {
   if (Array.isArray(raw)) {
     w.u8(ENC_RAW_LIST);
     w.u32(raw.length);
-    for (const v of raw) writeValue(w, v);
+    for (let i = 0; i < raw.length; i++) writeValue(w, raw[i]);
   } else {
     w.u8(ENC_RAW);
     writeValue(w, raw);
@@ -164,7 +164,7 @@ function readEncoded(c: FrameCursor): Encoded {
 
 function writeLeases(w: FrameWriter, leases: readonly string[]): void {
   w.u32(leases.length);
-  for (const name of leases) w.str(name);
+  for (let i = 0; i < leases.length; i++) w.str(leases[i]!);
 }
 
 function readLeases(c: FrameCursor): string[] {
@@ -229,7 +229,8 @@ export function writeTasks(
   sent?: SentRefs,
 ): void {
   w.u32(tasks.length);
-  for (const task of tasks) {
+  for (let i = 0; i < tasks.length; i++) {
+    const task = tasks[i]!;
     if (!fitsEncoded(task.args) || !fitsRef(task.task, sent)) {
       w.u8(ENTRY_V8);
       fallback.write(w, task);
@@ -268,7 +269,8 @@ export function readTasks(c: FrameCursor, fallback: Fallback, refs?: ReadRefs): 
 /** A 'results' message's outcomes, as a body. */
 export function writeOutcomes(w: FrameWriter, outcomes: readonly TaskOutcome[], fallback: Fallback): void {
   w.u32(outcomes.length);
-  for (const outcome of outcomes) {
+  for (let i = 0; i < outcomes.length; i++) {
+    const outcome = outcomes[i]!;
     if (!outcome.ok || !fitsEncoded(outcome.result)) {
       w.u8(ENTRY_V8);
       fallback.write(w, outcome);
@@ -299,15 +301,23 @@ export function readOutcomes(c: FrameCursor, fallback: Fallback): TaskOutcome[] 
 /** Bytes a 'run' or 'results' body is likely to take: its views, and a little per entry. */
 export function estimate(entries: readonly (TaskMessage | TaskOutcome)[]): number {
   let bytes = 8;
-  for (const e of entries) {
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
     bytes += 256;
     const enc = 'args' in e ? e.args : e.ok ? e.result : undefined;
     if (enc instanceof Uint8Array) bytes += enc.byteLength + 8;
-    else if (enc !== undefined) {
-      const raw = enc.raw;
-      if (ArrayBuffer.isView(raw)) bytes += raw.byteLength + 24;
-      else if (Array.isArray(raw)) for (const v of raw) if (ArrayBuffer.isView(v)) bytes += v.byteLength + 24;
-    }
+    else if (enc !== undefined) bytes += rawBytes(enc.raw);
+  }
+  return bytes;
+}
+
+function rawBytes(raw: unknown): number {
+  if (ArrayBuffer.isView(raw)) return raw.byteLength + 24;
+  if (!Array.isArray(raw)) return 0;
+  let bytes = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const v: unknown = raw[i];
+    if (ArrayBuffer.isView(v)) bytes += v.byteLength + 24;
   }
   return bytes;
 }

@@ -8,9 +8,10 @@
 // V8's serialization of the message, with the host-object hooks Node's IPC
 // channel uses ('advanced'), so every message means what it meant there:
 // views travel as views, other host objects as plain copies.
-import { writeSync } from 'node:fs';
+import { writeSync, writevSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
+import { FRAME_GATHER_BYTES } from '../tuning.js';
 import { FrameCursor, FrameWriter } from './frame-io.js';
 import {
   estimate,
@@ -85,24 +86,25 @@ const inV8: Fallback = {
 const PADDING = Buffer.alloc(8);
 
 /**
- * One message as a frame, header included (written to the pipe with a
- * single write), and the memory it lies in (at its start). `sent`: the
+ * One message into a frame, header included (see FrameWriter: `gatherBytes`
+ * leaves views of that size or more out of its memory). `sent`: the
  * numbered module refs this channel carried already (see SentRefs), for a
  * channel whose reader keeps them.
  */
-export function encodeFrame(
+function writeFrame(
   message: ToWorker | FromWorker,
-  scratch?: Buffer,
-  sent?: SentRefs,
-): { frame: Buffer; memory: Buffer } {
+  scratch: Buffer | undefined,
+  sent: SentRefs | undefined,
+  gatherBytes?: number,
+): FrameWriter {
   let w: FrameWriter;
   let format: number;
   if (message.type === 'run') {
-    w = new FrameWriter(estimate(message.tasks), FRAME_HEADER, scratch);
+    w = new FrameWriter(estimate(message.tasks), FRAME_HEADER, scratch, gatherBytes);
     writeTasks(w, message.tasks, inV8, sent);
     format = FORMAT_RUN;
   } else if (message.type === 'results') {
-    w = new FrameWriter(estimate(message.outcomes), FRAME_HEADER, scratch);
+    w = new FrameWriter(estimate(message.outcomes), FRAME_HEADER, scratch, gatherBytes);
     writeOutcomes(w, message.outcomes, inV8);
     format = FORMAT_RESULTS;
   } else {
@@ -114,11 +116,24 @@ export function encodeFrame(
     format = FORMAT_V8;
   }
   w.align();
-  const frame = w.buf.subarray(0, w.pos);
-  frame.writeUInt32LE(w.pos - FRAME_HEADER, 0);
-  frame[4] = format;
-  PADDING.copy(frame, 5, 0, 3);
-  return { frame, memory: w.buf };
+  const header = w.buf;
+  header.writeUInt32LE(w.length - FRAME_HEADER, 0);
+  header[4] = format;
+  PADDING.copy(header, 5, 0, 3);
+  return w;
+}
+
+/**
+ * One message as a frame, header included (written to the pipe with a
+ * single write), and the memory it lies in (at its start).
+ */
+export function encodeFrame(
+  message: ToWorker | FromWorker,
+  scratch?: Buffer,
+  sent?: SentRefs,
+): { frame: Buffer; memory: Buffer } {
+  const w = writeFrame(message, scratch, sent);
+  return { frame: w.buf.subarray(0, w.pos), memory: w.buf };
 }
 
 /** Frames up to this size reuse the memory of the previous one. */
@@ -148,16 +163,23 @@ export class FrameOutput {
   }
 
   write(message: ToWorker | FromWorker): void {
-    let encoded: { frame: Buffer; memory: Buffer };
+    let w: FrameWriter;
     try {
-      encoded = encodeFrame(message, this.#scratch, this.#sent);
+      w = writeFrame(message, this.#scratch, this.#sent, FRAME_GATHER_BYTES);
     } catch (error) {
       // Refs marked sent in a frame that never goes out: name them all again.
       this.#sent.clear();
       throw error;
     }
-    const { frame, memory } = encoded;
+    const memory = w.buf;
+    const parts = w.parts();
     this.#scratch = undefined;
+    if (parts !== undefined) {
+      this.#writeParts(parts, w.length);
+      if (memory.length <= SCRATCH_MAX) this.#scratch = memory;
+      return;
+    }
+    const frame = memory.subarray(0, w.pos);
     const at = this.#socket.writableLength === 0 ? writeNow(this.#socket, frame) : 0;
     if (at === frame.length) {
       if (memory.length <= SCRATCH_MAX) this.#scratch = memory;
@@ -166,6 +188,29 @@ export class FrameOutput {
     this.#socket.write(at === 0 ? frame : frame.subarray(at));
     // Queued (the pipe is full): the socket holds the frame until it is written.
     if (this.#socket.writableLength === 0 && memory.length <= SCRATCH_MAX) this.#scratch = memory;
+  }
+
+  /**
+   * A frame in pieces (views left out of its memory: one copy of an argument
+   * less), with one gathering write. What the pipe does not take now is
+   * copied for the socket to queue: the views may change once this returns.
+   */
+  #writeParts(parts: Uint8Array[], length: number): void {
+    const at = this.#socket.writableLength === 0 ? writeNow(this.#socket, parts) : 0;
+    if (at === length) return;
+    const rest = Buffer.allocUnsafeSlow(length - at);
+    let skip = at;
+    let to = 0;
+    for (const part of parts) {
+      if (skip >= part.length) {
+        skip -= part.length;
+        continue;
+      }
+      rest.set(skip === 0 ? part : part.subarray(skip), to);
+      to += part.length - skip;
+      skip = 0;
+    }
+    this.#socket.write(rest);
   }
 }
 
@@ -179,11 +224,11 @@ interface WithHandle {
  * write fails (EPIPE: the worker has just died), which the socket's own
  * write then meets and reports as it always did.
  */
-function writeNow(socket: Socket, frame: Buffer): number {
+function writeNow(socket: Socket, frame: Buffer | Uint8Array[]): number {
   const fd = (socket as unknown as WithHandle)._handle?.fd;
   if (fd === undefined || fd < 0) return 0;
   try {
-    return writeSync(fd, frame, 0, frame.length);
+    return Array.isArray(frame) ? writevSync(fd, frame) : writeSync(fd, frame, 0, frame.length);
   } catch {
     return 0;
   }

@@ -11,7 +11,7 @@ import { quoteDescr } from '../shm/npy-header.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { writeView } from './kinds/buffers.js';
 import type { BufferEntry } from './kinds/types.js';
-import { ownView, type SlabPins, snapshotView } from './own-view.js';
+import { ownView, type Slab, type SlabPins, snapshotView } from './own-view.js';
 import { Scan } from './scan.js';
 import { Specials } from './specials.js';
 import {
@@ -66,6 +66,11 @@ export interface Payload extends SlabPins {
 }
 
 const NO_DATA: Encoded = { raw: undefined };
+/**
+ * The leases of every payload of snapshots, which lend nothing: one array, never added to (an
+ * array per payload has an allocation site too; see SnapshotPayload).
+ */
+const NO_LEASES: string[] = [];
 
 class PayloadSerializer extends Serializer {
   readonly #buffers: Map<ArrayBufferLike, BufferEntry>;
@@ -225,6 +230,24 @@ function writePayload(value: unknown, scan: Scan, label: string): Uint8Array {
   return serializer.releaseBuffer();
 }
 
+/**
+ * A payload of snapshots, and its value. Classes, not object literals: the
+ * collector re-tenures the allocation site of a literal (an object, an array)
+ * whose objects outlive their first collections, as the payloads of a burst
+ * of tasks do, and that throws away the optimised code of encode (its list
+ * of snapshots is made by new Array(n) for the same reason).
+ */
+class SnapshotPayload implements Payload {
+  data: Encoded = NO_DATA;
+  slab: Slab | undefined = undefined;
+  moreSlabs: Slab[] | undefined = undefined;
+  constructor(readonly leases: string[]) {}
+}
+
+class RawValue {
+  constructor(readonly raw: unknown) {}
+}
+
 /** Encodes `value` (named `label` in error messages, e.g. 'args[0]'). */
 export function encode(value: unknown, options: EncodeOptions, label = 'value'): Payload {
   // A primitive (most results of small tasks) holds nothing to walk: it goes as it is.
@@ -248,11 +271,16 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
         const raw = Array.isArray(value) ? value.map((v) => ownView(v, copies)) : ownView(value);
         return { data: { raw }, leases, slab: undefined, moreSlabs: undefined };
       }
-      const payload: Payload = { data: NO_DATA, leases, slab: undefined, moreSlabs: undefined };
-      const raw = Array.isArray(value)
-        ? value.map((v) => snapshotView(v, copies, payload))
-        : snapshotView(value, undefined, payload);
-      payload.data = { raw };
+      const payload = new SnapshotPayload(NO_LEASES);
+      let raw: unknown;
+      if (Array.isArray(value)) {
+        // A loop, not value.map(): map's array changes its elements kind once map is optimised,
+        // which deoptimised the frame writer's functions that read it.
+        const list = new Array<unknown>(value.length);
+        for (let i = 0; i < value.length; i++) list[i] = snapshotView(value[i], copies, payload);
+        raw = list;
+      } else raw = snapshotView(value, undefined, payload);
+      payload.data = new RawValue(raw);
       return payload;
     }
     return { data: writePayload(value, scan, label), leases, slab: undefined, moreSlabs: undefined };
