@@ -11,7 +11,7 @@ import { BURST_DEPTH_MS, PARENT_COLLECTION, QUICK_TASK_MS } from '../tuning.js';
 import { planDispatch } from './dispatch.js';
 import type { PoolWorker } from './pool-worker.js';
 import type { TaskMessage, TaskRef } from './protocol.js';
-import type { WorkItem } from './worker-pool.js';
+import type { WorkItem } from './work-item.js';
 
 type Worker = PoolWorker<WorkItem>;
 

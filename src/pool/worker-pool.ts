@@ -6,11 +6,10 @@
 // replaced on demand. When queued items go is its Dispatcher's to decide
 // (dispatcher.ts).
 import { BrokenExecutorError } from '../errors.js';
-import type { Future, FutureControl } from '../future.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { removeSegmentsOf } from '../shm/sweep.js';
 import { decode } from '../transfer/decode.js';
-import type { Encoded, Payload } from '../transfer/encode.js';
+import type { Encoded } from '../transfer/encode.js';
 import { releaseSnapshots } from '../transfer/own-view.js';
 import { rebuildError } from '../transfer/remote-error.js';
 import { Dispatcher, withSource } from './dispatcher.js';
@@ -18,39 +17,14 @@ import { countPool, type PoolStats } from './pool-stats.js';
 import type { PoolWorker, WorkerEvents, WorkerKind, WorkerState } from './pool-worker.js';
 import type { FromWorker, TaskOutcome, TaskRef, WorkerConfig } from './protocol.js';
 import { SpaceReclaim } from './reclaim.js';
-import { type TaskLimits, watchLimits } from './task-limits.js';
+import { watchLimits } from './task-limits.js';
+import type { WorkItem } from './work-item.js';
 import { classifyUnanswered, failUnanswered, type Unanswered } from './worker-death.js';
 import type { WorkerAllocator } from './worker-env.js';
 
 export type { PoolStats } from './pool-stats.js';
 export type { TaskLimits } from './task-limits.js';
-
-export interface WorkItem {
-  id: number;
-  task: TaskRef;
-  args: Payload;
-  chunk: boolean;
-  control: FutureControl<unknown>;
-  future: Future<unknown>;
-  /** The parent copies more arguments as it ends (map's window, over maxQueuedBytes): see TaskMessage.giveBack. */
-  copiesFollow?: boolean;
-  /** The Future was moved to running (it may go back to the queue if its worker died before taking it). */
-  started?: boolean;
-  sentAt?: number;
-  /** How the task may be stopped while it runs; such a task runs alone in its worker. */
-  limits?: TaskLimits;
-  /** The worker it was sent to, while it is there. */
-  worker?: Worker;
-  /** Starts the timeout clock, when a worker takes the task. */
-  startTimer?: () => void;
-  /** Stops it, when the task goes back to the queue (its worker died before starting it). */
-  stopTimer?: () => void;
-  /**
-   * Called as a worker takes it: the item leaves the queued-bytes budget,
-   * and a task over it copies its arguments now (false: that failed, and its Future is rejected).
-   */
-  prepare?: () => boolean;
-}
+export type { WorkItem } from './work-item.js';
 
 export interface PoolOptions {
   /** Child processes, or threads of this process. */
