@@ -101,14 +101,16 @@ test('a replacement worker starts with the same environment', async () => {
   assert.match(second[1] ?? '', /mmap_max=0/);
 });
 
-test("threads take only 'default': they share this process's allocator", async () => {
+test("threads refuse 'tuned': they share this process's allocator, which neither 'shared' nor 'default' changes", async () => {
   assert.throws(() => new ThreadPoolExecutor({ workerAllocator: 'tuned' }), {
     name: 'InvalidArgumentError',
     code: 'ERR_SHMEX_INVALID_ARGUMENT',
-    message: /workerAllocator must be 'default' for threads/,
+    message: /workerAllocator cannot be 'tuned' for threads/,
   });
-  await using ex = new ThreadPoolExecutor({ maxWorkers: 1, workerAllocator: 'default' });
-  assert.equal(await ex.submit(() => process.env.GLIBC_TUNABLES), saved);
+  for (const workerAllocator of ['default', 'shared'] as const) {
+    await using ex = new ThreadPoolExecutor({ maxWorkers: 1, workerAllocator });
+    assert.equal(await ex.submit(() => process.env.GLIBC_TUNABLES), saved, workerAllocator);
+  }
 });
 
 test('a wrong workerAllocator is refused with its type', () => {
