@@ -102,3 +102,66 @@ test('a task after the burst, while one runs and one waits in the worker, stays 
   gates.release('b');
   assert.deepEqual(await Promise.all([first, later]), [N, 2 * N]);
 });
+
+test("a burst's task goes to the worker that took the burst, never behind another worker's task of an earlier turn", async () => {
+  await using ex = new ProcessPoolExecutor({ maxWorkers: 2 });
+  using gates = new Gates();
+  const tasks = ex.module<typeof Queued>(QUEUED);
+  // Both workers started (one at a time, the pool would start only one).
+  const both = [0, 1].map((i) => tasks.gatedSum(new Float64Array(4).fill(1), gates.dir, `start${i}`));
+  for (let i = 0; i < 2; i++) await gates.started(`start${i}`);
+  for (let i = 0; i < 2; i++) gates.release(`start${i}`);
+  assert.deepEqual(await Promise.all(both), [4, 4]);
+  await warmUp(tasks, gates);
+  // One worker busy with a task of an earlier turn, for as long as the test wants.
+  const earlier = tasks.gatedSum(new Float64Array(4).fill(1), gates.dir, 'earlier');
+  await gates.started('earlier');
+  const futures = [0, 1, 2, 3].map((i) =>
+    tasks.gatedSum(new Float64Array(N).fill(i + 1), gates.dir, `b${i}`),
+  );
+  await turn();
+  await turn();
+  assert.deepEqual(
+    futures.map((f) => f.running()),
+    [true, true, false, false],
+    'the idle worker holds two of the burst; the busy one none',
+  );
+  gates.release('b0');
+  assert.equal(await futures[0], N);
+  await turn();
+  assert.deepEqual(
+    futures.slice(1).map((f) => f.running()),
+    [true, true, false],
+    'b2 went to the worker of the burst, not behind the earlier task',
+  );
+  for (let i = 1; i < 4; i++) gates.release(`b${i}`);
+  assert.deepEqual(
+    await Promise.all(futures),
+    [1, 2, 3, 4].map((v) => v * N),
+  );
+  gates.release('earlier');
+  assert.equal(await earlier, 4);
+});
+
+test("once a burst's queued tasks are cancelled, a later task waits in the parent while its worker is busy", async () => {
+  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  using gates = new Gates();
+  const tasks = ex.module<typeof Queued>(QUEUED);
+  await warmUp(tasks, gates);
+  const futures = [0, 1, 2, 3].map((i) => tasks.gatedSum(new Float64Array(N).fill(1), gates.dir, `b${i}`));
+  await turn();
+  assert.deepEqual([futures[2]!.cancel(), futures[3]!.cancel()], [true, true]);
+  gates.release('b0');
+  assert.equal(await futures[0], N);
+  await turn();
+  await turn();
+  assert.equal(futures[1]!.running(), true);
+  // The burst is over: a task of a later turn is not sent behind b1.
+  const later = tasks.gatedSum(new Float64Array(N).fill(2), gates.dir, 'later');
+  await turn();
+  await turn();
+  assert.equal(later.running(), false);
+  gates.release('b1');
+  gates.release('later');
+  assert.deepEqual(await Promise.all([futures[1], later]), [N, 2 * N]);
+});

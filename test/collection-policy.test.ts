@@ -253,3 +253,26 @@ test('whenCollected: pending from note() until the finalizers of what it collect
   assert.deepEqual(seen, ['dropped'], 'the finalizer ran before the callback');
   assert.equal(policy.pending, false);
 });
+
+test('decided: called as note() decides a collection that runs on a later turn, before it runs; a note() that falls (arrays collected or released since) counts from where it was decided', async () => {
+  const events: string[] = [];
+  let clock = 1000;
+  const policy = new CollectionPolicy(
+    parent,
+    () => events.push('collect'),
+    () => clock,
+    () => events.push('decided'),
+  );
+  policy.note(100);
+  assert.deepEqual(events, ['decided'], 'decided at once, the collection not run yet');
+  await turn();
+  assert.deepEqual(events, ['decided', 'collect']);
+  await turn();
+  clock += 1000; // past minIntervalMs
+  // Bytes released after the decision no longer count: the value may fall below the decided one.
+  policy.note(60);
+  policy.note(199);
+  assert.deepEqual(events, ['decided', 'collect'], 'less than `bytes` above the value at the decision');
+  policy.note(200);
+  assert.deepEqual(events, ['decided', 'collect', 'decided']);
+});

@@ -61,3 +61,16 @@ test(`${ROUNDS} results of 16 MiB that the caller releases: the parent makes no 
   for (let round = 1; round <= ROUNDS; round++) assert.equal((await shm.scaleHeap(x, round))[N - 1], round);
   assert.ok((await dropped.count()) >= 2);
 });
+
+test('a large result released as the parent decides to collect leaves the rule whole for the results dropped after it', async () => {
+  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  const shm = ex.module<typeof Shm>(SHM);
+  // 64 MiB: at once past the rule; released in the continuation, before the collection it called
+  // for has run.
+  const big = await shm.scaleHeap(new Float64Array(4 * N).fill(1), 1);
+  assert.ok(release(big));
+  const x = new Float64Array(N).fill(1);
+  const dropped = forcedCollections();
+  for (let round = 1; round <= ROUNDS; round++) assert.equal((await shm.scaleHeap(x, round))[N - 1], round);
+  assert.ok((await dropped.count()) >= 2);
+});

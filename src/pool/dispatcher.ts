@@ -21,10 +21,12 @@ type Worker = PoolWorker<WorkItem>;
  * the last one (SegmentBook.bytesHeldSinceCollection): results V8 collected
  * on its own, or the caller released, call for none.
  */
-const parentCollection = new CollectionPolicy(PARENT_COLLECTION, () => {
-  newCollectionEpoch();
-  collectGarbage();
-});
+const parentCollection = new CollectionPolicy(
+  PARENT_COLLECTION,
+  collectGarbage,
+  () => performance.now(),
+  newCollectionEpoch,
+);
 
 /** A source TaskRef carries its source only the first time a worker sees it. */
 export function withSource(worker: Worker, task: TaskRef): TaskRef {
@@ -103,22 +105,32 @@ export class Dispatcher {
   }
 
   /**
-   * Hands queued items to workers (see dispatch.ts). While a burst's short tasks are queued, each
-   * worker may hold two of them, as in dispatchEarly: with one, it waits for this process between
-   * tasks, and this process may be busy (a collection here took 10 to 20 ms, and both workers of
-   * 16 image strips waited for it).
+   * Hands queued items to workers (see dispatch.ts). While a burst's short tasks are queued, a
+   * worker that took one of them may hold two, as in dispatchEarly: with one, it waits for this
+   * process between tasks, and this process may be busy (a collection here took 10 to 20 ms, and
+   * both workers of 16 image strips waited for it). Other workers hold one: a worker busy with a
+   * task from before the burst may be busy long, and the burst's task would wait behind it.
    */
   dispatch(): void {
-    if (this.#queue.length === 0 || this.#waitForCollection()) return;
-    const deep = this.#burst.size > 0 && this.#taskMs >= QUICK_TASK_MS && this.#taskMs < BURST_DEPTH_MS;
-    const limits = {
-      taskMs: this.#taskMs,
-      maxTasksPerChild: this.#maxTasksPerChild,
-      depth: deep ? 2 : 1,
-    };
-    const batches = planDispatch(this.#queue, this.#workers, limits, this.#start);
-    for (const [worker, items] of batches) this.#send(worker, items);
+    if (this.#queue.length === 0) {
+      this.#burst.clear(); // drained by cancels, aborts or a broken pool too
+      return;
+    }
+    if (this.#waitForCollection()) return;
+    const limits = { taskMs: this.#taskMs, maxTasksPerChild: this.#maxTasksPerChild, depth: 1 };
+    for (const [worker, items] of planDispatch(this.#queue, this.#workers, limits, this.#start))
+      this.#send(worker, items);
+    if (this.#burst.size > 0 && this.#taskMs >= QUICK_TASK_MS && this.#taskMs < BURST_DEPTH_MS) {
+      const deep = { ...limits, depth: 2 };
+      for (const [worker, items] of planDispatch(this.#queue, this.#burst, deep, this.#start))
+        this.#send(worker, items);
+    }
     if (this.#queue.length === 0) this.#burst.clear();
+  }
+
+  /** A worker is gone: it takes no more tasks of a burst. */
+  workerGone(worker: Worker): void {
+    this.#burst.delete(worker);
   }
 
   /** An item leaves the queue for a worker: false if it was cancelled meanwhile (drop() freed it). */

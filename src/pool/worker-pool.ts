@@ -116,6 +116,7 @@ export class WorkerPool {
         if (at < 0) return;
         this.#queue.splice(at, 1);
         this.#options.book.free(queued.args.leases);
+        this.#pump();
       });
     }
     this.#queue.push(item);
@@ -349,6 +350,7 @@ export class WorkerPool {
   #forget(worker: Worker): void {
     this.#workers.delete(worker);
     this.#reclaim.workerGone(worker);
+    this.#dispatcher.workerGone(worker);
     worker.leaveBook(this.#options.book);
     this.#pastBusyMs += worker.busyMs(performance.now());
   }

@@ -117,6 +117,12 @@ export class CollectionPolicy {
   readonly #rules: CollectionRules;
   readonly #collect: () => void;
   readonly #now: () => number;
+  /**
+   * Called as a collection is decided, when the bytes it counts are taken
+   * (it runs a turn later with rules.nextTurn): arrays made or released from
+   * then on belong to what comes after it (see newCollectionEpoch).
+   */
+  readonly #decided: () => void;
   /** [other bytes, copy-on-write bytes] tracked at the last collection, and now. */
   #collectedAt = [0, 0];
   #tracked = [0, 0];
@@ -144,10 +150,12 @@ export class CollectionPolicy {
     rules: CollectionRules,
     collect: () => void = collectGarbage,
     now: () => number = () => performance.now(),
+    decided: () => void = () => {},
   ) {
     this.#rules = rules;
     this.#collect = collect;
     this.#now = now;
+    this.#decided = decided;
   }
 
   /**
@@ -267,6 +275,7 @@ export class CollectionPolicy {
     this.#idleTimer = undefined;
     const tracked = this.#tracked;
     const copied = this.#copied;
+    this.#decided();
     const collect = () => {
       this.#collectedAt = tracked;
       this.#copiedAt = copied;

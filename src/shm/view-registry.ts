@@ -39,7 +39,10 @@ export interface DroppedView {
  */
 let collectionEpoch = 0;
 
-/** A collection to give segments back is about to run. */
+/**
+ * A collection to give segments back is decided (it may run a turn later):
+ * arrays tracked or released from now on belong to what comes after it.
+ */
 export function newCollectionEpoch(): void {
   collectionEpoch++;
 }
