@@ -38,6 +38,13 @@ export interface InterleavePlan {
    * Idle segments are not trimmed, so recycling works as in back-to-back calls.
    */
   collectBetween?: boolean;
+  /**
+   * With collectBetween: one untimed call of the same variant between the
+   * collection and each timed call, so that what the timed call finds to
+   * collect is its own variant's garbage (as in a caller's loop of that
+   * variant), not the other variants'. Doubles the calls.
+   */
+  pairCalls?: boolean;
 }
 
 export async function measureInterleaved(
@@ -106,6 +113,7 @@ export async function measureInterleaved(
         if (plan.collectBetween === true) {
           gc();
           await sleep(5);
+          if (plan.pairCalls === true) await callChecked(row, `round ${round + 1}, untimed call before`);
         }
         row.out.samplesMs.push(await callChecked(row, `round ${round + 1}`));
       }

@@ -288,7 +288,7 @@ function caseSections(r: Results): string[] {
       '',
       `## (g) ${g.width}×${g.height} RGBA image (${g.imageMB} MB) in ${g.strips} strips: grayscale then 3×3 box blur`,
       '',
-      `Each task gets its strip with one halo row above and below (where the image has one) and returns the strip's blurred grayscale Uint8Array; the result is checked byte for byte (a digest) against the whole image done in-process. One call of each per round, interleaved (rotated order) after warm-up calls interleaved the same way, with a garbage collection before each call (outside the timing) so that one row's dead arrays (32 MB from the in-process call, 64 MB of slices) are not collected during the next row's call. ${disturbance(g)}`,
+      `Each task gets its strip with one halo row above and below (where the image has one) and returns the strip's blurred grayscale Uint8Array; the result is checked byte for byte (a digest) against the whole image done in-process. One call of each per round, interleaved (rotated order) after warm-up calls interleaved the same way, with a garbage collection and then an untimed call of the same row before each timed call (outside the timing): one row's dead arrays (32 MB from the in-process call, 64 MB of slices) are not collected during the next row's call, and each timed call pays for collecting what its own row's previous call left, as a caller's loop does. ${disturbance(g)}`,
       '',
       interleavedTable(g.variants, 'in-process', 'speedup (in-process / row)', speedup, false),
       ...noteLines(g.variants),

@@ -125,11 +125,17 @@ export async function runStrips(
       height,
       imageMB: image.length / 1e6,
       strips: STRIPS,
-      // A garbage collection before each call (outside the timing): the in-process call leaves
-      // 32 MB of dead arrays and the slice row 64 MB, which V8 otherwise collects during the next
-      // row's call (10 to 45 ms of this process's main thread, while that row's workers wait
-      // for it); a caller running one of these alone would not pay for the others' garbage.
-      variants: await measureInterleaved(prefix, variants, { ...plan, collectBetween: true }, checks),
+      // A garbage collection, then an untimed call of the same row, before each timed call: the
+      // in-process call leaves 32 MB of dead arrays and the slice row 64 MB, which V8 otherwise
+      // collects during the next row's call (10 to 45 ms of this process's main thread, while
+      // that row's workers wait for it); a caller running one of these alone would not pay for
+      // the others' garbage, but pays for its own (the untimed call's), as the timed call does.
+      variants: await measureInterleaved(
+        prefix,
+        variants,
+        { ...plan, collectBetween: true, pairCalls: true },
+        checks,
+      ),
     };
   } finally {
     release(imageShm);
