@@ -84,7 +84,7 @@ export class FrameInput {
       if (this.#end - at < length) break;
       const format = buf[this.#start + 4]!;
       this.#start = at + length;
-      this.#onMessage(decodeBody(format, buf.subarray(at, at + length), this.#refs, true));
+      this.#onMessage(decodeBody(format, buf, at, at + length, this.#refs, true));
     }
     if (this.#start === this.#end) {
       this.#start = 0;
