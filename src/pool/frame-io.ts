@@ -166,15 +166,30 @@ export class FrameCursor {
    * (from offset 0).
    */
   bytes(): Uint8Array {
+    if (!this.transient) {
+      const n = this.u32();
+      const from = this.#skip(n);
+      return new U8(this.buf.buffer, this.buf.byteOffset + from, n);
+    }
+    return new U8(this.ownBytes());
+  }
+
+  /** For a transient body: the bytes() as an ArrayBuffer of their own, which no view was made over yet. */
+  ownBytes(): ArrayBuffer {
     const n = this.u32();
+    const from = this.#skip(n);
+    // Not zero-filled first: every byte is written next.
+    const own = Buffer.allocUnsafeSlow(n);
+    this.buf.copy(own, 0, from, from + n);
+    return own.buffer as ArrayBuffer;
+  }
+
+  /** Where `n` bytes aligned to 8 start; the cursor moves past them. */
+  #skip(n: number): number {
     this.align();
     const from = this.pos;
     if (from + n > this.#end) throw new RangeError('shmex channel: a frame is cut short');
     this.pos += n;
-    if (!this.transient) return new U8(this.buf.buffer, this.buf.byteOffset + from, n);
-    // Not zero-filled first: every byte is written next.
-    const own = Buffer.allocUnsafeSlow(n);
-    this.buf.copy(own, 0, from, from + n);
-    return new U8(own.buffer, 0, n);
+    return from;
   }
 }
