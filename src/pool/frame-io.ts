@@ -86,8 +86,8 @@ export class FrameWriter {
   align(): void {
     const pad = (8 - ((this.pos + this.#gathered) % 8)) % 8;
     this.room(pad);
-    this.buf.fill(0, this.pos, this.pos + pad);
-    this.pos += pad;
+    // At most 7 bytes: a loop, not fill(), which calls into C++ for them.
+    for (let i = 0; i < pad; i++) this.buf[this.pos++] = 0;
   }
 
   bytes(view: ArrayBufferView): void {

@@ -83,8 +83,6 @@ const inV8: Fallback = {
   read: (c) => deserialize(c.bytes()),
 };
 
-const PADDING = Buffer.alloc(8);
-
 /**
  * One message into a frame, header included (see FrameWriter: `gatherBytes`
  * leaves views of that size or more out of its memory). `sent`: the
@@ -119,7 +117,9 @@ function writeFrame(
   const header = w.buf;
   header.writeUInt32LE(w.length - FRAME_HEADER, 0);
   header[4] = format;
-  PADDING.copy(header, 5, 0, 3);
+  header[5] = 0;
+  header[6] = 0;
+  header[7] = 0;
   return w;
 }
 
