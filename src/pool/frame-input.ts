@@ -71,7 +71,8 @@ export class FrameInput {
       this.#start = 0;
       this.#end = buffered;
     }
-    return this.#buf.subarray(this.#end);
+    // Everything read so far decoded (the usual case): the buffer itself, without a view made of it per read.
+    return this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end);
   }
 
   #read(n: number): void {
