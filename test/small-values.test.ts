@@ -110,3 +110,40 @@ test('arguments copied at submit: a change made to a small array afterwards does
   v[0] = 99;
   assert.deepEqual(await future, [1, 2, 3]);
 });
+
+test('an inline argument of each view kind arrives in a buffer of its own, with its class and bytes', async () => {
+  const source = new Uint8Array(48);
+  for (let i = 0; i < source.length; i++) source[i] = (i * 29 + 7) & 0xff;
+  // Views at an offset of a larger buffer: the task gets their bytes alone.
+  const at = (Kind: new (b: ArrayBuffer, o: number, n: number) => ArrayBufferView, size: number) =>
+    new Kind(source.slice().buffer, 8, 32 / size);
+  const views: ArrayBufferView[] = [
+    at(Int8Array, 1),
+    at(Uint8Array, 1),
+    at(Uint8ClampedArray, 1),
+    at(Int16Array, 2),
+    at(Uint16Array, 2),
+    at(Int32Array, 4),
+    at(Uint32Array, 4),
+    at(Float32Array, 4),
+    at(Float64Array, 8),
+    at(BigInt64Array, 8),
+    at(BigUint64Array, 8),
+    new DataView(source.slice().buffer, 8, 32),
+    Buffer.from(source.slice().buffer, 8, 32),
+  ];
+  for (const view of views) {
+    // One argument at a time, awaited: the path of a caller that waits for each task.
+    const seen = await ex.submit(
+      (v: ArrayBufferView) => [
+        v.constructor.name,
+        v.byteOffset,
+        v.byteLength,
+        v.buffer.byteLength,
+        Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)),
+      ],
+      view,
+    );
+    assert.deepEqual(seen, [view.constructor.name, 0, 32, 32, Array.from(source.subarray(8, 40))]);
+  }
+});

@@ -175,6 +175,28 @@ test('a task slower than QUICK_TASK_MS sends its outcome at once, before the nex
   assert.deepEqual(channel.outcomes().map(resultOf), ['a', 2, 'b']);
 });
 
+test('a task run with nothing queued behind it sends its outcome alone, even if tasks came while it ran', async () => {
+  let go!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    go = resolve;
+  });
+  const { channel, send } = start(undefined, {
+    ...tasks,
+    // Quick by the runtime's clock (it does not advance), and finished only once the next run has come.
+    gated: async (x: unknown) => {
+      await gate;
+      return x;
+    },
+  });
+  send({ type: 'run', tasks: [run(1, 'gated', ['alone'])] });
+  send({ type: 'run', tasks: [run(2, 'add', [1, 1])] });
+  go();
+  await channel.until('results', 2);
+  const ids = channel.sent.map((m) => (m.type === 'results' ? m.outcomes.map((o) => o.id) : []));
+  assert.deepEqual(ids, [[1], [2]]);
+  assert.deepEqual(channel.outcomes().map(resultOf), ['alone', 2]);
+});
+
 test('a task that throws is an error outcome naming the error; the next task runs', async () => {
   const { channel, send } = start();
   send({ type: 'run', tasks: [run(1, 'fail', []), run(2, 'add', [2, 2])] });

@@ -71,7 +71,8 @@ export class FrameInput {
       this.#start = 0;
       this.#end = buffered;
     }
-    return this.#buf.subarray(this.#end);
+    // Everything read so far decoded (the usual case): the buffer itself, without a view made of it per read.
+    return this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end);
   }
 
   #read(n: number): void {
@@ -84,7 +85,7 @@ export class FrameInput {
       if (this.#end - at < length) break;
       const format = buf[this.#start + 4]!;
       this.#start = at + length;
-      this.#onMessage(decodeBody(format, buf.subarray(at, at + length), this.#refs, true));
+      this.#onMessage(decodeBody(format, buf, at, at + length, this.#refs, true));
     }
     if (this.#start === this.#end) {
       this.#start = 0;

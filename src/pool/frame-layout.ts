@@ -123,8 +123,13 @@ function readValue(c: FrameCursor): unknown {
     case V_VIEW: {
       const kind = VIEW_KINDS[c.u8()];
       if (kind === undefined) throw new RangeError('shmex channel: unknown view kind');
+      if (c.transient) {
+        // A buffer of the view's own, at offset 0: aligned for every kind.
+        const own = c.ownBytes();
+        return kind.make(own, 0, own.byteLength);
+      }
       const bytes = c.bytes();
-      // In place when aligned for its kind (it is, in a chunk as read, and in a copy of a transient body); a copy otherwise.
+      // In place when aligned for its kind (it is, in a frame as written); a copy otherwise.
       const own = bytes.byteOffset % kind.bytesPerElement === 0 ? bytes : new Uint8Array(bytes.byteLength);
       if (own !== bytes) own.set(bytes);
       return kind.make(own.buffer, own.byteOffset, own.byteLength);

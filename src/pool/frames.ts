@@ -83,8 +83,6 @@ const inV8: Fallback = {
   read: (c) => deserialize(c.bytes()),
 };
 
-const PADDING = Buffer.alloc(8);
-
 /**
  * One message into a frame, header included (see FrameWriter: `gatherBytes`
  * leaves views of that size or more out of its memory). `sent`: the
@@ -119,7 +117,9 @@ function writeFrame(
   const header = w.buf;
   header.writeUInt32LE(w.length - FRAME_HEADER, 0);
   header[4] = format;
-  PADDING.copy(header, 5, 0, 3);
+  header[5] = 0;
+  header[6] = 0;
+  header[7] = 0;
   return w;
 }
 
@@ -241,15 +241,23 @@ function ownCopy(body: Buffer): Buffer {
 }
 
 /**
- * A frame's body as its message. `transient`: the body's memory is read into
+ * A frame's body, `buf[start, end)`, as its message. `transient`: the body's memory is read into
  * again afterwards, so the message keeps nothing of it (see FrameCursor).
  */
-export function decodeBody(format: number, body: Buffer, refs: ReadRefs, transient = false): unknown {
+export function decodeBody(
+  format: number,
+  buf: Buffer,
+  start: number,
+  end: number,
+  refs: ReadRefs,
+  transient = false,
+): unknown {
   if (format === FORMAT_RUN)
-    return { type: 'run', tasks: readTasks(new FrameCursor(body, transient), inV8, refs) };
+    return { type: 'run', tasks: readTasks(new FrameCursor(buf, transient, start, end), inV8, refs) };
   if (format === FORMAT_RESULTS)
-    return { type: 'results', outcomes: readOutcomes(new FrameCursor(body, transient), inV8) };
+    return { type: 'results', outcomes: readOutcomes(new FrameCursor(buf, transient, start, end), inV8) };
   // V8's deserializer makes views into the bytes it reads.
+  const body = buf.subarray(start, end);
   if (format === FORMAT_V8) return deserialize(transient ? ownCopy(body) : body);
   throw new RangeError(`shmex channel: unknown frame format ${format}`);
 }
@@ -275,12 +283,14 @@ export class BlockingFrameOutput {
   }
 
   write(message: ToWorker | FromWorker): void {
-    const { frame, memory } = encodeFrame(message, this.#scratch);
-    if (memory.length <= SCRATCH_MAX) this.#scratch = memory;
+    const w = writeFrame(message, this.#scratch, undefined);
+    const frame = w.buf;
+    const length = w.pos;
+    if (frame.length <= SCRATCH_MAX) this.#scratch = frame;
     let at = 0;
-    while (at < frame.length) {
+    while (at < length) {
       try {
-        at += writeSync(this.#fd, frame, at, frame.length - at);
+        at += writeSync(this.#fd, frame, at, length - at);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
         Atomics.wait(sleeper, 0, 0, RETRY_MS);

@@ -172,7 +172,9 @@ export class WorkerRuntime {
       const message = this.#queue.shift()!;
       const pending = this.#outbox.written();
       if (pending !== undefined) await pending;
-      const t0 = this.#now();
+      // Timed only with tasks behind it, whose outcomes it may be gathered with: a task run alone
+      // (a caller awaiting each one) sends its outcome at once, without reading the clock.
+      const t0 = this.#queue.length > 0 ? this.#now() : Number.NaN;
       this.#receipts[0]!++;
       const outcome = this.#runAtOnce(message) ?? this.#runOne(message);
       this.#outbox.push(outcome instanceof Promise ? await outcome : outcome);
@@ -197,8 +199,11 @@ export class WorkerRuntime {
         }
       }
       // Outcomes of quick tasks are gathered into one message while more tasks wait.
-      const quick = this.#now() - t0 <= QUICK_TASK_MS;
-      if (this.#queue.length === 0 || !quick || this.#outbox.length >= MAX_GATHERED) {
+      if (
+        this.#queue.length === 0 ||
+        this.#outbox.length >= MAX_GATHERED ||
+        !(this.#now() - t0 <= QUICK_TASK_MS)
+      ) {
         this.#book.flushFrees();
         this.#outbox.flush();
       }
