@@ -285,16 +285,7 @@ export class WorkerRuntime {
     if (fn === undefined) return undefined;
     let result: unknown;
     try {
-      // From here on the arguments' holds are given back when their arrays are collected.
-      const { args, leases } = message;
-      const decoded = decode(
-        args,
-        this.#book,
-        this.#parent,
-        leases,
-        this.#channel.structuredClone,
-      ) as unknown[];
-      result = fn(...decoded);
+      result = fn(...this.#decodeArgs(message.args, message.leases));
     } catch (error) {
       return { id: message.id, ok: false, error: serializeError(explain(error, message.task)) };
     }
@@ -340,14 +331,7 @@ export class WorkerRuntime {
       this.#book.free(leases); // the arguments will never be mapped
       throw error;
     }
-    // From here on the arguments' holds are given back when their arrays are collected.
-    const decoded = decode(
-      args,
-      this.#book,
-      this.#parent,
-      leases,
-      this.#channel.structuredClone,
-    ) as unknown[];
+    const decoded = this.#decodeArgs(args, leases);
     if (!chunk) return await fn(...decoded);
     const results: unknown[] = [];
     for (const one of decoded as unknown[][]) results.push(await fn(...one));
@@ -355,6 +339,11 @@ export class WorkerRuntime {
   }
 
   /** Encodes a result; if the directory is full, once more after making room (see reclaim.ts). */
+  /** A task's arguments, mapped: from here on their holds are given back when their arrays are collected. */
+  #decodeArgs(args: Encoded, leases: string[]): unknown[] {
+    return decode(args, this.#book, this.#parent, leases, this.#channel.structuredClone) as unknown[];
+  }
+
   async #encodeResult(id: number, result: unknown): Promise<Payload> {
     try {
       return this.#encode(id, result);
