@@ -9,6 +9,7 @@
 // another commit's build); without one, this package is measured alone.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { height, makeImage, rowBytes, strips, width } from './strip-image.mjs';
 
 const [workload = 'strips', roundsArg = '9', ...rootArgs] = process.argv.slice(2);
 const rounds = Number(roundsArg);
@@ -49,18 +50,7 @@ let inProcess;
 let call;
 if (workload.startsWith('strips')) {
   // As bench/workloads/strips.ts: 4000x4000 RGBA in 16 strips, with a halo row above and below.
-  const width = 4000;
-  const height = 4000;
-  const rowBytes = width * 4;
-  const per = Math.ceil(height / 16);
-  const strips = Array.from({ length: 16 }, (_, i) => {
-    const r0 = i * per;
-    const r1 = Math.min(height, r0 + per);
-    const inFrom = Math.max(0, r0 - 1);
-    return { inFrom, inTo: Math.min(height, r1 + 1), rows: r1 - r0, haloTop: r0 - inFrom };
-  });
-  input = new Uint8ClampedArray(width * height * 4);
-  for (let i = 0; i < input.length; i++) input[i] = (i * 7 + (i >>> 11) * 13) & 255;
+  input = makeImage();
   inProcess = () => stripBlur(input, width, 0, height);
   call = (r, image) =>
     Promise.all(

@@ -10,24 +10,14 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ProcessPoolExecutor } from '../../dist/index.js';
 import { stripBlur } from '../workers/tasks.mjs';
+import { height, makeImage, rowBytes, strips, width } from './strip-image.mjs';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc');
 const rounds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 9);
 const collect = process.argv.includes('--gc');
 
-const width = 4000;
-const height = 4000;
-const rowBytes = width * 4;
-const per = Math.ceil(height / 16);
-const strips = Array.from({ length: 16 }, (_, i) => {
-  const r0 = i * per;
-  const r1 = Math.min(height, r0 + per);
-  const inFrom = Math.max(0, r0 - 1);
-  return { inFrom, inTo: Math.min(height, r1 + 1), rows: r1 - r0, haloTop: r0 - inFrom };
-});
-const image = new Uint8ClampedArray(width * height * 4);
-for (let i = 0; i < image.length; i++) image[i] = (i * 7 + (i >>> 11) * 13) & 255;
+const image = makeImage();
 
 const ex = new ProcessPoolExecutor({ maxWorkers: 2, execArgv: [] });
 const tasks = ex.module(new URL('../workers/timed-tasks.mjs', import.meta.url));

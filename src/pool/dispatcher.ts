@@ -64,6 +64,11 @@ export class Dispatcher {
     this.#collected = collected;
   }
 
+  /** Tasks take long enough not to go several to a message, and short enough for a worker to hold two of a burst. */
+  get #burstTasksShort(): boolean {
+    return this.#taskMs >= QUICK_TASK_MS && this.#taskMs < BURST_DEPTH_MS;
+  }
+
   /** The burst of submits of the turn that ends is over, once its queue is drained. */
   turnEnded(): void {
     if (this.#queue.length === 0) this.#burst.clear();
@@ -88,7 +93,7 @@ export class Dispatcher {
    */
   dispatchEarly(): void {
     // Quick tasks are not: they go several to a message, on the pump's microtask.
-    const deep = this.#taskMs >= QUICK_TASK_MS && this.#taskMs < BURST_DEPTH_MS;
+    const deep = this.#burstTasksShort;
     const takers: Worker[] = [];
     for (const worker of this.#workers)
       if (worker.inflight.length === 0 || (deep && this.#burst.has(worker))) takers.push(worker);
@@ -120,7 +125,7 @@ export class Dispatcher {
     const limits = { taskMs: this.#taskMs, maxTasksPerChild: this.#maxTasksPerChild, depth: 1 };
     for (const [worker, items] of planDispatch(this.#queue, this.#workers, limits, this.#start))
       this.#send(worker, items);
-    if (this.#burst.size > 0 && this.#taskMs >= QUICK_TASK_MS && this.#taskMs < BURST_DEPTH_MS) {
+    if (this.#burst.size > 0 && this.#burstTasksShort) {
       const deep = { ...limits, depth: 2 };
       for (const [worker, items] of planDispatch(this.#queue, this.#burst, deep, this.#start))
         this.#send(worker, items);
