@@ -5,8 +5,11 @@
 // collections of the caller's heap. Forced collections are what the parent's
 // rule makes (gc() with the forced flag); this process makes none otherwise.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { inSharedMemory, ProcessPoolExecutor, release } from 'shmex';
 import type * as Shm from './fixtures/shm-tasks.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
@@ -70,6 +73,25 @@ test('a large result released as the parent decides to collect leaves the rule w
   const big = await shm.scaleHeap(new Float64Array(4 * N).fill(1), 1);
   assert.ok(release(big));
   const x = new Float64Array(N).fill(1);
+  const dropped = forcedCollections();
+  for (let round = 1; round <= ROUNDS; round++) assert.equal((await shm.scaleHeap(x, round))[N - 1], round);
+  assert.ok((await dropped.count()) >= 2);
+});
+
+test('results dropped from an executor on a second directory get their collections after a first directory counted many', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shmex-collection-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const x = new Float64Array(N).fill(1);
+  {
+    await using first = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const shm = first.module<typeof Shm>(SHM);
+    for (let round = 1; round <= ROUNDS; round++) assert.equal((await shm.scaleHeap(x, round))[N - 1], round);
+  }
+  // The rule is one per process: the second directory's results count from where it stands, not
+  // from zero under the mark the first directory's count left.
+  await using second = new ProcessPoolExecutor({ maxWorkers: 1, shmDir: dir });
+  const shm = second.module<typeof Shm>(SHM);
+  await shm.scaleHeap(x, 0).then(release);
   const dropped = forcedCollections();
   for (let round = 1; round <= ROUNDS; round++) assert.equal((await shm.scaleHeap(x, round))[N - 1], round);
   assert.ok((await dropped.count()) >= 2);

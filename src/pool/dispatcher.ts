@@ -4,6 +4,7 @@
 // sends them, and learns from each answer how long tasks take. It holds items
 // back while the parent's collection of dropped results is pending, and lets
 // a worker hold two tasks of a burst of copied submits.
+import { bytesHeldSinceCollection } from '../shm/books.js';
 import { CollectionPolicy, collectGarbage, type GiveBack } from '../shm/collect.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { newCollectionEpoch } from '../shm/view-registry.js';
@@ -18,8 +19,8 @@ type Worker = PoolWorker<WorkItem>;
 /**
  * Collections that give back the segments of results dropped without
  * release() (see tuning.ts). They count results still alive that came since
- * the last one (SegmentBook.bytesHeldSinceCollection): results V8 collected
- * on its own, or the caller released, call for none.
+ * the last one, in every directory (bytesHeldSinceCollection in books.ts):
+ * results V8 collected on its own, or the caller released, call for none.
  */
 const parentCollection = new CollectionPolicy(
   PARENT_COLLECTION,
@@ -81,7 +82,8 @@ export class Dispatcher {
 
   /** A result that came in segments: the parent's collection rule counts it. */
   resultMapped(): void {
-    parentCollection.note(this.#book.bytesHeldSinceCollection, this.#book.copyOnWriteBytesTracked);
+    const { held, copyOnWrite } = bytesHeldSinceCollection();
+    parentCollection.note(held, copyOnWrite);
   }
 
   /**

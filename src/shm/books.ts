@@ -31,6 +31,22 @@ export function segmentBooks(): Iterable<SegmentBook> {
   return books.values();
 }
 
+/**
+ * What the parent's collection rule counts, over every book of this thread:
+ * the rule is one per thread (a collection frees dropped arrays of every
+ * directory), so it must compare one running count, not each directory's own
+ * against a mark another directory's count set.
+ */
+export function bytesHeldSinceCollection(): { held: number; copyOnWrite: number } {
+  let held = 0;
+  let copyOnWrite = 0;
+  for (const book of books.values()) {
+    held += book.bytesHeldSinceCollection;
+    copyOnWrite += book.copyOnWriteBytesTracked;
+  }
+  return { held, copyOnWrite };
+}
+
 let helperDir: string | undefined; // undefined: the default directory, read when used
 let helperDirChosen = false;
 
