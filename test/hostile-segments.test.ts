@@ -40,7 +40,7 @@ import { type Peer, SegmentBook, type SegmentControl } from '../dist/shm/segment
 import { newSegmentName, parseSegmentName, requireSegmentName } from '../dist/shm/segment-names.js';
 import { SegmentStore } from '../dist/shm/segment-store.js';
 import { decode } from '../dist/transfer/decode.js';
-import { BUFFER_SEGMENT, TAG_VIEW, WIRE_VERSION } from '../dist/transfer/wire.js';
+import { BUFFER_SEGMENT, ROOT_VALUE, TAG_VIEW, WIRE_VERSION } from '../dist/transfer/wire.js';
 import type * as Hostile from './fixtures/hostile-tasks.js';
 import { type ForgedRef, forgePayload } from './fixtures/hostile-tasks.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
@@ -646,6 +646,7 @@ describe('decode: payloads naming hostile segments', () => {
     s.writeDouble(16);
     s.writeRawBytes(new Uint8Array(16));
     s.writeUint32(0);
+    s.writeUint32(ROOT_VALUE);
     s.writeValue(new Uint8Array(1));
     assert.match(decodeError(s.releaseBuffer(), sender, []).message, /not aligned/);
   });

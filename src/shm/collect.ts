@@ -27,27 +27,48 @@ function exposeGc(): Gc {
 }
 
 /**
- * A full collection. Run twice: V8's deserializer keeps what it decoded
- * until the deserializer itself is collected. (gc() with options, such as
- * { type: 'minor' }, does not process FinalizationRegistry cells here.)
+ * V8's deserializer keeps every object it decoded (and each buffer passed to
+ * it as transferred) until it is itself collected: an array it decoded and
+ * the caller dropped is freed by the collection after the one that frees the
+ * deserializer. Payloads whose root is a view or a list of views are decoded
+ * without it keeping any (transfer/wire.ts); the others that named segments
+ * count here until their deserializer is collected.
  */
-export function collectGarbage(): void {
-  gc ??= exposeGc();
-  gc();
-  gc();
+let keepingDeserializers = 0;
+const deserializerGone = new FinalizationRegistry<undefined>(() => {
+  keepingDeserializers--;
+});
+
+/** `deserializer` decoded arrays that live in segments and keeps them (see above). */
+export function deserializerKeepsArrays(deserializer: object): void {
+  keepingDeserializers++;
+  deserializerGone.register(deserializer, undefined);
 }
 
 /**
- * A minor collection, then a full one: half the cost of collectGarbage()
- * (a minor one takes 0.1 ms here, a full one 4) when the deserializer of
- * the payload just decoded is young, which it is unless V8 collected while
- * it was decoding (a large argument's external memory can make it do so,
- * and move it to the old generation): its arrays then wait for one more
- * full collection (collectOnce).
+ * A full collection; twice while a deserializer may keep arrays it decoded
+ * (see above). (gc() with options, such as { type: 'minor' }, does not
+ * process FinalizationRegistry cells here.)
+ */
+export function collectGarbage(): void {
+  gc ??= exposeGc();
+  const twice = keepingDeserializers > 0;
+  gc();
+  if (twice) gc();
+}
+
+/**
+ * A full collection, after a minor one while a deserializer may keep arrays
+ * (see above): half the cost of collectGarbage() (a minor one takes 0.1 ms
+ * here, a full one 4) when the deserializer of the payload just decoded is
+ * young, which it is unless V8 collected while it was decoding (a large
+ * argument's external memory can make it do so, and move it to the old
+ * generation): its arrays then wait for one more full collection
+ * (collectOnce).
  */
 export function collectYoungFirst(): void {
   gc ??= exposeGc();
-  gc({ type: 'minor' });
+  if (keepingDeserializers > 0) gc({ type: 'minor' });
   gc();
 }
 

@@ -4,6 +4,7 @@
 // instances and codec values rebuilt. On failure every hold is given back.
 import { Deserializer } from 'node:v8';
 import { MalformedPayloadError, ShmexError } from '../errors.js';
+import { deserializerKeepsArrays } from '../shm/collect.js';
 import { MAX_NPY_HEADER_LENGTH } from '../shm/npy-header.js';
 import type { Peer, SegmentBook, SegmentRef } from '../shm/segment-book.js';
 import { requireSegmentName } from '../shm/segment-names.js';
@@ -17,6 +18,11 @@ import {
   BUFFER_BARE,
   BUFFER_SEGMENT,
   BUFFER_SHARED,
+  ITEM_VALUE,
+  ITEM_VIEW,
+  ROOT_LIST,
+  ROOT_VALUE,
+  ROOT_VIEW,
   SEGMENT_MODES,
   type SpecialHeader,
   TAG_SPECIAL,
@@ -140,7 +146,7 @@ function readBuffer(d: PayloadDeserializer, r: Receiving): { buffer: ArrayBuffer
  * reader of its kind (kinds/table.ts); then gives late fields to those that
  * have them (wrappers, which may refer to each other).
  */
-function readSpecials(d: PayloadDeserializer): void {
+function readSpecials(d: PayloadDeserializer): number {
   const count = d.readUint32();
   const headers: SpecialHeader[] = [];
   for (let i = 0; i < count; i++) {
@@ -152,6 +158,39 @@ function readSpecials(d: PayloadDeserializer): void {
     const reader = readerOf(header);
     if (reader.hasLate?.(header)) reader.readLate!(header, d.specials[i], d.readValue());
   });
+  return count;
+}
+
+function readItem(d: PayloadDeserializer): unknown {
+  const item = d.readUint32();
+  if (item === ITEM_VIEW) return readView(d, d.readUint32(), d.buffers);
+  if (item !== ITEM_VALUE) throw new MalformedPayloadError(`unknown root item ${item}`);
+  const value: unknown = d.readValue();
+  if (typeof value === 'object' && value !== null)
+    throw new MalformedPayloadError('an object as a root item');
+  return value;
+}
+
+/** Longest root list an encoder writes item by item (encode.ts: MAX_ROOT_ITEMS). */
+const MAX_ROOT_ITEMS = 64;
+
+/**
+ * `holds`: the payload named segments and V8's deserializer has kept objects
+ * already (specials, transferred buffers) or will (a V8 root).
+ */
+function readRoot(d: PayloadDeserializer, segments: boolean, holds: boolean): unknown {
+  const form = d.readUint32();
+  if (segments && (holds || form === ROOT_VALUE)) deserializerKeepsArrays(d);
+  if (form === ROOT_VIEW) return readItem(d);
+  if (form === ROOT_LIST) {
+    const length = d.readUint32();
+    if (length > MAX_ROOT_ITEMS) throw new MalformedPayloadError(`a root list of ${length} items`);
+    const list = new Array<unknown>(length);
+    for (let i = 0; i < length; i++) list[i] = readItem(d);
+    return list;
+  }
+  if (form !== ROOT_VALUE) throw new MalformedPayloadError(`unknown root form ${form}`);
+  return d.readValue();
 }
 
 /**
@@ -186,13 +225,15 @@ export function decode(
     if (version !== WIRE_VERSION)
       throw new MalformedPayloadError(`wire version ${version}, expected ${WIRE_VERSION}`);
     const count = d.readUint32();
+    let transferred = false;
     for (let i = 0; i < count; i++) {
       const { buffer, bare } = readBuffer(d, r);
       d.buffers.push(buffer);
       if (bare) d.transferArrayBuffer(i, buffer as ArrayBuffer);
+      transferred ||= bare;
     }
-    readSpecials(d);
-    return d.readValue();
+    const specials = readSpecials(d);
+    return readRoot(d, r.received.length > 0, transferred || specials > 0);
   } catch (error) {
     for (const buffer of d.buffers) book.release(buffer);
     const unreceived = [...leases];

@@ -18,6 +18,11 @@ import {
   BUFFER_BARE,
   BUFFER_SEGMENT,
   BUFFER_SHARED,
+  ITEM_VALUE,
+  ITEM_VIEW,
+  ROOT_LIST,
+  ROOT_VALUE,
+  ROOT_VIEW,
   SEGMENT_MODES,
   TAG_SPECIAL,
   WIRE_VERSION,
@@ -213,6 +218,52 @@ function travelsRaw(value: unknown, scan: Scan, options: EncodeOptions, leases: 
   );
 }
 
+/** Longer lists (a result's array of numbers beside a large view) go as one V8 value: item by item costs more. */
+const MAX_ROOT_ITEMS = 64;
+
+/**
+ * A view, or a dense plain list of views and primitives with no view twice
+ * (the decoder makes a view per item, so identity is kept only if none
+ * repeats) and no other property: a root written item by item (see wire.ts).
+ */
+function isItemList(value: unknown): value is unknown[] {
+  if (!Array.isArray(value) || value.length > MAX_ROOT_ITEMS) return false;
+  if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+  if (Object.keys(value).length !== value.length) return false; // holes, or named properties
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i];
+    if (typeof item === 'object' && item !== null) {
+      if (!ArrayBuffer.isView(item)) return false;
+      for (let j = 0; j < i; j++) if (value[j] === item) return false;
+    } else if (typeof item === 'function' || typeof item === 'symbol') return false;
+  }
+  return true;
+}
+
+function writeItem(serializer: PayloadSerializer, item: unknown): void {
+  if (ArrayBuffer.isView(item)) {
+    serializer.writeUint32(ITEM_VIEW);
+    serializer._writeHostObject(item);
+  } else {
+    serializer.writeUint32(ITEM_VALUE);
+    serializer.writeValue(item);
+  }
+}
+
+function writeRoot(serializer: PayloadSerializer, root: unknown, specials: boolean): void {
+  if (!specials && ArrayBuffer.isView(root)) {
+    serializer.writeUint32(ROOT_VIEW);
+    writeItem(serializer, root);
+  } else if (!specials && isItemList(root)) {
+    serializer.writeUint32(ROOT_LIST);
+    serializer.writeUint32(root.length);
+    for (let i = 0; i < root.length; i++) writeItem(serializer, root[i]);
+  } else {
+    serializer.writeUint32(ROOT_VALUE);
+    serializer.writeValue(root);
+  }
+}
+
 function writePayload(value: unknown, scan: Scan, label: string): Uint8Array {
   const specials = scan.needsCopy ? new Specials(scan.buffers, scan.codedValues, scan.kinds) : undefined;
   const root = specials ? specials.copy(value) : value;
@@ -226,7 +277,7 @@ function writePayload(value: unknown, scan: Scan, label: string): Uint8Array {
     // In header order: the decoder reads them after all headers, in that order.
     for (const fields of specials.lateInOrder()) serializer.writeValue(fields);
   }
-  serializer.writeValue(root);
+  writeRoot(serializer, root, specials !== undefined);
   return serializer.releaseBuffer();
 }
 

@@ -1,7 +1,7 @@
 // The payload format shared by encode.ts and decode.ts. A payload is V8's
 // serialization format with host-object hooks for views:
 //
-//   v8 header | u32 version | buffer table | specials | root value
+//   v8 header | u32 version | buffer table | specials | root
 //
 // buffer table: u32 count, then per buffer: u32 flags, f64 byteLength, and
 //   either (segment) u32 name length, name bytes, f64 capacity, f64 data
@@ -16,10 +16,22 @@
 //   header value each, then the late fields of each header that has them (a
 //   wrapper's own fields), so wrappers may refer to each other in cycles.
 //   Each kind of value writes and reads its own (see kinds/).
-// In the root and in specials, views are host objects (TAG_*); bare
+// root: u32 ROOT_VALUE and the value (V8's format, views as host objects), or
+//   ROOT_VIEW or ROOT_LIST (u32 length) and that many items, each u32
+//   ITEM_VIEW and the fields writeView writes (tag first), or ITEM_VALUE and a
+//   primitive: a view, or a list of views and primitives (an argument list),
+//   decoded without V8's deserializer ever holding a view, so that a dropped
+//   result or argument is freed by one collection (see collect.ts).
+// In a V8 root and in specials, views are host objects (TAG_*); bare
 // ArrayBuffers in the table are passed as V8 "transferred" buffers whose id
 // is their table index.
-export const WIRE_VERSION = 4;
+export const WIRE_VERSION = 5;
+
+export const ROOT_VALUE = 0;
+export const ROOT_VIEW = 1;
+export const ROOT_LIST = 2;
+export const ITEM_VALUE = 0;
+export const ITEM_VIEW = 1;
 
 export const BUFFER_SHARED = 1; // a SharedArrayBuffer: rebuilt as one
 export const BUFFER_SEGMENT = 2; // bytes live in a segment, not in the payload
