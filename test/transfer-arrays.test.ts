@@ -355,3 +355,31 @@ test('arguments are copied at submit time: changes made afterwards do not reach 
     assert.deepEqual(await future, [1, 1]);
   }
 });
+
+test('a list of views and primitives through segments: every primitive kind, views of one buffer aliased, one view twice one object', async () => {
+  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  const big = new Float64Array(BIG).map((_, i) => i);
+  const primitives = ['text', 7n, undefined, null, true, -0, Number.NaN, 2 ** 53 + 2];
+  const head = big.subarray(0, 100);
+  const tail = big.subarray(BIG - 100);
+  const echo = (...items: unknown[]) => items;
+  // Read back in the worker: the two subarrays share one buffer there.
+  const shared = (a: Float64Array, b: Float64Array) => [
+    a.buffer === b.buffer,
+    b[b.length - 1],
+    a.length,
+    b.length,
+  ];
+  const back = (await ex.submit(echo, head, ...primitives, tail)) as unknown[];
+  assert.equal(back.length, primitives.length + 2);
+  assert.deepEqual(back.slice(1, -1), primitives);
+  assert.ok(Object.is(back[6], -0));
+  assert.deepEqual(Array.from(back[0] as Float64Array).slice(0, 3), [0, 1, 2]);
+  assert.equal((back[back.length - 1] as Float64Array)[99], BIG - 1);
+  assert.equal((back[0] as Float64Array).buffer, (back[back.length - 1] as Float64Array).buffer);
+  assert.deepEqual(await ex.submit(shared, head, tail), [true, BIG - 1, 100, 100]);
+  assert.equal(big[0], 0, 'the caller keeps its values');
+  const [once, twice] = (await ex.submit(echo, big, big)) as Float64Array[];
+  assert.equal(once, twice, 'one view twice arrives as one object');
+  assert.equal(once![BIG - 1], BIG - 1);
+});
