@@ -91,8 +91,8 @@ export const SNAPSHOT_SPARE_IDLE_MS = 1000;
  * segments it may give back: the page faults it saves whoever makes the next
  * array of that size (a fresh 160 MB segment: about 96 ms more than a reused
  * one, 0.6 ms per MiB), and the memory, which weighs as much again. A small heap collects in a few ms; with 430 MB
- * of objects on the caller's heap, one of the two full garbage collections
- * of a collection took 360-530 ms, so one before each call of a loop over
+ * of objects on the caller's heap, one full garbage collection of a
+ * collection took 360-530 ms, so one before each call of a loop over
  * 160 MB arrays cost more than the call (bench/scripts/big-heap.mjs; V8
  * collects such a heap on its own too, incrementally, as the results'
  * external memory grows). After a collection that took t ms, the next waits
@@ -155,8 +155,9 @@ export const GIVE_BACK_NOW_BYTES = 16 * 1024 * 1024;
  * - copies of a burst of submits (a task copied at submit queued behind:
  *   no giveBack): once 64 MiB of any arrays, or when idle;
  * - once idle for 20 ms, if anything was mapped or made since.
- * A collection (two full ones, see shm/collect.ts) costs about 8 ms on a
- * small heap, 15 to 50 ms on a loaded machine; for 'now', a minor one then
+ * A collection (one full one, or two while a deserializer keeps arrays: see
+ * shm/collect.ts) costs about 4 or 8 ms on a small heap, 15 to 50 ms on a
+ * loaded machine; for 'now', a minor one then
  * a full one, half that, with one more full one if the copies are still
  * mapped after it (a map over 8 chunks of 100 MB: 565 to 568 ms of CPU a
  * call against 605 to 610, medians of 9 to 11 interleaved calls, three
