@@ -42,9 +42,9 @@ for (const maxWorkers of [1, 2]) {
     {
       await using ex = new ThreadPoolExecutor({ maxWorkers });
       const shm = ex.module<typeof Shm>(SHM);
-      // Every thread started and the task loaded first, as a program that has run tasks before:
-      // a task sent to a thread still starting goes the slower way once (see the report in
-      // bench/scripts/round-trip-phases.mjs), which is not what this checks.
+      // Every thread started and the task loaded first, as the benchmark does: without it, the
+      // second round (the second thread's first task) found the first argument's copy not yet
+      // given back and made another, on threads as on processes. Not what this checks.
       await Promise.all(Array.from({ length: maxWorkers }, () => shm.scaleHeap(new Float64Array(8), 1)));
       const x = new Float64Array(N).fill(1);
       for (let round = 1; round <= ROUNDS; round++) {
