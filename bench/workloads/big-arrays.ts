@@ -109,7 +109,7 @@ export function bigArrayVariants(n: number): {
     {
       id: 'shmex-copy-in-tuned',
       label: "shmex, copy-in, workerAllocator: 'tuned' (the task's new Float64Array on the worker's heap)",
-      note: "same task and argument as the copy-in row; with workerAllocator: 'tuned' the worker's new Float64Array(n) is on its tuned heap, and the worker copies the result into a segment",
+      note: "same task and argument as the copy-in row; with workerAllocator: 'tuned' the worker's new Float64Array(n) is on its tuned heap, and the worker copies the result into a segment. Its added peak memory counts the memory the tuned heap keeps for the next task (up to 512 MiB): one output array, or two when the last task's array was still alive as the next one was made (V8 counts an array made during a marking of the heap as alive until that marking ends), hence about 3× or 4× from run to run",
       open: () =>
         poolRunner(
           () => new ShmexPool(WORKERS, ProcessPoolExecutor, { workerAllocator: 'tuned' }),
