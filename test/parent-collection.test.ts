@@ -16,7 +16,8 @@ import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { after, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { inSharedMemory, ProcessPoolExecutor, release } from 'shmex';
+import { empty, inSharedMemory, ProcessPoolExecutor, release } from 'shmex';
+import { collectGarbage } from '../dist/shm/collect.js';
 import type * as Shm from './fixtures/shm-tasks.js';
 import { guardSharedMemory } from './helpers/shm-guard.js';
 
@@ -86,27 +87,6 @@ test('a large result released as the parent decides to collect leaves the rule w
   assert.ok((await dropped.count()) >= 1);
 });
 
-test('results dropped from an executor on a second directory get their collections after a first directory counted many', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'shmex-collection-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  const x = new Float64Array(N).fill(1);
-  {
-    await using first = new ProcessPoolExecutor({ maxWorkers: 1 });
-    const shm = first.module<typeof Shm>(SHM);
-    for (let round = 1; round <= ROUNDS; round++)
-      assert.equal((await shm.scaleHeapBoxed(x, round)).y[N - 1], round);
-  }
-  // The rule is one per process: the second directory's results count from where it stands, not
-  // from zero under the mark the first directory's count left.
-  await using second = new ProcessPoolExecutor({ maxWorkers: 1, shmDir: dir });
-  const shm = second.module<typeof Shm>(SHM);
-  await shm.scaleHeap(x, 0).then(release);
-  const dropped = forcedCollections();
-  for (let round = 1; round <= ROUNDS; round++)
-    assert.equal((await shm.scaleHeapBoxed(x, round)).y[N - 1], round);
-  assert.ok((await dropped.count()) >= 1);
-});
-
 /** V8's gc(), for this test alone. */
 function exposedGc(): () => void {
   setFlagsFromString('--expose-gc');
@@ -147,4 +127,69 @@ test('a dropped result that is an array alone, or a list of arrays, is freed by 
   gc();
   await settle();
   assert.deepEqual([...freed].sort(), ['array', 'list', 'object']);
+});
+
+test("the library's collection frees, in one call, arrays sent or received in an object, which V8's serializer or deserializer kept", async () => {
+  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  const shm = ex.module<typeof Shm>(SHM);
+  const x = new Float64Array(N).fill(1);
+  const freed = new Set<string>();
+  const registry = new FinalizationRegistry<string>((kind) => freed.add(kind));
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+  const length = (v: { a: Float64Array }) => v.a.length;
+  const trials: [string, () => Promise<void>][] = [
+    [
+      'sent alone',
+      async () => {
+        const a = empty(Float64Array, N);
+        registry.register(a, 'sent alone');
+        assert.equal(await ex.submit((v: Float64Array) => v.length, a), N);
+      },
+    ],
+    [
+      'sent in an object',
+      async () => {
+        const a = empty(Float64Array, N);
+        registry.register(a, 'sent in an object');
+        assert.equal(await ex.submit(length, { a }), N);
+      },
+    ],
+    [
+      'received in an object',
+      async () => {
+        const { y } = await shm.scaleHeapBoxed(x, 1);
+        assert.ok(inSharedMemory(y));
+        registry.register(y, 'received in an object');
+      },
+    ],
+  ];
+  for (const [kind, trial] of trials) {
+    await trial();
+    await settle();
+    collectGarbage();
+    await settle();
+    assert.ok(freed.has(kind), `${kind}: freed by one collection`);
+  }
+});
+
+// Last: empty() allocates in the directory of the latest executor made on another directory.
+test('results dropped from an executor on a second directory get their collections after a first directory counted many', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shmex-collection-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const x = new Float64Array(N).fill(1);
+  {
+    await using first = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const shm = first.module<typeof Shm>(SHM);
+    for (let round = 1; round <= ROUNDS; round++)
+      assert.equal((await shm.scaleHeapBoxed(x, round)).y[N - 1], round);
+  }
+  // The rule is one per process: the second directory's results count from where it stands, not
+  // from zero under the mark the first directory's count left.
+  await using second = new ProcessPoolExecutor({ maxWorkers: 1, shmDir: dir });
+  const shm = second.module<typeof Shm>(SHM);
+  await shm.scaleHeap(x, 0).then(release);
+  const dropped = forcedCollections();
+  for (let round = 1; round <= ROUNDS; round++)
+    assert.equal((await shm.scaleHeapBoxed(x, round)).y[N - 1], round);
+  assert.ok((await dropped.count()) >= 1);
 });

@@ -382,4 +382,13 @@ test('a list of views and primitives through segments: every primitive kind, vie
   const [once, twice] = (await ex.submit(echo, big, big)) as Float64Array[];
   assert.equal(once, twice, 'one view twice arrives as one object');
   assert.equal(once![BIG - 1], BIG - 1);
+  // A hole and a named property (their count matches the list's length): both kept.
+  const list: unknown[] & { tag?: string } = [head, , tail];
+  list.tag = 'kept';
+  const same = (v: unknown) => v;
+  const kept = (await ex.submit(same, list)) as unknown[] & { tag?: string };
+  assert.equal(kept.length, 3);
+  assert.ok(!(1 in kept), 'the hole stays a hole');
+  assert.equal(kept.tag, 'kept');
+  assert.equal((kept[2] as Float64Array)[99], BIG - 1);
 });

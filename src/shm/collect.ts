@@ -27,39 +27,40 @@ function exposeGc(): Gc {
 }
 
 /**
- * V8's deserializer keeps every object it decoded (and each buffer passed to
- * it as transferred) until it is itself collected: an array it decoded and
- * the caller dropped is freed by the collection after the one that frees the
- * deserializer. Payloads whose root is a view or a list of views are decoded
- * without it keeping any (transfer/wire.ts); the others that named segments
- * count here until their deserializer is collected.
+ * V8's serializer and deserializer keep every object they wrote or decoded
+ * (and each buffer passed as transferred) until they are themselves
+ * collected: an array one of them handled and the caller dropped is freed by
+ * the collection after the one that frees it. Payloads whose root is a view
+ * or a list of views are written and decoded without either keeping any
+ * (transfer/wire.ts); the others that name segments count here until their
+ * serializer or deserializer is collected.
  */
-let keepingDeserializers = 0;
-const deserializerGone = new FinalizationRegistry<undefined>(() => {
-  keepingDeserializers--;
+let keepers = 0;
+const keeperGone = new FinalizationRegistry<undefined>(() => {
+  keepers--;
 });
 
-/** `deserializer` decoded arrays that live in segments and keeps them (see above). */
-export function deserializerKeepsArrays(deserializer: object): void {
-  keepingDeserializers++;
-  deserializerGone.register(deserializer, undefined);
+/** `codec`, a V8 serializer or deserializer, wrote or decoded arrays that live in segments, and keeps them (see above). */
+export function keepsArrays(codec: object): void {
+  keepers++;
+  keeperGone.register(codec, undefined);
 }
 
 /**
- * A full collection; twice while a deserializer may keep arrays it decoded
- * (see above). (gc() with options, such as { type: 'minor' }, does not
- * process FinalizationRegistry cells here.)
+ * A full collection; twice while a serializer or deserializer may keep
+ * arrays (see above). (gc() with options, such as { type: 'minor' }, does
+ * not process FinalizationRegistry cells here.)
  */
 export function collectGarbage(): void {
   gc ??= exposeGc();
-  const twice = keepingDeserializers > 0;
+  const twice = keepers > 0;
   gc();
   if (twice) gc();
 }
 
 /**
- * A full collection, after a minor one while a deserializer may keep arrays
- * (see above): half the cost of collectGarbage() (a minor one takes 0.1 ms
+ * A full collection, after a minor one while a serializer or deserializer
+ * may keep arrays (see above): half the cost of collectGarbage() (a minor one takes 0.1 ms
  * here, a full one 4) when the deserializer of the payload just decoded is
  * young, which it is unless V8 collected while it was decoding (a large
  * argument's external memory can make it do so, and move it to the old
@@ -68,7 +69,7 @@ export function collectGarbage(): void {
  */
 export function collectYoungFirst(): void {
   gc ??= exposeGc();
-  if (keepingDeserializers > 0) gc({ type: 'minor' });
+  if (keepers > 0) gc({ type: 'minor' });
   gc();
 }
 
@@ -128,8 +129,8 @@ export interface CollectionRules {
  * one). Arrays the task made in segments (empty(), a result's copy) and
  * shared mappings go back after the outcome went out: collecting before it
  * would give their owner nothing it waits for, and delay the outcome (by
- * 18 ms a call for a task that returns a 160 MB empty() array). Not after every task: a collection is two full garbage collections,
- * about 5 ms even on a small heap, as much as the task itself for a 4 MB image
+ * 18 ms a call for a task that returns a 160 MB empty() array). Not after every task: a collection is one or two full garbage collections
+ * (collectGarbage), about 5 ms each even on a small heap, as much as the task itself for a 4 MB image
  * strip. A copy-on-write mapping of a segment its owner keeps frees only the
  * pages this process wrote, so it counts only toward `bytes`, weighed
  * (copyOnWriteWeight), and idleness.

@@ -4,7 +4,7 @@
 // instances and codec values rebuilt. On failure every hold is given back.
 import { Deserializer } from 'node:v8';
 import { MalformedPayloadError, ShmexError } from '../errors.js';
-import { deserializerKeepsArrays } from '../shm/collect.js';
+import { keepsArrays } from '../shm/collect.js';
 import { MAX_NPY_HEADER_LENGTH } from '../shm/npy-header.js';
 import type { Peer, SegmentBook, SegmentRef } from '../shm/segment-book.js';
 import { requireSegmentName } from '../shm/segment-names.js';
@@ -180,7 +180,7 @@ const MAX_ROOT_ITEMS = 64;
  */
 function readRoot(d: PayloadDeserializer, segments: boolean, holds: boolean): unknown {
   const form = d.readUint32();
-  if (segments && (holds || form === ROOT_VALUE)) deserializerKeepsArrays(d);
+  if (segments && (holds || form === ROOT_VALUE)) keepsArrays(d);
   if (form === ROOT_VIEW) return readItem(d);
   if (form === ROOT_LIST) {
     const length = d.readUint32();

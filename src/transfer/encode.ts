@@ -7,6 +7,7 @@
 // back.
 import { Serializer } from 'node:v8';
 import { NotTransferableError } from '../errors.js';
+import { keepsArrays } from '../shm/collect.js';
 import { quoteDescr } from '../shm/npy-header.js';
 import type { SegmentBook } from '../shm/segment-book.js';
 import { writeView } from './kinds/buffers.js';
@@ -229,8 +230,9 @@ const MAX_ROOT_ITEMS = 64;
 function isItemList(value: unknown): value is unknown[] {
   if (!Array.isArray(value) || value.length > MAX_ROOT_ITEMS) return false;
   if (Object.getPrototypeOf(value) !== Array.prototype) return false;
-  if (Object.keys(value).length !== value.length) return false; // holes, or named properties
+  if (Object.keys(value).length !== value.length) return false; // named properties (with every index present)
   for (let i = 0; i < value.length; i++) {
+    if (!(i in value)) return false; // a hole
     const item: unknown = value[i];
     if (typeof item === 'object' && item !== null) {
       if (!ArrayBuffer.isView(item)) return false;
@@ -250,21 +252,26 @@ function writeItem(serializer: PayloadSerializer, item: unknown): void {
   }
 }
 
-function writeRoot(serializer: PayloadSerializer, root: unknown, specials: boolean): void {
+/** True if the root went as one V8 value (the serializer keeps the objects it wrote). */
+function writeRoot(serializer: PayloadSerializer, root: unknown, specials: boolean): boolean {
   if (!specials && ArrayBuffer.isView(root)) {
     serializer.writeUint32(ROOT_VIEW);
     writeItem(serializer, root);
-  } else if (!specials && isItemList(root)) {
+    return false;
+  }
+  if (!specials && isItemList(root)) {
     serializer.writeUint32(ROOT_LIST);
     serializer.writeUint32(root.length);
     for (let i = 0; i < root.length; i++) writeItem(serializer, root[i]);
-  } else {
-    serializer.writeUint32(ROOT_VALUE);
-    serializer.writeValue(root);
+    return false;
   }
+  serializer.writeUint32(ROOT_VALUE);
+  serializer.writeValue(root);
+  return true;
 }
 
-function writePayload(value: unknown, scan: Scan, label: string): Uint8Array {
+/** `segments`: the payload names segments (see keepsArrays). */
+function writePayload(value: unknown, scan: Scan, label: string, segments: boolean): Uint8Array {
   const specials = scan.needsCopy ? new Specials(scan.buffers, scan.codedValues, scan.kinds) : undefined;
   const root = specials ? specials.copy(value) : value;
   const serializer = new PayloadSerializer(scan.buffers, specials?.markers, label);
@@ -277,7 +284,10 @@ function writePayload(value: unknown, scan: Scan, label: string): Uint8Array {
     // In header order: the decoder reads them after all headers, in that order.
     for (const fields of specials.lateInOrder()) serializer.writeValue(fields);
   }
-  writeRoot(serializer, root, specials !== undefined);
+  const whole = writeRoot(serializer, root, specials !== undefined);
+  // V8's serializer keeps what it wrote (specials, a V8 root) and the buffers passed as transferred.
+  if (segments && (whole || specials !== undefined || scan.entries.some((entry) => entry.bare)))
+    keepsArrays(serializer);
   return serializer.releaseBuffer();
 }
 
@@ -334,7 +344,8 @@ export function encode(value: unknown, options: EncodeOptions, label = 'value'):
       payload.data = new RawValue(raw);
       return payload;
     }
-    return { data: writePayload(value, scan, label), leases, slab: undefined, moreSlabs: undefined };
+    const data = writePayload(value, scan, label, leases.length > 0);
+    return { data, leases, slab: undefined, moreSlabs: undefined };
   } catch (error) {
     book.free(leases);
     if (error instanceof RangeError && /call stack/i.test(error.message)) {
