@@ -25,11 +25,17 @@
 // finalizer runs on a later event-loop turn than the GC that found the
 // buffer dead, and after an explicit release it must not unmap again (the
 // address range may already belong to another mapping).
+//
+// Nothing here calls napi_adjust_external_memory: V8 counts every
+// ArrayBuffer's byteLength as external memory itself (its backing store's
+// accounting, external ones too), from its creation until it is collected or
+// detached. Adjusting on top counted each mapped byte twice, and a view made
+// over a cached mapping four times, which made the parent of a pool collect
+// several times more often than the memory it held warranted.
 typedef struct {
   void* base;
   size_t length;
   bool is_view;  // a window into another mapping: release() detaches, never unmaps
-  bool counted;  // its length was counted as V8 external memory (and is uncounted when it goes)
 } mapping_t;
 
 static napi_status throw_errno(napi_env env, const char* syscall, int err) {
@@ -97,19 +103,15 @@ static bool get_size(napi_env env, napi_value value, size_t* out) {
 static void finalize_mapping(napi_env env, void* data, void* hint) {
   (void)data;
   mapping_t* m = hint;
-  if (m->base != NULL) {
-    int64_t adjusted;
-    munmap(m->base, m->length);
-    if (m->counted) napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
-  }
+  (void)env;
+  if (m->base != NULL) munmap(m->base, m->length);
   free(m);
 }
 
 // Wraps [base + offset, base + offset + length) as an ArrayBuffer that owns
-// the whole mapping; `counted`: its length counts as V8 external memory. On
-// failure the mapping is unmapped and NULL returned.
+// the whole mapping. On failure the mapping is unmapped and NULL returned.
 static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size_t offset,
-                               size_t length, bool counted) {
+                               size_t length) {
   mapping_t* m = malloc(sizeof(mapping_t));
   if (m == NULL) {
     munmap(base, map_length);
@@ -119,7 +121,6 @@ static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size
   m->base = base;
   m->length = map_length;
   m->is_view = false;
-  m->counted = counted;
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(env, (char*)base + offset, length,
                                                         finalize_mapping, m, &buffer);
@@ -140,8 +141,6 @@ static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size
     napi_throw_error(env, "ERR_SHMEX_NATIVE", "cannot tag the mapped ArrayBuffer");
     return NULL;
   }
-  int64_t adjusted;
-  if (counted) napi_adjust_external_memory(env, (int64_t)map_length, &adjusted);
   return buffer;
 }
 
@@ -195,7 +194,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
     throw_errno(env, "mmap", err);
     return NULL;
   }
-  napi_value buffer = wrap_mapping(env, base, size, 0, size, true);
+  napi_value buffer = wrap_mapping(env, base, size, 0, size);
   if (buffer == NULL) unlink(path);
   return buffer;
 }
@@ -266,20 +265,19 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// map(fd, offset, length, writable, private[, counted]): maps the pages of the file
+// map(fd, offset, length, writable, private): maps the pages of the file
 // open on `fd` that cover [offset, offset + length), and returns that range;
 // `private` maps copy-on-write. Only those pages: a view of a large segment
-// costs the receiver the address space, page tables and external-memory
+// costs the receiver the address space, page tables and V8's external-memory
 // accounting of the view, not of the whole file. The descriptor stays open.
 // The caller has checked the file already, with the words to say why it
 // refuses one; this is the floor beneath it, read from the same descriptor:
 // a regular file of this user (EPERM), the range within it (EINVAL), so that
 // no mapping ever reaches past the end of its file (SIGBUS at the first
-// access). CPython's mmap checks the size the same way. `counted` (default
-// true): the mapping counts as V8 external memory.
+// access). CPython's mmap checks the size the same way.
 static napi_value map_fd(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd = -1;
   size_t offset, length;
@@ -291,8 +289,6 @@ static napi_value map_fd(napi_env env, napi_callback_info info) {
   if (!get_size(env, argv[1], &offset) || !get_size(env, argv[2], &length)) return NULL;
   napi_get_value_bool(env, argv[3], &writable);
   napi_get_value_bool(env, argv[4], &priv);
-  bool counted = true;
-  if (argc >= 6) napi_get_value_bool(env, argv[5], &counted);
   // statx, not fstat: glibc gave fstat a new symbol version in 2.33, and the
   // prebuilt binary should load on distributions from glibc 2.28 on.
   struct statx st;
@@ -322,7 +318,7 @@ static napi_value map_fd(napi_env env, napi_callback_info info) {
     throw_errno(env, "mmap", errno);
     return NULL;
   }
-  return wrap_mapping(env, base, map_length, offset - first, length, counted);
+  return wrap_mapping(env, base, map_length, offset - first, length);
 }
 
 // release(buffer): detaches a buffer made by create/map and unmaps it now,
@@ -352,15 +348,11 @@ static napi_value release(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (m->is_view) {
-    int64_t adjusted;
-    napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
     m->length = 0;
     napi_get_boolean(env, true, &result);
     return result;
   }
-  int64_t adjusted;
   munmap(m->base, m->length);
-  if (m->counted) napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
   m->base = NULL;
   napi_get_boolean(env, true, &result);
   return result;
@@ -394,13 +386,9 @@ static napi_value discard(napi_env env, napi_callback_info info) {
 }
 
 static void finalize_view(napi_env env, void* data, void* hint) {
+  (void)env;
   (void)data;
-  mapping_t* m = hint;
-  if (m->length > 0) {
-    int64_t adjusted;
-    napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
-  }
-  free(m);
+  free(hint);
 }
 
 // view(mapping, offset, length): a new ArrayBuffer over part of a mapping made
@@ -425,12 +413,12 @@ static napi_value view(napi_env env, napi_callback_info info) {
     throw_errno(env, "malloc", ENOMEM);
     return NULL;
   }
-  // A view's length counts as external memory, so that GC (and with it the
-  // return of the segment to its owner) keeps pace with a loop that drops views.
+  // V8 counts the view's length as external memory (see mapping_t), so that
+  // GC, and with it the return of the segment to its owner, keeps pace with a
+  // loop that drops views.
   m->base = NULL;
   m->length = length;
   m->is_view = true;
-  m->counted = true;
   napi_value buffer;
   if (napi_create_external_arraybuffer(env, (char*)data + offset, length, finalize_view, m,
                                        &buffer) != napi_ok) {
@@ -439,8 +427,6 @@ static napi_value view(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_wrap(env, buffer, m, NULL, NULL, NULL);
-  int64_t adjusted;
-  napi_adjust_external_memory(env, (int64_t)length, &adjusted);
   return buffer;
 }
 
@@ -587,6 +573,18 @@ static napi_value trim_heap(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// externalMemory(): the bytes V8 counts as external memory now, the figure
+// its collection heuristics compare (process.memoryUsage().external reports
+// only ArrayBuffer backing stores). For measurements and tests.
+static napi_value external_memory(napi_env env, napi_callback_info info) {
+  (void)info;
+  int64_t amount = 0;
+  napi_adjust_external_memory(env, 0, &amount);
+  napi_value result;
+  napi_create_double(env, (double)amount, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"create", NULL, create, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -600,6 +598,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"discard", NULL, discard, NULL, NULL, NULL, napi_enumerable, NULL},
       {"watchParent", NULL, watch_parent, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimHeap", NULL, trim_heap, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"externalMemory", NULL, external_memory, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -29,8 +29,6 @@ export interface NativeShm {
     length: number,
     writable: boolean,
     privateCopy: boolean,
-    /** Whether the mapping counts as V8 external memory. @default true */
-    counted?: boolean,
   ): ArrayBuffer;
   /** A new ArrayBuffer over [offset, offset + length) of a mapping made by create/map, sharing its memory. */
   view(mapping: ArrayBuffer, offset: number, length: number): ArrayBuffer;
@@ -48,6 +46,11 @@ export interface NativeShm {
   watchParent(parentPid: number, dir: string, prefixes: string[]): void;
   /** Gives malloc's free heap memory back to the system (glibc's malloc_trim); false if nothing was given back. */
   trimHeap(): boolean;
+  /**
+   * The bytes V8 counts as external memory now (the figure its collection heuristics use; every
+   * ArrayBuffer's byteLength is in it, mapped ones too). For measurements and tests.
+   */
+  externalMemory(): number;
 }
 
 const require = createRequire(import.meta.url);

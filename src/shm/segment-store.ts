@@ -177,11 +177,7 @@ export class SegmentStore {
         checkSegmentHeader(name, bytes.subarray(0, read), offset, length);
       }
       try {
-        // A copy-on-write mapping is not counted as V8 external memory: its pages are the
-        // segment's, which its owner holds (until the task writes to them), and the receiver's
-        // collection rule counts it (SegmentBook.bytesTracked). Counted twice, it made V8 start a
-        // collection of its own at nearly every task of a worker given chunks of a large array.
-        return native.map(fd, offset + range.start, range.length, true, privateCopy, !privateCopy);
+        return native.map(fd, offset + range.start, range.length, true, privateCopy);
       } catch (error) {
         throw explainNativeError(error, { op: 'map', dir: this.dir, name });
       }
