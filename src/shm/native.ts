@@ -23,13 +23,7 @@ export interface NativeShm {
    * range. Refuses (EPERM) a file that is not a regular file of this user, and (EINVAL) a range beyond
    * its end. `fd` stays open.
    */
-  map(
-    fd: number,
-    offset: number,
-    length: number,
-    writable: boolean,
-    privateCopy: boolean,
-  ): ArrayBuffer;
+  map(fd: number, offset: number, length: number, writable: boolean, privateCopy: boolean): ArrayBuffer;
   /** A new ArrayBuffer over [offset, offset + length) of a mapping made by create/map, sharing its memory. */
   view(mapping: ArrayBuffer, offset: number, length: number): ArrayBuffer;
   /** Detaches (and, for create/map, unmaps) a buffer made here; false for any other buffer. */
