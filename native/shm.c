@@ -25,11 +25,17 @@
 // finalizer runs on a later event-loop turn than the GC that found the
 // buffer dead, and after an explicit release it must not unmap again (the
 // address range may already belong to another mapping).
+//
+// Nothing here calls napi_adjust_external_memory: V8 counts every
+// ArrayBuffer's byteLength as external memory itself (its backing store's
+// accounting, external ones too), from its creation until it is collected or
+// detached. Adjusting on top counted each mapped byte twice, and a view made
+// over a cached mapping four times, which made the parent of a pool collect
+// several times more often than the memory it held warranted.
 typedef struct {
   void* base;
   size_t length;
   bool is_view;  // a window into another mapping: release() detaches, never unmaps
-  bool counted;  // its length was counted as V8 external memory (and is uncounted when it goes)
 } mapping_t;
 
 static napi_status throw_errno(napi_env env, const char* syscall, int err) {
@@ -94,22 +100,29 @@ static bool get_size(napi_env env, napi_value value, size_t* out) {
   return true;
 }
 
+// An optional size argument: `fallback` when absent or undefined.
+static bool get_optional_size(napi_env env, size_t argc, napi_value* argv, size_t at,
+                              size_t fallback, size_t* out) {
+  *out = fallback;
+  if (argc <= at) return true;
+  napi_valuetype type;
+  napi_typeof(env, argv[at], &type);
+  return type == napi_undefined || get_size(env, argv[at], out);
+}
+
 static void finalize_mapping(napi_env env, void* data, void* hint) {
   (void)data;
   mapping_t* m = hint;
-  if (m->base != NULL) {
-    int64_t adjusted;
-    munmap(m->base, m->length);
-    if (m->counted) napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
-  }
+  (void)env;
+  if (m->base != NULL) munmap(m->base, m->length);
   free(m);
 }
 
 // Wraps [base + offset, base + offset + length) as an ArrayBuffer that owns
-// the whole mapping; `counted`: its length counts as V8 external memory. On
-// failure the mapping is unmapped and NULL returned.
+// the whole mapping (view(), write() and fill() reach all of it, whatever
+// the ArrayBuffer shows). On failure the mapping is unmapped and NULL returned.
 static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size_t offset,
-                               size_t length, bool counted) {
+                               size_t length) {
   mapping_t* m = malloc(sizeof(mapping_t));
   if (m == NULL) {
     munmap(base, map_length);
@@ -119,7 +132,6 @@ static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size
   m->base = base;
   m->length = map_length;
   m->is_view = false;
-  m->counted = counted;
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(env, (char*)base + offset, length,
                                                         finalize_mapping, m, &buffer);
@@ -140,35 +152,36 @@ static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size
     napi_throw_error(env, "ERR_SHMEX_NATIVE", "cannot tag the mapped ArrayBuffer");
     return NULL;
   }
-  int64_t adjusted;
-  if (counted) napi_adjust_external_memory(env, (int64_t)map_length, &adjusted);
   return buffer;
 }
 
-// create(path, size, reserve): a new file of `size` bytes, created
+// create(path, size, reserve, window): a new file of `size` bytes, created
 // exclusively with mode 0600, mapped shared and writable, the space of its
 // first `reserve` bytes (all of them if not given) reserved, so that a full
 // tmpfs fails here with ENOSPC instead of raising SIGBUS on first write. The
 // rest stays a hole that takes no memory until reserve() is called for it.
+// The ArrayBuffer returned shows its first `window` bytes (all if not given),
+// and V8 counts only those as external memory (see mapping_t): a segment kept
+// mapped for reuse, which no collection can free, does not push V8 towards
+// collections; the arrays made in it (view()) count their own bytes.
 static napi_value create(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char path[PATH_CAP];
   size_t size;
   size_t reserve;
+  size_t window;
   if (!get_path(env, argv[0], path) || !get_size(env, argv[1], &size)) return NULL;
   if (size == 0) {
     napi_throw_range_error(env, "ERR_SHMEX_NATIVE", "a segment cannot be empty");
     return NULL;
   }
-  reserve = size;
-  if (argc >= 3) {
-    napi_valuetype type;
-    napi_typeof(env, argv[2], &type);
-    if (type != napi_undefined && !get_size(env, argv[2], &reserve)) return NULL;
-    if (reserve > size) reserve = size;
-  }
+  if (!get_optional_size(env, argc, argv, 2, size, &reserve) ||
+      !get_optional_size(env, argc, argv, 3, size, &window))
+    return NULL;
+  if (reserve > size) reserve = size;
+  if (window > size) window = size;
   int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     throw_errno(env, "open", errno);
@@ -195,7 +208,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
     throw_errno(env, "mmap", err);
     return NULL;
   }
-  napi_value buffer = wrap_mapping(env, base, size, 0, size, true);
+  napi_value buffer = wrap_mapping(env, base, size, 0, window);
   if (buffer == NULL) unlink(path);
   return buffer;
 }
@@ -266,17 +279,17 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// map(fd, offset, length, writable, private[, counted]): maps the pages of the file
+// map(fd, offset, length, writable, private, window): maps the pages of the file
 // open on `fd` that cover [offset, offset + length), and returns that range;
 // `private` maps copy-on-write. Only those pages: a view of a large segment
-// costs the receiver the address space, page tables and external-memory
+// costs the receiver the address space, page tables and V8's external-memory
 // accounting of the view, not of the whole file. The descriptor stays open.
 // The caller has checked the file already, with the words to say why it
 // refuses one; this is the floor beneath it, read from the same descriptor:
 // a regular file of this user (EPERM), the range within it (EINVAL), so that
 // no mapping ever reaches past the end of its file (SIGBUS at the first
-// access). CPython's mmap checks the size the same way. `counted` (default
-// true): the mapping counts as V8 external memory.
+// access). CPython's mmap checks the size the same way. `window`: the
+// ArrayBuffer shows only the first `window` bytes of the range, as in create().
 static napi_value map_fd(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
@@ -288,11 +301,12 @@ static napi_value map_fd(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_SHMEX_NATIVE", "fd must be an open file descriptor");
     return NULL;
   }
+  size_t window;
   if (!get_size(env, argv[1], &offset) || !get_size(env, argv[2], &length)) return NULL;
   napi_get_value_bool(env, argv[3], &writable);
   napi_get_value_bool(env, argv[4], &priv);
-  bool counted = true;
-  if (argc >= 6) napi_get_value_bool(env, argv[5], &counted);
+  if (!get_optional_size(env, argc, argv, 5, length, &window)) return NULL;
+  if (window > length) window = length;
   // statx, not fstat: glibc gave fstat a new symbol version in 2.33, and the
   // prebuilt binary should load on distributions from glibc 2.28 on.
   struct statx st;
@@ -322,7 +336,7 @@ static napi_value map_fd(napi_env env, napi_callback_info info) {
     throw_errno(env, "mmap", errno);
     return NULL;
   }
-  return wrap_mapping(env, base, map_length, offset - first, length, counted);
+  return wrap_mapping(env, base, map_length, offset - first, window);
 }
 
 // release(buffer): detaches a buffer made by create/map and unmaps it now,
@@ -352,15 +366,11 @@ static napi_value release(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (m->is_view) {
-    int64_t adjusted;
-    napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
     m->length = 0;
     napi_get_boolean(env, true, &result);
     return result;
   }
-  int64_t adjusted;
   munmap(m->base, m->length);
-  if (m->counted) napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
   m->base = NULL;
   napi_get_boolean(env, true, &result);
   return result;
@@ -394,13 +404,30 @@ static napi_value discard(napi_env env, napi_callback_info info) {
 }
 
 static void finalize_view(napi_env env, void* data, void* hint) {
+  (void)env;
   (void)data;
-  mapping_t* m = hint;
-  if (m->length > 0) {
-    int64_t adjusted;
-    napi_adjust_external_memory(env, -(int64_t)m->length, &adjusted);
+  free(hint);
+}
+
+// The address of [offset, offset + length) of a mapping made by create/map,
+// counted from where its ArrayBuffer starts: within the whole mapping, not
+// only the window the ArrayBuffer shows. NULL (with a RangeError thrown) if
+// it is not such a mapping, or is released, or the range lies beyond it.
+static char* mapping_range(napi_env env, napi_value mapping, size_t offset, size_t length) {
+  bool is_ab = false;
+  void* data = NULL;
+  size_t shown = 0;
+  mapping_t* m = NULL;
+  napi_is_arraybuffer(env, mapping, &is_ab);
+  if (is_ab && napi_get_arraybuffer_info(env, mapping, &data, &shown) == napi_ok && data != NULL) {
+    size_t limit = shown;
+    if (napi_unwrap(env, mapping, (void**)&m) == napi_ok && m != NULL && !m->is_view &&
+        m->base != NULL)
+      limit = m->length - (size_t)((char*)data - (char*)m->base);
+    if (offset <= limit && length <= limit - offset) return (char*)data + offset;
   }
-  free(m);
+  napi_throw_range_error(env, "ERR_SHMEX_NATIVE", "range out of the mapping's bounds");
+  return NULL;
 }
 
 // view(mapping, offset, length): a new ArrayBuffer over part of a mapping made
@@ -410,38 +437,71 @@ static napi_value view(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  size_t offset, length, mapping_length;
-  void* data = NULL;
+  size_t offset, length;
   if (!get_size(env, argv[1], &offset) || !get_size(env, argv[2], &length)) return NULL;
-  bool is_ab = false;
-  napi_is_arraybuffer(env, argv[0], &is_ab);
-  if (!is_ab || napi_get_arraybuffer_info(env, argv[0], &data, &mapping_length) != napi_ok ||
-      data == NULL || offset > mapping_length || length > mapping_length - offset) {
-    napi_throw_range_error(env, "ERR_SHMEX_NATIVE", "view out of the mapping's bounds");
-    return NULL;
-  }
+  char* data = mapping_range(env, argv[0], offset, length);
+  if (data == NULL) return NULL;
   mapping_t* m = malloc(sizeof(mapping_t));
   if (m == NULL) {
     throw_errno(env, "malloc", ENOMEM);
     return NULL;
   }
-  // A view's length counts as external memory, so that GC (and with it the
-  // return of the segment to its owner) keeps pace with a loop that drops views.
+  // V8 counts the view's length as external memory (see mapping_t), so that
+  // GC, and with it the return of the segment to its owner, keeps pace with a
+  // loop that drops views.
   m->base = NULL;
   m->length = length;
   m->is_view = true;
-  m->counted = true;
   napi_value buffer;
-  if (napi_create_external_arraybuffer(env, (char*)data + offset, length, finalize_view, m,
-                                       &buffer) != napi_ok) {
+  if (napi_create_external_arraybuffer(env, data, length, finalize_view, m, &buffer) != napi_ok) {
     free(m);
     napi_throw_error(env, "ERR_SHMEX_NATIVE", "cannot create an external ArrayBuffer");
     return NULL;
   }
   napi_wrap(env, buffer, m, NULL, NULL, NULL);
-  int64_t adjusted;
-  napi_adjust_external_memory(env, (int64_t)length, &adjusted);
   return buffer;
+}
+
+// write(mapping, offset, bytes): copies a Uint8Array into a mapping made by
+// create/map at `offset`, anywhere in the mapping (see mapping_range). A
+// copy into a pooled segment through a view made for it would count its
+// length as external memory for a moment, enough for V8 to start a full
+// collection on the way in of a large array.
+static napi_value write_bytes(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t offset;
+  if (!get_size(env, argv[1], &offset)) return NULL;
+  bool is_typed = false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* source = NULL;
+  napi_is_typedarray(env, argv[2], &is_typed);
+  if (!is_typed ||
+      napi_get_typedarray_info(env, argv[2], &type, &length, &source, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array) {
+    napi_throw_type_error(env, "ERR_SHMEX_NATIVE", "bytes must be a Uint8Array");
+    return NULL;
+  }
+  char* target = mapping_range(env, argv[0], offset, length);
+  if (target == NULL) return NULL;
+  if (length > 0) memmove(target, source, length);
+  return NULL;
+}
+
+// fill(mapping, offset, length): zeroes [offset, offset + length) of a
+// mapping made by create/map, anywhere in it (see write()).
+static napi_value fill_zero(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t offset, length;
+  if (!get_size(env, argv[1], &offset) || !get_size(env, argv[2], &length)) return NULL;
+  char* target = mapping_range(env, argv[0], offset, length);
+  if (target == NULL) return NULL;
+  if (length > 0) memset(target, 0, length);
+  return NULL;
 }
 
 // unlink(path): true if removed, false if it was already gone.
@@ -587,6 +647,18 @@ static napi_value trim_heap(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// externalMemory(): the bytes V8 counts as external memory now, the figure
+// its collection heuristics compare (process.memoryUsage().external reports
+// only ArrayBuffer backing stores). For measurements and tests.
+static napi_value external_memory(napi_env env, napi_callback_info info) {
+  (void)info;
+  int64_t amount = 0;
+  napi_adjust_external_memory(env, 0, &amount);
+  napi_value result;
+  napi_create_double(env, (double)amount, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"create", NULL, create, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -596,10 +668,13 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"release", NULL, release, NULL, NULL, NULL, napi_enumerable, NULL},
       {"view", NULL, view, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"write", NULL, write_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fill", NULL, fill_zero, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unlink", NULL, unlink_path, NULL, NULL, NULL, napi_enumerable, NULL},
       {"discard", NULL, discard, NULL, NULL, NULL, napi_enumerable, NULL},
       {"watchParent", NULL, watch_parent, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimHeap", NULL, trim_heap, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"externalMemory", NULL, external_memory, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

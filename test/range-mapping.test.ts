@@ -1,6 +1,6 @@
 // Mapping part of a segment: native.map maps the pages that cover a byte
 // range at any offset (mmap takes page-aligned file offsets) and keeps its
-// checks (the range within the file), counted as V8 external memory or not;
+// checks (the range within the file), counted as V8 external memory once;
 // SegmentStore.attach maps a range of a segment's data copy-on-write without
 // touching the file.
 import assert from 'node:assert/strict';
@@ -59,16 +59,28 @@ test('native.map maps the pages around a range at any offset, and only the range
   }
 });
 
-test('a mapping made uncounted (not V8 external memory) reads, releases and finalizes like another', () => {
+test('a mapping and a view of it count their byteLength once as V8 external memory, until released', () => {
   const store = new SegmentStore();
-  const { name, dataOffset } = makeSegment(store, 4);
-  const fd = native.open(store.path(name), false);
+  const { name, dataOffset } = makeSegment(store, 16);
+  const fd = native.open(store.path(name), true);
   try {
-    const uncounted = native.map(fd, dataOffset + 8, 2 * PAGE, true, true, false);
-    assert.equal(new Uint8Array(uncounted)[0], (dataOffset + 8) % 251);
-    assert.equal(native.release(uncounted), true);
-    assert.equal(native.release(uncounted), false, 'released once');
-    native.map(fd, dataOffset, PAGE, true, true, false); // dropped: its finalizer unmaps it
+    // Node adds about a hundred bytes of its own per external ArrayBuffer (its finalizer's record).
+    const e0 = native.externalMemory();
+    const counted = (expected: number, what: string): void => {
+      const got = native.externalMemory() - e0;
+      assert.ok(got >= expected && got < expected + 1024, `${what}: ${got} bytes, expected ${expected}`);
+    };
+    const mapping = native.map(fd, dataOffset, 8 * PAGE, true, false);
+    counted(8 * PAGE, 'the mapping, once');
+    const view = native.view(mapping, PAGE, 2 * PAGE);
+    counted(10 * PAGE, 'and the view, once');
+    assert.equal(new Uint8Array(view)[0], (dataOffset + PAGE) % 251);
+    assert.equal(native.release(view), true);
+    counted(8 * PAGE, 'the view released');
+    assert.equal(native.release(mapping), true);
+    assert.equal(native.release(mapping), false, 'released once');
+    counted(0, 'both released');
+    native.map(fd, dataOffset, PAGE, true, true); // dropped: its finalizer unmaps it
   } finally {
     native.close(fd);
     store.remove([name]);

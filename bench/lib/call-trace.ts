@@ -12,6 +12,17 @@ const TICK_MS = 10;
 
 export const tracing = process.env.BENCH_TRACE === '1';
 
+/** V8's external-memory figure, from the addon of the build under test (absent from older builds). */
+const v8External: () => number = await (async () => {
+  if (!tracing) return () => Number.NaN;
+  const url = new URL('../../dist/shm/native.js', import.meta.url).href;
+  const { native } = (await import(url)) as { native: { externalMemory?: () => number } };
+  return native.externalMemory?.bind(native) ?? (() => Number.NaN);
+})();
+
+/** PerformanceObserver's gc kinds (NODE_PERFORMANCE_GC_*). */
+const GC_KIND: Record<number, string> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' };
+
 interface Usage {
   cpuMs: number;
   faults: number;
@@ -43,6 +54,7 @@ interface GcEntry {
   start: number;
   ms: number;
   forced: boolean;
+  kind: string;
 }
 
 export class CallTracer {
@@ -51,9 +63,10 @@ export class CallTracer {
   readonly #gcs: GcEntry[] = [];
   readonly #observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      const flags = (entry.detail as { flags?: number } | undefined)?.flags ?? 0;
-      const forced = (flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0;
-      this.#gcs.push({ start: entry.startTime, ms: entry.duration, forced });
+      const detail = (entry as { detail?: unknown }).detail as { flags?: number; kind?: number } | undefined;
+      const forced = ((detail?.flags ?? 0) & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0;
+      const kind = GC_KIND[detail?.kind ?? 0] ?? String(detail?.kind);
+      this.#gcs.push({ start: entry.startTime, ms: entry.duration, forced, kind });
     }
   });
 
@@ -78,23 +91,31 @@ export class CallTracer {
     const others = [...this.#pids].filter(([row]) => row !== id).flatMap(([, pids]) => pids);
     const t0 = performance.now();
     const external0 = process.memoryUsage().external;
+    const v8External0 = v8External();
     const cpu0 = process.cpuUsage();
     const [self0, own0, others0] = [usageOf([process.pid]), usageOf(own), usageOf(others)];
     return (where, ms) => {
       const cpu = process.cpuUsage(cpu0);
       const external = process.memoryUsage().external;
       const [self1, own1, others1] = [usageOf([process.pid]), usageOf(own), usageOf(others)];
+      const v8External1 = v8External();
       let forced = 0;
       let v8 = 0;
+      const kinds = new Map<string, number>();
       for (const gc of this.#gcs) {
         if (gc.start + gc.ms < t0 || gc.start > t0 + ms) continue;
         if (gc.forced) forced += gc.ms;
-        else v8 += gc.ms;
+        else {
+          v8 += gc.ms;
+          kinds.set(gc.kind, (kinds.get(gc.kind) ?? 0) + 1);
+        }
       }
+      const v8Kinds = [...kinds].map(([kind, n]) => `${n} ${kind}`).join(' ');
       process.stderr.write(
         `trace ${id} ${where}: ${ms.toFixed(1)} ms; this process ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU, ` +
-          `${self1.faults - self0.faults} faults, gc ${forced.toFixed(1)} ms forced + ${v8.toFixed(1)} ms V8's, ` +
-          `V8 external memory ${(external0 / 1e6).toFixed(0)} -> ${(external / 1e6).toFixed(0)} MB; ` +
+          `${self1.faults - self0.faults} faults, gc ${forced.toFixed(1)} ms forced + ${v8.toFixed(1)} ms V8's (${v8Kinds || 'none'}), ` +
+          `V8 external memory ${(v8External0 / 1e6).toFixed(0)} -> ${(v8External1 / 1e6).toFixed(0)} MB ` +
+          `(ArrayBuffers ${(external0 / 1e6).toFixed(0)} -> ${(external / 1e6).toFixed(0)}); ` +
           `its workers ${own1.cpuMs - own0.cpuMs} ms CPU, ${own1.faults - own0.faults} faults; ` +
           `other rows' workers ${others1.cpuMs - others0.cpuMs} ms CPU\n`,
       );

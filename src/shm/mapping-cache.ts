@@ -2,6 +2,7 @@
 // lends a segment again (a recycled one) costs the receiver neither mmap nor
 // page faults. How many arrays live in each is counted by the ledger
 // (hold-ledger.ts, views); this keeps the mappings and their names.
+import { MAPPING_WINDOW } from './mapping-window.js';
 import { native } from './native.js';
 import { newSegmentName, segmentOwnerKey } from './segment-names.js';
 import type { SegmentStore } from './segment-store.js';
@@ -32,11 +33,16 @@ export class MappingCache {
     return this.#byName.get(name);
   }
 
-  /** The cached mapping of `name`, mapped whole now if it is not cached yet. */
+  /** The cached mapping of `name`, mapped whole now if it is not cached yet (its ArrayBuffer shows MAPPING_WINDOW bytes). */
   open(name: string, capacity: number): CachedMapping {
     let entry = this.#byName.get(name);
     if (entry === undefined) {
-      entry = { name, mapping: this.#store.attach(name, 0, capacity, false), doomed: false };
+      const whole = { start: 0, length: capacity };
+      entry = {
+        name,
+        mapping: this.#store.attach(name, 0, capacity, false, whole, MAPPING_WINDOW),
+        doomed: false,
+      };
       this.#byName.set(name, entry);
     }
     return entry;

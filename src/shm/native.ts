@@ -6,9 +6,11 @@ import { fileURLToPath } from 'node:url';
 export interface NativeShm {
   /**
    * Creates `path` exclusively (mode 0600) with `size` bytes, maps it shared and writable, and
-   * reserves the space of its first `reserve` bytes (all if not given); the rest is a hole.
+   * reserves the space of its first `reserve` bytes (all if not given); the rest is a hole. The
+   * ArrayBuffer shows (and V8 counts as external memory) its first `window` bytes (all if not
+   * given); view(), write() and fill() reach the whole mapping.
    */
-  create(path: string, size: number, reserve?: number): ArrayBuffer;
+  create(path: string, size: number, reserve?: number, window?: number): ArrayBuffer;
   /** Reserves the space of the first `bytes` of an existing segment file (ENOSPC if full). */
   reserve(path: string, bytes: number): boolean;
   /**
@@ -20,8 +22,8 @@ export interface NativeShm {
   close(fd: number): boolean;
   /**
    * Maps the pages of the file open on `fd` that cover [offset, offset + length), and returns that
-   * range. Refuses (EPERM) a file that is not a regular file of this user, and (EINVAL) a range beyond
-   * its end. `fd` stays open.
+   * range (its first `window` bytes shown, as in create()). Refuses (EPERM) a file that is not a
+   * regular file of this user, and (EINVAL) a range beyond its end. `fd` stays open.
    */
   map(
     fd: number,
@@ -29,11 +31,14 @@ export interface NativeShm {
     length: number,
     writable: boolean,
     privateCopy: boolean,
-    /** Whether the mapping counts as V8 external memory. @default true */
-    counted?: boolean,
+    window?: number,
   ): ArrayBuffer;
   /** A new ArrayBuffer over [offset, offset + length) of a mapping made by create/map, sharing its memory. */
   view(mapping: ArrayBuffer, offset: number, length: number): ArrayBuffer;
+  /** Copies `bytes` into a mapping made by create/map at `offset` (anywhere in it, past its window too). */
+  write(mapping: ArrayBuffer, offset: number, bytes: Uint8Array): void;
+  /** Zeroes [offset, offset + length) of a mapping made by create/map (anywhere in it). */
+  fill(mapping: ArrayBuffer, offset: number, length: number): void;
   /** Detaches (and, for create/map, unmaps) a buffer made here; false for any other buffer. */
   release(buffer: ArrayBuffer): boolean;
   /** Removes a name; false if it was already gone. */
@@ -48,6 +53,11 @@ export interface NativeShm {
   watchParent(parentPid: number, dir: string, prefixes: string[]): void;
   /** Gives malloc's free heap memory back to the system (glibc's malloc_trim); false if nothing was given back. */
   trimHeap(): boolean;
+  /**
+   * The bytes V8 counts as external memory now (the figure its collection heuristics use; every
+   * ArrayBuffer's byteLength is in it, mapped ones too). For measurements and tests.
+   */
+  externalMemory(): number;
 }
 
 const require = createRequire(import.meta.url);

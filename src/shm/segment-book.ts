@@ -19,6 +19,7 @@ import { markAdopter } from './adopter-marks.js';
 import { HoldLedger, type HoldStep } from './hold-ledger.js';
 import { HoldOutbox } from './hold-outbox.js';
 import { MappingCache } from './mapping-cache.js';
+import { withMappingBytes } from './mapping-window.js';
 import { native } from './native.js';
 import { type NpyLayout, npyHeaderLength, writeNpyHeader } from './npy-header.js';
 import type { Peer, SegmentControl, SegmentRef } from './segment-control.js';
@@ -147,7 +148,7 @@ export class SegmentBook {
     const dataOffset = npyHeaderLength(layout);
     const segment = this.pool.acquire(dataOffset + byteLength);
     this.#ledger.acquired(segment.name);
-    writeNpyHeader(new Uint8Array(segment.mapping, 0, dataOffset), layout);
+    withMappingBytes(segment.mapping, 0, dataOffset, (bytes) => writeNpyHeader(bytes, layout));
     const view = native.view(segment.mapping, dataOffset, byteLength);
     if (zeroed && !segment.zeroed) new Uint8Array(view).fill(0);
     segment.zeroed = false; // its holder writes it from now on
@@ -211,10 +212,8 @@ export class SegmentBook {
     segment.rezero = false;
     this.#ledger.acquired(segment.name);
     try {
-      writeNpyHeader(new Uint8Array(segment.mapping, 0, dataOffset), layout);
-      new Uint8Array(segment.mapping, dataOffset, range.length).set(
-        new Uint8Array(buffer, range.start, range.length),
-      );
+      withMappingBytes(segment.mapping, 0, dataOffset, (bytes) => writeNpyHeader(bytes, layout));
+      native.write(segment.mapping, dataOffset, new Uint8Array(buffer, range.start, range.length));
     } catch (error) {
       this.pool.discard(segment);
       this.#ledger.forget([segment.name]);

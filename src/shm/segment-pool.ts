@@ -4,6 +4,7 @@
 // reused by the next array of its class, and trimmed (unlinked and unmapped)
 // after it has been idle for a while or when too many bytes sit idle.
 import { SharedMemoryError } from '../errors.js';
+import { MAPPING_WINDOW } from './mapping-window.js';
 import { native } from './native.js';
 import { newSegmentName } from './segment-names.js';
 import type { SegmentStore } from './segment-store.js';
@@ -12,7 +13,7 @@ export interface PooledSegment {
   readonly name: string;
   /** The file's size, header included. */
   readonly capacity: number;
-  /** This process's shared mapping of the whole file. */
+  /** This process's shared mapping of the whole file (its ArrayBuffer shows the first MAPPING_WINDOW bytes). */
   readonly mapping: ArrayBuffer;
   /** When it last became free (its holds are counted by the ledger, hold-ledger.ts). */
   idleSince: number;
@@ -108,7 +109,7 @@ export class SegmentPool {
     const name = newSegmentName();
     let mapping: ArrayBuffer;
     try {
-      mapping = this.#store.create(name, capacity, reserve);
+      mapping = this.#store.create(name, capacity, reserve, MAPPING_WINDOW);
     } catch (error) {
       // Idle segments of other classes may be what fills the directory: give them back and try
       // once more. Unlinking alone does not free their space while a worker still maps them (it
@@ -161,7 +162,7 @@ export class SegmentPool {
   recycle(segment: PooledSegment): void {
     if (!this.#byName.has(segment.name)) return;
     if (segment.rezero && !segment.zeroed) {
-      new Uint8Array(segment.mapping, 0, segment.reserved).fill(0);
+      native.fill(segment.mapping, 0, segment.reserved);
       segment.zeroed = true;
     }
     segment.idleSince = Date.now();

@@ -105,10 +105,10 @@ export class SegmentStore {
    * no memory: a segment of a larger size class than its data holds no more
    * than its data).
    */
-  create(name: string, size: number, reserve = size): ArrayBuffer {
+  create(name: string, size: number, reserve = size, window = size): ArrayBuffer {
     const path = this.path(name);
     try {
-      return native.create(path, size, reserve);
+      return native.create(path, size, reserve, window);
     } catch (error) {
       throw explainNativeError(error, { op: 'create', dir: this.dir, name, capacity: size });
     }
@@ -145,6 +145,7 @@ export class SegmentStore {
    * `offset` > 0 the range is a segment's data, after its .npy header, and
    * the header must describe it; `offset` 0 maps a whole file (a segment
    * whose header the caller checks in the mapped bytes, or a headerless page).
+   * The ArrayBuffer shows the first `window` bytes of the range (see create()).
    */
   attach(
     name: string,
@@ -152,6 +153,7 @@ export class SegmentStore {
     length: number,
     privateCopy: boolean,
     range: { start: number; length: number } = { start: 0, length },
+    window = range.length,
   ): ArrayBuffer {
     if (![offset, length, range.start, range.length].every(isSize) || range.start + range.length > length) {
       throw refuse(
@@ -177,11 +179,7 @@ export class SegmentStore {
         checkSegmentHeader(name, bytes.subarray(0, read), offset, length);
       }
       try {
-        // A copy-on-write mapping is not counted as V8 external memory: its pages are the
-        // segment's, which its owner holds (until the task writes to them), and the receiver's
-        // collection rule counts it (SegmentBook.bytesTracked). Counted twice, it made V8 start a
-        // collection of its own at nearly every task of a worker given chunks of a large array.
-        return native.map(fd, offset + range.start, range.length, true, privateCopy, !privateCopy);
+        return native.map(fd, offset + range.start, range.length, true, privateCopy, window);
       } catch (error) {
         throw explainNativeError(error, { op: 'map', dir: this.dir, name });
       }

@@ -5,6 +5,7 @@
 import { Deserializer } from 'node:v8';
 import { MalformedPayloadError, ShmexError } from '../errors.js';
 import { keepsArrays } from '../shm/collect.js';
+import { withMappingBytes } from '../shm/mapping-window.js';
 import { MAX_NPY_HEADER_LENGTH } from '../shm/npy-header.js';
 import type { Peer, SegmentBook, SegmentRef } from '../shm/segment-book.js';
 import { requireSegmentName } from '../shm/segment-names.js';
@@ -75,11 +76,17 @@ const MAX_NAME_BYTES = 255;
 function receiveSegment(ref: SegmentRef, r: Receiving): ArrayBuffer {
   const mapping = r.book.receive(ref, r.from);
   r.received.push(ref.name);
-  const whole = r.book.infoOf(mapping)?.mapping;
+  const info = r.book.infoOf(mapping);
+  const whole = info?.mapping;
   if (whole !== undefined) {
     try {
-      const bytes = new Uint8Array(whole, 0, Math.min(whole.byteLength, MAX_NPY_HEADER_LENGTH));
-      checkSegmentHeader(ref.name, bytes, ref.dataOffset, ref.byteLength);
+      // What the mapping's ArrayBuffer shows holds a header but in odd cases; a longer one is read
+      // as long as the sender says (a header of another length is refused anyway).
+      const claimed = Number.isSafeInteger(ref.dataOffset) ? ref.dataOffset : 0;
+      const length = Math.min(info!.capacity, MAX_NPY_HEADER_LENGTH, Math.max(whole.byteLength, claimed));
+      withMappingBytes(whole, 0, length, (bytes) =>
+        checkSegmentHeader(ref.name, bytes, ref.dataOffset, ref.byteLength),
+      );
     } catch (error) {
       r.book.release(mapping);
       throw error;
