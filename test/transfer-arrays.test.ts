@@ -383,7 +383,8 @@ test('a list of views and primitives through segments: every primitive kind, vie
   assert.equal(once, twice, 'one view twice arrives as one object');
   assert.equal(once![BIG - 1], BIG - 1);
   // A hole and a named property (their count matches the list's length): both kept.
-  const list: unknown[] & { tag?: string } = [head, , tail];
+  const list: unknown[] & { tag?: string } = [head, undefined, tail];
+  delete list[1];
   list.tag = 'kept';
   const same = (v: unknown) => v;
   const kept = (await ex.submit(same, list)) as unknown[] & { tag?: string };
