@@ -35,7 +35,9 @@
 typedef struct {
   void* base;
   size_t length;
-  bool is_view;  // a window into another mapping: release() detaches, never unmaps
+  size_t offset;  // where its ArrayBuffer starts in the mapping
+  bool writable;  // mapped with PROT_WRITE: write() and fill() refuse the others
+  bool is_view;   // a window into another mapping: release() detaches, never unmaps
 } mapping_t;
 
 static napi_status throw_errno(napi_env env, const char* syscall, int err) {
@@ -122,7 +124,7 @@ static void finalize_mapping(napi_env env, void* data, void* hint) {
 // the whole mapping (view(), write() and fill() reach all of it, whatever
 // the ArrayBuffer shows). On failure the mapping is unmapped and NULL returned.
 static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size_t offset,
-                               size_t length) {
+                               size_t length, bool writable) {
   mapping_t* m = malloc(sizeof(mapping_t));
   if (m == NULL) {
     munmap(base, map_length);
@@ -131,6 +133,8 @@ static napi_value wrap_mapping(napi_env env, void* base, size_t map_length, size
   }
   m->base = base;
   m->length = map_length;
+  m->offset = offset;
+  m->writable = writable;
   m->is_view = false;
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(env, (char*)base + offset, length,
@@ -208,7 +212,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
     throw_errno(env, "mmap", err);
     return NULL;
   }
-  napi_value buffer = wrap_mapping(env, base, size, 0, window);
+  napi_value buffer = wrap_mapping(env, base, size, 0, window, true);
   if (buffer == NULL) unlink(path);
   return buffer;
 }
@@ -336,7 +340,7 @@ static napi_value map_fd(napi_env env, napi_callback_info info) {
     throw_errno(env, "mmap", errno);
     return NULL;
   }
-  return wrap_mapping(env, base, map_length, offset - first, window);
+  return wrap_mapping(env, base, map_length, offset - first, window, writable);
 }
 
 // release(buffer): detaches a buffer made by create/map and unmaps it now,
@@ -411,20 +415,34 @@ static void finalize_view(napi_env env, void* data, void* hint) {
 
 // The address of [offset, offset + length) of a mapping made by create/map,
 // counted from where its ArrayBuffer starts: within the whole mapping, not
-// only the window the ArrayBuffer shows. NULL (with a RangeError thrown) if
-// it is not such a mapping, or is released, or the range lies beyond it.
-static char* mapping_range(napi_env env, napi_value mapping, size_t offset, size_t length) {
+// only the window the ArrayBuffer shows (which may be empty). NULL (with an
+// error thrown) if it is not such a mapping, or is released, or the range
+// lies beyond it, or `for_write` and the mapping is read-only (a write would
+// fault).
+static char* mapping_range(napi_env env, napi_value mapping, size_t offset, size_t length,
+                           bool for_write) {
   bool is_ab = false;
   void* data = NULL;
   size_t shown = 0;
   mapping_t* m = NULL;
   napi_is_arraybuffer(env, mapping, &is_ab);
-  if (is_ab && napi_get_arraybuffer_info(env, mapping, &data, &shown) == napi_ok && data != NULL) {
+  if (is_ab && napi_get_arraybuffer_info(env, mapping, &data, &shown) == napi_ok) {
+    char* start = data;
     size_t limit = shown;
-    if (napi_unwrap(env, mapping, (void**)&m) == napi_ok && m != NULL && !m->is_view &&
-        m->base != NULL)
-      limit = m->length - (size_t)((char*)data - (char*)m->base);
-    if (offset <= limit && length <= limit - offset) return (char*)data + offset;
+    bool writable = true;
+    if (napi_unwrap(env, mapping, (void**)&m) == napi_ok && m != NULL) {
+      if (!m->is_view && m->base == NULL) start = NULL;  // released
+      if (!m->is_view && m->base != NULL) {
+        start = (char*)m->base + m->offset;
+        limit = m->length - m->offset;
+      }
+      writable = m->writable;
+    }
+    if (for_write && !writable && start != NULL) {
+      throw_errno(env, "write", EACCES);
+      return NULL;
+    }
+    if (start != NULL && offset <= limit && length <= limit - offset) return start + offset;
   }
   napi_throw_range_error(env, "ERR_SHMEX_NATIVE", "range out of the mapping's bounds");
   return NULL;
@@ -439,8 +457,10 @@ static napi_value view(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   size_t offset, length;
   if (!get_size(env, argv[1], &offset) || !get_size(env, argv[2], &length)) return NULL;
-  char* data = mapping_range(env, argv[0], offset, length);
+  char* data = mapping_range(env, argv[0], offset, length, false);
   if (data == NULL) return NULL;
+  mapping_t* whole = NULL;
+  bool writable = napi_unwrap(env, argv[0], (void**)&whole) != napi_ok || whole == NULL || whole->writable;
   mapping_t* m = malloc(sizeof(mapping_t));
   if (m == NULL) {
     throw_errno(env, "malloc", ENOMEM);
@@ -451,6 +471,8 @@ static napi_value view(napi_env env, napi_callback_info info) {
   // loop that drops views.
   m->base = NULL;
   m->length = length;
+  m->offset = 0;
+  m->writable = writable;
   m->is_view = true;
   napi_value buffer;
   if (napi_create_external_arraybuffer(env, data, length, finalize_view, m, &buffer) != napi_ok) {
@@ -484,7 +506,7 @@ static napi_value write_bytes(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_SHMEX_NATIVE", "bytes must be a Uint8Array");
     return NULL;
   }
-  char* target = mapping_range(env, argv[0], offset, length);
+  char* target = mapping_range(env, argv[0], offset, length, true);
   if (target == NULL) return NULL;
   if (length > 0) memmove(target, source, length);
   return NULL;
@@ -498,7 +520,7 @@ static napi_value fill_zero(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   size_t offset, length;
   if (!get_size(env, argv[1], &offset) || !get_size(env, argv[2], &length)) return NULL;
-  char* target = mapping_range(env, argv[0], offset, length);
+  char* target = mapping_range(env, argv[0], offset, length, true);
   if (target == NULL) return NULL;
   if (length > 0) memset(target, 0, length);
   return NULL;

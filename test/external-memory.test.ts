@@ -39,7 +39,8 @@ function near(grown: number, expected: number, what: string): void {
 test('a result counts its bytes once while held; released, nothing; its cached segment nothing', async () => {
   await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
   const shm = ex.module<typeof Shm>(SHM);
-  release(await shm.heapRamp(N, 0)); // the worker started, its task module loaded
+  // The worker started, its task module loaded, with a segment of another size: round 0's is new.
+  release(await shm.heapRamp(N / 4, 0));
   for (let round = 0; round < 2; round++) {
     // Round 0 maps the worker's segment anew, round 1 finds it cached: the same count both times.
     const e0 = await settled();

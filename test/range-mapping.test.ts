@@ -109,3 +109,37 @@ test('SegmentStore.attach maps a range of the data copy-on-write; the file keeps
     store.remove([name]);
   }
 });
+
+test('write, fill and view reach a whole mapping past its window, within its bounds, and never write a read-only one', () => {
+  const MB = 1 << 20;
+  const path = `${process.env.SHMEX_SHM_DIR ?? '/dev/shm'}/${newSegmentName()}`;
+  const mapping = native.create(path, MB, MB, 0); // a window of nothing: every byte past it
+  try {
+    assert.equal(mapping.byteLength, 0);
+    native.write(mapping, MB - 2, new Uint8Array([7, 9]));
+    assert.deepEqual([...new Uint8Array(native.view(mapping, MB - 2, 2))], [7, 9]);
+    native.fill(mapping, MB - 2, 1);
+    assert.deepEqual([...new Uint8Array(native.view(mapping, MB - 2, 2))], [0, 9]);
+    for (const outside of [
+      () => native.write(mapping, MB - 1, new Uint8Array(2)),
+      () => native.fill(mapping, 0, MB + 1),
+      () => native.fill(mapping, 2 ** 53 - 1, 1),
+      () => native.view(mapping, MB - 8, 16),
+      () => native.write(new ArrayBuffer(8), 4, new Uint8Array(8)),
+    ])
+      assert.throws(outside, RangeError);
+    const fd = native.open(path, true);
+    try {
+      const readOnly = native.map(fd, 0, 8192, false, false, 16);
+      assert.equal(new Uint8Array(native.view(readOnly, 0, 4))[0], 0);
+      assert.throws(() => native.write(readOnly, 100, new Uint8Array([1])), { code: 'EACCES' });
+      assert.throws(() => native.fill(readOnly, 0, 1), { code: 'EACCES' });
+      native.release(readOnly);
+    } finally {
+      native.close(fd);
+    }
+  } finally {
+    native.release(mapping);
+    native.unlink(path);
+  }
+});

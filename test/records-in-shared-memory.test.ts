@@ -96,3 +96,48 @@ test('an argument a task returns unchanged comes back in shared memory, with a s
   assert.notEqual(segmentPath(back.made), segmentPath(made));
   for (const value of [back.records, back.floats, back.made, made]) release(value);
 });
+
+test('records whose .npy header is longer than 64 KiB travel both ways, and twice from a cached segment', async () => {
+  await using ex = new ProcessPoolExecutor({ maxWorkers: 1 });
+  // Three fields with names of 30,000 characters: a header of about 90 KB. Each task is
+  // self-contained (it runs in the worker as source), so each names the fields itself.
+  const fill = (records: RecordArray, base: number): RecordArray => {
+    const names = records.layout.fields.map((field) => field.name);
+    for (let i = 0; i < records.length; i++)
+      names.forEach((name, f) => records.setField(i, name, base + 10 * i + f));
+    return records;
+  };
+  const sum = (records: RecordArray): number => {
+    let s = 0;
+    for (let i = 0; i < records.length; i++)
+      for (const field of records.layout.fields) s += records.getField(i, field.name) as number;
+    return s;
+  };
+  const make = (nameLength: number, base: number): RecordArray => {
+    const names = [0, 1, 2].map((i) => String(i).padEnd(nameLength, 'x'));
+    const records = empty(
+      names.map((name): [string, string] => [name, '<f8']),
+      4,
+    );
+    for (let i = 0; i < 4; i++) names.forEach((name, f) => records.setField(i, name, base + 10 * i + f));
+    return records;
+  };
+  // Sum of base + 10 i + f over 4 records and 3 fields.
+  const expected = (base: number) => 12 * base + 3 * 10 * 6 + 4 * 3;
+  const layout = new RecordLayout(
+    [0, 1, 2].map((i): [string, string] => [String(i).padEnd(30_000, 'x'), '<f8']),
+  );
+  const made = fill(empty(layout, 4), 1);
+  assert.equal(await ex.submit(sum, made), expected(1));
+  assert.equal(await ex.submit(sum, fill(new RecordArray(layout, 4), 2)), expected(2));
+  for (const base of [3, 4]) {
+    const back = (await ex.submit(make, 30_000, base)) as RecordArray;
+    assert.ok(inSharedMemory(back));
+    assert.equal(sum(back), expected(base));
+    release(back);
+  }
+  const echoed = (await ex.submit((value: unknown) => value, made)) as RecordArray;
+  assert.equal(sum(echoed), expected(1));
+  release(echoed);
+  release(made);
+});
