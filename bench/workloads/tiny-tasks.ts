@@ -17,7 +17,11 @@
 // too and reported apart (`afterGc`), as what the first tasks after such a
 // collection cost.
 
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { getHeapStatistics } from 'node:v8';
 import { ThreadPoolExecutor } from 'shmex';
+import { CallTracer, tracing } from '../lib/call-trace.js';
 import type { Checks } from '../lib/check.js';
 import { settle } from '../lib/measure.js';
 import { fmtMs, progress } from '../lib/progress.js';
@@ -88,6 +92,12 @@ export interface TinyTasksResult {
   peers: TinyPeerResult[];
 }
 
+function countBy(names: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
+  return counts;
+}
+
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
@@ -146,10 +156,33 @@ export async function runTinyTasks(
     record(peer, wrong === 0, `${where}: ${wrong} of ${results.length} results wrong (${firstWrong})`);
   };
 
-  const throughputRun = async (peer: (typeof peers)[number], tasks: number): Promise<number> => {
+  const tracer = tracing ? new CallTracer() : undefined;
+  const profileDir = process.env.BENCH_TINY_PROFILE;
+  const session = new Session();
+  if (profileDir !== undefined) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 50 });
+  }
+  const throughputRun = async (
+    peer: (typeof peers)[number],
+    tasks: number,
+    where = 'throughput',
+  ): Promise<number> => {
+    const profiled = profileDir !== undefined && (peer.id === 'shmex' || peer.id === 'raw-pipe');
+    if (profiled) await session.post('Profiler.start');
+    const traced = tracer?.start(peer.id);
     const t0 = performance.now();
     const results = await Promise.all(inputs.slice(0, tasks).map((x) => peer.pool.run('sum', x)));
     const ms = performance.now() - t0;
+    traced?.(where, ms);
+    if (profiled) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(
+        `${profileDir}/${peer.id}-${where.replaceAll(' ', '-')}.cpuprofile`,
+        JSON.stringify(profile),
+      );
+    }
     checkAll(peer, results, 'throughput run');
     return ms;
   };
@@ -167,7 +200,17 @@ export async function runTinyTasks(
 
   try {
     progress.step(`${prefix} starting ${peers.length} pools of ${workers} workers, warm-up:`);
-    await Promise.all(peers.map((p) => p.pool.warm()));
+    if (tracer === undefined) await Promise.all(peers.map((p) => p.pool.warm()));
+    else {
+      const memory = process.memoryUsage();
+      const heap = getHeapStatistics();
+      process.stderr.write(
+        `trace ${prefix} start: heapUsed ${(memory.heapUsed / 1e6).toFixed(0)} MB, heapTotal ${(memory.heapTotal / 1e6).toFixed(0)} MB, ` +
+          `external ${(memory.external / 1e6).toFixed(0)} MB, arrayBuffers ${(memory.arrayBuffers / 1e6).toFixed(0)} MB, rss ${(memory.rss / 1e6).toFixed(0)} MB, ` +
+          `heap limit ${(heap.heap_size_limit / 1e6).toFixed(0)} MB, resources ${JSON.stringify(countBy(process.getActiveResourcesInfo()))}\n`,
+      );
+      for (const p of peers) await tracer.opened(p.id, () => p.pool.warm());
+    }
     for (const peer of peers) {
       progress.update(`${peer.id}…`);
       await throughputRun(peer, warmupTasks);
@@ -179,9 +222,12 @@ export async function runTinyTasks(
       progress.step(`${prefix} round ${round + 1}/${rounds}:`);
       for (const peer of order) {
         progress.update(`throughput ${peer.id}`);
-        peer.result.afterGc.throughputPerRound.push((count / (await throughputRun(peer, count))) * 1000);
-        for (let i = 1; i < REWARM_BURSTS; i++) await throughputRun(peer, count);
-        const ms = await throughputRun(peer, count);
+        peer.result.afterGc.throughputPerRound.push(
+          (count / (await throughputRun(peer, count, `round ${round + 1} after gc`))) * 1000,
+        );
+        for (let i = 1; i < REWARM_BURSTS; i++)
+          await throughputRun(peer, count, `round ${round + 1} rewarm ${i}`);
+        const ms = await throughputRun(peer, count, `round ${round + 1} timed`);
         peer.result.throughputPerRound.push((count / ms) * 1000);
       }
       await settle();
@@ -205,6 +251,7 @@ export async function runTinyTasks(
   } catch (error) {
     checks.expect(false, `${prefix} threw: ${(error as Error)?.stack ?? String(error)}`);
   } finally {
+    tracer?.close();
     await Promise.all(peers.map((p) => p.pool.close().catch(() => {})));
     await settle();
   }
