@@ -105,10 +105,21 @@ async function bigArrays(root) {
   const n = Number(process.env.TINY_BIG_N ?? 2e7);
   const calls = Number(process.env.TINY_BIG_CALLS ?? 10);
   const x = new Float64Array(n).fill(1);
-  for (const input of [x, shmex.from(Float64Array, x)]) {
-    const ex = new shmex.ProcessPoolExecutor({ maxWorkers: 2, execArgv: [] });
+  // TINY_BIG_KINDS: which of (a)'s shmex variants run (heap,from,threads,shared,release).
+  const kinds = (process.env.TINY_BIG_KINDS ?? 'heap,from').split(',');
+  const z = shmex.from(Float64Array, x);
+  for (const kind of kinds) {
+    const Executor = kind === 'threads' ? shmex.ThreadPoolExecutor : shmex.ProcessPoolExecutor;
+    const ex = new Executor({ maxWorkers: 2, execArgv: [] });
     const tasks = ex.module(new URL('../workers/tasks.mjs', import.meta.url));
-    for (let i = 0; i < calls; i++) if ((await tasks.addOne(input))[n - 1] !== 2) throw new Error('addOne');
+    for (let i = 0; i < calls; i++) {
+      if (kind === 'shared') await tasks.addOneInPlace(shmex.shared(z));
+      else {
+        const y = await tasks.addOne(kind === 'from' ? z : x);
+        if (y[0] !== 2) throw new Error('addOne');
+        if (kind === 'release') shmex.release(y);
+      }
+    }
     await ex.shutdown();
   }
 }

@@ -17,9 +17,14 @@
 // too and reported apart (`afterGc`), as what the first tasks after such a
 // collection cost.
 
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { getHeapStatistics } from 'node:v8';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { ThreadPoolExecutor } from 'shmex';
 import { CallTracer, tracing } from '../lib/call-trace.js';
 import type { Checks } from '../lib/check.js';
@@ -92,6 +97,22 @@ export interface TinyTasksResult {
   peers: TinyPeerResult[];
 }
 
+/** CPU ms of each thread of this process, by thread name (BENCH_TRACE). */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+      const name = `${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}`;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
+}
+
 function countBy(names: string[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
@@ -100,6 +121,48 @@ function countBy(names: string[]): Record<string, number> {
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/**
+ * runTinyTasks in a fresh node process (tiny-child.ts, with this process's
+ * execArgv: the TypeScript loader, a --cpu-prof), its checks counted here.
+ */
+export async function runTinyTasksAlone(
+  prefix: string,
+  count: number,
+  rounds: number,
+  warmupTasks: number,
+  checks: Checks,
+): Promise<TinyTasksResult | undefined> {
+  const dir = mkdtempSync(join(tmpdir(), 'shmex-bench-tiny-'));
+  const out = join(dir, 'result.json');
+  try {
+    const child = spawn(
+      process.execPath,
+      [
+        ...process.execArgv,
+        fileURLToPath(new URL('./tiny-child.ts', import.meta.url)),
+        prefix,
+        String(count),
+        String(rounds),
+        String(warmupTasks),
+        out,
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    if (!checks.expect(code === 0, `${prefix} its process exited with code ${code}`)) return undefined;
+    const { result, passed, failures } = JSON.parse(readFileSync(out, 'utf8')) as {
+      result: TinyTasksResult;
+      passed: number;
+      failures: string[];
+    };
+    checks.passed += passed;
+    checks.failures.push(...failures);
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export async function runTinyTasks(
@@ -157,6 +220,19 @@ export async function runTinyTasks(
   };
 
   const tracer = tracing ? new CallTracer() : undefined;
+  let threads0 = new Map<string, number>();
+  // Under BENCH_TRACE: this process's collections by kind (scavenge, mark-compact) in each run.
+  const kinds: string[] = [];
+  const kindObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as unknown as { detail: { kind: number } }).detail.kind;
+      kinds.push(
+        `${kind === constants.NODE_PERFORMANCE_GC_MAJOR ? 'MC' : kind === constants.NODE_PERFORMANCE_GC_MINOR ? 'S' : 'o'}${entry.duration.toFixed(1)}`,
+      );
+    }
+  });
+  if (tracer !== undefined) kindObserver.observe({ entryTypes: ['gc'] });
+  const newSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
   const profileDir = process.env.BENCH_TINY_PROFILE;
   const session = new Session();
   if (profileDir !== undefined) {
@@ -175,6 +251,12 @@ export async function runTinyTasks(
     const t0 = performance.now();
     const results = await Promise.all(inputs.slice(0, tasks).map((x) => peer.pool.run('sum', x)));
     const ms = performance.now() - t0;
+    if (tracer !== undefined) {
+      await new Promise((resolve) => setImmediate(resolve)); // gc entries come on a later turn
+      process.stderr.write(
+        `trace ${peer.id} ${where} kinds: ${kinds.splice(0).join(' ')} new space ${((newSpace()?.space_size ?? 0) / 1e6).toFixed(1)} MB\n`,
+      );
+    }
     traced?.(where, ms);
     if (profiled) {
       const { profile } = await session.post('Profiler.stop');
@@ -210,6 +292,7 @@ export async function runTinyTasks(
           `heap limit ${(heap.heap_size_limit / 1e6).toFixed(0)} MB, resources ${JSON.stringify(countBy(process.getActiveResourcesInfo()))}\n`,
       );
       for (const p of peers) await tracer.opened(p.id, () => p.pool.warm());
+      threads0 = threadCpu();
     }
     for (const peer of peers) {
       progress.update(`${peer.id}…`);
@@ -252,6 +335,11 @@ export async function runTinyTasks(
     checks.expect(false, `${prefix} threw: ${(error as Error)?.stack ?? String(error)}`);
   } finally {
     tracer?.close();
+    if (tracer !== undefined) {
+      const spent = [...threadCpu()].map(([name, ms]) => `${name} ${ms - (threads0.get(name) ?? 0)}`);
+      process.stderr.write(`trace ${prefix} threads' CPU ms during the section: ${spent.join(', ')}\n`);
+    }
+    kindObserver.disconnect();
     await Promise.all(peers.map((p) => p.pool.close().catch(() => {})));
     await settle();
   }
