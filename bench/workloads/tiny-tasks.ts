@@ -18,15 +18,12 @@
 // collection cost.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { ThreadPoolExecutor } from 'shmex';
-import { CallTracer, tracing } from '../lib/call-trace.js';
+import { BurstTrace } from '../lib/burst-trace.js';
 import type { Checks } from '../lib/check.js';
 import { settle } from '../lib/measure.js';
 import { fmtMs, progress } from '../lib/progress.js';
@@ -95,28 +92,6 @@ export interface TinyTasksResult {
   rounds: number;
   warmupTasks: number;
   peers: TinyPeerResult[];
-}
-
-/** CPU ms of each thread of this process, by thread name (BENCH_TRACE). */
-function threadCpu(): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
-      const name = `${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}`;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10);
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
-}
-
-function countBy(names: string[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
-  return counts;
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -219,55 +194,15 @@ export async function runTinyTasks(
     record(peer, wrong === 0, `${where}: ${wrong} of ${results.length} results wrong (${firstWrong})`);
   };
 
-  const tracer = tracing ? new CallTracer() : undefined;
-  let threads0 = new Map<string, number>();
-  // Under BENCH_TRACE: this process's collections by kind (scavenge, mark-compact) in each run.
-  const kinds: string[] = [];
-  const kindObserver = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      const kind = (entry as unknown as { detail: { kind: number } }).detail.kind;
-      kinds.push(
-        `${kind === constants.NODE_PERFORMANCE_GC_MAJOR ? 'MC' : kind === constants.NODE_PERFORMANCE_GC_MINOR ? 'S' : 'o'}${entry.duration.toFixed(1)}`,
-      );
-    }
-  });
-  if (tracer !== undefined) kindObserver.observe({ entryTypes: ['gc'] });
-  const newSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
-  const profileDir = process.env.BENCH_TINY_PROFILE;
-  const session = new Session();
-  if (profileDir !== undefined) {
-    session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.setSamplingInterval', { interval: 50 });
-  }
-  const throughputRun = async (
-    peer: (typeof peers)[number],
-    tasks: number,
-    where = 'throughput',
-  ): Promise<number> => {
-    const profiled = profileDir !== undefined && (peer.id === 'shmex' || peer.id === 'raw-pipe');
-    if (profiled) await session.post('Profiler.start');
-    const traced = tracer?.start(peer.id);
-    const t0 = performance.now();
-    const results = await Promise.all(inputs.slice(0, tasks).map((x) => peer.pool.run('sum', x)));
-    const ms = performance.now() - t0;
-    if (tracer !== undefined) {
-      await new Promise((resolve) => setImmediate(resolve)); // gc entries come on a later turn
-      process.stderr.write(
-        `trace ${peer.id} ${where} kinds: ${kinds.splice(0).join(' ')} new space ${((newSpace()?.space_size ?? 0) / 1e6).toFixed(1)} MB\n`,
-      );
-    }
-    traced?.(where, ms);
-    if (profiled) {
-      const { profile } = await session.post('Profiler.stop');
-      writeFileSync(
-        `${profileDir}/${peer.id}-${where.replaceAll(' ', '-')}.cpuprofile`,
-        JSON.stringify(profile),
-      );
-    }
-    checkAll(peer, results, 'throughput run');
-    return ms;
-  };
+  const trace = new BurstTrace(['shmex', 'raw-pipe']);
+  const throughputRun = (peer: (typeof peers)[number], tasks: number, where = 'warm-up'): Promise<number> =>
+    trace.burst(peer.id, where, async () => {
+      const t0 = performance.now();
+      const results = await Promise.all(inputs.slice(0, tasks).map((x) => peer.pool.run('sum', x)));
+      const ms = performance.now() - t0;
+      checkAll(peer, results, 'throughput run');
+      return ms;
+    });
   const latencyRun = async (peer: (typeof peers)[number], tasks: number): Promise<number[]> => {
     const times: number[] = [];
     const results: unknown[] = [];
@@ -282,18 +217,10 @@ export async function runTinyTasks(
 
   try {
     progress.step(`${prefix} starting ${peers.length} pools of ${workers} workers, warm-up:`);
-    if (tracer === undefined) await Promise.all(peers.map((p) => p.pool.warm()));
-    else {
-      const memory = process.memoryUsage();
-      const heap = getHeapStatistics();
-      process.stderr.write(
-        `trace ${prefix} start: heapUsed ${(memory.heapUsed / 1e6).toFixed(0)} MB, heapTotal ${(memory.heapTotal / 1e6).toFixed(0)} MB, ` +
-          `external ${(memory.external / 1e6).toFixed(0)} MB, arrayBuffers ${(memory.arrayBuffers / 1e6).toFixed(0)} MB, rss ${(memory.rss / 1e6).toFixed(0)} MB, ` +
-          `heap limit ${(heap.heap_size_limit / 1e6).toFixed(0)} MB, resources ${JSON.stringify(countBy(process.getActiveResourcesInfo()))}\n`,
-      );
-      for (const p of peers) await tracer.opened(p.id, () => p.pool.warm());
-      threads0 = threadCpu();
-    }
+    await trace.warm(
+      prefix,
+      peers.map((p) => ({ id: p.id, warm: () => p.pool.warm() })),
+    );
     for (const peer of peers) {
       progress.update(`${peer.id}…`);
       await throughputRun(peer, warmupTasks);
@@ -305,9 +232,8 @@ export async function runTinyTasks(
       progress.step(`${prefix} round ${round + 1}/${rounds}:`);
       for (const peer of order) {
         progress.update(`throughput ${peer.id}`);
-        peer.result.afterGc.throughputPerRound.push(
-          (count / (await throughputRun(peer, count, `round ${round + 1} after gc`))) * 1000,
-        );
+        const afterGc = await throughputRun(peer, count, `round ${round + 1} after gc`);
+        peer.result.afterGc.throughputPerRound.push((count / afterGc) * 1000);
         for (let i = 1; i < REWARM_BURSTS; i++)
           await throughputRun(peer, count, `round ${round + 1} rewarm ${i}`);
         const ms = await throughputRun(peer, count, `round ${round + 1} timed`);
@@ -334,12 +260,7 @@ export async function runTinyTasks(
   } catch (error) {
     checks.expect(false, `${prefix} threw: ${(error as Error)?.stack ?? String(error)}`);
   } finally {
-    tracer?.close();
-    if (tracer !== undefined) {
-      const spent = [...threadCpu()].map(([name, ms]) => `${name} ${ms - (threads0.get(name) ?? 0)}`);
-      process.stderr.write(`trace ${prefix} threads' CPU ms during the section: ${spent.join(', ')}\n`);
-    }
-    kindObserver.disconnect();
+    trace.close();
     await Promise.all(peers.map((p) => p.pool.close().catch(() => {})));
     await settle();
   }
