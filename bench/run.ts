@@ -8,7 +8,8 @@
 //                        a          (a) addOne on 160 MB (2e6 elements with --quick)
 //                        b          (b) addOne on 16 MB
 //                        tiny | c   (c) tiny tasks: throughput and latency, with the raw-pipe floor, in a
-//                                   node process of its own (BENCH_TINY_ROUNDS: rounds, 5 by default)
+//                                   node process of its own (BENCH_TINY_ROUNDS: rounds, 5 by default;
+//                                   BENCH_TINY_IN_PROCESS=1: in the benchmark's process, after the others)
 //                        compute | d  (d) compute-bound kernel in 2 halves
 //                        views | e  (e) a 10-element subarray vs slice of a 160 MB array, argument and result
 //                        reduction | f  (f) sum in 8 subarray chunks through ex.map, heap and from() input
@@ -45,7 +46,7 @@ import { runReduction } from './workloads/reduction.js';
 import { runReleaseLoops } from './workloads/release-loop.js';
 import { runStrips } from './workloads/strips.js';
 import { runSubmitBurst } from './workloads/submit-burst.js';
-import { runTinyTasksAlone } from './workloads/tiny-tasks.js';
+import { runTinyTasks, runTinyTasksAlone } from './workloads/tiny-tasks.js';
 import { runViews } from './workloads/views.js';
 
 const options = (() => {
@@ -129,8 +130,10 @@ async function main(): Promise<Results> {
       const tiny = CONFIG.tiny;
       progress.section(`(c) ${tiny.tasks} tiny tasks, ${tiny.rounds} rounds`);
       // In a process of its own: what earlier sections leave in this one is not what a user has.
+      // BENCH_TINY_IN_PROCESS=1: in this process, as before (to study what earlier sections leave).
+      const runTiny = process.env.BENCH_TINY_IN_PROCESS === '1' ? runTinyTasks : runTinyTasksAlone;
       const measured = await watched(async () => ({
-        result: await runTinyTasksAlone('(c)', tiny.tasks, tiny.rounds, tiny.warmupTasks, checks),
+        result: await runTiny('(c)', tiny.tasks, tiny.rounds, tiny.warmupTasks, checks),
       }));
       if (measured.result !== undefined)
         results.tinyTasks = { ...measured.result, othersCpuPercent: measured.othersCpuPercent };
