@@ -16,6 +16,20 @@
 // run, one sequential run before a latency run); the first of them is timed
 // too and reported apart (`afterGc`), as what the first tasks after such a
 // collection cost.
+//
+// The section runs in a node process of its own (runTinyTasksAlone), as a
+// program that starts and submits tiny tasks would. Run after section (a) in
+// the benchmark's process (BENCH_TINY_IN_PROCESS=1), shmex measured 0.61-0.80x
+// the floor in four runs of five (1.06x in the fifth; alone 0.96-1.10x in
+// runs of 15 rounds), and in a pair of runs of 15 rounds its side took 38%
+// more CPU per burst (13 -> 18 ms per 2000 tasks, medians) and the floor's
+// 23% less (13 -> 10 ms). No forced collection (shmex's rule for dropped
+// results) fell in any of its bursts, the young generation was the same size,
+// and the external memory left by (a) was gone after the first settle(). A
+// program that only moved big arrays through shmex before its tiny tasks
+// shows no such shift (bench/scripts/tiny-cpu.mjs with +big: parent CPU per
+// task 8.2 -> 8.4 µs, floor 6.7 -> 7.1 µs), so it is what the benchmark's
+// own process carries from (a), not what a user of either gets.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
