@@ -7,7 +7,9 @@
 //   --only LIST        run only these sections, comma-separated, in the suite's order:
 //                        a          (a) addOne on 160 MB (2e6 elements with --quick)
 //                        b          (b) addOne on 16 MB
-//                        tiny | c   (c) tiny tasks: throughput and latency, with the raw-pipe floor
+//                        tiny | c   (c) tiny tasks: throughput and latency, with the raw-pipe floor, in a
+//                                   node process of its own (BENCH_TINY_ROUNDS: rounds, 5 by default;
+//                                   BENCH_TINY_IN_PROCESS=1: in the benchmark's process, after the others)
 //                        compute | d  (d) compute-bound kernel in 2 halves
 //                        views | e  (e) a 10-element subarray vs slice of a 160 MB array, argument and result
 //                        reduction | f  (f) sum in 8 subarray chunks through ex.map, heap and from() input
@@ -22,7 +24,9 @@
 // Examples: npm run bench -- --only strips --quick;  npm run bench -- --only=a,views
 // BENCH_TRACE=1 npm run bench -- --only strips: one line per interleaved call on stderr (CPU and
 // faults of this process, of the row's workers and of the other rows', garbage collections
-// inside the call; bench/lib/call-trace.ts).
+// inside the call; bench/lib/call-trace.ts); for (c), one line per burst of shmex and every
+// peer, this process's collections by kind in it, and its state when the section starts.
+// BENCH_TINY_PROFILE=dir: a CPU profile of (c)'s process during each burst of shmex and of the floor.
 import { statfsSync } from 'node:fs';
 import { listSegmentNames, trimSharedMemory } from 'shmex';
 import { redisAvailable } from '../test/helpers/redis-server.js';
@@ -42,7 +46,7 @@ import { runReduction } from './workloads/reduction.js';
 import { runReleaseLoops } from './workloads/release-loop.js';
 import { runStrips } from './workloads/strips.js';
 import { runSubmitBurst } from './workloads/submit-burst.js';
-import { runTinyTasks } from './workloads/tiny-tasks.js';
+import { runTinyTasks, runTinyTasksAlone } from './workloads/tiny-tasks.js';
 import { runViews } from './workloads/views.js';
 
 const options = (() => {
@@ -125,9 +129,14 @@ async function main(): Promise<Results> {
     if (run.has('tiny')) {
       const tiny = CONFIG.tiny;
       progress.section(`(c) ${tiny.tasks} tiny tasks, ${tiny.rounds} rounds`);
-      results.tinyTasks = await watched(() =>
-        runTinyTasks('(c)', tiny.tasks, tiny.rounds, tiny.warmupTasks, checks),
-      );
+      // In a process of its own: what earlier sections leave in this one is not what a user has.
+      // BENCH_TINY_IN_PROCESS=1: in this process, as before (to study what earlier sections leave).
+      const runTiny = process.env.BENCH_TINY_IN_PROCESS === '1' ? runTinyTasks : runTinyTasksAlone;
+      const measured = await watched(async () => ({
+        result: await runTiny('(c)', tiny.tasks, tiny.rounds, tiny.warmupTasks, checks),
+      }));
+      if (measured.result !== undefined)
+        results.tinyTasks = { ...measured.result, othersCpuPercent: measured.othersCpuPercent };
     }
     if (run.has('compute')) {
       const compute = CONFIG.compute;

@@ -77,7 +77,7 @@ export function benchConfig(quick: boolean) {
           a: { id: '(a)', n: 2e7, warmupCalls: 3, timedCalls: 11, releaseIterations: 12 },
           b: { id: '(b)', n: 2e6, warmupCalls: 8, timedCalls: 25, releaseIterations: 30 },
         },
-        tiny: { tasks: 2000, rounds: 5, warmupTasks: 300 },
+        tiny: { tasks: 2000, rounds: Number(process.env.BENCH_TINY_ROUNDS ?? 5), warmupTasks: 300 },
         compute: { n: 2e7, warmupCalls: 2, timedCalls: 9 },
         views: { n: 2e7, warmupCalls: 3, rounds: 21 },
         reduction: { n: 1e8, warmupCalls: 2, rounds: 7 },

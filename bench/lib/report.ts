@@ -219,7 +219,7 @@ export function toMarkdown(r: Results): string {
     );
     out.push('');
     out.push(
-      `${t.rounds} rounds, peers interleaved (rotated order), after ${t.warmupTasks} warm-up tasks each. Throughput: all ${t.tasks} submitted at once, awaited together. Latency: one task at a time, each awaited before the next submit. ${disturbance(t)}`,
+      `${t.rounds} rounds, peers interleaved (rotated order), after ${t.warmupTasks} warm-up tasks each. Throughput: all ${t.tasks} submitted at once, awaited together. Latency: one task at a time, each awaited before the next submit. The section runs in a node process of its own, started for it, as a program that submits tiny tasks would: run in the benchmark's process after (a), it measured shmex at 0.61–0.80× the floor in four runs of five, with shmex's side taking up to 38% more CPU per burst (bench/workloads/tiny-tasks.ts). ${disturbance(t)}`,
     );
     out.push('');
     out.push(tinyTable(t));

@@ -10,10 +10,17 @@
 // waits for a core; context switches count the wake-ups, and minor page
 // faults (per task) fresh memory. Each measurement
 // runs in a fresh process; the order rotates; medians are reported.
+// A label ending in `+big` (floor+big, shmex+big=/path) first moves big
+// arrays in that process, as section (a) of the benchmark does before the
+// tiny tasks of (c): TINY_BIG_N float64 (2e7) through addOne on two pools of
+// 2 workers (a heap argument, then one made with from()), TINY_BIG_CALLS
+// (10) calls each, results dropped, each pool shut down; gc counts the
+// collections in the timed runs (forced: by shmex's rule for dropped results).
 //
 //   node bench/scripts/tiny-cpu.mjs [--runs 7] [--latency] [--echo] [floor] label=/path/to/root...
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const TASKS = 2000;
@@ -88,7 +95,38 @@ function floorPool() {
   };
 }
 
-async function child(root, mode, echo) {
+/** Section (a)'s work in this process: 160 MB arrays through addOne on two pools, results dropped. */
+async function bigArrays(root) {
+  const shmex = await import(
+    pathToFileURL(
+      `${root === 'floor' ? fileURLToPath(new URL('../..', import.meta.url)) : root}/dist/index.js`,
+    ).href
+  );
+  const n = Number(process.env.TINY_BIG_N ?? 2e7);
+  const calls = Number(process.env.TINY_BIG_CALLS ?? 10);
+  const x = new Float64Array(n).fill(1);
+  // TINY_BIG_KINDS: which of (a)'s shmex variants run (heap,from,threads,shared,release).
+  const kinds = (process.env.TINY_BIG_KINDS ?? 'heap,from').split(',');
+  const z = shmex.from(Float64Array, x);
+  for (const kind of kinds) {
+    const Executor = kind === 'threads' ? shmex.ThreadPoolExecutor : shmex.ProcessPoolExecutor;
+    const ex = new Executor({ maxWorkers: 2, execArgv: [] });
+    const tasks = ex.module(new URL('../workers/tasks.mjs', import.meta.url));
+    for (let i = 0; i < calls; i++) {
+      if (kind === 'shared') await tasks.addOneInPlace(shmex.shared(z));
+      else {
+        const y = await tasks.addOne(kind === 'from' ? z : x);
+        if (y[0] !== 2) throw new Error('addOne');
+        if (kind === 'release') shmex.release(y);
+      }
+    }
+    await ex.shutdown();
+  }
+}
+
+async function child(root, mode, echo, preload) {
+  if (preload === 'big') await bigArrays(root);
+  const beforeMemory = process.memoryUsage();
   let run;
   let close;
   if (root === 'floor') {
@@ -115,6 +153,15 @@ async function child(root, mode, echo) {
       })
     : undefined;
   if (perf !== undefined) await new Promise((resolve) => setTimeout(resolve, 1500)); // perf attaches
+  const gcs = { ms: 0, count: 0, forced: 0 };
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gcs.ms += entry.duration;
+      gcs.count++;
+      if (entry.detail.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) gcs.forced++;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
   const before = pids.map(usage);
   const futures = new Array(TASKS);
   const times = [];
@@ -137,6 +184,8 @@ async function child(root, mode, echo) {
     await new Promise((resolve) => perf.on('exit', resolve));
   }
   const after = pids.map(usage);
+  await new Promise((resolve) => setTimeout(resolve, 10)); // gc entries come on a later turn
+  observer.disconnect();
   await close();
   const n = TASKS * ROUNDS;
   const per = (i, key) => (after[i][key] - before[i][key]) / n;
@@ -157,6 +206,11 @@ async function child(root, mode, echo) {
     workersSw: workerSwitches,
     parentPf: per(0, 'faults'),
     workersPf: workerFaults,
+    gcUs: (gcs.ms * 1000) / n,
+    gcs: gcs.count,
+    forced: gcs.forced,
+    externalMB: beforeMemory.external / 1e6,
+    heapMB: beforeMemory.heapTotal / 1e6,
   };
 }
 
@@ -166,7 +220,11 @@ const median = (xs) => {
 };
 
 if (process.argv[2] === '--child') {
-  console.log(JSON.stringify(await child(process.argv[3], process.argv[4], process.argv[5] === 'echo')));
+  console.log(
+    JSON.stringify(
+      await child(process.argv[3], process.argv[4], process.argv[5] === 'echo', process.argv[6]),
+    ),
+  );
 } else {
   const args = process.argv.slice(2);
   const at = args.indexOf('--runs');
@@ -175,7 +233,7 @@ if (process.argv[2] === '--child') {
   const echo = args.includes('--echo') ? 'echo' : 'sum';
   const roots = args
     .filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--runs')
-    .map((a) => (a === 'floor' ? ['floor', 'floor'] : a.split('=')));
+    .map((a) => (a === 'floor' || a === 'floor+big' ? [a, 'floor'] : a.split('=')));
   if (roots.length === 0)
     roots.push(['floor', 'floor'], ['shmex', fileURLToPath(new URL('../..', import.meta.url))]);
   const results = new Map(roots.map(([label]) => [label, []]));
@@ -183,24 +241,29 @@ if (process.argv[2] === '--child') {
   for (let run = 0; run < runs; run++) {
     const order = roots.map((_, i) => roots[(i + run) % roots.length]);
     for (const [label, root] of order) {
-      const out = execFileSync(process.execPath, [self, '--child', root, mode, echo], { encoding: 'utf8' });
+      const before = label.endsWith('+big') ? 'big' : 'none';
+      const out = execFileSync(process.execPath, [self, '--child', root, mode, echo, before], {
+        encoding: 'utf8',
+      });
       results.get(label).push(JSON.parse(out));
     }
   }
   console.log(`tiny tasks (${echo}), ${mode} mode: ${runs} runs, medians (CPU of all threads, per task)`);
   console.log(
-    'build      tasks/s  latency µs  parent µs  workers µs  total µs  parent sw  workers sw  parent pf  workers pf',
+    'build        tasks/s  latency µs  parent µs  workers µs  total µs  parent sw  workers sw  parent pf  workers pf  gc µs  gcs  forced  external MB  heap MB',
   );
   for (const [label, rs] of results) {
     const m = (key) => median(rs.map((r) => r[key]));
     console.log(
-      `${label.padEnd(8)} ${m('tput').toFixed(0).padStart(9)} ${m('latencyUs').toFixed(1).padStart(11)}` +
+      `${label.padEnd(10)} ${m('tput').toFixed(0).padStart(9)} ${m('latencyUs').toFixed(1).padStart(11)}` +
         ` ${m('parentUs').toFixed(1).padStart(10)}` +
         ` ${m('workersUs').toFixed(1).padStart(11)} ${median(rs.map((r) => r.parentUs + r.workersUs))
           .toFixed(1)
           .padStart(9)}` +
         ` ${m('parentSw').toFixed(2).padStart(10)} ${m('workersSw').toFixed(2).padStart(11)}` +
-        ` ${m('parentPf').toFixed(2).padStart(10)} ${m('workersPf').toFixed(2).padStart(11)}`,
+        ` ${m('parentPf').toFixed(2).padStart(10)} ${m('workersPf').toFixed(2).padStart(11)}` +
+        ` ${m('gcUs').toFixed(2).padStart(6)} ${m('gcs').toFixed(0).padStart(4)} ${m('forced').toFixed(0).padStart(7)}` +
+        ` ${m('externalMB').toFixed(0).padStart(12)} ${m('heapMB').toFixed(0).padStart(8)}`,
     );
   }
 }

@@ -16,8 +16,28 @@
 // run, one sequential run before a latency run); the first of them is timed
 // too and reported apart (`afterGc`), as what the first tasks after such a
 // collection cost.
+//
+// The section runs in a node process of its own (runTinyTasksAlone), as a
+// program that starts and submits tiny tasks would. Run after section (a) in
+// the benchmark's process (BENCH_TINY_IN_PROCESS=1), shmex measured 0.61-0.80x
+// the floor in four runs of five (1.06x in the fifth; alone 0.96-1.10x in
+// runs of 15 rounds), and in a pair of runs of 15 rounds its side took 38%
+// more CPU per burst (13 -> 18 ms per 2000 tasks, medians) and the floor's
+// 23% less (13 -> 10 ms). No forced collection (shmex's rule for dropped
+// results) fell in any of its bursts, the young generation was the same size,
+// and the external memory left by (a) was gone after the first settle(). A
+// program that only moved big arrays through shmex before its tiny tasks
+// shows no such shift (bench/scripts/tiny-cpu.mjs with +big: parent CPU per
+// task 8.2 -> 8.4 µs, floor 6.7 -> 7.1 µs), so it is what the benchmark's
+// own process carries from (a), not what a user of either gets.
 
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ThreadPoolExecutor } from 'shmex';
+import { BurstTrace } from '../lib/burst-trace.js';
 import type { Checks } from '../lib/check.js';
 import { settle } from '../lib/measure.js';
 import { fmtMs, progress } from '../lib/progress.js';
@@ -92,6 +112,48 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/**
+ * runTinyTasks in a fresh node process (tiny-child.ts, with this process's
+ * execArgv: the TypeScript loader, a --cpu-prof), its checks counted here.
+ */
+export async function runTinyTasksAlone(
+  prefix: string,
+  count: number,
+  rounds: number,
+  warmupTasks: number,
+  checks: Checks,
+): Promise<TinyTasksResult | undefined> {
+  const dir = mkdtempSync(join(tmpdir(), 'shmex-bench-tiny-'));
+  const out = join(dir, 'result.json');
+  try {
+    const child = spawn(
+      process.execPath,
+      [
+        ...process.execArgv,
+        fileURLToPath(new URL('./tiny-child.ts', import.meta.url)),
+        prefix,
+        String(count),
+        String(rounds),
+        String(warmupTasks),
+        out,
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    if (!checks.expect(code === 0, `${prefix} its process exited with code ${code}`)) return undefined;
+    const { result, passed, failures } = JSON.parse(readFileSync(out, 'utf8')) as {
+      result: TinyTasksResult;
+      passed: number;
+      failures: string[];
+    };
+    checks.passed += passed;
+    checks.failures.push(...failures);
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function runTinyTasks(
   prefix: string,
   count: number,
@@ -146,13 +208,15 @@ export async function runTinyTasks(
     record(peer, wrong === 0, `${where}: ${wrong} of ${results.length} results wrong (${firstWrong})`);
   };
 
-  const throughputRun = async (peer: (typeof peers)[number], tasks: number): Promise<number> => {
-    const t0 = performance.now();
-    const results = await Promise.all(inputs.slice(0, tasks).map((x) => peer.pool.run('sum', x)));
-    const ms = performance.now() - t0;
-    checkAll(peer, results, 'throughput run');
-    return ms;
-  };
+  const trace = new BurstTrace(['shmex', 'raw-pipe']);
+  const throughputRun = (peer: (typeof peers)[number], tasks: number, where = 'warm-up'): Promise<number> =>
+    trace.burst(peer.id, where, async () => {
+      const t0 = performance.now();
+      const results = await Promise.all(inputs.slice(0, tasks).map((x) => peer.pool.run('sum', x)));
+      const ms = performance.now() - t0;
+      checkAll(peer, results, 'throughput run');
+      return ms;
+    });
   const latencyRun = async (peer: (typeof peers)[number], tasks: number): Promise<number[]> => {
     const times: number[] = [];
     const results: unknown[] = [];
@@ -167,7 +231,10 @@ export async function runTinyTasks(
 
   try {
     progress.step(`${prefix} starting ${peers.length} pools of ${workers} workers, warm-up:`);
-    await Promise.all(peers.map((p) => p.pool.warm()));
+    await trace.warm(
+      prefix,
+      peers.map((p) => ({ id: p.id, warm: () => p.pool.warm() })),
+    );
     for (const peer of peers) {
       progress.update(`${peer.id}…`);
       await throughputRun(peer, warmupTasks);
@@ -179,9 +246,11 @@ export async function runTinyTasks(
       progress.step(`${prefix} round ${round + 1}/${rounds}:`);
       for (const peer of order) {
         progress.update(`throughput ${peer.id}`);
-        peer.result.afterGc.throughputPerRound.push((count / (await throughputRun(peer, count))) * 1000);
-        for (let i = 1; i < REWARM_BURSTS; i++) await throughputRun(peer, count);
-        const ms = await throughputRun(peer, count);
+        const afterGc = await throughputRun(peer, count, `round ${round + 1} after gc`);
+        peer.result.afterGc.throughputPerRound.push((count / afterGc) * 1000);
+        for (let i = 1; i < REWARM_BURSTS; i++)
+          await throughputRun(peer, count, `round ${round + 1} rewarm ${i}`);
+        const ms = await throughputRun(peer, count, `round ${round + 1} timed`);
         peer.result.throughputPerRound.push((count / ms) * 1000);
       }
       await settle();
@@ -205,6 +274,7 @@ export async function runTinyTasks(
   } catch (error) {
     checks.expect(false, `${prefix} threw: ${(error as Error)?.stack ?? String(error)}`);
   } finally {
+    trace.close();
     await Promise.all(peers.map((p) => p.pool.close().catch(() => {})));
     await settle();
   }
