@@ -104,7 +104,9 @@ test('records whose .npy header is longer than 64 KiB travel both ways, and twic
   const fill = (records: RecordArray, base: number): RecordArray => {
     const names = records.layout.fields.map((field) => field.name);
     for (let i = 0; i < records.length; i++)
-      names.forEach((name, f) => records.setField(i, name, base + 10 * i + f));
+      names.forEach((name, f) => {
+        records.setField(i, name, base + 10 * i + f);
+      });
     return records;
   };
   const sum = (records: RecordArray): number => {
@@ -119,7 +121,10 @@ test('records whose .npy header is longer than 64 KiB travel both ways, and twic
       names.map((name): [string, string] => [name, '<f8']),
       4,
     );
-    for (let i = 0; i < 4; i++) names.forEach((name, f) => records.setField(i, name, base + 10 * i + f));
+    for (let i = 0; i < 4; i++)
+      names.forEach((name, f) => {
+        records.setField(i, name, base + 10 * i + f);
+      });
     return records;
   };
   // Sum of base + 10 i + f over 4 records and 3 fields.
