@@ -8,7 +8,7 @@
 //                        a          (a) addOne on 160 MB (2e6 elements with --quick)
 //                        b          (b) addOne on 16 MB
 //                        tiny | c   (c) tiny tasks: throughput and latency, with the raw-pipe floor, in a
-//                                   node process of its own (BENCH_TINY_ROUNDS: rounds, 5 by default;
+//                                   node process of its own (BENCH_TINY_ROUNDS: rounds, 15 by default;
 //                                   BENCH_TINY_IN_PROCESS=1: in the benchmark's process, after the others)
 //                        compute | d  (d) compute-bound kernel in 2 halves
 //                        views | e  (e) a 10-element subarray vs slice of a 160 MB array, argument and result
