@@ -448,19 +448,31 @@ static char* mapping_range(napi_env env, napi_value mapping, size_t offset, size
   return NULL;
 }
 
+// The arguments (mapping, offset, length) of view() and fill(): the address of
+// that range (see mapping_range), its length in *length and the mapping in
+// *mapping. NULL with an error thrown if they do not name a range of one.
+static char* range_args(napi_env env, napi_callback_info info, bool for_write, size_t* length,
+                        napi_value* mapping) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t offset;
+  if (!get_size(env, argv[1], &offset) || !get_size(env, argv[2], length)) return NULL;
+  *mapping = argv[0];
+  return mapping_range(env, argv[0], offset, *length, for_write);
+}
+
 // view(mapping, offset, length): a new ArrayBuffer over part of a mapping made
 // by create/map, sharing its memory. The caller keeps `mapping` alive for
 // as long as the view may be used (release() the view before dropping it).
 static napi_value view(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  size_t offset, length;
-  if (!get_size(env, argv[1], &offset) || !get_size(env, argv[2], &length)) return NULL;
-  char* data = mapping_range(env, argv[0], offset, length, false);
+  size_t length;
+  napi_value mapping;
+  char* data = range_args(env, info, false, &length, &mapping);
   if (data == NULL) return NULL;
   mapping_t* whole = NULL;
-  bool writable = napi_unwrap(env, argv[0], (void**)&whole) != napi_ok || whole == NULL || whole->writable;
+  bool writable =
+      napi_unwrap(env, mapping, (void**)&whole) != napi_ok || whole == NULL || whole->writable;
   mapping_t* m = malloc(sizeof(mapping_t));
   if (m == NULL) {
     throw_errno(env, "malloc", ENOMEM);
@@ -515,12 +527,9 @@ static napi_value write_bytes(napi_env env, napi_callback_info info) {
 // fill(mapping, offset, length): zeroes [offset, offset + length) of a
 // mapping made by create/map, anywhere in it (see write()).
 static napi_value fill_zero(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  size_t offset, length;
-  if (!get_size(env, argv[1], &offset) || !get_size(env, argv[2], &length)) return NULL;
-  char* target = mapping_range(env, argv[0], offset, length, true);
+  size_t length;
+  napi_value mapping;
+  char* target = range_args(env, info, true, &length, &mapping);
   if (target == NULL) return NULL;
   if (length > 0) memset(target, 0, length);
   return NULL;
