@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
-import { ProcessPoolExecutor } from 'shmex';
+import { type Future, ProcessPoolExecutor } from 'shmex';
 import { planDispatch } from '../dist/pool/dispatch.js';
 import { Gates } from './fixtures/control-tasks.js';
 import type * as Queued from './fixtures/queued-tasks.js';
@@ -19,6 +19,26 @@ guardSharedMemory();
 const QUEUED = new URL('./fixtures/queued-tasks.js', import.meta.url);
 /** 1 MiB of float64: above the inline threshold, so each is copied into a segment at submit. */
 const N = 131_072;
+
+/**
+ * Lets the burst's first task (gate b0) end, checks that b1 and b2 are then in the workers and b3
+ * still queued (`why`), and lets the rest end: each returns its sum, (i + 1) * N.
+ */
+async function finishBurst(futures: Future<number>[], gates: Gates, why: string): Promise<void> {
+  gates.release('b0');
+  assert.equal(await futures[0], N);
+  await turn();
+  assert.deepEqual(
+    futures.slice(1).map((f) => f.running()),
+    [true, true, false],
+    why,
+  );
+  for (let i = 1; i < 4; i++) gates.release(`b${i}`);
+  assert.deepEqual(
+    await Promise.all(futures),
+    [1, 2, 3, 4].map((v) => v * N),
+  );
+}
 
 /**
  * Tasks of a few milliseconds first (each waits until the test has seen it start), so that the
@@ -72,18 +92,10 @@ test('a worker takes two tasks of a burst of copied submits, the rest wait in th
     [true, true, false, false],
     'after the loop, no third task',
   );
-  gates.release('b0');
-  assert.equal(await futures[0], N);
-  await turn();
-  assert.deepEqual(
-    futures.slice(1).map((f) => f.running()),
-    [true, true, false],
+  await finishBurst(
+    futures,
+    gates,
     'while b1 waits at its gate, b2 was sent behind it: the worker holds two of the burst again',
-  );
-  for (let i = 1; i < 4; i++) gates.release(`b${i}`);
-  assert.deepEqual(
-    await Promise.all(futures),
-    [1, 2, 3, 4].map((v) => v * N),
   );
 });
 
@@ -126,19 +138,7 @@ test("a burst's task goes to the worker that took the burst, never behind anothe
     [true, true, false, false],
     'the idle worker holds two of the burst; the busy one none',
   );
-  gates.release('b0');
-  assert.equal(await futures[0], N);
-  await turn();
-  assert.deepEqual(
-    futures.slice(1).map((f) => f.running()),
-    [true, true, false],
-    'b2 went to the worker of the burst, not behind the earlier task',
-  );
-  for (let i = 1; i < 4; i++) gates.release(`b${i}`);
-  assert.deepEqual(
-    await Promise.all(futures),
-    [1, 2, 3, 4].map((v) => v * N),
-  );
+  await finishBurst(futures, gates, 'b2 went to the worker of the burst, not behind the earlier task');
   gates.release('earlier');
   assert.equal(await earlier, 4);
 });

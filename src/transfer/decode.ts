@@ -21,6 +21,7 @@ import {
   BUFFER_SHARED,
   ITEM_VALUE,
   ITEM_VIEW,
+  MAX_ROOT_ITEMS,
   ROOT_LIST,
   ROOT_VALUE,
   ROOT_VIEW,
@@ -177,9 +178,6 @@ function readItem(d: PayloadDeserializer): unknown {
     throw new MalformedPayloadError('an object as a root item');
   return value;
 }
-
-/** Longest root list an encoder writes item by item (encode.ts: MAX_ROOT_ITEMS). */
-const MAX_ROOT_ITEMS = 64;
 
 /**
  * `holds`: the payload named segments and V8's deserializer has kept objects

@@ -21,6 +21,7 @@ import {
   BUFFER_SHARED,
   ITEM_VALUE,
   ITEM_VIEW,
+  MAX_ROOT_ITEMS,
   ROOT_LIST,
   ROOT_VALUE,
   ROOT_VIEW,
@@ -218,9 +219,6 @@ function travelsRaw(value: unknown, scan: Scan, options: EncodeOptions, leases: 
     allTravelAsIs(scan)
   );
 }
-
-/** Longer lists (a result's array of numbers beside a large view) go as one V8 value: item by item costs more. */
-const MAX_ROOT_ITEMS = 64;
 
 /**
  * A view, or a dense plain list of views and primitives with no view twice

@@ -30,6 +30,8 @@ export const WIRE_VERSION = 5;
 export const ROOT_VALUE = 0;
 export const ROOT_VIEW = 1;
 export const ROOT_LIST = 2;
+/** Longest root list written item by item: longer ones (a result's array of numbers beside a large view) go as one V8 value, which costs less than item by item. */
+export const MAX_ROOT_ITEMS = 64;
 export const ITEM_VALUE = 0;
 export const ITEM_VIEW = 1;
 
